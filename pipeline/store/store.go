@@ -1,0 +1,84 @@
+// Package store defines the pipeline's persistence: credentials and action
+// attempts, scoped by workspace. Implementations live in sub-packages
+// (sqlite is the default); storetest checks any of them.
+//
+// The store is the source of truth for an attempt's status: FinishAttempt
+// moves an attempt out of pending at most once, atomically with the
+// credential update a success brings, so a deadline timer and a worker
+// racing to finish the same attempt cannot both win.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+)
+
+// ErrNotFound: no such record in that workspace.
+var ErrNotFound = errors.New("not found")
+
+// ErrNotPending: the attempt already has its terminal status.
+var ErrNotPending = errors.New("action attempt is no longer pending")
+
+// ErrExists: a record with that id already exists.
+var ErrExists = errors.New("already exists")
+
+// Attempt is an encode action attempt as stored.
+type Attempt struct {
+	ID           string
+	WorkspaceID  string
+	EncoderID    string
+	CredentialID string
+	// Status is seam.StatusPending, StatusSuccess or StatusError.
+	Status string
+	// CreatedAt orders attempts: workers run the pending attempts of an
+	// encoder in CreatedAt order (ties broken by ID) after a restart.
+	CreatedAt time.Time
+	// Deadline is when a still-pending attempt expires.
+	Deadline time.Time
+	// FinishedAt is when the attempt left pending; zero while pending.
+	FinishedAt time.Time
+	// ErrorType and ErrorMessage are set when Status is StatusError.
+	ErrorType    string
+	ErrorMessage string
+	// Result is the credential as it was when the attempt succeeded.
+	Result *seam.Credential
+}
+
+// CredentialFilter narrows ListCredentials; empty fields match anything.
+type CredentialFilter struct {
+	ACSSystemID string
+	ACSUserID   string
+}
+
+// Store persists credentials and attempts. Every method is safe for
+// concurrent use. Records are copied in and out: callers may keep and
+// change what they pass and get back.
+type Store interface {
+	// PutCredential inserts or replaces a credential.
+	PutCredential(ctx context.Context, c *seam.Credential) error
+	// GetCredential returns ErrNotFound unless the credential exists in
+	// that workspace.
+	GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error)
+	// ListCredentials returns a workspace's credentials, oldest first.
+	ListCredentials(ctx context.Context, workspaceID string, f CredentialFilter) ([]*seam.Credential, error)
+
+	// CreateAttempt stores a new pending attempt; ErrExists if its ID is taken.
+	CreateAttempt(ctx context.Context, a *Attempt) error
+	// GetAttempt returns ErrNotFound unless the attempt exists in that workspace.
+	GetAttempt(ctx context.Context, workspaceID, attemptID string) (*Attempt, error)
+	// FinishAttempt records a's terminal status (Status, FinishedAt,
+	// ErrorType, ErrorMessage, Result) if the stored attempt is still
+	// pending, and in the same transaction stores cred when it is not nil.
+	// It returns ErrNotPending, and changes nothing, when the attempt has
+	// already finished, and ErrNotFound when it does not exist.
+	FinishAttempt(ctx context.Context, a *Attempt, cred *seam.Credential) error
+	// PendingAttempts returns every pending attempt of every workspace in
+	// CreatedAt order.
+	PendingAttempts(ctx context.Context) ([]*Attempt, error)
+
+	// Close releases the store. Pending writes are durable before it returns.
+	Close() error
+}
