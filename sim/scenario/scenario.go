@@ -43,6 +43,9 @@ type Encoder struct {
 	ID string
 	// CardWait overrides the model's wait for a card (0: model default).
 	CardWait time.Duration
+	// WriteTime overrides how long the model takes to write a card (0:
+	// model default).
+	WriteTime time.Duration
 	// Writes restricts the technologies the encoder writes (nil: model default).
 	Writes []card.Technology
 	Line   int
