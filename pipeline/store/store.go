@@ -57,7 +57,8 @@ type CredentialFilter struct {
 // concurrent use. Records are copied in and out: callers may keep and
 // change what they pass and get back.
 type Store interface {
-	// PutCredential inserts or replaces a credential.
+	// PutCredential inserts or replaces a credential. A credential id
+	// that belongs to another workspace is refused with ErrExists.
 	PutCredential(ctx context.Context, c *seam.Credential) error
 	// GetCredential returns ErrNotFound unless the credential exists in
 	// that workspace.

@@ -1,0 +1,26 @@
+// Package sqlite is the pipeline's default store: store.Store on a single
+// SQLite database file, through the pure-Go modernc.org/sqlite driver.
+//
+// Durability. The database runs in WAL mode with synchronous=FULL, so a
+// write whose method has returned nil is on disk and survives a crash or a
+// power loss; Open refuses to continue if the file cannot be put in WAL
+// mode.
+//
+// Concurrency. Writes go through a pool of exactly one connection, so
+// writers queue in Go instead of spinning on SQLITE_BUSY; each write is one
+// transaction begun with BEGIN IMMEDIATE, which also keeps a second process
+// on the same file from deadlocking with this one (it waits up to the busy
+// timeout). Reads use a separate pool of read-only connections and, thanks
+// to WAL, never wait for a writer.
+//
+// Schema. The schema version lives in PRAGMA user_version. Open applies the
+// forward-only migrations the file has not seen yet, in one transaction,
+// and refuses a file written by a newer version of this package with a
+// *SchemaVersionError.
+//
+// Records. A credential is kept as its JSON body next to the columns it is
+// listed by; an attempt is kept column by column, its Result as JSON.
+// Times are stored as UTC text of fixed width with nanoseconds
+// (2006-01-02T15:04:05.000000000Z), so text order is time order and
+// CreatedAt ordering is exact.
+package sqlite

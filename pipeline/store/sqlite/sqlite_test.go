@@ -1,0 +1,414 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/storetest"
+)
+
+func openTemp(t testing.TB) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	})
+	return s, path
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "store.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+func TestDurable(t *testing.T) {
+	storetest.RunDurable(t, func(t *testing.T, dir string) store.Store {
+		s, err := Open(filepath.Join(dir, "store.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// rawDB opens path with the driver alone, bypassing Open, to look at or
+// prepare a file the way another program would.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("sql.Open(%q) = %v", path, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func pragma(t *testing.T, db *sql.DB, name string) string {
+	t.Helper()
+	var v string
+	if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestPragmas(t *testing.T) {
+	s, path := openTemp(t)
+	for _, p := range []struct {
+		db         *sql.DB
+		pool, name string
+		want       string
+	}{
+		{s.w, "writer", "journal_mode", "wal"},
+		{s.w, "writer", "synchronous", "2"}, // FULL
+		{s.w, "writer", "foreign_keys", "1"},
+		{s.w, "writer", "busy_timeout", fmt.Sprint(busyTimeout.Milliseconds())},
+		{s.r, "reader", "journal_mode", "wal"},
+		{s.r, "reader", "foreign_keys", "1"},
+		{s.r, "reader", "query_only", "1"},
+		{s.r, "reader", "busy_timeout", fmt.Sprint(busyTimeout.Milliseconds())},
+	} {
+		if got := pragma(t, p.db, p.name); got != p.want {
+			t.Errorf("%s PRAGMA %s = %q, want %q", p.pool, p.name, got, p.want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+
+	// WAL is recorded in the file itself: header bytes 18 and 19 (file
+	// format write and read versions) are 2 in WAL mode, 1 otherwise.
+	f, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f) < 100 || f[18] != 2 || f[19] != 2 {
+		t.Errorf("%s header bytes 18-19 = % x, want 02 02 (WAL)", path, f[18:20])
+	}
+}
+
+func TestSchemaVersion(t *testing.T) {
+	if len(migrations) != SchemaVersion {
+		t.Fatalf("%d migrations, SchemaVersion %d: they must match", len(migrations), SchemaVersion)
+	}
+	s, path := openTemp(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := rawDB(t, path)
+	if got := pragma(t, db, "user_version"); got != fmt.Sprint(SchemaVersion) {
+		t.Errorf("user_version after Open = %s, want %d", got, SchemaVersion)
+	}
+	for _, table := range []string{"credentials", "attempts"} {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil || n != 1 {
+			t.Errorf("table %s: count %d, err %v; want it created", table, n, err)
+		}
+	}
+	db.Close()
+
+	// Opening again must not run the migrations a second time.
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("second Open(%q) = %v", path, err)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenNotDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	text := strings.Repeat("this is a text file, not a database\n", 20)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(%q) of a text file = nil error, want ErrNotDatabase", path)
+	}
+	if !errors.Is(err, ErrNotDatabase) {
+		t.Errorf("Open(%q) of a text file = %v, want ErrNotDatabase", path, err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("Open error %q does not name the file %q", err, path)
+	}
+	got, rerr := os.ReadFile(path)
+	if rerr != nil || string(got) != text {
+		t.Errorf("Open changed the file it refused (read error %v)", rerr)
+	}
+}
+
+func TestOpenNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "future.db")
+	db := rawDB(t, path)
+	newer := SchemaVersion + 3
+	if _, err := db.Exec(fmt.Sprintf("CREATE TABLE future (x); PRAGMA user_version = %d", newer)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(%q) of schema version %d = nil error, want *SchemaVersionError", path, newer)
+	}
+	var ve *SchemaVersionError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Open(%q) of schema version %d = %v, want *SchemaVersionError", path, newer, err)
+	}
+	if ve.Found != newer || ve.Supported != SchemaVersion || ve.Path != path {
+		t.Errorf("SchemaVersionError = %+v, want Path %q Found %d Supported %d", *ve, path, newer, SchemaVersion)
+	}
+	if got := pragma(t, rawDB(t, path), "user_version"); got != fmt.Sprint(newer) {
+		t.Errorf("user_version after refused Open = %s, want %d unchanged", got, newer)
+	}
+}
+
+func TestOpenBadPath(t *testing.T) {
+	t.Chdir(t.TempDir()) // should ":memory:" be taken for a file name
+	for _, path := range []string{"", ":memory:", filepath.Join(t.TempDir(), "missing-dir", "store.db")} {
+		s, err := Open(path)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) = nil error, want an error", path)
+		}
+	}
+}
+
+// TestOpenPathSyntax opens paths that mean something in a URI; the file
+// must be created under exactly that name.
+func TestOpenPathSyntax(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a?b.db", "c#d.db", "e f%20g.db", "mode=ro&x.db"} {
+		path := filepath.Join(dir, name)
+		s, err := Open(path)
+		if err != nil {
+			t.Errorf("Open(%q) = %v", path, err)
+			continue
+		}
+		if err := s.CreateAttempt(context.Background(), attempt("att-1", time.Now())); err != nil {
+			t.Errorf("CreateAttempt in %q = %v", path, err)
+		}
+		s.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("after Open(%q): %v", path, err)
+		}
+	}
+
+	t.Chdir(dir)
+	s, err := Open("relative.db")
+	if err != nil {
+		t.Fatalf("Open(%q) = %v", "relative.db", err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "relative.db")); err != nil {
+		t.Errorf("after Open(%q): %v", "relative.db", err)
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+	if _, err := s.PendingAttempts(context.Background()); err == nil {
+		t.Errorf("PendingAttempts() after Close = nil error, want an error")
+	}
+}
+
+func attempt(id string, created time.Time) *store.Attempt {
+	return &store.Attempt{ID: id, WorkspaceID: "ws-a", EncoderID: "enc-1", CredentialID: "cred-1",
+		Status: seam.StatusPending, CreatedAt: created, Deadline: created.Add(time.Minute)}
+}
+
+func TestPutCredentialOtherWorkspace(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	mine := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", DisplayName: "mine",
+		CreatedAt: seam.At(time.Now())}
+	if err := s.PutCredential(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-b", DisplayName: "theirs",
+		CreatedAt: seam.At(time.Now())}
+	if err := s.PutCredential(ctx, theirs); !errors.Is(err, store.ErrExists) {
+		t.Errorf("PutCredential of ws-a's id from ws-b = %v, want ErrExists", err)
+	}
+	got, err := s.GetCredential(ctx, "ws-a", "cred-1")
+	if err != nil || got.DisplayName != "mine" {
+		t.Errorf("GetCredential(ws-a, cred-1) after refused Put = %+v, %v; want it unchanged", got, err)
+	}
+
+	// The same check guards the credential a successful Finish carries,
+	// and refusing it refuses the whole Finish.
+	a := attempt("att-1", time.Now())
+	if err := s.CreateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	done := *a
+	done.Status, done.FinishedAt, done.Result = seam.StatusSuccess, time.Now(), theirs
+	if err := s.FinishAttempt(ctx, &done, theirs); !errors.Is(err, store.ErrExists) {
+		t.Errorf("FinishAttempt carrying ws-a's id from ws-b = %v, want ErrExists", err)
+	}
+	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
+		t.Errorf("GetAttempt after the refused Finish = %+v, %v; want it still pending", got, err)
+	}
+}
+
+func TestInvalidAttempts(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	now := time.Now()
+
+	noID := attempt("", now)
+	finished := attempt("att-x", now)
+	finished.Status = seam.StatusSuccess
+	farFuture := attempt("att-y", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+	for name, a := range map[string]*store.Attempt{"empty id": noID, "status success": finished, "year 10000": farFuture} {
+		if err := s.CreateAttempt(ctx, a); err == nil {
+			t.Errorf("CreateAttempt with %s = nil error, want an error", name)
+		}
+	}
+
+	a := attempt("att-1", now)
+	if err := s.CreateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []string{"", seam.StatusPending, "done"} {
+		b := *a
+		b.Status = status
+		if err := s.FinishAttempt(ctx, &b, nil); err == nil {
+			t.Errorf("FinishAttempt with status %q = nil error, want an error", status)
+		}
+	}
+	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
+		t.Errorf("GetAttempt after refused Finishes = %+v, %v; want it still pending", got, err)
+	}
+	if pending, err := s.PendingAttempts(ctx); err != nil || len(pending) != 1 {
+		t.Errorf("PendingAttempts() = %d attempts, %v; want only att-1", len(pending), err)
+	}
+}
+
+func TestErrorsNameOperation(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	a := attempt("att-1", time.Now())
+	if err := s.CreateAttempt(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	a.Status, a.FinishedAt, a.ErrorType = seam.StatusError, time.Now(), seam.ErrUncategorized
+	if err := s.FinishAttempt(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := s.FinishAttempt(ctx, a, nil)
+	if !errors.Is(err, store.ErrNotPending) {
+		t.Fatalf("second FinishAttempt = %v, want ErrNotPending", err)
+	}
+	if want := `sqlite: finish attempt "att-1": `; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("second FinishAttempt error %q, want it to start with %q", err, want)
+	}
+	_, err = s.GetCredential(ctx, "ws-a", "nope")
+	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Errorf("GetCredential(nope) = %v, want ErrNotFound naming the id", err)
+	}
+}
+
+// TestTwoStoresOneFile writes from two Stores on the same file at once, as
+// two processes would: their writes wait for each other (BEGIN IMMEDIATE
+// and busy_timeout) rather than fail with SQLITE_BUSY.
+func TestTwoStoresOneFile(t *testing.T) {
+	s1, path := openTemp(t)
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("second Open(%q) = %v", path, err)
+	}
+	defer s2.Close()
+
+	const each = 25
+	ctx := context.Background()
+	start := make(chan struct{})
+	errs := make(chan error, 2*each)
+	var wg sync.WaitGroup
+	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 2 * each {
+		s := s1
+		if i%2 == 1 {
+			s = s2
+		}
+		wg.Go(func() {
+			<-start
+			a := attempt(fmt.Sprintf("att-%02d", i), base.Add(time.Duration(i)*time.Second))
+			if err := s.CreateAttempt(ctx, a); err != nil {
+				errs <- err
+				return
+			}
+			a.Status, a.FinishedAt = seam.StatusError, base
+			errs <- s.FinishAttempt(ctx, a, nil)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, s := range []*Store{s1, s2} {
+		if p, err := s.PendingAttempts(ctx); err != nil || len(p) != 0 {
+			t.Errorf("PendingAttempts() = %d, %v; want none left", len(p), err)
+		}
+	}
+}
+
+// BenchmarkFinishAttempt measures a create and a finish, each its own
+// durable transaction, per op.
+func BenchmarkFinishAttempt(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	base := time.Now()
+	cred := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", ACSSystemID: "sys-1",
+		AccessMethod: seam.AccessCard, CreatedAt: seam.At(base), Errors: []seam.CredentialError{},
+		Warnings: []seam.CredentialWarning{}}
+	i := 0
+	for b.Loop() {
+		a := attempt(fmt.Sprintf("att-%d", i), base.Add(time.Duration(i)))
+		i++
+		if err := s.CreateAttempt(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+		a.Status, a.FinishedAt, a.Result = seam.StatusSuccess, time.Now(), cred
+		if err := s.FinishAttempt(ctx, a, cred); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
