@@ -1,0 +1,764 @@
+package scenario
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/encoderlab/encoderlab/sim/card"
+)
+
+// Models lists the device models an encoder may name.
+var Models = []string{"pms"}
+
+// Ops lists every timeline operation, in the order the format documents them.
+var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup}
+
+// Unknown is the value of an encode's acs_encoder_id or acs_credential_id
+// that stands for a well-formed id naming nothing.
+const Unknown = "unknown"
+
+// Problem is one thing wrong in a scenario file, at a 1-based position
+// (0 when the file has no usable position, as for an empty file).
+type Problem struct {
+	Line, Column int
+	Msg          string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%d:%d: %s", p.Line, p.Column, p.Msg) }
+
+// LoadError lists every problem found in a scenario file, in file order.
+type LoadError struct {
+	File     string
+	Problems []Problem
+}
+
+// Error prints one "file:line:col: msg" per problem.
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s:%s", e.File, p)
+	}
+	return b.String()
+}
+
+// LoadFile reads and loads the scenario file at path.
+func LoadFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return Load(path, data)
+}
+
+// Load parses a scenario file. file names it in errors and becomes
+// Scenario.File. Every problem in the file is reported, as a *LoadError.
+func Load(file string, data []byte) (*Scenario, error) {
+	root, problems := parseYAML(data)
+	if len(problems) > 0 {
+		return nil, &LoadError{File: file, Problems: problems}
+	}
+	l := &loader{}
+	s := l.scenario(root)
+	if len(l.problems) > 0 {
+		slices.SortStableFunc(l.problems, func(a, b Problem) int {
+			if a.Line != b.Line {
+				return a.Line - b.Line
+			}
+			return a.Column - b.Column
+		})
+		return nil, &LoadError{File: file, Problems: l.problems}
+	}
+	s.File = file
+	return s, nil
+}
+
+// Cards builds the cards a scenario declares, keyed by name, holding what
+// their specs say. A loaded scenario's cards always build; a scenario
+// made by hand may not.
+func Cards(s *Scenario) (map[string]*card.Card, error) {
+	out := make(map[string]*card.Card, len(s.Cards))
+	var errs []error
+	for _, spec := range s.Cards {
+		c := card.Contents{Kind: spec.Holds, CardID: spec.CardID}
+		switch spec.Holds {
+		case card.Guest:
+			c.Function = "G"
+		case card.Staff:
+			c.Function = "S"
+		}
+		k, err := card.New(spec.Name, spec.Tech, spec.UID, c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := out[spec.Name]; dup {
+			errs = append(errs, fmt.Errorf("card %q is declared twice", spec.Name))
+			continue
+		}
+		out[spec.Name] = k
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("scenario %q: %w", s.File, err)
+	}
+	return out, nil
+}
+
+// parseYAML decodes data into its single document's root node. It refuses
+// aliases: scenarios are short, and refusing them keeps a hostile file
+// from expanding into an exponential tree.
+func parseYAML(data []byte) (root *yaml.Node, problems []Problem) {
+	defer func() {
+		// yaml.v3 has panicked on malformed input before; a scenario
+		// linter must report such input, not crash on it.
+		if r := recover(); r != nil {
+			root, problems = nil, []Problem{{Line: 1, Column: 1, Msg: fmt.Sprintf("invalid YAML: %v", r)}}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, []Problem{yamlProblem(err)}
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, []Problem{{Line: 1, Column: 1, Msg: "empty file: want a scenario mapping"}}
+	}
+	// A trailing "---" is harmless; a second document with content is not.
+	var next yaml.Node
+	if err := dec.Decode(&next); err != nil && !errors.Is(err, io.EOF) {
+		return nil, []Problem{yamlProblem(err)}
+	} else if err == nil && len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+		n := next.Content[0]
+		return nil, []Problem{{Line: n.Line, Column: n.Column, Msg: "a scenario file holds one YAML document, found another"}}
+	}
+	walk(doc.Content[0], func(n *yaml.Node) {
+		if n.Kind == yaml.AliasNode {
+			problems = append(problems, Problem{Line: n.Line, Column: n.Column, Msg: "aliases are not supported"})
+		}
+	})
+	return doc.Content[0], problems
+}
+
+func walk(n *yaml.Node, f func(*yaml.Node)) {
+	f(n)
+	for _, c := range n.Content {
+		walk(c, f)
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlProblem turns a yaml.v3 syntax error into a positioned problem.
+func yamlProblem(err error) Problem {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{Line: line, Column: 1, Msg: "invalid YAML: " + m[2]}
+	}
+	return Problem{Line: 1, Column: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+var (
+	namePattern      = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	refPattern       = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	coverPattern     = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	errorTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+)
+
+// loader turns a YAML tree into a Scenario, collecting problems as it
+// goes instead of stopping at the first.
+type loader struct {
+	problems []Problem
+}
+
+func (l *loader) addf(n *yaml.Node, format string, args ...any) {
+	l.problems = append(l.problems, Problem{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)})
+}
+
+// describe names a node's type for messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "true/false"
+		case "!!int", "!!float":
+			return "a number (" + n.Value + ")"
+		case "!!str":
+			return fmt.Sprintf("a string (%q)", n.Value)
+		}
+		return fmt.Sprintf("%s (%q)", n.Tag, n.Value)
+	}
+	return "nothing"
+}
+
+// fields checks that n is a mapping with only known keys, each once, and
+// returns the value node of each key present.
+func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n.Kind != yaml.MappingNode {
+		l.addf(n, "%s must be a mapping, got %s", what, describe(n))
+		return out
+	}
+	keys := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if first, dup := keys[k.Value]; dup {
+			l.addf(k, "%s: duplicate key %q (first at line %d)", what, k.Value, first.Line)
+			continue
+		}
+		keys[k.Value] = k
+		if k.Kind != yaml.ScalarNode || !slices.Contains(known, k.Value) {
+			l.addf(k, "%s: unknown key %q (want one of %s)", what, k.Value, strings.Join(known, ", "))
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+// pairs checks that n is a mapping with unique keys and returns its
+// key/value nodes in file order.
+func (l *loader) pairs(n *yaml.Node, what string) [][2]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		l.addf(n, "%s must be a mapping, got %s", what, describe(n))
+		return nil
+	}
+	var out [][2]*yaml.Node
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if first, dup := seen[k.Value]; dup {
+			l.addf(k, "%s: duplicate key %q (first at line %d)", what, k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		if k.Kind != yaml.ScalarNode {
+			l.addf(k, "%s: a key must be a plain name, got %s", what, describe(k))
+			continue
+		}
+		out = append(out, [2]*yaml.Node{k, v})
+	}
+	return out
+}
+
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		l.addf(n, "%s must be a string, got %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// text reads a scalar as written, whatever YAML resolves it to: a UID or
+// card id made only of digits is still hex.
+func (l *loader) text(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
+		l.addf(n, "%s must be a string, got %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) integer(n *yaml.Node, what string) (int, bool) {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || n.Decode(&v) != nil {
+		l.addf(n, "%s must be a whole number, got %s", what, describe(n))
+		return 0, false
+	}
+	return v, true
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&v) != nil {
+		l.addf(n, "%s must be true or false, got %s", what, describe(n))
+		return false, false
+	}
+	return v, true
+}
+
+// duration reads a Go duration ("1m30s"); a bare 0 is accepted too.
+func (l *loader) duration(n *yaml.Node, what string, negative bool) time.Duration {
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Value != "0") {
+		l.addf(n, "%s must be a duration such as 100ms or 20s, got %s", what, describe(n))
+		return 0
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil {
+		l.addf(n, "%s: bad duration %q (want a number with a unit: 100ms, 20s, 2m, 72h)", what, n.Value)
+		return 0
+	}
+	if d < 0 && !negative {
+		l.addf(n, "%s must not be negative, got %s", what, n.Value)
+		return 0
+	}
+	return d
+}
+
+func (l *loader) list(n *yaml.Node, what string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		l.addf(n, "%s must be a list, got %s", what, describe(n))
+		return nil
+	}
+	return n.Content
+}
+
+// oneOf reads a string that must be one of want; noun names what it is.
+func (l *loader) oneOf(n *yaml.Node, what, noun string, want []string) (string, bool) {
+	v, ok := l.str(n, what)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(want, v) {
+		l.addf(n, "%s: unknown %s %q (want one of %s)", what, noun, v, strings.Join(want, ", "))
+		return "", false
+	}
+	return v, true
+}
+
+func names[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (l *loader) scenario(root *yaml.Node) *Scenario {
+	s := &Scenario{}
+	f := l.fields(root, "scenario", "name", "description", "covers", "encoder", "cards",
+		"credential", "steps", "expect", "encodes", "commands")
+	if root.Kind != yaml.MappingNode {
+		return s
+	}
+	if n, ok := f["name"]; !ok {
+		l.addf(root, "name is required")
+	} else if v, ok := l.str(n, "name"); ok {
+		if !namePattern.MatchString(v) {
+			l.addf(n, "name %q must be lower-case letters, digits and single dashes", v)
+		}
+		s.Name = v
+	}
+	if n, ok := f["description"]; ok {
+		s.Description, _ = l.str(n, "description")
+	}
+	if n, ok := f["covers"]; ok {
+		for _, c := range l.list(n, "covers") {
+			if v, ok := l.str(c, "covers entry"); ok {
+				if !coverPattern.MatchString(v) {
+					l.addf(c, "covers entry %q must be a requirement id (letters, digits, '.', '_', '-')", v)
+				}
+				s.Covers = append(s.Covers, v)
+			}
+		}
+	}
+	if n, ok := f["encoder"]; !ok {
+		l.addf(root, "encoder is required")
+	} else {
+		s.Encoder = l.encoder(n)
+	}
+	declared := map[string]bool{}
+	if n, ok := f["cards"]; ok {
+		s.Cards = l.cards(n)
+		for _, c := range s.Cards {
+			declared[c.Name] = true
+		}
+	}
+	if n, ok := f["credential"]; !ok {
+		l.addf(root, "credential is required")
+	} else {
+		s.Credential = l.credential(n)
+	}
+	if n, ok := f["steps"]; ok {
+		s.Steps = l.steps(n, declared)
+	}
+	expect, hasExpect := f["expect"]
+	encodes, hasEncodes := f["encodes"]
+	switch {
+	case hasExpect && hasEncodes:
+		l.addf(encodes, "expect and encodes are exclusive: give one encode's expect, or a list of encodes")
+	case !hasExpect && !hasEncodes:
+		l.addf(root, "expect or encodes is required")
+	}
+	// Both are read even when exclusive, to report the problems inside them too.
+	if hasExpect {
+		s.Encodes = []Encode{{Expect: l.expect(expect, declared), Line: expect.Line}}
+	}
+	if hasEncodes {
+		items := l.list(encodes, "encodes")
+		if encodes.Kind == yaml.SequenceNode && len(items) == 0 {
+			l.addf(encodes, "encodes must list at least one encode")
+		}
+		for _, it := range items {
+			s.Encodes = append(s.Encodes, l.encode(it, declared))
+		}
+	}
+	if n, ok := f["commands"]; ok {
+		s.Commands = map[string]int{}
+		for _, kv := range l.pairs(n, "commands") {
+			k, v := kv[0], kv[1]
+			if !slices.Contains(Commands, k.Value) {
+				l.addf(k, "commands: unknown command %q (want one of %s)", k.Value, strings.Join(Commands, ", "))
+				continue
+			}
+			if c, ok := l.integer(v, "commands."+k.Value); ok {
+				if c < 0 {
+					l.addf(v, "commands.%s must not be negative, got %d", k.Value, c)
+				}
+				s.Commands[k.Value] = c
+			}
+		}
+	}
+	return s
+}
+
+func (l *loader) encoder(n *yaml.Node) Encoder {
+	e := Encoder{Line: n.Line}
+	f := l.fields(n, "encoder", "model", "id", "card_wait", "write_time", "writes")
+	if n.Kind != yaml.MappingNode {
+		return e
+	}
+	if v, ok := f["model"]; !ok {
+		l.addf(n, "encoder.model is required")
+	} else {
+		e.Model, _ = l.oneOf(v, "encoder.model", "model", Models)
+	}
+	if v, ok := f["id"]; !ok {
+		l.addf(n, "encoder.id is required")
+	} else if id, ok := l.str(v, "encoder.id"); ok {
+		if strings.TrimSpace(id) == "" {
+			l.addf(v, "encoder.id must not be empty")
+		}
+		e.ID = id
+	}
+	if v, ok := f["card_wait"]; ok {
+		e.CardWait = l.duration(v, "encoder.card_wait", false)
+	}
+	if v, ok := f["write_time"]; ok {
+		e.WriteTime = l.duration(v, "encoder.write_time", false)
+	}
+	if v, ok := f["writes"]; ok {
+		items := l.list(v, "encoder.writes")
+		e.Writes = []card.Technology{}
+		for _, it := range items {
+			if t, ok := l.oneOf(it, "encoder.writes", "technology", names(card.Technologies)); ok {
+				e.Writes = append(e.Writes, card.Technology(t))
+			}
+		}
+	}
+	return e
+}
+
+func (l *loader) cards(n *yaml.Node) []CardSpec {
+	var out []CardSpec
+	for _, kv := range l.pairs(n, "cards") {
+		k, v := kv[0], kv[1]
+		if !refPattern.MatchString(k.Value) {
+			l.addf(k, "card name %q must be letters, digits, '_' and '-'", k.Value)
+		}
+		spec := CardSpec{Name: k.Value, Holds: card.Blank, Line: k.Line}
+		what := "card " + k.Value
+		f := l.fields(v, what, "tech", "uid", "holds", "card_id")
+		if v.Kind != yaml.MappingNode {
+			out = append(out, spec)
+			continue
+		}
+		if t, ok := f["tech"]; !ok {
+			l.addf(v, "%s: tech is required", what)
+		} else if s, ok := l.oneOf(t, what+": tech", "technology", names(card.Technologies)); ok {
+			spec.Tech = card.Technology(s)
+		}
+		if u, ok := f["uid"]; !ok {
+			l.addf(v, "%s: uid is required", what)
+		} else if s, ok := l.text(u, what+": uid"); ok {
+			b, err := hex.DecodeString(s)
+			if err != nil || (len(b) != 4 && len(b) != 7 && len(b) != 10) {
+				l.addf(u, "%s: uid %q must be 4, 7 or 10 bytes of hex (8, 14 or 20 digits)", what, s)
+			}
+			spec.UID = strings.ToUpper(s)
+		}
+		if h, ok := f["holds"]; ok {
+			if s, ok := l.oneOf(h, what+": holds", "content", names(card.Kinds)); ok {
+				spec.Holds = card.Kind(s)
+			}
+		}
+		if c, ok := f["card_id"]; ok {
+			if s, ok := l.text(c, what+": card_id"); ok {
+				if b, err := hex.DecodeString(s); err != nil || len(b) != 8 {
+					l.addf(c, "%s: card_id %q must be 16 hex digits", what, s)
+				}
+				if spec.Holds != card.Guest && spec.Holds != card.Staff {
+					l.addf(c, "%s: card_id needs holds: guest or staff (a %s card has no credential)", what, spec.Holds)
+				}
+				spec.CardID = strings.ToUpper(s)
+			}
+		}
+		out = append(out, spec)
+	}
+	return out
+}
+
+func (l *loader) credential(n *yaml.Node) Credential {
+	c := Credential{User: "guest", Function: "guest", Line: n.Line}
+	f := l.fields(n, "credential", "system", "user", "function", "starts_in", "ends_in")
+	if n.Kind != yaml.MappingNode {
+		return c
+	}
+	if v, ok := f["system"]; !ok {
+		l.addf(n, "credential.system is required")
+	} else if s, ok := l.str(v, "credential.system"); ok {
+		if s == "" {
+			l.addf(v, "credential.system must not be empty")
+		}
+		c.System = s
+	}
+	if v, ok := f["user"]; ok {
+		if s, ok := l.str(v, "credential.user"); ok {
+			if s == "" {
+				l.addf(v, "credential.user must not be empty")
+			}
+			c.User = s
+		}
+	}
+	if v, ok := f["function"]; ok {
+		if s, ok := l.oneOf(v, "credential.function", "function", []string{"guest", "staff"}); ok {
+			c.Function = s
+		}
+	}
+	if v, ok := f["starts_in"]; ok {
+		c.StartsIn = l.duration(v, "credential.starts_in", true)
+	}
+	if v, ok := f["ends_in"]; ok {
+		c.EndsIn = l.duration(v, "credential.ends_in", true)
+		if c.EndsIn != 0 && c.EndsIn <= c.StartsIn {
+			l.addf(v, "credential.ends_in (%s) must come after starts_in (%s)", c.EndsIn, c.StartsIn)
+		}
+	}
+	return c
+}
+
+func (l *loader) steps(n *yaml.Node, declared map[string]bool) []Step {
+	var out []Step
+	onReader := "" // the card on the reader as the timeline goes, "" for none
+	var prev Op    // the previous step's operation, "" if unusable
+	for i, it := range l.list(n, "steps") {
+		st, ok := l.step(it, i)
+		if !ok {
+			prev = ""
+			continue
+		}
+		what := fmt.Sprintf("step %d (%s)", i+1, st.Op)
+		switch st.Op {
+		case OpPlace, OpRemove:
+			if !declared[st.Card] {
+				l.addf(it.Content[1], "%s: no card named %q in cards", what, st.Card)
+			}
+			if st.Op == OpPlace {
+				if onReader != "" {
+					l.addf(it.Content[1], "%s: card %q is already on the reader; remove it first", what, onReader)
+				}
+				onReader = st.Card
+			} else {
+				if onReader != st.Card {
+					l.addf(it.Content[1], "%s: card %q is not on the reader (place it first)", what, st.Card)
+				}
+				onReader = ""
+			}
+		case OpReply:
+			if prev != OpAwait {
+				l.addf(it.Content[0], "%s: reply must come directly after an await", what)
+			}
+		}
+		prev = st.Op
+		out = append(out, st)
+	}
+	return out
+}
+
+// step reads one timeline entry: a mapping with a single operation.
+func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
+	what := fmt.Sprintf("step %d", i+1)
+	st := Step{Index: i, Line: n.Line, Column: n.Column}
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
+		if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
+			l.addf(n, "%s must have exactly one operation, got %d", what, len(n.Content)/2)
+		} else {
+			l.addf(n, "%s must be a mapping of one operation such as {place: card}, got %s", what, describe(n))
+		}
+		return st, false
+	}
+	k, v := n.Content[0], n.Content[1]
+	st.Op = Op(k.Value)
+	ok := true
+	switch st.Op {
+	case OpPlace, OpRemove:
+		st.Card, ok = l.str(v, what+": "+k.Value)
+	case OpWait:
+		before := len(l.problems)
+		st.Duration = l.duration(v, what+": wait", false)
+		ok = len(l.problems) == before
+	case OpAwait:
+		st.Command, ok = l.oneOf(v, what+": await", "command", Commands)
+	case OpReply:
+		st.Answer, ok = l.oneOf(v, what+": reply", "answer", Answers)
+	case OpSilence:
+		st.On, ok = l.boolean(v, what+": silence")
+	case OpNAK, OpGarble, OpBusy:
+		st.Count, ok = l.integer(v, what+": "+k.Value)
+		if ok && st.Count < 1 {
+			l.addf(v, "%s: %s must be at least 1, got %d", what, k.Value, st.Count)
+			ok = false
+		}
+	case OpHangup:
+		var on bool
+		on, ok = l.boolean(v, what+": hangup")
+		if ok && !on {
+			l.addf(v, "%s: hangup takes true (leave the step out to not hang up)", what)
+			ok = false
+		}
+	default:
+		l.addf(k, "%s: unknown operation %q (want one of %s)", what, k.Value, strings.Join(names(Ops), ", "))
+		return st, false
+	}
+	return st, ok
+}
+
+func (l *loader) encode(n *yaml.Node, declared map[string]bool) Encode {
+	e := Encode{Line: n.Line}
+	f := l.fields(n, "encode", "acs_encoder_id", "acs_credential_id", "expect")
+	if n.Kind != yaml.MappingNode {
+		return e
+	}
+	unknown := func(key string) string {
+		v, ok := f[key]
+		if !ok {
+			return ""
+		}
+		s, ok := l.str(v, key)
+		if ok && s != Unknown {
+			l.addf(v, "%s must be %q (a well-formed id that names nothing), got %q; leave it out for the scenario's own", key, Unknown, s)
+			return ""
+		}
+		return s
+	}
+	e.Encoder = unknown("acs_encoder_id")
+	e.Credential = unknown("acs_credential_id")
+	if v, ok := f["expect"]; !ok {
+		l.addf(n, "encode: expect is required")
+	} else {
+		e.Expect = l.expect(v, declared)
+	}
+	return e
+}
+
+func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
+	x := Expect{HTTPStatus: 200, Line: n.Line}
+	f := l.fields(n, "expect", "http_status", "status", "error", "card", "written")
+	if n.Kind != yaml.MappingNode {
+		return x
+	}
+	if v, ok := f["http_status"]; ok {
+		if c, ok := l.integer(v, "expect.http_status"); ok {
+			if c < 100 || c > 599 {
+				l.addf(v, "expect.http_status %d is not an HTTP status", c)
+			}
+			x.HTTPStatus = c
+		}
+	}
+	status, hasStatus := f["status"]
+	if hasStatus {
+		x.Status, _ = l.oneOf(status, "expect.status", "status", []string{"success", "error"})
+	}
+	errNode, hasError := f["error"]
+	if hasError {
+		ef := l.fields(errNode, "expect.error", "type")
+		if t, ok := ef["type"]; ok {
+			if s, ok := l.str(t, "expect.error.type"); ok {
+				if !errorTypePattern.MatchString(s) {
+					l.addf(t, "expect.error.type %q must be a snake_case error type", s)
+				}
+				x.ErrorType = s
+			}
+		} else if errNode.Kind == yaml.MappingNode {
+			l.addf(errNode, "expect.error needs a type")
+		}
+	}
+	if v, ok := f["card"]; ok {
+		if s, ok := l.str(v, "expect.card"); ok {
+			if !declared[s] {
+				l.addf(v, "expect.card: no card named %q in cards", s)
+			}
+			x.Card = s
+		}
+	}
+	if v, ok := f["written"]; ok {
+		if s, ok := l.oneOf(v, "expect.written", "content", names(card.Kinds)); ok {
+			x.Written = card.Kind(s)
+		}
+		if _, ok := f["card"]; !ok {
+			l.addf(v, "expect.written needs expect.card: the card whose contents to check")
+		}
+	}
+	if x.HTTPStatus != 200 {
+		if hasStatus {
+			l.addf(status, "expect.status with http_status %d: a refused call starts no attempt", x.HTTPStatus)
+		}
+		if !hasError {
+			l.addf(n, "expect with http_status %d needs error.type, the API error's type", x.HTTPStatus)
+		}
+		if v, ok := f["card"]; ok {
+			l.addf(v, "expect.card with http_status %d: a refused call writes no card", x.HTTPStatus)
+		}
+		return x
+	}
+	switch {
+	case !hasStatus:
+		l.addf(n, "expect.status is required (success or error)")
+	case x.Status == "success" && hasError:
+		l.addf(errNode, "expect.error with status success: a successful attempt has no error")
+	case x.Status == "error" && !hasError:
+		l.addf(status, "expect.status error needs error.type")
+	}
+	return x
+}
+
+// String names a step for messages: "await encode", "wait 100ms".
+func (st Step) String() string {
+	switch st.Op {
+	case OpPlace, OpRemove:
+		return string(st.Op) + " " + st.Card
+	case OpWait:
+		return "wait " + st.Duration.String()
+	case OpAwait:
+		return "await " + st.Command
+	case OpReply:
+		return "reply " + st.Answer
+	case OpSilence:
+		return "silence " + strconv.FormatBool(st.On)
+	case OpNAK, OpGarble, OpBusy:
+		return string(st.Op) + " " + strconv.Itoa(st.Count)
+	}
+	return string(st.Op)
+}

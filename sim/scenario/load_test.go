@@ -1,0 +1,360 @@
+package scenario_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/scenarios"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+const fullExample = `# yaml-language-server: $schema=scenario.schema.json
+name: staff-card-refused
+description: A valid staff card is on the reader.
+covers: [ENC-ERR-REISSUE]
+encoder: {model: pms, id: front-desk-1, card_wait: 60s, write_time: 5s, writes: [mifare-classic-1k]}
+cards:
+  staff: {tech: mifare-classic-1k, uid: 04a224b1c3d4e5, holds: staff, card_id: 0011223344556677}
+credential: {system: visionline-hotel, user: guest, function: staff, starts_in: -1h, ends_in: 72h}
+steps:
+  - place: staff
+  - await: encode
+  - reply: valid-user
+  - wait: 100ms
+  - remove: staff
+  - silence: true
+  - nak: 1
+  - garble: 2
+  - busy: 3
+  - hangup: true
+encodes:
+  - expect: {status: error, error: {type: credential_cannot_be_reissued}, card: staff, written: staff}
+  - acs_encoder_id: unknown
+    expect: {http_status: 404, error: {type: acs_encoder_not_found}}
+  - acs_credential_id: unknown
+    expect: {http_status: 404, error: {type: acs_credential_not_found}}
+commands: {encode: 1, cancel: 0}
+`
+
+func TestLoadFullExample(t *testing.T) {
+	s, err := scenario.Load("staff-card-refused.yaml", []byte(fullExample))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &scenario.Scenario{
+		File:        "staff-card-refused.yaml",
+		Name:        "staff-card-refused",
+		Description: "A valid staff card is on the reader.",
+		Covers:      []string{"ENC-ERR-REISSUE"},
+		Encoder: scenario.Encoder{Model: "pms", ID: "front-desk-1", CardWait: time.Minute,
+			WriteTime: 5 * time.Second, Writes: []card.Technology{card.MifareClassic1K}, Line: 5},
+		Cards: []scenario.CardSpec{{Name: "staff", Tech: card.MifareClassic1K, UID: "04A224B1C3D4E5",
+			Holds: card.Staff, CardID: "0011223344556677", Line: 7}},
+		Credential: scenario.Credential{System: "visionline-hotel", User: "guest", Function: "staff",
+			StartsIn: -time.Hour, EndsIn: 72 * time.Hour, Line: 8},
+		Steps: []scenario.Step{
+			{Index: 0, Line: 10, Column: 5, Op: scenario.OpPlace, Card: "staff"},
+			{Index: 1, Line: 11, Column: 5, Op: scenario.OpAwait, Command: "encode"},
+			{Index: 2, Line: 12, Column: 5, Op: scenario.OpReply, Answer: "valid-user"},
+			{Index: 3, Line: 13, Column: 5, Op: scenario.OpWait, Duration: 100 * time.Millisecond},
+			{Index: 4, Line: 14, Column: 5, Op: scenario.OpRemove, Card: "staff"},
+			{Index: 5, Line: 15, Column: 5, Op: scenario.OpSilence, On: true},
+			{Index: 6, Line: 16, Column: 5, Op: scenario.OpNAK, Count: 1},
+			{Index: 7, Line: 17, Column: 5, Op: scenario.OpGarble, Count: 2},
+			{Index: 8, Line: 18, Column: 5, Op: scenario.OpBusy, Count: 3},
+			{Index: 9, Line: 19, Column: 5, Op: scenario.OpHangup},
+		},
+		Encodes: []scenario.Encode{
+			{Expect: scenario.Expect{HTTPStatus: 200, Status: "error", ErrorType: "credential_cannot_be_reissued",
+				Card: "staff", Written: card.Staff, Line: 21}, Line: 21},
+			{Encoder: "unknown", Expect: scenario.Expect{HTTPStatus: 404, ErrorType: "acs_encoder_not_found", Line: 23}, Line: 22},
+			{Credential: "unknown", Expect: scenario.Expect{HTTPStatus: 404, ErrorType: "acs_credential_not_found", Line: 25}, Line: 24},
+		},
+		Commands: map[string]int{"encode": 1, "cancel": 0},
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	doc := `name: d
+encoder: {model: pms, id: e}
+cards: {c: {tech: desfire, uid: "12345678"}}
+credential: {system: s}
+expect: {status: success, card: c}
+`
+	s, err := scenario.Load("d.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c := s.Credential; c.User != "guest" || c.Function != "guest" || c.StartsIn != 0 || c.EndsIn != 0 {
+		t.Errorf("credential = %+v, want user guest, function guest, no validity", c)
+	}
+	if got := s.Cards[0].Holds; got != card.Blank {
+		t.Errorf("holds = %q, want blank", got)
+	}
+	if len(s.Encodes) != 1 || s.Encodes[0].Expect.HTTPStatus != 200 || s.Encodes[0].Encoder != "" || s.Encodes[0].Credential != "" {
+		t.Errorf("encodes = %+v, want one encode of the scenario's own ids expecting HTTP 200", s.Encodes)
+	}
+	if s.Commands != nil || s.Steps != nil || s.Encoder.Writes != nil || s.Encoder.CardWait != 0 {
+		t.Errorf("unset optional parts = commands %v, steps %v, writes %v, card_wait %v; want all unset",
+			s.Commands, s.Steps, s.Encoder.Writes, s.Encoder.CardWait)
+	}
+}
+
+// A valid head the problem cases append to.
+const head = `name: p
+encoder: {model: pms, id: front-desk-1}
+cards:
+  a: {tech: mifare-classic-1k, uid: 04A224B1C3D4E5}
+  b: {tech: mifare-classic-1k, uid: 04A224B1C3D4E6}
+credential: {system: visionline-hotel}
+`
+
+const okExpect = "expect: {status: success}\n"
+
+func TestLoadProblems(t *testing.T) {
+	cases := []struct {
+		name, doc string
+		line, col int
+		msg       string
+	}{
+		{"unknown top key", head + okExpect + "extra: 1\n", 8, 1, `unknown key "extra"`},
+		{"unknown nested key", head + "expect: {status: success, colour: red}\n", 7, 27, `expect: unknown key "colour"`},
+		{"wrong type", "name: [a]\n" + head[8:] + okExpect, 1, 7, "name must be a string, got a list"},
+		{"bad name", strings.Replace(head, "name: p", "name: P_1", 1) + okExpect, 1, 7, `name "P_1"`},
+		{"missing name", head[8:] + okExpect, 1, 1, "name is required"},
+		{"missing encoder id", strings.Replace(head, ", id: front-desk-1", "", 1) + okExpect, 2, 10, "encoder.id is required"},
+		{"unknown model", strings.Replace(head, "model: pms", "model: acme", 1) + okExpect, 2, 18, `unknown model "acme"`},
+		{"bad duration", strings.Replace(head, "id: front-desk-1", "id: x, card_wait: 5 seconds", 1) + okExpect, 2, 41, `bad duration "5 seconds"`},
+		{"number as duration", strings.Replace(head, "id: front-desk-1", "id: x, write_time: 5", 1) + okExpect, 2, 42, "must be a duration"},
+		{"negative duration", strings.Replace(head, "id: front-desk-1", "id: x, write_time: -5s", 1) + okExpect, 2, 42, "must not be negative"},
+		{"unknown technology", strings.Replace(head, "tech: mifare-classic-1k, uid: 04A224B1C3D4E5", "tech: magstripe, uid: 04A224B1C3D4E5", 1) + okExpect, 4, 13, `unknown technology "magstripe"`},
+		{"unknown writes technology", strings.Replace(head, "id: front-desk-1", "id: x, writes: [nfc]", 1) + okExpect, 2, 39, `unknown technology "nfc"`},
+		{"unknown kind", strings.Replace(head, "uid: 04A224B1C3D4E5}", "uid: 04A224B1C3D4E5, holds: money}", 1) + okExpect, 4, 60, `unknown content "money"`},
+		{"bad uid", strings.Replace(head, "04A224B1C3D4E5", "04A224B1C3D4", 1) + okExpect, 4, 37, "must be 4, 7 or 10 bytes"},
+		{"uid not hex", strings.Replace(head, "04A224B1C3D4E5", "04A224B1C3D4ZZ", 1) + okExpect, 4, 37, "must be 4, 7 or 10 bytes"},
+		{"card_id on blank", strings.Replace(head, "uid: 04A224B1C3D4E5}", `uid: 04A224B1C3D4E5, card_id: "0011223344556677"}`, 1) + okExpect, 4, 62, "card_id needs holds: guest or staff"},
+		{"bad card_id", strings.Replace(head, "uid: 04A224B1C3D4E5}", `uid: 04A224B1C3D4E5, holds: guest, card_id: "00112233"}`, 1) + okExpect, 4, 76, "must be 16 hex digits"},
+		{"duplicate card", strings.Replace(head, "credential:", "  a: {tech: desfire, uid: 04A224B1}\ncredential:", 1) + okExpect, 6, 3, `duplicate key "a" (first at line 4)`},
+		{"duplicate top key", head + okExpect + "name: q\n", 8, 1, `duplicate key "name" (first at line 1)`},
+		{"missing system", strings.Replace(head, "system: visionline-hotel", "user: guest", 1) + okExpect, 6, 13, "credential.system is required"},
+		{"unknown function", strings.Replace(head, "system: visionline-hotel", "system: s, function: chef", 1) + okExpect, 6, 35, `unknown function "chef"`},
+		{"ends before it starts", strings.Replace(head, "system: visionline-hotel", "system: s, starts_in: 2h, ends_in: 1h", 1) + okExpect, 6, 49, "must come after starts_in"},
+		{"unknown op", head + "steps:\n  - jump: a\n" + okExpect, 8, 5, `unknown operation "jump"`},
+		{"two ops", head + "steps:\n  - {place: a, remove: a}\n" + okExpect, 8, 5, "exactly one operation, got 2"},
+		{"step not a mapping", head + "steps:\n  - place\n" + okExpect, 8, 5, "must be a mapping of one operation"},
+		{"unknown card in step", head + "steps:\n  - place: c\n" + okExpect, 8, 12, `no card named "c"`},
+		{"remove never placed", head + "steps:\n  - remove: a\n" + okExpect, 8, 13, `card "a" is not on the reader`},
+		{"remove other card", head + "steps:\n  - place: a\n  - remove: b\n" + okExpect, 9, 13, `card "b" is not on the reader`},
+		{"place on occupied reader", head + "steps:\n  - place: a\n  - place: b\n" + okExpect, 9, 12, `card "a" is already on the reader`},
+		{"unknown command", head + "steps:\n  - await: write\n" + okExpect, 8, 12, `unknown command "write"`},
+		{"unknown answer", head + "steps:\n  - await: encode\n  - reply: maybe\n" + okExpect, 9, 12, `unknown answer "maybe"`},
+		{"reply first", head + "steps:\n  - reply: ok\n" + okExpect, 8, 5, "reply must come directly after an await"},
+		{"reply after wait", head + "steps:\n  - await: encode\n  - wait: 1s\n  - reply: ok\n" + okExpect, 10, 5, "reply must come directly after an await"},
+		{"nak zero", head + "steps:\n  - nak: 0\n" + okExpect, 8, 10, "nak must be at least 1"},
+		{"busy text", head + "steps:\n  - busy: once\n" + okExpect, 8, 11, "busy must be a whole number"},
+		{"silence text", head + "steps:\n  - silence: yes please\n" + okExpect, 8, 14, "silence must be true or false"},
+		{"hangup false", head + "steps:\n  - hangup: false\n" + okExpect, 8, 13, "hangup takes true"},
+		{"expect and encodes", head + okExpect + "encodes: [{expect: {status: success}}]\n", 8, 10, "expect and encodes are exclusive"},
+		{"neither expect nor encodes", head, 1, 1, "expect or encodes is required"},
+		{"empty encodes", head + "encodes: []\n", 7, 10, "at least one encode"},
+		{"encode without expect", head + "encodes: [{acs_encoder_id: unknown}]\n", 7, 11, "encode: expect is required"},
+		{"encoder id not unknown", head + "encodes: [{acs_encoder_id: x, expect: {status: success}}]\n", 7, 28, `acs_encoder_id must be "unknown"`},
+		{"404 with status", head + "expect: {http_status: 404, status: error, error: {type: acs_encoder_not_found}}\n", 7, 36, "a refused call starts no attempt"},
+		{"404 without error", head + "expect: {http_status: 404}\n", 7, 9, "needs error.type"},
+		{"404 with card", head + "expect: {http_status: 404, error: {type: t}, card: a}\n", 7, 52, "a refused call writes no card"},
+		{"bad http status", head + "expect: {http_status: 42, error: {type: t}}\n", 7, 23, "not an HTTP status"},
+		{"success with error", head + "expect: {status: success, error: {type: t}}\n", 7, 34, "a successful attempt has no error"},
+		{"error without type", head + "expect: {status: error, error: {}}\n", 7, 32, "expect.error needs a type"},
+		{"status error without error", head + "expect: {status: error}\n", 7, 18, "expect.status error needs error.type"},
+		{"missing status", head + "expect: {card: a}\n", 7, 9, "expect.status is required"},
+		{"unknown status", head + "expect: {status: pending}\n", 7, 18, `unknown status "pending"`},
+		{"bad error type", head + "expect: {status: error, error: {type: Not Found}}\n", 7, 39, "snake_case"},
+		{"expect card undeclared", head + "expect: {status: success, card: z}\n", 7, 33, `no card named "z"`},
+		{"written without card", head + "expect: {status: success, written: guest}\n", 7, 36, "written needs expect.card"},
+		{"unknown command count", head + okExpect + "commands: {write: 1}\n", 8, 12, `unknown command "write"`},
+		{"negative command count", head + okExpect + "commands: {encode: -1}\n", 8, 20, "must not be negative"},
+		{"alias", head + "expect: &e {status: success}\nencodes: [{expect: *e}]\n", 8, 20, "aliases are not supported"},
+		{"syntax error", head + "expect: {status: [\n", 7, 1, "invalid YAML"},
+		{"empty", "", 1, 1, "empty file"},
+		{"not a mapping", "- a\n- b\n", 1, 1, "scenario must be a mapping, got a list"},
+		{"two documents", head + okExpect + "---\nname: q\n", 9, 1, "one YAML document"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := scenario.Load("p.yaml", []byte(c.doc))
+			var le *scenario.LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("Load = %v, %v; want a *LoadError", s, err)
+			}
+			if s != nil {
+				t.Errorf("Load returned a scenario with its error")
+			}
+			for _, p := range le.Problems {
+				if p.Line == c.line && p.Column == c.col && strings.Contains(p.Msg, c.msg) {
+					return
+				}
+			}
+			t.Errorf("no problem %d:%d containing %q; got:\n%v", c.line, c.col, c.msg, err)
+		})
+	}
+}
+
+func TestLoadValidRefinements(t *testing.T) {
+	// Shapes that must load: unquoted all-digit hex, a trailing document
+	// marker, reply right after await, a card placed again after removal.
+	doc := head + `steps:
+  - place: a
+  - remove: a
+  - place: b
+  - await: encode
+  - reply: ok
+  - wait: 0
+commands: {read: 0}
+expect: {status: success, card: b, written: guest}
+---
+`
+	doc = strings.Replace(doc, "uid: 04A224B1C3D4E6}", "uid: 12345678901234, holds: guest, card_id: 1234567890123456}", 1)
+	s, err := scenario.Load("ok.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if b := s.Cards[1]; b.UID != "12345678901234" || b.CardID != "1234567890123456" {
+		t.Errorf("card b = %+v, want the digits as written", b)
+	}
+}
+
+func TestLoadErrorListsEveryProblem(t *testing.T) {
+	doc := `name: Bad
+encoder: {model: acme, id: x}
+credential: {system: s, function: chef}
+steps:
+  - remove: ghost
+expect: {status: maybe}
+`
+	_, err := scenario.Load("dir/bad.yaml", []byte(doc))
+	var le *scenario.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("Load error = %v, want a *LoadError", err)
+	}
+	want := []string{
+		`dir/bad.yaml:1:7: name "Bad" must be lower-case letters, digits and single dashes`,
+		`dir/bad.yaml:2:18: encoder.model: unknown model "acme" (want one of pms)`,
+		`dir/bad.yaml:3:35: credential.function: unknown function "chef" (want one of guest, staff)`,
+		`dir/bad.yaml:5:13: step 1 (remove): no card named "ghost" in cards`,
+		`dir/bad.yaml:5:13: step 1 (remove): card "ghost" is not on the reader (place it first)`,
+		`dir/bad.yaml:6:18: expect.status: unknown status "maybe" (want one of success, error)`,
+	}
+	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("Error() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if le.File != "dir/bad.yaml" || len(le.Problems) != len(want) {
+		t.Errorf("LoadError = file %q, %d problems; want dir/bad.yaml, %d", le.File, len(le.Problems), len(want))
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "staff-card-refused.yaml")
+	if err := os.WriteFile(path, []byte(fullExample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scenario.LoadFile(path)
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	if s.File != path || s.Name != "staff-card-refused" {
+		t.Errorf("LoadFile = file %q name %q, want %q staff-card-refused", s.File, s.Name, path)
+	}
+	if _, err := scenario.LoadFile(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadFile(missing) = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestCards(t *testing.T) {
+	s, err := scenario.Load("c.yaml", []byte(strings.Replace(head, "credential:", `  g: {tech: desfire, uid: 04a224b1, holds: guest, card_id: 00112233aabbccdd}
+  s: {tech: mifare-classic-4k, uid: 04A224B1C3D4E5F6A7B8, holds: staff}
+credential:`, 1)+okExpect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cards, err := scenario.Cards(s)
+	if err != nil {
+		t.Fatalf("Cards: %v", err)
+	}
+	if len(cards) != 4 {
+		t.Fatalf("Cards = %d cards, want 4", len(cards))
+	}
+	g := cards["g"]
+	if g.Name != "g" || g.Tech != card.DESFire || g.UID != "04A224B1" {
+		t.Errorf("card g = %s %s %s, want g desfire 04A224B1", g.Name, g.Tech, g.UID)
+	}
+	if got, want := g.Contents(), (card.Contents{Kind: card.Guest, CardID: "00112233AABBCCDD", Function: "G"}); got != want {
+		t.Errorf("card g holds %+v, want %+v", got, want)
+	}
+	if got := cards["s"].Contents(); got.Kind != card.Staff || got.Function != "S" {
+		t.Errorf("card s holds %+v, want a staff credential", got)
+	}
+	if got := cards["a"].Contents(); got != (card.Contents{Kind: card.Blank}) {
+		t.Errorf("card a holds %+v, want blank", got)
+	}
+
+	bad := &scenario.Scenario{File: "hand.yaml", Cards: []scenario.CardSpec{
+		{Name: "x", Tech: card.DESFire, UID: "zz"},
+		{Name: "y", Tech: "magstripe", UID: "04A224B1"},
+	}}
+	_, err = scenario.Cards(bad)
+	if err == nil || !strings.Contains(err.Error(), `card "x"`) || !strings.Contains(err.Error(), `card "y"`) {
+		t.Errorf("Cards(bad) = %v, want errors for both x and y", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(fullExample))
+	f.Add([]byte(head + okExpect))
+	f.Add([]byte(""))
+	f.Add([]byte("name: [\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("steps: [{}, [], {reply: ok}, {nak: 99999999999999999999}]\n"))
+	f.Add([]byte("expect: {http_status: !!str 404}\ncards: {? [a]: b}\n"))
+	for _, n := range scenarios.Names() {
+		data, err := fs.ReadFile(scenarios.FS, n+".yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := scenario.Load("fuzz.yaml", data)
+		if err != nil {
+			var le *scenario.LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 || s != nil {
+				t.Fatalf("Load = %v, %v; want a *LoadError with problems and no scenario", s, err)
+			}
+			for _, p := range le.Problems {
+				if p.Msg == "" {
+					t.Fatalf("problem without a message: %+v", p)
+				}
+			}
+			return
+		}
+		if s == nil {
+			t.Fatal("Load = nil, nil")
+		}
+		// Whatever loads must build its cards and play without panicking.
+		if _, err := scenario.Cards(s); err != nil {
+			t.Fatalf("a loaded scenario's cards do not build: %v", err)
+		}
+		_ = fmt.Sprint(s.Steps)
+	})
+}

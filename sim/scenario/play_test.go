@@ -1,0 +1,328 @@
+package scenario_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// fakeDevice records every call a timeline makes. Commands "arrive" when
+// the test calls receive; Await blocks until then, like a device model.
+type fakeDevice struct {
+	mu       sync.Mutex
+	log      []string
+	counts   map[string]int
+	changed  chan struct{} // closed and replaced whenever counts change
+	awaiting chan string   // gets "cmd n" when an Await starts to block
+	placed   chan string   // gets the card's name on every Place
+	placeErr error
+}
+
+var _ scenario.Device = (*fakeDevice)(nil)
+
+func newFake() *fakeDevice {
+	return &fakeDevice{counts: map[string]int{}, changed: make(chan struct{}), awaiting: make(chan string, 16), placed: make(chan string, 16)}
+}
+
+func (d *fakeDevice) record(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log = append(d.log, fmt.Sprintf(format, args...))
+}
+
+func (d *fakeDevice) calls() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.log...)
+}
+
+func (d *fakeDevice) receive(cmd string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.counts[cmd]++
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+func (d *fakeDevice) Place(c *card.Card) error {
+	d.record("place %s", c.Name)
+	d.placed <- c.Name
+	return d.placeErr
+}
+
+func (d *fakeDevice) Remove(name string) error { d.record("remove %s", name); return nil }
+
+func (d *fakeDevice) Await(ctx context.Context, cmd string, n int) error {
+	d.record("await %s %d", cmd, n)
+	for signalled := false; ; signalled = true {
+		d.mu.Lock()
+		got, changed := d.counts[cmd], d.changed
+		d.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		if !signalled {
+			d.awaiting <- fmt.Sprintf("%s %d", cmd, n)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (d *fakeDevice) Hold(cmd string, n int) { d.record("hold %s %d", cmd, n) }
+func (d *fakeDevice) Answer(cmd string, n int, answer string) error {
+	d.record("answer %s %d %s", cmd, n, answer)
+	return nil
+}
+func (d *fakeDevice) Silence(on bool) { d.record("silence %v", on) }
+func (d *fakeDevice) NAK(n int)       { d.record("nak %d", n) }
+func (d *fakeDevice) Garble(n int)    { d.record("garble %d", n) }
+func (d *fakeDevice) Busy(n int)      { d.record("busy %d", n) }
+func (d *fakeDevice) Count(cmd string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.counts[cmd]
+}
+
+// fakeLine records hangups in the device's log, so order is checked across both.
+type fakeLine struct{ dev *fakeDevice }
+
+func (l fakeLine) Hangup(context.Context) error { l.dev.record("hangup"); return nil }
+
+func load(t *testing.T, steps string, tail string) (*scenario.Scenario, map[string]*card.Card) {
+	t.Helper()
+	s, err := scenario.Load("t.yaml", []byte(head+"steps:\n"+steps+okExpect+tail))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	cards, err := scenario.Cards(s)
+	if err != nil {
+		t.Fatalf("Cards: %v", err)
+	}
+	return s, cards
+}
+
+// play runs Play in the background and returns its result channel.
+func play(ctx context.Context, s *scenario.Scenario, cards map[string]*card.Card, dev *fakeDevice, scale timescale.Scale) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- scenario.Play(ctx, s, cards, dev, fakeLine{dev}, scale) }()
+	return done
+}
+
+// result waits for Play with a generous watchdog, so a hang fails the
+// test instead of stalling it.
+func result(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Play did not return within 30s")
+		return nil
+	}
+}
+
+func equal(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestPlayRunsStepsInOrder(t *testing.T) {
+	s, cards := load(t, `  - place: a
+  - await: encode
+  - reply: valid-user
+  - wait: 1h
+  - silence: true
+  - nak: 1
+  - garble: 2
+  - busy: 3
+  - await: read
+  - await: encode
+  - remove: a
+  - silence: false
+  - hangup: true
+`, "")
+	dev := newFake()
+	dev.receive("encode")
+	dev.receive("encode")
+	dev.receive("read")
+	// A scale that turns the hour into nanoseconds: the wait must be scaled.
+	err := result(t, play(context.Background(), s, cards, dev, 1e-12))
+	if err != nil {
+		t.Fatalf("Play: %v", err)
+	}
+	equal(t, dev.calls(), []string{
+		"place a", "await encode 1", "answer encode 1 valid-user", "silence true", "nak 1", "garble 2",
+		"busy 3", "await read 1", "await encode 2", "remove a", "silence false", "hangup",
+	})
+}
+
+func TestPrepareHoldsRepliedCommands(t *testing.T) {
+	s, _ := load(t, `  - await: encode
+  - await: read
+  - reply: no-card
+  - await: encode
+  - await: encode
+  - reply: busy
+  - await: cancel
+`, "")
+	dev := newFake()
+	scenario.Prepare(s, dev)
+	equal(t, dev.calls(), []string{"hold read 1", "hold encode 3"})
+
+	dev.receive("encode")
+	dev.receive("encode")
+	dev.receive("encode")
+	dev.receive("read")
+	dev.receive("cancel")
+	if err := result(t, play(context.Background(), s, nil, dev, timescale.Real)); err != nil {
+		t.Fatalf("Play: %v", err)
+	}
+	equal(t, dev.calls()[2:], []string{
+		"await encode 1", "await read 1", "answer read 1 no-card", "await encode 2",
+		"await encode 3", "answer encode 3 busy", "await cancel 1",
+	})
+}
+
+func TestPlayAwaitBlocksUntilCommandArrives(t *testing.T) {
+	s, cards := load(t, "  - place: a\n  - await: encode\n  - remove: a\n", "")
+	dev := newFake()
+	done := play(context.Background(), s, cards, dev, timescale.Real)
+	select {
+	case got := <-dev.awaiting:
+		if got != "encode 1" {
+			t.Fatalf("awaiting %q, want encode 1", got)
+		}
+	case err := <-done:
+		t.Fatalf("Play returned %v before any command arrived", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Play returned %v while awaiting", err)
+	default:
+	}
+	dev.receive("encode")
+	if err := result(t, done); err != nil {
+		t.Fatalf("Play: %v", err)
+	}
+	equal(t, dev.calls(), []string{"place a", "await encode 1", "remove a"})
+}
+
+func TestPlayCancelled(t *testing.T) {
+	for _, c := range []struct {
+		name, steps string
+		line        int
+		op          scenario.Op
+	}{
+		{"during wait", "  - place: a\n  - wait: 1h\n  - remove: a\n", 9, scenario.OpWait},
+		{"during await", "  - place: a\n  - await: encode\n  - remove: a\n", 9, scenario.OpAwait},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, cards := load(t, c.steps, "")
+			dev := newFake()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := play(ctx, s, cards, dev, timescale.Real)
+			// Cancel once the timeline is past its first step, so the
+			// second is the one cancelled whichever way the race goes.
+			<-dev.placed
+			cancel()
+			err := result(t, done)
+			var se *scenario.StepError
+			if !errors.As(err, &se) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Play = %v, want a StepError wrapping context.Canceled", err)
+			}
+			if se.Step.Op != c.op || se.Step.Line != c.line || se.Step.Index != 1 || se.File != "t.yaml" {
+				t.Errorf("StepError step = %+v in %q, want %s at line %d, index 1, in t.yaml", se.Step, se.File, c.op, c.line)
+			}
+			for _, call := range dev.calls() {
+				if call == "remove a" {
+					t.Errorf("the step after the cancelled one ran")
+				}
+			}
+		})
+	}
+}
+
+func TestStepErrorMessage(t *testing.T) {
+	s, cards := load(t, "  - place: a\n", "")
+	dev := newFake()
+	dev.placeErr = errors.New("a card is already on the reader")
+	err := result(t, play(context.Background(), s, cards, dev, timescale.Real))
+	if !errors.Is(err, dev.placeErr) {
+		t.Fatalf("Play = %v, want it to wrap the device's error", err)
+	}
+	want := `scenario "t.yaml" step 1 (line 8, place a): a card is already on the reader`
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+}
+
+func TestPlayChecksCommands(t *testing.T) {
+	s, cards := load(t, "  - place: a\n  - await: encode\n", "commands: {encode: 2, cancel: 0, read: 0}\n")
+	dev := newFake()
+	dev.receive("encode")
+	dev.receive("cancel")
+	err := result(t, play(context.Background(), s, cards, dev, timescale.Real))
+	var se *scenario.StepError
+	var ce *scenario.CountError
+	if !errors.As(err, &se) || !errors.As(err, &ce) {
+		t.Fatalf("Play = %v, want a StepError with a CountError", err)
+	}
+	if se.Step.Op != "" {
+		t.Errorf("StepError step = %+v, want the end of the timeline", se.Step)
+	}
+	for _, want := range []string{
+		`scenario "t.yaml" after the last step: `,
+		"device received 1 cancel command(s), want 0",
+		"device received 1 encode command(s), want 2",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Error() = %q, want it to contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "read") {
+		t.Errorf("Error() = %q names read, whose count matched", err)
+	}
+
+	dev.receive("encode")
+	if err := scenario.CheckCommands(s, dev); err == nil || !strings.Contains(err.Error(), "cancel") || strings.Contains(err.Error(), "encode") {
+		t.Errorf("CheckCommands = %v, want only the cancel mismatch", err)
+	}
+}
+
+func TestPlayHandMadeScenarioErrors(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps []scenario.Step
+		want  error
+	}{
+		{"reply without await", []scenario.Step{{Op: scenario.OpReply, Answer: "ok"}}, scenario.ErrNoAwait},
+		{"unknown card", []scenario.Step{{Op: scenario.OpPlace, Card: "ghost"}}, scenario.ErrNoCard},
+		{"remove unknown card", []scenario.Step{{Op: scenario.OpRemove, Card: "ghost"}}, scenario.ErrNoCard},
+		{"unknown op", []scenario.Step{{Op: "jump"}}, scenario.ErrUnknownOp},
+		{"hangup without line", []scenario.Step{{Op: scenario.OpHangup}}, scenario.ErrNoLine},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &scenario.Scenario{File: "hand.yaml", Steps: c.steps}
+			err := scenario.Play(context.Background(), s, nil, newFake(), nil, timescale.Real)
+			var se *scenario.StepError
+			if !errors.As(err, &se) || !errors.Is(err, c.want) {
+				t.Errorf("Play = %v, want a StepError wrapping %v", err, c.want)
+			}
+		})
+	}
+}
