@@ -1,0 +1,482 @@
+package pms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+)
+
+// drainWait is how long one read of stale input waits. Bytes already
+// buffered on the line come back at once; the wait only has to outlast
+// the scheduler between setting the deadline and reading.
+const drainWait = 2 * time.Millisecond
+
+// errTimeout is a protocol timeout: the deadline the session chose passed
+// (not the caller's context).
+var errTimeout = errors.New("timeout")
+
+// session runs one command exchange over a port: the link layer (ENQ,
+// ACK/NAK, resends, duplicate answers) and the cancel handshake.
+type session struct {
+	p    driver.Port
+	t    Timing
+	addr string
+	ctx  context.Context
+
+	dec     decoder
+	pending []byte // read from the port, not yet decoded
+	rbuf    [256]byte
+
+	// last is the answer frame most recently ACKed; an identical frame
+	// is a retransmission until the device ACKs the next command.
+	last []byte
+	// bad counts NAKed frames since the last good one.
+	bad int
+	// outstanding is set once a command may have reached the device and
+	// its answer has not been read: a cancel must then send CC.
+	outstanding bool
+
+	// stopWake and woken undo the context hook that unblocks I/O.
+	stopWake func() bool
+	woken    chan struct{}
+	detached bool
+}
+
+func newSession(ctx context.Context, p driver.Port, t Timing, addr string) *session {
+	s := &session{p: p, t: t, addr: addr, ctx: ctx, woken: make(chan struct{})}
+	// A context without a deadline can still be cancelled while a read
+	// waits on a protocol timeout: move the port's deadlines to now so the
+	// blocked call returns and sees ctx.Err().
+	s.stopWake = context.AfterFunc(ctx, func() {
+		defer close(s.woken)
+		now := time.Now()
+		_ = p.SetReadDeadline(now)
+		_ = p.SetWriteDeadline(now)
+	})
+	return s
+}
+
+// detach stops watching the caller's context, waiting for the hook if it
+// already started so that it cannot cut short the I/O that follows.
+func (s *session) detach() {
+	if s.detached {
+		return
+	}
+	s.detached = true
+	if !s.stopWake() {
+		<-s.woken
+	}
+	s.ctx = context.Background()
+}
+
+// exchange sends the command frame cmd (whose code is code) and returns
+// the answer's fields, re-sending on BY. Before the command it drains
+// stale input and checks the device with ENQ.
+func (s *session) exchange(code string, cmd []byte) ([]string, error) {
+	if err := s.drain(); err != nil {
+		return nil, err
+	}
+	if err := s.enquire(); err != nil {
+		return nil, err
+	}
+	for sends := 1; ; sends++ {
+		answer, err := s.send(code, cmd)
+		if err == nil && answer == nil {
+			answer, err = s.awaitAnswer(code, s.t.Answer)
+		}
+		if err != nil {
+			if isContextErr(err) && s.outstanding {
+				return nil, s.cancel(code, err)
+			}
+			return nil, err
+		}
+		s.outstanding = false
+		if len(answer) < 2 {
+			return nil, driver.Errorf(driver.Device, "answer %q to %s has no address", answer[0], code)
+		}
+		if answer[1] != s.addr {
+			return nil, driver.Errorf(driver.Device, "answer %s to %s for address %q, want %q", answer[0], code, answer[1], s.addr)
+		}
+		if answer[0] != "BY" {
+			return answer, nil
+		}
+		if sends > s.t.Retries {
+			return nil, driver.Errorf(driver.Busy, "answer BY to %s on all %d sends", code, sends)
+		}
+		if err := s.pause(s.t.Busy); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// drain discards whatever the line holds from before this exchange: late
+// answers, stray ACKs, noise. It stops when a read finds nothing, or after
+// Ack on a line that keeps talking.
+func (s *session) drain() error {
+	end := time.Now().Add(s.t.Ack)
+	for time.Now().Before(end) {
+		if err := s.ctx.Err(); err != nil {
+			return fmt.Errorf("pms: %w", err)
+		}
+		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
+			return s.ioError("drain", err)
+		}
+		n, err := s.p.Read(s.rbuf[:])
+		if n > 0 {
+			continue
+		}
+		if isTimeout(err) {
+			if err := s.ctx.Err(); err != nil {
+				return fmt.Errorf("pms: %w", err)
+			}
+			return nil
+		}
+		if err != nil {
+			return s.ioError("drain", err)
+		}
+	}
+	return nil
+}
+
+// enquire sends ENQ until the device ACKs it.
+func (s *session) enquire() error {
+	sends := s.t.Retries + 1
+	for range sends {
+		if err := s.write([]byte{enq}, "ENQ"); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(s.t.Ack)
+	wait:
+		for {
+			ev, err := s.next(deadline)
+			if errors.Is(err, errTimeout) {
+				break wait
+			}
+			if err != nil {
+				return err
+			}
+			switch ev.kind {
+			case evACK:
+				return nil
+			case evNAK:
+				break wait
+			case evFrame, evBadFrame:
+				// Nothing is outstanding: a frame now is stale. Settle
+				// it so the device stops re-sending it.
+				if _, _, err := s.receive(ev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return driver.Errorf(driver.NotAnswering, "no ACK to ENQ after %d sends", sends)
+}
+
+// send writes the command frame until the device ACKs it. If the answer
+// arrives before the ACK (the ACK was lost on the line), send returns it.
+func (s *session) send(code string, cmd []byte) ([]string, error) {
+	s.bad = 0
+	if err := s.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pms: %w", err)
+	}
+	sends, naks := s.t.Retries+1, 0
+	for range sends {
+		s.outstanding = true
+		if err := s.write(cmd, code); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(s.t.Ack)
+	wait:
+		for {
+			ev, err := s.next(deadline)
+			if errors.Is(err, errTimeout) {
+				break wait
+			}
+			if err != nil {
+				return nil, err
+			}
+			switch ev.kind {
+			case evACK:
+				// The device has the new command: from now on an answer
+				// identical to the previous one is a new answer, not a
+				// retransmission (a re-send after BY may well be answered
+				// BY again). Until this ACK, an identical frame is the
+				// device re-sending the old answer it thinks we missed.
+				s.last = nil
+				return nil, nil
+			case evNAK:
+				naks++
+				break wait
+			case evFrame, evBadFrame:
+				answer, ok, err := s.receive(ev)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					return answer, nil
+				}
+			}
+		}
+	}
+	s.outstanding = false
+	switch naks {
+	case sends:
+		return nil, driver.Errorf(driver.Link, "NAK to %s on every send (%d sends)", code, sends)
+	case 0:
+		return nil, driver.Errorf(driver.NotAnswering, "no ACK to %s after %d sends", code, sends)
+	default:
+		// The device is there but the line corrupts what it hears.
+		return nil, driver.Errorf(driver.Link, "no ACK to %s after %d sends (%d NAK)", code, sends, naks)
+	}
+}
+
+// awaitAnswer reads until a new answer frame arrives or within passes.
+func (s *session) awaitAnswer(code string, within time.Duration) ([]string, error) {
+	deadline := time.Now().Add(within)
+	for {
+		ev, err := s.next(deadline)
+		if errors.Is(err, errTimeout) {
+			return nil, driver.Errorf(driver.NotAnswering, "no answer to %s within %v", code, within)
+		}
+		if err != nil {
+			return nil, err
+		}
+		answer, ok, err := s.receive(ev)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return answer, nil
+		}
+		// ACK, NAK and ENQ here are late echoes of the link layer.
+	}
+}
+
+// pause waits d while still serving the line, so a retransmitted answer
+// is ACKed rather than left to block the device.
+func (s *session) pause(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		ev, err := s.next(deadline)
+		if errors.Is(err, errTimeout) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.receive(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// receive settles a frame event: it ACKs a good frame and NAKs a bad one.
+// It returns the fields and true for a good frame that is not a
+// retransmission of the last answer, and a Link error once bad frames
+// exceed the retries. Other events are ignored.
+func (s *session) receive(ev event) ([]string, bool, error) {
+	switch ev.kind {
+	case evFrame:
+		if err := s.write([]byte{ack}, "ACK"); err != nil {
+			return nil, false, err
+		}
+		s.bad = 0
+		if s.last != nil && string(ev.raw) == string(s.last) {
+			return nil, false, nil
+		}
+		s.last = ev.raw
+		return ev.fields, true, nil
+	case evBadFrame:
+		if err := s.write([]byte{nak}, "NAK"); err != nil {
+			return nil, false, err
+		}
+		s.bad++
+		if s.bad > s.t.Retries {
+			return nil, false, &driver.Error{
+				Kind:   driver.Link,
+				Detail: fmt.Sprintf("bad answer frame %d times in a row", s.bad),
+				Err:    ev.err,
+			}
+		}
+	}
+	return nil, false, nil
+}
+
+// cancel runs the CC handshake after the caller's context ended with a
+// command outstanding, then returns an error wrapping cause (the context
+// error). The handshake has its own bounds, independent of the expired
+// context: Ack×(1+Retries) for CC's ACK and as long again for the one
+// answer frame the device sends after a cancel.
+func (s *session) cancel(code string, cause error) error {
+	s.detach()
+	bound := s.t.Ack * time.Duration(s.t.Retries+1)
+	cc := appendFrame(nil, "CC", s.addr)
+	answer, outcome := []string(nil), "no ACK to CC"
+
+	end := time.Now().Add(bound)
+	acked := false
+send:
+	for sends := 0; sends <= s.t.Retries && !acked && time.Now().Before(end); sends++ {
+		if err := s.write(cc, "CC"); err != nil {
+			outcome = err.Error()
+			break send
+		}
+		deadline := time.Now().Add(s.t.Ack)
+		if end.Before(deadline) {
+			deadline = end
+		}
+		for !acked {
+			ev, err := s.next(deadline)
+			if errors.Is(err, errTimeout) {
+				break
+			}
+			if err != nil {
+				outcome = err.Error()
+				break send
+			}
+			switch ev.kind {
+			case evACK:
+				acked = true
+			case evNAK:
+				continue send
+			case evFrame, evBadFrame:
+				// The real answer may cross the CC on the line.
+				a, ok, err := s.receive(ev)
+				if err != nil {
+					outcome = err.Error()
+					break send
+				}
+				if ok {
+					answer = a
+				}
+			}
+		}
+	}
+	if acked {
+		outcome = "no answer after CC"
+		if answer == nil {
+			a, err := s.awaitAnswer("CC", bound)
+			if err != nil {
+				outcome = err.Error()
+			}
+			answer = a
+		}
+	}
+	if answer != nil {
+		outcome = "device answered " + describe(answer)
+	}
+	s.outstanding = false
+	return fmt.Errorf("pms: %s cancelled (%s): %w", code, outcome, cause)
+}
+
+// next returns the next link event, reading the port as needed until
+// deadline or the context's deadline, whichever comes first. A frame that
+// stops arriving for Ack is returned as an evBadFrame to NAK.
+func (s *session) next(deadline time.Time) (event, error) {
+	for {
+		for len(s.pending) > 0 {
+			c := s.pending[0]
+			s.pending = s.pending[1:]
+			if ev, ok := s.dec.feed(c); ok {
+				return ev, nil
+			}
+		}
+		dl, ctxBound := s.bound(deadline)
+		stalled := false
+		if s.dec.inFrame() {
+			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
+				dl, ctxBound, stalled = t, false, true
+			}
+		}
+		if err := s.p.SetReadDeadline(dl); err != nil {
+			return event{}, s.ioError("read", err)
+		}
+		if err := s.ctx.Err(); err != nil {
+			return event{}, fmt.Errorf("pms: %w", err)
+		}
+		n, err := s.p.Read(s.rbuf[:])
+		if n > 0 {
+			// An error alongside data recurs on the next read.
+			s.pending = s.rbuf[:n]
+			continue
+		}
+		switch {
+		case err == nil:
+			continue
+		case !isTimeout(err):
+			return event{}, s.ioError("read", err)
+		case stalled && s.ctx.Err() == nil:
+			return s.dec.abort(), nil
+		}
+		return event{}, s.timeout(ctxBound)
+	}
+}
+
+// write sends b (what names it in errors), bounded by Ack.
+func (s *session) write(b []byte, what string) error {
+	dl, ctxBound := s.bound(time.Now().Add(s.t.Ack))
+	if err := s.p.SetWriteDeadline(dl); err != nil {
+		return s.ioError("write "+what, err)
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("pms: %w", err)
+	}
+	_, err := s.p.Write(b)
+	switch {
+	case err == nil:
+		return nil
+	case !isTimeout(err):
+		return s.ioError("write "+what, err)
+	}
+	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
+		return err
+	}
+	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: device not reading", what), Err: err}
+}
+
+// bound returns the earlier of deadline and the context's deadline, and
+// whether the context's was the earlier.
+func (s *session) bound(deadline time.Time) (time.Time, bool) {
+	if cd, ok := s.ctx.Deadline(); ok && cd.Before(deadline) {
+		return cd, true
+	}
+	return deadline, false
+}
+
+// timeout turns a port timeout into the context's error when the context
+// ended or its deadline was the one that passed, and errTimeout otherwise.
+func (s *session) timeout(ctxBound bool) error {
+	if ctxBound {
+		// The port's clock may run a hair ahead of the context's timer.
+		<-s.ctx.Done()
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("pms: %w", err)
+	}
+	return errTimeout
+}
+
+// ioError reports a port failure that is not a timeout. EOF, a closed
+// pipe and EIO are the usual hang-ups; any other I/O error leaves the port
+// just as unusable, so it is reported the same way: the caller reopens it.
+func (s *session) ioError(op string, err error) error {
+	return &driver.Error{Kind: driver.Hangup, Detail: op, Err: err}
+}
+
+// isTimeout reports a read or write that passed its deadline, as
+// driver.Port promises to signal it.
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

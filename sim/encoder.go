@@ -1,0 +1,221 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/pty"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// ErrClosed is returned by Hangup on an Encoder that was closed.
+var ErrClosed = errors.New("sim: encoder is closed")
+
+// Options say where and how encoders run.
+type Options struct {
+	// LinkDir, when set, is where an encoder publishes its line as a
+	// symlink named after its id.
+	LinkDir string
+	// Scale compresses every device and timeline duration (0: real time).
+	Scale timescale.Scale
+	// Logger receives the encoders' logs (nil: none).
+	Logger *slog.Logger
+}
+
+// Encoder is a running virtual encoder. Its methods are safe for
+// concurrent use.
+type Encoder struct {
+	sc    *scenario.Scenario
+	cards map[string]*card.Card
+	dev   scenario.Device
+	serve serveFunc
+	scale timescale.Scale
+	link  string
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	pair   *pty.Pair
+	stop   context.CancelFunc
+	done   chan struct{} // closed when the current line's serving ends
+	closed bool
+}
+
+var _ scenario.Line = (*Encoder)(nil)
+
+// Start runs the encoder sc describes: it builds its cards and device
+// model, registers the holds its timeline needs, opens a pty, publishes
+// it under opts.LinkDir and serves the device on it until Close. ctx
+// bounds the start only.
+func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, error) {
+	if sc == nil {
+		return nil, errors.New("sim: start: no scenario")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", sc.Encoder.ID, err)
+	}
+	if err := opts.Scale.Validate(); err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", sc.Encoder.ID, err)
+	}
+	scale := opts.Scale
+	if scale == 0 {
+		scale = timescale.Real
+	}
+	id := sc.Encoder.ID
+	if id == "" || id == "." || id == ".." || filepath.Base(id) != id {
+		return nil, fmt.Errorf("sim: start: encoder id %q cannot name a link", id)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("encoder", id)
+
+	cards, err := scenario.Cards(sc)
+	if err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", id, err)
+	}
+	dev, serve, err := newModel(sc.Encoder, scale, log)
+	if err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", id, err)
+	}
+	// Holds must be in place before the first byte can arrive.
+	scenario.Prepare(sc, dev)
+
+	e := &Encoder{sc: sc, cards: cards, dev: dev, serve: serve, scale: scale, log: log}
+	if opts.LinkDir != "" {
+		e.link = filepath.Join(opts.LinkDir, id)
+	}
+	pair, err := e.open()
+	if err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", id, err)
+	}
+	e.mu.Lock()
+	e.run(pair)
+	e.mu.Unlock()
+	log.Info("encoder up", "model", sc.Encoder.Model, "tty", pair.TTY(), "link", e.link)
+	return e, nil
+}
+
+// open opens a pty and publishes it under the encoder's link.
+func (e *Encoder) open() (*pty.Pair, error) {
+	pair, err := pty.Open()
+	if err != nil {
+		return nil, err
+	}
+	if e.link != "" {
+		if err := pair.Link(e.link); err != nil {
+			return nil, errors.Join(err, pair.Close())
+		}
+	}
+	return pair, nil
+}
+
+// run serves the device on pair in a goroutine. e.mu must be held.
+func (e *Encoder) run(pair *pty.Pair) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e.pair, e.stop, e.done = pair, stop, done
+	go func() {
+		defer close(done)
+		if err := e.serve(ctx, pair.Master()); err != nil && ctx.Err() == nil {
+			e.log.Warn("line failed; the encoder no longer answers on it", "tty", pair.TTY(), "err", err)
+		}
+	}()
+}
+
+// halt stops serving the current line and closes it. e.mu must be held.
+func (e *Encoder) halt() error {
+	e.stop()
+	err := e.pair.Close()
+	<-e.done
+	return err
+}
+
+// ID is the encoder's id, its display name in the pipeline.
+func (e *Encoder) ID() string { return e.sc.Encoder.ID }
+
+// Model is the name of the encoder's device model.
+func (e *Encoder) Model() string { return e.sc.Encoder.Model }
+
+// Scenario is the scenario the encoder runs.
+func (e *Encoder) Scenario() *scenario.Scenario { return e.sc }
+
+// Link is the published path of the line, "" without Options.LinkDir.
+func (e *Encoder) Link() string { return e.link }
+
+// Path is where a client opens the encoder's line: the link when one is
+// published (it follows Hangup), the tty otherwise.
+func (e *Encoder) Path() string {
+	if e.link != "" {
+		return e.link
+	}
+	return e.TTY()
+}
+
+// TTY is the current pty slave, such as /dev/pts/7; Hangup changes it.
+func (e *Encoder) TTY() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pair.TTY()
+}
+
+// Device is the encoder's device model.
+func (e *Encoder) Device() scenario.Device { return e.dev }
+
+// Card returns the scenario's card with that name, or nil.
+func (e *Encoder) Card(name string) *card.Card { return e.cards[name] }
+
+// Play runs the scenario's timeline against the encoder (see scenario.Play).
+func (e *Encoder) Play(ctx context.Context) error {
+	return scenario.Play(ctx, e.sc, e.cards, e.dev, e, e.scale)
+}
+
+// Hangup drops the line as unplugging the encoder would: the client's
+// port sees the end of the stream. A new line is published under the same
+// link first, so a client that reopens the path reaches the same device,
+// with its cards, counters and holds intact. Without a link, the new line
+// is at the new TTY.
+func (e *Encoder) Hangup(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return fmt.Errorf("hang up %s: %w", e.ID(), ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("hang up %s: %w", e.ID(), err)
+	}
+	next, err := e.open()
+	if err != nil {
+		return fmt.Errorf("hang up %s: new line: %w", e.ID(), err)
+	}
+	old := e.pair.TTY()
+	// The link points at the new line now, so closing the old pair
+	// leaves it in place.
+	if err := e.halt(); err != nil {
+		e.log.Warn("closing the old line", "tty", old, "err", err)
+	}
+	e.run(next)
+	e.log.Info("hung up", "old", old, "tty", next.TTY(), "link", e.link)
+	return nil
+}
+
+// Close stops the encoder: it stops serving, closes the pty, removes the
+// link and waits for its goroutines. Calls after the first return nil.
+func (e *Encoder) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	if err := e.halt(); err != nil {
+		return fmt.Errorf("close %s: %w", e.ID(), err)
+	}
+	return nil
+}

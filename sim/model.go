@@ -1,0 +1,62 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/sim/device/pms"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// serveFunc speaks a model's protocol on a pty master until ctx ends or
+// the line fails.
+type serveFunc func(ctx context.Context, master *os.File) error
+
+// modelFunc builds a device model for a scenario's encoder.
+type modelFunc func(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc)
+
+// models are the device models an encoder may name (scenario.Models).
+var models = map[string]modelFunc{
+	"pms": newPMS,
+}
+
+// Models lists the device models Start can run, sorted.
+func Models() []string {
+	out := make([]string, 0, len(models))
+	for name := range models {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func newModel(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc, error) {
+	m, ok := models[enc.Model]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown device model %q (want one of %v)", enc.Model, Models())
+	}
+	dev, serve := m(enc, scale, log)
+	return dev, serve, nil
+}
+
+// newPMS is the PMS encoder at its protocol defaults, with the scenario's
+// overrides.
+func newPMS(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc) {
+	cfg := pms.DefaultConfig().Scaled(scale)
+	if enc.CardWait > 0 {
+		cfg.CardWait = scale.Of(enc.CardWait)
+	}
+	if enc.WriteTime > 0 {
+		cfg.WriteTime = scale.Of(enc.WriteTime)
+	}
+	if enc.Writes != nil {
+		cfg.Writable = slices.Clone(enc.Writes)
+	}
+	cfg.Logger = log
+	d := pms.New(cfg)
+	return d, func(ctx context.Context, master *os.File) error { return d.Serve(ctx, master) }
+}
