@@ -757,12 +757,12 @@ func TestRead(t *testing.T) {
 
 func TestTiming(t *testing.T) {
 	def := pms.DefaultTiming()
-	want := pms.Timing{Ack: 500 * time.Millisecond, Answer: 25 * time.Second, Busy: time.Second, Retries: 3}
+	want := pms.Timing{Ack: 500 * time.Millisecond, Answer: 45 * time.Second, Busy: time.Second, Retries: 3}
 	if def != want {
 		t.Errorf("DefaultTiming() = %+v, want %+v", def, want)
 	}
 	got := def.Scaled(timescale.Scale(0.01))
-	want = pms.Timing{Ack: 5 * time.Millisecond, Answer: 250 * time.Millisecond, Busy: 10 * time.Millisecond, Retries: 3}
+	want = pms.Timing{Ack: 5 * time.Millisecond, Answer: 450 * time.Millisecond, Busy: 10 * time.Millisecond, Retries: 3}
 	if got != want {
 		t.Errorf("Scaled(0.01) = %+v, want %+v", got, want)
 	}

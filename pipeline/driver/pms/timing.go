@@ -26,7 +26,7 @@ type Timing struct {
 func DefaultTiming() Timing {
 	return Timing{
 		Ack:     500 * time.Millisecond,
-		Answer:  25 * time.Second,
+		Answer:  45 * time.Second,
 		Busy:    time.Second,
 		Retries: 3,
 	}

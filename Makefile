@@ -1,0 +1,44 @@
+# encoderlab: make conformance (the main job) and make test (every test).
+# Needs only Go; every other tool is fetched through the Go module proxy.
+
+GO       ?= go
+REPORTS  ?= $(CURDIR)/reports
+# RACE=1 runs the tests under the race detector (CI does).
+RACE     ?=
+RACEFLAG := $(if $(filter 1 true yes,$(RACE)),-race,)
+
+.PHONY: all conformance test build vet fmt check clean help
+
+all: build test
+
+help:
+	@echo "make conformance  run every bundled scenario against the bundled pipeline, with a summary and JUnit/JSON reports in reports/"
+	@echo "make test         run every test (RACE=1 for the race detector)"
+	@echo "make build        build encoderd, encodersim into bin/"
+	@echo "make check        gofmt and go vet"
+
+## conformance: the bundled pipeline against every bundled scenario.
+conformance:
+	@mkdir -p $(REPORTS)
+	$(GO) test $(RACEFLAG) -count=1 -timeout 10m ./conformance -run TestConformance -v \
+		-args -ginkgo.junit-report=$(REPORTS)/conformance-junit.xml \
+		      -ginkgo.json-report=$(REPORTS)/conformance.json
+
+## test: every test in the module.
+test:
+	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+check: fmt vet
+
+clean:
+	rm -rf bin $(REPORTS)

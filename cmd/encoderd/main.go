@@ -1,0 +1,179 @@
+// Command encoderd is the encode server: a Seam-compatible API
+// (/acs/encoders/encode_credential, /action_attempts/get, …) over a SQLite
+// store, driving desk encoders on serial ports — real ones, or the virtual
+// encoders encodersim publishes.
+//
+//	encoderd [--addr HOST:PORT] [--db FILE] [--lab FILE] [--links DIR]
+//	         [--scale F] [--deadline D] [--log-level LEVEL]
+//
+// On start it prints the API's URL, the store, each encoder and the
+// lab's test-only API keys with a ready curl line. SIGINT or SIGTERM stops
+// it gracefully: requests in flight finish, encodes in flight stay pending
+// and resume on the next start.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/pipeline/attempt"
+	"github.com/encoderlab/encoderlab/pipeline/server"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the server could not start or stop cleanly
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `Usage: encoderd [flags]
+
+Serve a Seam-compatible encoding API and drive the lab's encoders over
+their serial ports. The lab (workspaces, test-only API keys, ACS systems,
+encoders) is the bundled one unless --lab names another file; an encoder
+port written "{links}/NAME" is looked up in the --links directory, where
+"encodersim run" publishes its virtual encoders.
+
+Every encode attempt ends by its deadline (--deadline, 30s by default),
+with action_attempt_expired if the encoder has not answered by then.
+
+Examples:
+  # Virtual encoders and the server, a hundred times faster than real time:
+  encodersim run --scale 0.01 first-issue &
+  encoderd --scale 0.01
+
+  # Real encoders described in your own lab file, on another port:
+  encoderd --lab ./my-lab.yaml --addr 0.0.0.0:8450 --db /var/lib/encoderd.db
+`
+
+// options are the parsed flags.
+type options struct {
+	cfg      server.Config
+	labPath  string
+	logLevel slog.Level
+}
+
+// parseFlags parses args; it returns an exit code when the program must
+// stop (after --help, or on a bad flag).
+func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
+	var o options
+	fs := flag.NewFlagSet("encoderd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.cfg.Addr, "addr", server.DefaultAddr, "listen on `HOST:PORT` (port 0 picks a free one)")
+	fs.StringVar(&o.cfg.DBPath, "db", server.DefaultDBPath, "SQLite database `FILE` for credentials and attempts (created if missing)")
+	fs.StringVar(&o.labPath, "lab", "", "lab `FILE` (workspaces, keys, systems, encoders); default: the bundled fixtures/lab.yaml")
+	fs.StringVar(&o.cfg.LinkDir, "links", server.DefaultLinkDir(), "`DIR` that replaces {links} in encoder ports")
+	scale := fs.Float64("scale", 1, "time scale `F` for protocol timeouts and the attempt deadline (0.01 runs 100 times faster; must match encodersim's)")
+	fs.DurationVar(&o.cfg.AttemptDeadline, "deadline", attempt.DefaultDeadline, "attempt deadline `D`, in real time before --scale applies")
+	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, exitOK, true
+		}
+		return o, exitUsage, true
+	}
+	bad := func(format string, args ...any) (options, int, bool) {
+		fmt.Fprintf(stderr, "encoderd: "+format+"\n", args...)
+		return o, exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q (encoderd takes flags only; see --help)", fs.Arg(0))
+	}
+	o.cfg.Scale = timescale.Scale(*scale)
+	if err := o.cfg.Scale.Validate(); err != nil || *scale == 0 {
+		return bad("--scale %v: want a factor in (0, 1000]", *scale)
+	}
+	if o.cfg.AttemptDeadline <= 0 {
+		return bad("--deadline %v: want a positive duration such as 30s", o.cfg.AttemptDeadline)
+	}
+	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return bad("--log-level %q: want debug, info, warn or error", *level)
+	}
+	return o, 0, false
+}
+
+// run is the whole program, with its environment passed in. It serves
+// until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, stop := parseFlags(args, stderr)
+	if stop {
+		return code
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	lab := fixtures.Bundled()
+	if o.labPath != "" {
+		var err error
+		if lab, err = fixtures.Load(o.labPath); err != nil {
+			fmt.Fprintf(stderr, "encoderd: %v\n", err)
+			return exitFail
+		}
+	}
+	o.cfg.Lab = lab
+	o.cfg.Logger = log
+
+	srv, err := server.Start(ctx, o.cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "encoderd: %v\n", err)
+		return exitFail
+	}
+	banner(stdout, srv, lab, o.cfg)
+	<-ctx.Done()
+	log.Info("stopping")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintf(stderr, "encoderd: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// banner prints what a person needs to use the server.
+func banner(w io.Writer, srv *server.Server, lab *fixtures.Lab, cfg server.Config) {
+	fmt.Fprintf(w, "encoderd serving the API at %s\n", srv.URL())
+	fmt.Fprintf(w, "store: %s\n", srv.DBPath())
+	fmt.Fprintf(w, "attempt deadline: %v (scale %v)\n", cfg.Scale.Of(cfg.AttemptDeadline), float64(cfg.Scale))
+
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	encs := srv.Encoders()
+	fmt.Fprintf(w, "\nencoders (%d):\n", len(encs))
+	for _, e := range encs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d baud\n", e.DisplayName, e.ID, e.Driver, e.Port, e.Baud)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nworkspaces (TEST-ONLY keys from the lab file; they grant nothing elsewhere):")
+	for _, ws := range lab.Workspaces {
+		fmt.Fprintf(tw, "  %s\t%s\tapi keys: %s\n", ws.Name, ws.ID, strings.Join(ws.APIKeys, ", "))
+	}
+	tw.Flush()
+
+	for _, ws := range lab.Workspaces {
+		if len(ws.APIKeys) > 0 {
+			fmt.Fprintf(w, "\ntry:\n  curl -s -H 'Authorization: Bearer %s' %s/acs/encoders/list\n", ws.APIKeys[0], srv.URL())
+			break
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// client calls the API under test the way Seam's SDKs do: bearer token,
+// JSON bodies, SDK headers a server must tolerate.
+type client struct {
+	base      string
+	token     string
+	workspace string // sent as seam-workspace when set (personal access tokens)
+	http      *http.Client
+}
+
+// response is one API answer, kept raw so checks see exactly what came back.
+type response struct {
+	Method, Path string
+	Status       int
+	Header       http.Header
+	Body         []byte
+}
+
+func (r *response) String() string {
+	return fmt.Sprintf("%s %s → %d %s", r.Method, r.Path, r.Status, r.Body)
+}
+
+// object decodes the body's top-level object.
+func (r *response) object() (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		return nil, fmt.Errorf("%s %s: body is not a JSON object: %w: %q", r.Method, r.Path, err, r.Body)
+	}
+	return m, nil
+}
+
+func newClient(base, token, workspace string) *client {
+	return &client{base: base, token: token, workspace: workspace, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+func (c *client) post(ctx context.Context, path string, body any) (*response, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, path)
+}
+
+func (c *client) get(ctx context.Context, path string, q url.Values) (*response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(req, path)
+}
+
+func (c *client) do(req *http.Request, path string) (*response, error) {
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.workspace != "" {
+		req.Header.Set("seam-workspace", c.workspace)
+	}
+	req.Header.Set("seam-sdk-name", "encoderlab-conformance")
+	req.Header.Set("seam-sdk-version", "0")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", req.Method, path, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading body: %w", req.Method, path, err)
+	}
+	return &response{Method: req.Method, Path: path, Status: res.StatusCode, Header: res.Header, Body: body}, nil
+}

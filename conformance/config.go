@@ -1,0 +1,129 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// DefaultTimeScale compresses every protocol timeout, device wait and
+// attempt deadline twenty-fold, so the bundled scenarios run in seconds
+// while keeping each ACK wait (25 ms) well above scheduling noise on a
+// loaded CI machine. Set ENCODERLAB_TIME_SCALE=1 to run at real time.
+const DefaultTimeScale timescale.Scale = 0.05
+
+// Config says what the suite runs and against what. NewConfig fills in
+// documented defaults; the zero value of each field means "default".
+type Config struct {
+	// Scenarios to run, one spec each. Default: every bundled scenario.
+	Scenarios []*scenario.Scenario
+	// TimeScale multiplies every duration on both sides of the line.
+	// Default: $ENCODERLAB_TIME_SCALE, else DefaultTimeScale.
+	TimeScale timescale.Scale
+	// Target starts the system under test. Default: InProcess().
+	Target Target
+	// Lab holds the workspaces, keys, systems and users the suite uses;
+	// the target must serve the same lab. Default: fixtures.Bundled().
+	Lab *fixtures.Lab
+	// AttemptDeadline is the target's action-attempt deadline at real
+	// time; the suite waits that long (scaled) plus a margin for a
+	// terminal status. Default 30 s, encoderd's default.
+	AttemptDeadline time.Duration
+	// PersonalAccessToken makes the suite authenticate with the
+	// workspace's personal access token and the seam-workspace header
+	// instead of its API key.
+	PersonalAccessToken bool
+	// Logger receives the pipeline's and the virtual encoders' logs.
+	// Default: discarded.
+	Logger *slog.Logger
+}
+
+// NewConfig returns the default configuration: every bundled scenario
+// against the in-process pipeline, time compressed.
+func NewConfig() Config {
+	c := Config{}
+	c.setDefaults()
+	return c
+}
+
+func (c *Config) setDefaults() {
+	if c.TimeScale == 0 {
+		c.TimeScale = DefaultTimeScale
+		if v := os.Getenv("ENCODERLAB_TIME_SCALE"); v != "" {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && timescale.Scale(f).Validate() == nil && f > 0 {
+				c.TimeScale = timescale.Scale(f)
+			}
+		}
+	}
+	if c.Target == nil {
+		c.Target = InProcess()
+	}
+	if c.Lab == nil {
+		c.Lab = fixtures.Bundled()
+	}
+	if c.AttemptDeadline == 0 {
+		c.AttemptDeadline = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Target starts a system under test: an encode pipeline serving the
+// Seam-compatible API.
+type Target interface {
+	// Start brings up the system for one spec. Its encoders' serial
+	// ports are the symlinks in env.LinkDir, one per encoder, named by
+	// the encoder's display name.
+	Start(ctx context.Context, env Env) (System, error)
+}
+
+// Env is what a target gets from the suite for one spec.
+type Env struct {
+	// LinkDir holds the virtual encoders' tty symlinks.
+	LinkDir string
+	// TempDir is a fresh directory the target may use (its database).
+	TempDir   string
+	TimeScale timescale.Scale
+	Lab       *fixtures.Lab
+	Logger    *slog.Logger
+}
+
+// System is a running system under test.
+type System interface {
+	// URL is the API's base URL, e.g. http://127.0.0.1:8450.
+	URL() string
+	Close() error
+}
+
+// InProcess is the bundled pipeline (pipeline/server) started in this
+// process: real HTTP on loopback, a real SQLite file, the real drivers on
+// the virtual encoders' ptys.
+func InProcess() Target { return inProcess{} }
+
+type inProcess struct{}
+
+func (inProcess) Start(ctx context.Context, env Env) (System, error) {
+	s, err := server.Start(ctx, server.Config{
+		Lab:     env.Lab,
+		LinkDir: env.LinkDir,
+		DBPath:  filepath.Join(env.TempDir, "encoderd.db"),
+		Addr:    "127.0.0.1:0",
+		Scale:   env.TimeScale,
+		Logger:  env.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the in-process pipeline: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,489 @@
+package attempt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/serialport"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// DefaultDeadline is how long an attempt may stay pending when
+// Config.Deadline is zero. It is longer than the PMS driver's ACK wait plus
+// its answer wait, so an encoder that answers in time always answers before
+// the attempt expires.
+const DefaultDeadline = 30 * time.Second
+
+// storeTimeout bounds each store call a worker or timer makes. Those calls
+// must not inherit an attempt's deadline: recording that the deadline
+// passed happens after it.
+const storeTimeout = 10 * time.Second
+
+// EncoderConfig is one encoder the service drives.
+type EncoderConfig struct {
+	// ID is the API id (acs_encoder_id); DisplayName names it in messages.
+	ID, WorkspaceID, SystemID, ConnectedAccountID, DisplayName string
+	// Driver speaks the encoder's protocol.
+	Driver driver.Driver
+	// Port is the path of the encoder's line: any tty.
+	Port string
+	// Baud is the line speed.
+	Baud int
+}
+
+// Config configures a Service. Zero values of the optional fields are
+// replaced by the defaults documented on each.
+type Config struct {
+	// Store holds credentials and attempts. Required.
+	Store store.Store
+	// Lab supplies each ACS system's reissue policy. Required.
+	Lab *fixtures.Lab
+	// Encoders are the encoders to drive; ids must be unique.
+	Encoders []EncoderConfig
+	// Deadline is how long an attempt may stay pending; default 30 s.
+	Deadline time.Duration
+	// Open opens an encoder's port; default serialport.Open.
+	Open func(path string, baud int) (driver.Port, error)
+	// Now is the clock for attempt and credential times; default
+	// time.Now. Deadlines run on real timers, so Now must keep pace with
+	// the wall clock.
+	Now func() time.Time
+	// Logger receives the life cycle of attempts; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Service runs encode attempts on the configured encoders.
+type Service struct {
+	store    store.Store
+	lab      *fixtures.Lab
+	deadline time.Duration
+	open     func(path string, baud int) (driver.Port, error)
+	now      func() time.Time
+	log      *slog.Logger
+	created  time.Time
+
+	workers []*worker // in configuration order
+	byID    map[string]*worker
+
+	ctx    context.Context // ends at Close; parent of every encode
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // workers and running deadline timers
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	tracked map[string]*job // attempts queued or running, by attempt id
+}
+
+// New checks cfg and returns a Service whose workers have not started yet.
+func New(cfg Config) (*Service, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if cfg.Store == nil {
+		bad("a store is required")
+	}
+	if cfg.Lab == nil {
+		bad("a lab is required")
+	}
+	if cfg.Deadline < 0 {
+		bad("deadline %v is negative", cfg.Deadline)
+	}
+	s := &Service{
+		store:    cfg.Store,
+		lab:      cfg.Lab,
+		deadline: cfg.Deadline,
+		open:     cfg.Open,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		byID:     map[string]*worker{},
+		tracked:  map[string]*job{},
+	}
+	if s.deadline == 0 {
+		s.deadline = DefaultDeadline
+	}
+	if s.open == nil {
+		s.open = openSerial
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for i, ec := range cfg.Encoders {
+		name := ec.DisplayName
+		if name == "" {
+			name = fmt.Sprintf("#%d", i)
+		}
+		switch {
+		case ec.ID == "":
+			bad("encoder %s: id is required", name)
+		case s.byID[ec.ID] != nil:
+			bad("encoder %s: id %s is used twice", name, ec.ID)
+		}
+		if ec.WorkspaceID == "" {
+			bad("encoder %s: workspace id is required", name)
+		}
+		if ec.Driver == nil {
+			bad("encoder %s: driver is required", name)
+		}
+		if ec.Port == "" {
+			bad("encoder %s: port is required", name)
+		}
+		if ec.Baud < 0 {
+			bad("encoder %s: baud %d is negative", name, ec.Baud)
+		}
+		ec.DisplayName = name
+		w := newWorker(s, ec)
+		s.workers = append(s.workers, w)
+		if ec.ID != "" && s.byID[ec.ID] == nil {
+			s.byID[ec.ID] = w
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("attempt: invalid config: %s", strings.Join(problems, "; "))
+	}
+	s.created = s.now()
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// openSerial adapts serialport.Open to Config.Open.
+func openSerial(path string, baud int) (driver.Port, error) {
+	p, err := serialport.Open(path, serialport.Mode{Baud: baud})
+	if err != nil {
+		// Return a nil interface, not a nil *serialport.Port inside one.
+		return nil, err
+	}
+	return p, nil
+}
+
+// Start resolves the pending attempts the store holds from an earlier run
+// (expiring those whose deadline passed, resuming the others on their
+// encoders in creation order) and then starts one worker per encoder.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return errors.New("attempt: service is closed")
+	case s.started:
+		s.mu.Unlock()
+		return errors.New("attempt: service already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	pending, err := s.store.PendingAttempts(ctx)
+	if err != nil {
+		return fmt.Errorf("attempt: loading pending attempts: %w", err)
+	}
+	sort.SliceStable(pending, func(i, j int) bool {
+		a, b := pending[i], pending[j]
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
+	})
+	now := s.now()
+	for _, a := range pending {
+		w := s.byID[a.EncoderID]
+		switch {
+		case !now.Before(a.Deadline):
+			s.finish(a, nil, failure{seam.ErrActionAttemptExpired,
+				fmt.Sprintf("the attempt's deadline (%s) passed before it could run", seam.At(a.Deadline))}, nil)
+		case w == nil || w.cfg.WorkspaceID != a.WorkspaceID:
+			s.finish(a, nil, failure{seam.ErrUncategorized,
+				fmt.Sprintf("encoder %s is no longer configured", a.EncoderID)}, nil)
+		default:
+			s.enqueue(w, a)
+			s.log.Info("resuming pending action attempt", "action_attempt_id", a.ID,
+				"encoder", w.cfg.DisplayName, "deadline", seam.At(a.Deadline))
+		}
+	}
+	for _, w := range s.workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			w.run(s.ctx)
+		}()
+	}
+	return nil
+}
+
+// Close stops the workers, cancels encodes in flight, closes the ports and
+// waits for every goroutine the service started. Attempts it interrupts stay
+// pending in the store; the next Start resumes them.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for id, j := range s.tracked {
+		j.timer.Stop()
+		delete(s.tracked, id)
+	}
+	s.mu.Unlock()
+
+	s.cancel()
+	var errs []error
+	for _, w := range s.workers {
+		// Closing the port here as well as in the worker unblocks a driver
+		// that is slow to notice the cancellation.
+		if err := w.closePort(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Encode checks the request, records a pending attempt and queues it on the
+// encoder. Requests the API must refuse return a *seam.Error.
+func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoderID string) (*seam.ActionAttempt, error) {
+	w := s.worker(workspaceID, encoderID)
+	if w == nil {
+		return nil, seam.NotFound("acs_encoder", encoderID)
+	}
+	c, err := s.store.GetCredential(ctx, workspaceID, credentialID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, seam.NotFound("acs_credential", credentialID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attempt: reading credential %s: %w", credentialID, err)
+	}
+	if c.AccessMethod != seam.AccessCard {
+		return nil, seam.InvalidInput("credential %s has access_method %q; only %q credentials can be encoded onto a card",
+			credentialID, c.AccessMethod, seam.AccessCard)
+	}
+	if c.ACSSystemID != w.cfg.SystemID {
+		return nil, seam.InvalidInput("credential %s belongs to acs system %s, but encoder %s (%s) encodes for acs system %s",
+			credentialID, c.ACSSystemID, encoderID, w.cfg.DisplayName, w.cfg.SystemID)
+	}
+
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, errors.New("attempt: service is closed")
+	}
+	now := s.now()
+	a := &store.Attempt{
+		ID:           uuid.NewString(),
+		WorkspaceID:  workspaceID,
+		EncoderID:    encoderID,
+		CredentialID: credentialID,
+		Status:       seam.StatusPending,
+		CreatedAt:    now,
+		Deadline:     now.Add(s.deadline),
+	}
+	if err := s.store.CreateAttempt(ctx, a); err != nil {
+		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
+	}
+	s.enqueue(w, a)
+	s.log.Info("action attempt queued", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
+		"acs_credential_id", credentialID, "deadline", seam.At(a.Deadline))
+	return toSeam(a)
+}
+
+// Attempt returns an attempt as the API shows it.
+func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*seam.ActionAttempt, error) {
+	a, err := s.store.GetAttempt(ctx, workspaceID, attemptID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, seam.NotFound("action_attempt", attemptID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attempt: reading action attempt %s: %w", attemptID, err)
+	}
+	return toSeam(a)
+}
+
+// SimulateNext arms the next encode on the encoder to end without talking
+// to the device: successfully when errorType is "", otherwise with that
+// error type (no_credential_on_encoder, uncategorized_error or
+// action_attempt_expired). Arming again replaces the earlier outcome.
+func (s *Service) SimulateNext(ctx context.Context, workspaceID, encoderID, errorType string) error {
+	w := s.worker(workspaceID, encoderID)
+	if w == nil {
+		return seam.NotFound("acs_encoder", encoderID)
+	}
+	if _, ok := simulatableErrors[errorType]; errorType != "" && !ok {
+		return seam.InvalidInput("error_code %q cannot be simulated: want %s, %s or %s", errorType,
+			seam.ErrNoCredentialOnEncoder, seam.ErrUncategorized, seam.ErrActionAttemptExpired)
+	}
+	w.arm(&simulatedOutcome{errType: errorType})
+	return nil
+}
+
+// Encoders returns the workspace's encoders in configuration order.
+func (s *Service) Encoders(workspaceID string) []seam.Encoder {
+	out := []seam.Encoder{}
+	for _, w := range s.workers {
+		if w.cfg.WorkspaceID == workspaceID {
+			out = append(out, s.encoder(w))
+		}
+	}
+	return out
+}
+
+// Encoder returns one encoder of the workspace.
+func (s *Service) Encoder(workspaceID, encoderID string) (seam.Encoder, bool) {
+	w := s.worker(workspaceID, encoderID)
+	if w == nil {
+		return seam.Encoder{}, false
+	}
+	return s.encoder(w), true
+}
+
+func (s *Service) encoder(w *worker) seam.Encoder {
+	return seam.Encoder{
+		ACSEncoderID:       w.cfg.ID,
+		ACSSystemID:        w.cfg.SystemID,
+		ConnectedAccountID: w.cfg.ConnectedAccountID,
+		WorkspaceID:        w.cfg.WorkspaceID,
+		DisplayName:        w.cfg.DisplayName,
+		CreatedAt:          seam.At(s.created),
+		Errors:             []seam.EncoderError{},
+	}
+}
+
+// worker returns the worker of the encoder with that id in that workspace,
+// or nil: an encoder of another workspace does not exist for the caller.
+func (s *Service) worker(workspaceID, encoderID string) *worker {
+	w := s.byID[encoderID]
+	if w == nil || w.cfg.WorkspaceID != workspaceID {
+		return nil
+	}
+	return w
+}
+
+// enqueue tracks a pending attempt, arms its deadline timer and queues it
+// on w. An attempt already tracked is not queued twice.
+func (s *Service) enqueue(w *worker, a *store.Attempt) {
+	j := &job{attempt: a, encoder: w.cfg.DisplayName}
+	s.mu.Lock()
+	if s.closed || s.tracked[a.ID] != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.tracked[a.ID] = j
+	j.timer = time.AfterFunc(a.Deadline.Sub(s.now()), func() { s.expire(j) })
+	s.mu.Unlock()
+	w.push(j)
+}
+
+// untrack forgets an attempt whose outcome the worker is about to record
+// (or found recorded) and stops its deadline timer.
+func (s *Service) untrack(j *job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tracked[j.attempt.ID] == j {
+		delete(s.tracked, j.attempt.ID)
+		j.timer.Stop()
+	}
+}
+
+// expire runs on an attempt's deadline timer and records that it expired,
+// unless it has already finished.
+func (s *Service) expire(j *job) {
+	s.mu.Lock()
+	if s.closed || s.tracked[j.attempt.ID] != j {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.tracked, j.attempt.ID)
+	s.wg.Add(1) // under mu, so Close cannot be waiting yet
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	d := j.attempt.Deadline.Sub(j.attempt.CreatedAt).Round(time.Millisecond)
+	msg := fmt.Sprintf("the attempt waited %v in the queue of encoder %s and expired before it started", d, j.encoder)
+	if j.started.Load() {
+		msg = fmt.Sprintf("encoder %s did not finish encoding within %v", j.encoder, d)
+	}
+	s.finish(j.attempt, nil, failure{seam.ErrActionAttemptExpired, msg}, nil)
+}
+
+// finish records an attempt's terminal status: success with cred when f is
+// nil, otherwise the failure. It reports whether this call decided the
+// outcome; false means the attempt had already finished (its deadline
+// timer won) or the store failed, both logged.
+func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	done := *a
+	done.FinishedAt = s.now()
+	if cred != nil {
+		done.Status = seam.StatusSuccess
+		done.Result = cred
+	} else {
+		done.Status = seam.StatusError
+		done.ErrorType, done.ErrorMessage = f.Type, f.Message
+	}
+	err := s.store.FinishAttempt(ctx, &done, cred)
+	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
+	if card != nil {
+		log = log.With("card_number", card.Number)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotPending):
+		if card != nil {
+			log.Warn("card written after the attempt had expired; the credential is left unchanged")
+		} else {
+			log.Info("action attempt had already finished (expired first)", "outcome", done.Status, "error_type", f.Type)
+		}
+		return false
+	case err != nil:
+		log.Error("recording action attempt outcome failed", "outcome", done.Status, "error_type", f.Type, "err", err)
+		return false
+	case cred != nil:
+		log.Info("action attempt succeeded")
+	default:
+		log.Info("action attempt failed", "error_type", f.Type, "message", f.Message)
+	}
+	return true
+}
+
+// toSeam converts a stored attempt to its API form, keeping the status
+// invariants: pending has neither result nor error, success only a
+// result, error only an error.
+func toSeam(a *store.Attempt) (*seam.ActionAttempt, error) {
+	out := &seam.ActionAttempt{
+		ActionAttemptID: a.ID,
+		ActionType:      seam.ActionTypeEncodeCredential,
+		Status:          a.Status,
+	}
+	switch a.Status {
+	case seam.StatusPending:
+	case seam.StatusSuccess:
+		if a.Result == nil {
+			return nil, fmt.Errorf("attempt: action attempt %s succeeded but has no result", a.ID)
+		}
+		out.Result = a.Result
+	case seam.StatusError:
+		typ, msg := a.ErrorType, a.ErrorMessage
+		if typ == "" {
+			typ = seam.ErrUncategorized
+		}
+		if msg == "" {
+			msg = typ
+		}
+		out.Error = &seam.ActionAttemptErr{Type: typ, Message: msg}
+	default:
+		return nil, fmt.Errorf("attempt: action attempt %s has unknown status %q", a.ID, a.Status)
+	}
+	return out, nil
+}

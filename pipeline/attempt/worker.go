@@ -1,0 +1,273 @@
+package attempt
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/pipeline/credential"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// job is one attempt in a worker's queue.
+type job struct {
+	attempt *store.Attempt
+	encoder string // display name, for messages
+	timer   *time.Timer
+	// started is set when the worker takes the job off the queue, so an
+	// expiry can say whether the attempt was still waiting its turn.
+	started atomic.Bool
+}
+
+// worker runs one encoder's attempts in FIFO order.
+type worker struct {
+	svc *Service
+	cfg EncoderConfig
+
+	mu     sync.Mutex
+	queue  []*job
+	wake   chan struct{} // signalled (capacity 1) when the queue grows
+	armed  *simulatedOutcome
+	port   driver.Port // open between encodes; nil until needed
+	closed bool        // set by closePort at shutdown: no port may open again
+}
+
+func newWorker(s *Service, cfg EncoderConfig) *worker {
+	return &worker{svc: s, cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+func (w *worker) push(j *job) {
+	w.mu.Lock()
+	w.queue = append(w.queue, j)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next waits for the next job; false when ctx ends.
+func (w *worker) next(ctx context.Context) (*job, bool) {
+	for {
+		w.mu.Lock()
+		if len(w.queue) > 0 {
+			j := w.queue[0]
+			w.queue[0] = nil
+			w.queue = w.queue[1:]
+			w.mu.Unlock()
+			return j, true
+		}
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-w.wake:
+		}
+	}
+}
+
+func (w *worker) arm(o *simulatedOutcome) {
+	w.mu.Lock()
+	w.armed = o
+	w.mu.Unlock()
+}
+
+func (w *worker) takeArmed() *simulatedOutcome {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o := w.armed
+	w.armed = nil
+	return o
+}
+
+func (w *worker) run(ctx context.Context) {
+	defer w.closePort()
+	for {
+		j, ok := w.next(ctx)
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		j.started.Store(true)
+		w.process(ctx, j)
+	}
+}
+
+// process drives one attempt to its end, unless the service closes first:
+// then the attempt stays pending for the next Start.
+func (w *worker) process(ctx context.Context, j *job) {
+	s := w.svc
+	a := j.attempt
+	// The worker decides the outcome from here on: it stops the deadline
+	// timer before recording one, so the two do not both try.
+	fail := func(f failure) {
+		s.untrack(j)
+		s.finish(a, nil, f, nil)
+	}
+
+	cur, err := s.store.GetAttempt(ctx, a.WorkspaceID, a.ID)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("reading queued action attempt failed", "action_attempt_id", a.ID, "err", err)
+			fail(failure{seam.ErrUncategorized, fmt.Sprintf("the attempt could not be read back: %v", err)})
+		}
+		return
+	}
+	if cur.Status != seam.StatusPending {
+		s.untrack(j)
+		return
+	}
+
+	if !s.now().Before(a.Deadline) {
+		fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+			"the attempt's deadline passed while it waited in the queue of encoder %s", w.cfg.DisplayName)})
+		return
+	}
+
+	c, err := s.store.GetCredential(ctx, a.WorkspaceID, a.CredentialID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s no longer exists", a.CredentialID)})
+		return
+	case err != nil:
+		if ctx.Err() == nil {
+			fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s could not be read: %v", a.CredentialID, err)})
+		}
+		return
+	}
+
+	if c.IsIssued != nil && *c.IsIssued && w.refusesReissue(c) {
+		fail(failure{seam.ErrCredentialCannotBeReissued, fmt.Sprintf(
+			"credential %s is already issued and its acs system does not allow encoding it again", c.ACSCredentialID)})
+		return
+	}
+
+	if o := w.takeArmed(); o != nil {
+		w.simulate(j, c, o)
+		return
+	}
+
+	port, err := w.openPort()
+	if err != nil {
+		if ctx.Err() == nil {
+			fail(failure{seam.ErrUncategorized, fmt.Sprintf("encoder %s: its port %s cannot be opened: %v",
+				w.cfg.DisplayName, w.cfg.Port, err)})
+		}
+		return
+	}
+
+	encodeCtx, cancel := context.WithDeadline(ctx, a.Deadline)
+	defer cancel()
+	card, err := w.cfg.Driver.Encode(encodeCtx, port, credential.Job(c))
+	if closesPort(err) {
+		w.dropPort(port)
+	}
+	if ctx.Err() != nil {
+		// The service is closing: that is no outcome of the attempt, which
+		// stays pending for the next Start.
+		return
+	}
+	if err != nil {
+		fail(encodeFailure(w.cfg.DisplayName, err))
+		return
+	}
+	s.untrack(j)
+	s.finish(a, credential.Issue(c, card, s.now()), failure{}, &card)
+}
+
+// refusesReissue reports whether c's ACS system refuses to encode a
+// credential that is already on a card.
+func (w *worker) refusesReissue(c *seam.Credential) bool {
+	ws := w.svc.lab.Workspace(c.WorkspaceID)
+	if ws == nil {
+		ws = w.svc.lab.Workspace(w.cfg.WorkspaceID)
+	}
+	if ws == nil {
+		return false
+	}
+	sys := ws.SystemByID(c.ACSSystemID)
+	return sys != nil && sys.Reissue == fixtures.ReissueRefused
+}
+
+// simulate ends the attempt with an armed outcome, without the device.
+func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome) {
+	s := w.svc
+	s.untrack(j)
+	if o.errType != "" {
+		s.finish(j.attempt, nil, failure{o.errType,
+			fmt.Sprintf("encoder %s: %s", w.cfg.DisplayName, simulatableErrors[o.errType])}, nil)
+		return
+	}
+	job := credential.Job(c)
+	card := driver.Card{Number: syntheticCardNumber(), Technology: "simulated", CardID: job.CardID}
+	s.finish(j.attempt, credential.Issue(c, card, s.now()), failure{}, &card)
+}
+
+// syntheticCardNumber is a random 7-byte UID in upper-case hex, the shape
+// of a real card number.
+func syntheticCardNumber() string {
+	var b [7]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[0] = 0x04            // NXP's manufacturer byte, as on real 7-byte UIDs
+	return fmt.Sprintf("%X", b[:])
+}
+
+// openPort returns the open port, opening it on first use.
+func (w *worker) openPort() (driver.Port, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errors.New("the service is closing")
+	}
+	if w.port != nil {
+		return w.port, nil
+	}
+	p, err := w.svc.open(w.cfg.Port, w.cfg.Baud)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, errors.New("opening returned no port")
+	}
+	w.port = p
+	w.svc.log.Info("encoder port opened", "encoder", w.cfg.DisplayName, "port", w.cfg.Port, "baud", w.cfg.Baud)
+	return p, nil
+}
+
+// dropPort closes p so the next encode reopens the path.
+func (w *worker) dropPort(p driver.Port) {
+	w.mu.Lock()
+	if w.port == p {
+		w.port = nil
+	}
+	w.mu.Unlock()
+	if err := p.Close(); err != nil {
+		w.svc.log.Debug("closing encoder port after failure", "encoder", w.cfg.DisplayName, "err", err)
+	}
+	w.svc.log.Info("encoder port closed; it reopens on the next encode", "encoder", w.cfg.DisplayName)
+}
+
+// closePort closes the port for good; safe to call more than once.
+func (w *worker) closePort() error {
+	w.mu.Lock()
+	p := w.port
+	w.port = nil
+	w.closed = true
+	w.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if err := p.Close(); err != nil {
+		return fmt.Errorf("attempt: closing port of encoder %s: %w", w.cfg.DisplayName, err)
+	}
+	return nil
+}

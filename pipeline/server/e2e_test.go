@@ -1,0 +1,60 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/scenarios"
+	"github.com/encoderlab/encoderlab/sim"
+)
+
+// TestEncodeOnAVirtualEncoder runs the whole chain: HTTP API, attempt
+// worker, PMS driver, serial port, pty, and the virtual encoder playing
+// the bundled first-issue scenario (a blank card waits on front-desk-1).
+func TestEncodeOnAVirtualEncoder(t *testing.T) {
+	cfg := testConfig(t)
+	// Fast, yet with room for a loaded machine: a 3 s attempt deadline.
+	cfg.Scale = 0.1
+	sc, err := scenarios.Load("first-issue")
+	if err != nil {
+		t.Fatalf("loading scenario: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: cfg.LinkDir, Scale: cfg.Scale})
+	if err != nil {
+		t.Fatalf("starting the virtual encoder: %v", err)
+	}
+	played := make(chan error, 1)
+	go func() { played <- enc.Play(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-played
+		if err := enc.Close(); err != nil {
+			t.Errorf("closing the virtual encoder: %v", err)
+		}
+	})
+
+	srv := start(t, cfg)
+	ws := fixtures.Bundled().Workspaces[0]
+	c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
+	var created struct {
+		Credential *seam.Credential `json:"acs_credential"`
+	}
+	if st := c.call("/acs/credentials/create", map[string]string{
+		"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
+	}, &created); st != http.StatusOK {
+		t.Fatalf("/acs/credentials/create: status %d", st)
+	}
+
+	a := c.waitAttempt(c.encode(created.Credential.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
+	if a.Status != seam.StatusSuccess {
+		t.Fatalf("encode ended %s %+v, want success", a.Status, a.Error)
+	}
+	if a.Result.CardNumber == nil || *a.Result.CardNumber != "04A1B2C3D4E5F6" {
+		t.Errorf("card_number %v, want the blank card's UID 04A1B2C3D4E5F6", a.Result.CardNumber)
+	}
+}

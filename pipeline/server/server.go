@@ -1,0 +1,269 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/pipeline/api"
+	"github.com/encoderlab/encoderlab/pipeline/attempt"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr   = "127.0.0.1:8450"
+	DefaultDBPath = "encoderd.db"
+)
+
+// LinksPlaceholder in an encoder's port stands for Config.LinkDir.
+const LinksPlaceholder = "{links}"
+
+// shutdownTimeout bounds how long Close waits for requests in flight.
+const shutdownTimeout = 10 * time.Second
+
+// DefaultLinkDir is where the simulator publishes its encoders unless told
+// otherwise: $TMPDIR/encoderlab.
+func DefaultLinkDir() string { return filepath.Join(os.TempDir(), "encoderlab") }
+
+// Config configures a Server. Zero values select the documented defaults.
+type Config struct {
+	// Lab is the fixture set to serve; default fixtures.Bundled().
+	Lab *fixtures.Lab
+	// LinkDir replaces "{links}" in encoder ports; default DefaultLinkDir().
+	LinkDir string
+	// DBPath is the SQLite file; default DefaultDBPath.
+	DBPath string
+	// Addr is the listen address; default DefaultAddr. A port of 0 picks
+	// a free one (see URL).
+	Addr string
+	// Scale compresses protocol time; default 1 (real time).
+	Scale timescale.Scale
+	// AttemptDeadline is how long an encode attempt may stay pending, in
+	// unscaled time: the server multiplies it by Scale like every other
+	// protocol duration. Default attempt.DefaultDeadline (30 s).
+	AttemptDeadline time.Duration
+	// Logger receives the server's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// drivers builds each protocol's driver for a time scale, by the name an
+// encoder's "driver" field uses.
+var drivers = map[string]func(timescale.Scale) driver.Driver{
+	"pms": func(s timescale.Scale) driver.Driver { return pms.New(pms.DefaultTiming().Scaled(s)) },
+}
+
+// DriverNames returns the driver names an encoder may use, sorted.
+func DriverNames() []string {
+	names := make([]string, 0, len(drivers))
+	for n := range drivers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Encoder describes one encoder the server drives.
+type Encoder struct {
+	WorkspaceID string
+	ID          string
+	DisplayName string
+	Driver      string
+	// Port is the resolved path ("{links}" replaced).
+	Port string
+	Baud int
+}
+
+// Server is a running encode server.
+type Server struct {
+	log      *slog.Logger
+	dbPath   string
+	encoders []Encoder
+	store    *sqlite.Store
+	svc      *attempt.Service
+	ln       net.Listener
+	http     *http.Server
+	served   chan struct{} // closed when Serve returns
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start opens the store, starts the attempt service (resolving attempts
+// left pending by an earlier run) and serves the API on cfg.Addr. ctx
+// bounds the start-up only; Close stops the server.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Lab == nil {
+		cfg.Lab = fixtures.Bundled()
+	}
+	if cfg.LinkDir == "" {
+		cfg.LinkDir = DefaultLinkDir()
+	}
+	if cfg.DBPath == "" {
+		cfg.DBPath = DefaultDBPath
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Scale == 0 {
+		cfg.Scale = timescale.Real
+	}
+	if err := cfg.Scale.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if cfg.AttemptDeadline < 0 {
+		return nil, fmt.Errorf("server: attempt deadline %v is negative", cfg.AttemptDeadline)
+	}
+	if cfg.AttemptDeadline == 0 {
+		cfg.AttemptDeadline = attempt.DefaultDeadline
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+
+	encoders, encoderCfgs, err := buildEncoders(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{log: cfg.Logger, dbPath: cfg.DBPath, encoders: encoders, served: make(chan struct{})}
+	s.store, err = sqlite.Open(cfg.DBPath)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.svc, err = attempt.New(attempt.Config{
+		Store:    s.store,
+		Lab:      cfg.Lab,
+		Encoders: encoderCfgs,
+		Deadline: cfg.Scale.Of(cfg.AttemptDeadline),
+		Logger:   cfg.Logger,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
+	}
+	if err := s.svc.Start(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("server: %w", err), s.svc.Close(), s.store.Close())
+	}
+	var lc net.ListenConfig
+	s.ln, err = lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("server: listening on %s: %w", cfg.Addr, err), s.svc.Close(), s.store.Close())
+	}
+	s.http = &http.Server{
+		Handler: api.New(api.Deps{
+			Lab:      cfg.Lab,
+			Store:    s.store,
+			Encoding: s.svc,
+			Encoders: s.svc,
+			Logger:   cfg.Logger,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serving the API stopped", "err", err)
+		}
+	}()
+	s.log.Info("encode server listening", "url", s.URL(), "db", cfg.DBPath, "encoders", len(encoders),
+		"scale", float64(cfg.Scale), "attempt_deadline", cfg.Scale.Of(cfg.AttemptDeadline))
+	return s, nil
+}
+
+// buildEncoders resolves every workspace's encoders, reporting every
+// encoder whose driver is unknown at once.
+func buildEncoders(cfg Config) ([]Encoder, []attempt.EncoderConfig, error) {
+	var (
+		out      []Encoder
+		cfgs     []attempt.EncoderConfig
+		problems []string
+	)
+	built := map[string]driver.Driver{} // one driver per protocol: drivers keep no per-port state
+	for _, ws := range cfg.Lab.Workspaces {
+		for _, e := range ws.Encoders {
+			newDriver, ok := drivers[e.Driver]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("encoder %s: unknown driver %q (known drivers: %s)",
+					e.DisplayName, e.Driver, strings.Join(DriverNames(), ", ")))
+				continue
+			}
+			sys := ws.System(e.System)
+			if sys == nil {
+				problems = append(problems, fmt.Sprintf("encoder %s: unknown acs system %q", e.DisplayName, e.System))
+				continue
+			}
+			d := built[e.Driver]
+			if d == nil {
+				d = newDriver(cfg.Scale)
+				built[e.Driver] = d
+			}
+			port := strings.ReplaceAll(e.Port, LinksPlaceholder, cfg.LinkDir)
+			out = append(out, Encoder{WorkspaceID: ws.ID, ID: e.ID, DisplayName: e.DisplayName,
+				Driver: e.Driver, Port: port, Baud: e.Baud})
+			cfgs = append(cfgs, attempt.EncoderConfig{
+				ID: e.ID, WorkspaceID: ws.ID, SystemID: sys.ID, ConnectedAccountID: ws.ConnectedAccountID,
+				DisplayName: e.DisplayName, Driver: d, Port: port, Baud: e.Baud,
+			})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("server: %s", strings.Join(problems, "; "))
+	}
+	return out, cfgs, nil
+}
+
+// URL is the base URL of the API, e.g. "http://127.0.0.1:8450". A server
+// listening on every interface is reached through the loopback address.
+func (s *Server) URL() string {
+	addr, ok := s.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "http://" + s.ln.Addr().String()
+	}
+	host := addr.IP
+	if host == nil || host.IsUnspecified() {
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(host.String(), fmt.Sprint(addr.Port))
+}
+
+// DBPath is the path of the store's database file.
+func (s *Server) DBPath() string { return s.dbPath }
+
+// Encoders lists the encoders the server drives, in lab order.
+func (s *Server) Encoders() []Encoder { return slices.Clone(s.encoders) }
+
+// Close stops the server gracefully: it stops accepting requests and waits
+// (up to 10 s) for those in flight, then stops the workers, cancelling
+// encodes in flight (their attempts stay pending and resume on the next
+// Start), and closes the store. Calling it again returns the first result.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		var errs []error
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: stopping HTTP: %w", err), s.http.Close())
+		}
+		<-s.served
+		errs = append(errs, s.svc.Close())
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: closing store: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
