@@ -71,7 +71,9 @@ func (c *client) get(ctx context.Context, path string, q url.Values) (*response,
 }
 
 func (c *client) do(req *http.Request, path string) (*response, error) {
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if c.workspace != "" {
 		req.Header.Set("seam-workspace", c.workspace)
 	}

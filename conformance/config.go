@@ -43,6 +43,12 @@ type Config struct {
 	// workspace's personal access token and the seam-workspace header
 	// instead of its API key.
 	PersonalAccessToken bool
+	// Profile is the spec revision to certify against: "current" (the
+	// newer seed) or "older". Default: current.
+	Profile string
+	// Registry holds the requirements. Default: Requirements(), the
+	// bundled conformance/requirements.yaml.
+	Registry *Registry
 	// Logger receives the pipeline's and the virtual encoders' logs.
 	// Default: discarded.
 	Logger *slog.Logger
@@ -73,6 +79,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.AttemptDeadline == 0 {
 		c.AttemptDeadline = 30 * time.Second
+	}
+	if c.Profile == "" {
+		c.Profile = "current"
+	}
+	if c.Registry == nil {
+		c.Registry = Requirements()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

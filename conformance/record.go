@@ -1,0 +1,271 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// recording is everything one scenario's run said and did, kept so each
+// requirement is checked on its own against the same exchange.
+type recording struct {
+	sc  *scenario.Scenario
+	ws  *fixtures.Workspace
+	sys *fixtures.System
+	// created is the /acs/credentials/create answer.
+	created *response
+	// credential is the credential as created.
+	credential map[string]any
+	encodes    []*encodeRecord
+	// timeline is how the scenario's timeline ended (nil: ran to its end),
+	// commands how the device's command counts compared.
+	timeline, commands error
+}
+
+// encodeRecord is one encode_credential call and everything that followed.
+type encodeRecord struct {
+	index   int
+	encode  scenario.Encode
+	started time.Time
+	// first is the encode_credential answer.
+	first *response
+	// polls are the /action_attempts/get answers in order; the last is
+	// the first terminal one, unless the attempt never ended.
+	polls []*response
+	// again is one more get after the terminal status.
+	again *response
+	// final is the terminal attempt, nil if it stayed pending.
+	final map[string]any
+	ended time.Time
+	// before and after are the credential around the encode.
+	before, after map[string]any
+	// cardBefore and cardAfter are the expectation's card around it.
+	cardBefore, cardAfter card.Contents
+}
+
+// where names the encode in failure messages.
+func (e *encodeRecord) where(sc *scenario.Scenario) string {
+	return fmt.Sprintf("%s:%d (encode %d)", sc.File, e.encode.Line, e.index+1)
+}
+
+// attempts returns every action attempt the encode's answers carried.
+func (e *encodeRecord) attempts() []labelled {
+	var out []labelled
+	add := func(what string, r *response) {
+		if r == nil || r.Status != 200 {
+			return
+		}
+		if m, err := attemptOf(r); err == nil {
+			out = append(out, labelled{what, m})
+		}
+	}
+	add("encode_credential", e.first)
+	for i, p := range e.polls {
+		add(fmt.Sprintf("action_attempts/get #%d", i+1), p)
+	}
+	add("action_attempts/get after the end", e.again)
+	return out
+}
+
+type labelled struct {
+	what string
+	v    map[string]any
+}
+
+func attemptOf(r *response) (map[string]any, error) {
+	m, err := r.object()
+	if err != nil {
+		return nil, err
+	}
+	raw, ok := m["action_attempt"]
+	if !ok {
+		return nil, fmt.Errorf("%s: no action_attempt in the body", r)
+	}
+	var a map[string]any
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("%s: action_attempt is not an object", r)
+	}
+	return a, nil
+}
+
+func credentialOf(r *response) (map[string]any, error) {
+	m, err := r.object()
+	if err != nil {
+		return nil, err
+	}
+	var c map[string]any
+	if err := json.Unmarshal(m["acs_credential"], &c); err != nil || c == nil {
+		return nil, fmt.Errorf("%s: no acs_credential object in the body", r)
+	}
+	return c, nil
+}
+
+// record plays a scenario against a fresh system under test and keeps
+// everything that came back. It fails the spec only when the run cannot
+// be made at all (no pty, no server, no credential); what the system
+// under test answered is judged afterwards, requirement by requirement.
+func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario) *recording {
+	GinkgoHelper()
+	rec := &recording{sc: sc}
+	rec.ws, rec.sys = scenarioSystem(cfg.Lab, sc)
+	tmp := GinkgoT().TempDir()
+	linkDir := filepath.Join(tmp, "links")
+
+	By(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", sc.Encoder.ID, sc.Encoder.Model, sc.File))
+	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: linkDir, Scale: cfg.TimeScale, Logger: cfg.Logger})
+	if err != nil {
+		Fail(fmt.Sprintf("%s: starting the virtual encoder: %v", sc.File, err))
+	}
+	DeferCleanup(enc.Close)
+
+	api := startTarget(ctx, cfg, linkDir, tmp, rec.ws)
+
+	By("finding encoder " + sc.Encoder.ID + " with /acs/encoders/list")
+	encoderID := findEncoder(ctx, api, sc.Encoder.ID)
+
+	By(fmt.Sprintf("creating a card credential on %s with /acs/credentials/create", rec.sys.Key))
+	rec.created, rec.credential = createCredential(ctx, api, rec.sys, sc)
+
+	playCtx, stopPlay := context.WithCancel(context.Background())
+	played := make(chan error, 1)
+	go func() { played <- enc.Play(playCtx) }()
+	playDone := false
+	DeferCleanup(func() {
+		stopPlay()
+		if !playDone {
+			<-played
+		}
+	})
+
+	cred := rec.credential
+	for i, e := range sc.Encodes {
+		er := recordEncode(ctx, cfg, api, enc, sc, i, e, encoderID, cred)
+		rec.encodes = append(rec.encodes, er)
+		if er.after != nil {
+			cred = er.after
+		}
+	}
+
+	By("waiting for the timeline to run to its end")
+	grace := cfg.TimeScale.Of(cfg.AttemptDeadline) + 5*time.Second
+	select {
+	case rec.timeline = <-played:
+	case <-time.After(grace):
+		stopPlay()
+		rec.timeline = fmt.Errorf("still waiting %v after the last encode ended: %w", grace, <-played)
+	}
+	playDone = true
+	rec.commands = scenario.CheckCommands(sc, enc.Device())
+	return rec
+}
+
+// startTarget starts the system under test and returns a client for it.
+func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace) *client {
+	GinkgoHelper()
+	By("starting the system under test")
+	sut, err := cfg.Target.Start(ctx, Env{LinkDir: linkDir, TempDir: tmp, TimeScale: cfg.TimeScale, Lab: cfg.Lab, Logger: cfg.Logger})
+	if err != nil {
+		Fail(fmt.Sprintf("starting the system under test: %v", err))
+	}
+	DeferCleanup(sut.Close)
+	if cfg.PersonalAccessToken {
+		return newClient(sut.URL(), ws.PersonalAccessTokens[0], ws.ID)
+	}
+	return newClient(sut.URL(), ws.APIKeys[0], "")
+}
+
+func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encoder, sc *scenario.Scenario,
+	i int, e scenario.Encode, encoderID string, before map[string]any) *encodeRecord {
+	GinkgoHelper()
+	er := &encodeRecord{index: i, encode: e, before: before}
+	credID, _ := before["acs_credential_id"].(string)
+	if e.Credential == scenario.Unknown {
+		credID = uuid.NewString()
+	}
+	if e.Encoder == scenario.Unknown {
+		encoderID = uuid.NewString()
+	}
+	if e.Expect.Card != "" {
+		er.cardBefore = enc.Card(e.Expect.Card).Contents()
+	}
+
+	By(fmt.Sprintf("encode %d of %d: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), describe(e.Expect)))
+	er.started = time.Now()
+	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
+		"acs_credential_id": credID, "acs_encoder_id": encoderID,
+	})
+	if err != nil {
+		Fail(fmt.Sprintf("%s: %v", er.where(sc), err))
+	}
+	er.first = res
+	if a, err := attemptOf(res); err == nil && res.Status == 200 {
+		id, _ := a["action_attempt_id"].(string)
+		if a["status"] != "pending" {
+			er.final = a
+		} else {
+			By("following action attempt " + id + " with /action_attempts/get until it ends")
+			er.final = follow(ctx, cfg, api, er, id)
+		}
+		if er.final != nil {
+			er.again = getAttempt(ctx, api, id, len(er.polls)%2 == 0)
+		}
+	}
+	er.ended = time.Now()
+	if res, err := api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": before["acs_credential_id"]}); err == nil {
+		er.after, _ = credentialOf(res)
+	}
+	if e.Expect.Card != "" {
+		er.cardAfter = enc.Card(e.Expect.Card).Contents()
+	}
+	return er
+}
+
+// follow polls the attempt, alternately with POST and GET as Seam's SDKs
+// do, until it leaves pending or its deadline is well past, and returns
+// the terminal attempt (nil if it never ended).
+func follow(ctx context.Context, cfg *Config, api *client, er *encodeRecord, id string) map[string]any {
+	GinkgoHelper()
+	deadline := time.Now().Add(cfg.TimeScale.Of(cfg.AttemptDeadline) + 5*time.Second)
+	for n := 0; ; n++ {
+		res := getAttempt(ctx, api, id, n%2 == 1)
+		er.polls = append(er.polls, res)
+		a, err := attemptOf(res)
+		if err == nil && res.Status == 200 && a["status"] != "pending" {
+			return a
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func getAttempt(ctx context.Context, api *client, id string, withGET bool) *response {
+	GinkgoHelper()
+	var res *response
+	var err error
+	if withGET {
+		res, err = api.get(ctx, "/action_attempts/get", url.Values{"action_attempt_id": {id}})
+	} else {
+		res, err = api.post(ctx, "/action_attempts/get", map[string]any{"action_attempt_id": id})
+	}
+	if err != nil {
+		Fail(fmt.Sprintf("following attempt %s: %v", id, err))
+	}
+	return res
+}
