@@ -43,6 +43,17 @@ type Config struct {
 	// workspace's personal access token and the seam-workspace header
 	// instead of its API key.
 	PersonalAccessToken bool
+	// APIKey, when set, authenticates instead of the lab workspace's first
+	// API key (an external server configured with its own keys for the
+	// same workspace). PersonalAccessToken then uses PAT instead.
+	APIKey string
+	PAT    string
+	// Hardware, when not nil, runs against real encoders instead of
+	// virtual ones: see Hardware.
+	Hardware *Hardware
+	// Certified fails the run when any requirement of the profile is not
+	// checked: a spec skipped, pending, focused or filtered out.
+	Certified bool
 	// Profile is the spec revision to certify against: "current" (the
 	// newer seed) or "older". Default: current.
 	Profile string
@@ -138,4 +149,26 @@ func (inProcess) Start(ctx context.Context, env Env) (System, error) {
 		return nil, fmt.Errorf("starting the in-process pipeline: %w", err)
 	}
 	return s, nil
+}
+
+// Hardware describes real encoders for a run: the same scenarios, with a
+// person (the Operator) doing what the timeline's physical steps say.
+// Only scenarios whose timeline has nothing but physical steps (place,
+// remove, wait, await) can run this way; the others need a virtual
+// encoder and are left out, which certified mode reports.
+type Hardware struct {
+	// Ports maps an encoder's display name to its serial device, e.g.
+	// "front-desk-1" → "/dev/ttyUSB0".
+	Ports map[string]string
+	// Operator carries out the physical steps. Default: prompts on the
+	// terminal and waits for Enter.
+	Operator Operator
+}
+
+// Operator is the person at the desk during a hardware run.
+type Operator interface {
+	// Perform asks for one physical step ("place the MIFARE Classic 1K
+	// card 04A224B1C3D4E5 on encoder front-desk-1") and returns when it
+	// is done, or with an error if the operator gave up or ctx ended.
+	Perform(ctx context.Context, instruction string) error
 }
