@@ -25,7 +25,7 @@ conformance:
 		      -ginkgo.json-report=$(REPORTS)/conformance.json
 
 ## test: every test in the module.
-test:
+test: sdk-deps
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
 
 build:
@@ -42,3 +42,19 @@ check: fmt vet
 
 clean:
 	rm -rf bin $(REPORTS)
+
+## sdk-deps: Seam's JavaScript SDK, as pinned in .ci/sdk/package-lock.json,
+## for the SDK check (TestSeamSDK in cmd/encoderd). Installed again only
+## when the lock file changes; without npm the check is skipped, with a note.
+SDK_DIR := .ci/sdk
+.PHONY: sdk-deps
+sdk-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "note: npm not found; the Seam SDK check (TestSeamSDK) will be skipped. Install Node.js and npm to run it."; \
+	elif [ -f $(SDK_DIR)/node_modules/.package-lock.json ] && \
+	     [ ! $(SDK_DIR)/package-lock.json -nt $(SDK_DIR)/node_modules/.package-lock.json ]; then \
+		: up to date; \
+	else \
+		echo "cd $(SDK_DIR) && npm ci"; \
+		cd $(SDK_DIR) && npm ci --ignore-scripts --no-audit --no-fund; \
+	fi

@@ -9,7 +9,9 @@
 // parameters are read. Read routes (…/get, …/list) take parameters from
 // the query string on GET and from a JSON object body on POST; action
 // routes are POST only. Unknown parameters are ignored so newer SDKs keep
-// working.
+// working. In a query string an empty value ("name=") stands for null or
+// an empty list, as Seam's SDKs write them. List answers carry Seam's
+// pagination object (has_next_page, next_page_cursor, next_page_url).
 //
 // Authentication follows Seam: an API key (seam_…) names its workspace;
 // a personal access token (seam_at…) needs a seam-workspace header naming

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -63,7 +64,11 @@ func (s *server) listEncoders(_ context.Context, rq request) (result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []seam.Encoder{}
+	cursor, paged, err := p.string("page_cursor")
+	if err != nil {
+		return nil, err
+	}
+	matched := []seam.Encoder{}
 	for _, e := range s.encoders.Encoders(rq.ws.ID) {
 		switch {
 		case oneSystem && e.ACSSystemID != systemID,
@@ -71,13 +76,40 @@ func (s *server) listEncoders(_ context.Context, rq request) (result, error) {
 			encoderIDs != nil && !slices.Contains(encoderIDs, e.ACSEncoderID):
 			continue
 		}
-		if limited && len(out) == limit {
-			break
-		}
-		out = append(out, encoderOut(e))
+		matched = append(matched, encoderOut(e))
 	}
-	return result{"acs_encoders": out}, nil
+	start := 0
+	if paged {
+		if start = slices.IndexFunc(matched, func(e seam.Encoder) bool { return pageCursor(e.ACSEncoderID) == cursor }); start < 0 {
+			return nil, seam.InvalidInput("page_cursor %q is not a cursor this list gave", cursor)
+		}
+	}
+	end := len(matched)
+	if limited && limit < end-start {
+		end = start + limit
+	}
+	pg := pagination{}
+	if end < len(matched) {
+		pg.HasNextPage = true
+		next := pageCursor(matched[end].ACSEncoderID)
+		pg.NextPageCursor = &next
+	}
+	return result{"acs_encoders": matched[start:end], "pagination": pg}, nil
 }
+
+// pagination is a list answer's pagination object; Seam's SDKs need it to
+// page through a list (their paginators fail without it).
+type pagination struct {
+	HasNextPage    bool    `json:"has_next_page"`
+	NextPageCursor *string `json:"next_page_cursor"`
+	// NextPageURL is always null: the cursor is enough to ask for the
+	// next page, and Seam's schemas allow null.
+	NextPageURL *string `json:"next_page_url"`
+}
+
+// pageCursor is the opaque cursor of the page that starts at the item
+// with that id.
+func pageCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 func (s *server) getEncoder(_ context.Context, rq request) (result, error) {
 	id, err := rq.params.requiredUUID("acs_encoder_id")
@@ -186,7 +218,8 @@ func (s *server) listCredentials(ctx context.Context, rq request) (result, error
 	for _, c := range cs {
 		out = append(out, credentialOut(c))
 	}
-	return result{"acs_credentials": out}, nil
+	// Every match is on the one page.
+	return result{"acs_credentials": out, "pagination": pagination{}}, nil
 }
 
 // scenarioCredentialIsIssued is the one scenario the success control knows.

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,11 @@ func isJSON(contentType string) bool {
 }
 
 // lookup returns the raw JSON value, or the query values, of name.
+//
+// In a query string, a lone empty value ("name=") comes back as given
+// with no values: Seam's SDKs write both null and an empty list that way,
+// so a list reads it as empty and a single value (see scalar) as not
+// given, as a JSON body's [] and null would be.
 func (p params) lookup(name string) (raw json.RawMessage, query []string, ok bool) {
 	if p.body != nil {
 		raw, ok = p.body[name]
@@ -77,8 +83,21 @@ func (p params) lookup(name string) (raw json.RawMessage, query []string, ok boo
 		}
 		return raw, nil, ok
 	}
-	query = append(p.query[name], p.query[name+"[]"]...)
+	query = slices.Concat(p.query[name], p.query[name+"[]"])
+	if len(query) == 1 && query[0] == "" {
+		return nil, []string{}, true
+	}
 	return nil, query, len(query) > 0
+}
+
+// scalar is lookup for a parameter that takes one value: an empty query
+// value counts as not given.
+func (p params) scalar(name string) (raw json.RawMessage, query []string, ok bool) {
+	raw, query, ok = p.lookup(name)
+	if ok && raw == nil && len(query) == 0 {
+		return nil, nil, false
+	}
+	return raw, query, ok
 }
 
 func (p params) invalid(name, format string, args ...any) *seam.Error {
@@ -89,7 +108,7 @@ func (p params) invalid(name, format string, args ...any) *seam.Error {
 
 // string returns the string parameter name and whether it was given.
 func (p params) string(name string) (string, bool, error) {
-	raw, q, ok := p.lookup(name)
+	raw, q, ok := p.scalar(name)
 	switch {
 	case !ok:
 		return "", false, nil
@@ -168,7 +187,7 @@ func (p params) uuidList(name string) ([]string, error) {
 
 // bool returns the boolean parameter name, nil when not given.
 func (p params) bool(name string) (*bool, error) {
-	raw, q, ok := p.lookup(name)
+	raw, q, ok := p.scalar(name)
 	if !ok {
 		return nil, nil
 	}
@@ -194,7 +213,7 @@ func (p params) bool(name string) (*bool, error) {
 
 // positiveInt returns the integer parameter name, which must be at least 1.
 func (p params) positiveInt(name string) (int, bool, error) {
-	raw, q, ok := p.lookup(name)
+	raw, q, ok := p.scalar(name)
 	if !ok {
 		return 0, false, nil
 	}

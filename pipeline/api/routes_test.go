@@ -367,3 +367,110 @@ func TestSimulate(t *testing.T) {
 		t.Errorf("refused simulations reached Encoding: %q", got[len(wantCalls):])
 	}
 }
+
+// Seam's SDKs write a null parameter, and an empty list, in a query string
+// as "name=" (npm @seamapi/url-search-params-serializer): an empty list
+// must filter to nothing and a null must count as not given, as [] and
+// null do in a JSON body.
+func TestQueryEmptyValues(t *testing.T) {
+	e := newEnv(t)
+	count := func(query string) int {
+		t.Helper()
+		r := e.do(http.MethodGet, "/acs/encoders/list?"+query, "", nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET /acs/encoders/list?%s: %d %v", query, r.status, r.body)
+		}
+		return len(list(t, r.body, "acs_encoders"))
+	}
+	for query, wantN := range map[string]int{
+		"acs_encoder_ids=":               0, // an empty list matches nothing
+		"acs_system_ids=":                0,
+		"acs_system_id=":                 3, // null: not given
+		"limit=":                         3,
+		"page_cursor=":                   3,
+		"acs_system_id=&acs_system_ids=": 0,
+	} {
+		if n := count(query); n != wantN {
+			t.Errorf("GET /acs/encoders/list?%s = %d encoders, want %d", query, n, wantN)
+		}
+	}
+	// The JSON body forms they stand for agree.
+	for body, wantN := range map[string]int{`{"acs_encoder_ids": []}`: 0, `{"acs_system_id": null}`: 3} {
+		if r := e.post("/acs/encoders/list", body); len(list(t, r.body, "acs_encoders")) != wantN {
+			t.Errorf("POST /acs/encoders/list %s = %v, want %d encoders", body, r.body, wantN)
+		}
+	}
+	// A single value read from an empty query value is not given either.
+	r := e.do(http.MethodGet, "/acs/credentials/get?acs_credential_id=", "", nil)
+	e.wantError(r, http.StatusBadRequest, "invalid_input")
+	if msg := obj(t, r.body, "error")["message"]; !strings.Contains(fmt.Sprint(msg), "is required") {
+		t.Errorf("get with acs_credential_id=: message %q, want it to say the id is required", msg)
+	}
+}
+
+// Seam's SDK paginators (seam.createPaginator) read "pagination" from
+// every list answer and fail without it; they follow next_page_cursor
+// while has_next_page holds.
+func TestListsPaginate(t *testing.T) {
+	e := newEnv(t)
+	type page struct {
+		ids          []string
+		hasNext      bool
+		cursor, next any
+	}
+	get := func(path, query, key string) page {
+		t.Helper()
+		r := e.do(http.MethodGet, path+"?"+query, "", nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("GET %s?%s: %d %v", path, query, r.status, r.body)
+		}
+		var p page
+		for _, v := range list(t, r.body, key) {
+			p.ids = append(p.ids, v.(map[string]any)[key[:len(key)-1]+"_id"].(string))
+		}
+		pg := obj(t, r.body, "pagination")
+		for _, k := range []string{"has_next_page", "next_page_cursor", "next_page_url"} {
+			if _, ok := pg[k]; !ok {
+				t.Errorf("GET %s?%s: pagination has no %s: %v", path, query, k, pg)
+			}
+		}
+		p.hasNext, _ = pg["has_next_page"].(bool)
+		p.cursor, p.next = pg["next_page_cursor"], pg["next_page_url"]
+		return p
+	}
+
+	all := get("/acs/encoders/list", "", "acs_encoders")
+	if len(all.ids) != 3 || all.hasNext || all.cursor != nil || all.next != nil {
+		t.Fatalf("unlimited list = %+v, want 3 encoders on one page with null cursor and url", all)
+	}
+	var walked []string
+	query := "limit=2"
+	for pages := 0; ; pages++ {
+		if pages == 3 {
+			t.Fatalf("paging with limit 2 did not end after 3 pages; got %q", walked)
+		}
+		p := get("/acs/encoders/list", query, "acs_encoders")
+		walked = append(walked, p.ids...)
+		if !p.hasNext {
+			if p.cursor != nil {
+				t.Errorf("last page: next_page_cursor = %v, want null", p.cursor)
+			}
+			break
+		}
+		cursor, ok := p.cursor.(string)
+		if !ok || cursor == "" {
+			t.Fatalf("has_next_page with next_page_cursor %v", p.cursor)
+		}
+		query = url.Values{"limit": {"2"}, "page_cursor": {cursor}}.Encode()
+	}
+	if !slices.Equal(walked, all.ids) {
+		t.Errorf("pages of 2 = %q, want every encoder once in list order %q", walked, all.ids)
+	}
+	e.wantError(e.do(http.MethodGet, "/acs/encoders/list?page_cursor=bm90LWEtY3Vyc29y", "", nil),
+		http.StatusBadRequest, "invalid_input")
+
+	e.createCard(key1, guest1)
+	if creds := get("/acs/credentials/list", "", "acs_credentials"); len(creds.ids) != 1 || creds.hasNext || creds.cursor != nil {
+		t.Errorf("credentials list = %+v, want the one credential on one page", creds)
+	}
+}
