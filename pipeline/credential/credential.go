@@ -79,6 +79,7 @@ func New(ws *fixtures.Workspace, sys *fixtures.System, user *fixtures.User, p Cr
 		ACSCredentialID:            uuid.NewString(),
 		ACSSystemID:                sys.ID,
 		ACSUserID:                  user.ID,
+		ConnectedAccountID:         ws.ConnectedAccountID,
 		AccessMethod:               p.AccessMethod,
 		CreatedAt:                  created,
 		DisplayName:                displayName(sys, p),

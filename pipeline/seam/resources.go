@@ -56,13 +56,17 @@ const (
 // omitted when they do not apply; pointer fields without omitempty are
 // the nullable ones (present, possibly null).
 type Credential struct {
-	ACSCredentialID                        string              `json:"acs_credential_id"`
-	ACSCredentialPoolID                    string              `json:"acs_credential_pool_id,omitempty"`
-	ACSSystemID                            string              `json:"acs_system_id"`
-	ACSUserID                              string              `json:"acs_user_id,omitempty"`
-	AccessMethod                           string              `json:"access_method"`
-	AssaAbloyVostioMetadata                *VostioMetadata     `json:"assa_abloy_vostio_metadata,omitempty"`
-	CardNumber                             *string             `json:"card_number"`
+	ACSCredentialID         string          `json:"acs_credential_id"`
+	ACSCredentialPoolID     string          `json:"acs_credential_pool_id,omitempty"`
+	ACSSystemID             string          `json:"acs_system_id"`
+	ACSUserID               string          `json:"acs_user_id,omitempty"`
+	AccessMethod            string          `json:"access_method"`
+	AssaAbloyVostioMetadata *VostioMetadata `json:"assa_abloy_vostio_metadata,omitempty"`
+	CardNumber              *string         `json:"card_number"`
+	// ConnectedAccountID is not in the seeds, but Seam's published types
+	// require it on every credential; clients validating against them
+	// need it.
+	ConnectedAccountID                     string              `json:"connected_account_id"`
 	Code                                   *string             `json:"code"`
 	CreatedAt                              Time                `json:"created_at"`
 	DisplayName                            string              `json:"display_name"`
