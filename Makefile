@@ -7,7 +7,7 @@ REPORTS  ?= $(CURDIR)/reports
 RACE     ?=
 RACEFLAG := $(if $(filter 1 true yes,$(RACE)),-race,)
 
-.PHONY: all conformance test build vet fmt check clean help
+.PHONY: all conformance certify test build vet fmt check clean help
 
 all: build test
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test         run every test (RACE=1 for the race detector)"
 	@echo "make build        build encoderd, encodersim into bin/"
 	@echo "make check        gofmt and go vet"
+	@echo "make libnfc       install libnfc's tools (nfc-list, nfc-mfclassic) for the PN532 compatibility tests"
 
 ## conformance: the bundled pipeline against every bundled scenario.
 conformance:
@@ -24,9 +25,24 @@ conformance:
 		-args -ginkgo.junit-report=$(REPORTS)/conformance-junit.xml \
 		      -ginkgo.json-report=$(REPORTS)/conformance.json
 
+## certify: certified runs of both profiles; JUnit, Ginkgo JSON and the
+## certification report (YAML, HTML) in reports/current and reports/older.
+certify:
+	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile current --report-dir $(REPORTS)/current
+	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile older --report-dir $(REPORTS)/older
+
 ## test: every test in the module.
 test: sdk-deps
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
+
+## mutants: the suite against each deliberately broken pipeline
+## (conformance/mutant); fails unless every one is caught. The kill table
+## (mutant → requirements that caught it) goes to reports/kill-table.md.
+.PHONY: mutants
+mutants:
+	@mkdir -p $(REPORTS)
+	ENCODERLAB_KILL_TABLE=$(REPORTS)/kill-table.md \
+		$(GO) test -count=1 -timeout 20m -run TestEveryMutantIsKilled -v ./conformance/mutant
 
 build:
 	@mkdir -p bin
@@ -57,4 +73,20 @@ sdk-deps:
 	else \
 		echo "cd $(SDK_DIR) && npm ci"; \
 		cd $(SDK_DIR) && npm ci --ignore-scripts --no-audit --no-fund; \
+	fi
+
+## libnfc: Debian's libnfc-bin and libnfc-examples, for the tests that run
+## nfc-list and nfc-mfclassic against the virtual PN532 (sim/device/pn532).
+## Without apt-get (or root) it only says so; those tests then skip.
+.PHONY: libnfc
+libnfc:
+	@if command -v nfc-list >/dev/null 2>&1 && command -v nfc-mfclassic >/dev/null 2>&1; then \
+		: already installed; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "note: apt-get not found; install libnfc's nfc-list and nfc-mfclassic by hand, or the libnfc tests will be skipped."; \
+	else \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples \
+		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples; }; \
 	fi

@@ -17,6 +17,7 @@ import (
 // these checks are about answers to requests, not about encodes.
 type apiFixture struct {
 	url          string
+	cfg          *Config
 	ws           *fixtures.Workspace
 	credentialID string
 	encoderID    string
@@ -46,7 +47,7 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 	}
 	tmp := GinkgoT().TempDir()
 	api := startTarget(ctx, cfg, tmp+"/links", tmp, ws)
-	f := &apiFixture{url: api.base, ws: ws}
+	f := &apiFixture{url: api.base, cfg: cfg, ws: ws}
 	enc := ws.Encoders[0]
 	f.encoderID = findEncoder(ctx, api, enc.DisplayName)
 	sys := ws.System(enc.System)
@@ -104,16 +105,16 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 		var cl *client
 		switch c.Method {
 		case "api-key":
-			cl = newClient(f.url, f.ws.APIKeys[0], "")
+			cl = newClient(f.url, f.cfg.apiKey(f.ws), "")
 		case "pat-with-workspace", "pat-without-workspace":
-			if len(f.ws.PersonalAccessTokens) == 0 {
+			if f.cfg.pat(f.ws) == "" {
 				return []string{fmt.Sprintf("workspace %s of the lab has no personal access token", f.ws.Name)}
 			}
 			ws := f.ws.ID
 			if c.Method == "pat-without-workspace" {
 				ws = ""
 			}
-			cl = newClient(f.url, f.ws.PersonalAccessTokens[0], ws)
+			cl = newClient(f.url, f.cfg.pat(f.ws), ws)
 		case "missing-token":
 			cl = newClient(f.url, "", "")
 		case "invalid-token":
@@ -138,7 +139,7 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 		} else {
 			b[c.Param] = json.Number("12345")
 		}
-		r, p := encode(newClient(f.url, f.ws.APIKeys[0], ""), b)
+		r, p := encode(newClient(f.url, f.cfg.apiKey(f.ws), ""), b)
 		if p != nil {
 			return p
 		}

@@ -1,18 +1,37 @@
 package conformance_test
 
 import (
+	"os"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/encoderlab/encoderlab/conformance"
+	"github.com/encoderlab/encoderlab/conformance/mutant"
 )
 
 // cfg is the suite's configuration: every bundled scenario against the
 // bundled pipeline, in process. ENCODERLAB_TIME_SCALE=1 runs it at real
-// time.
-var cfg = conformance.NewConfig()
+// time. ENCODERLAB_API_URL and ENCODERLAB_LINKS run it against a server
+// started elsewhere instead (see conformance.External and
+// docs/targets.md), one spec at a time: ginkgo --procs=1.
+// ENCODERLAB_API_KEY overrides the lab's API key for that server.
+var cfg = suiteConfig()
+
+func suiteConfig() conformance.Config {
+	c := conformance.NewConfig()
+	if u := os.Getenv("ENCODERLAB_API_URL"); u != "" {
+		c.Target = conformance.External(u, os.Getenv("ENCODERLAB_LINKS"))
+		c.APIKey = os.Getenv("ENCODERLAB_API_KEY")
+	}
+	// ENCODERLAB_MUTANT=<name> runs it against a deliberately broken
+	// pipeline (conformance/mutant); the mutants' kill test sets it.
+	if name := os.Getenv(mutant.EnvVar); name != "" {
+		c.Target = mutant.Target(name)
+	}
+	return c
+}
 
 var _ = conformance.Register(&cfg)
 

@@ -71,7 +71,7 @@ var (
 		"status-invariant", "outcome", "issue-effect", "lifecycle"}
 	authMethods     = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post"}
-	lifecycleRules  = []string{"pending-first", "one-terminal", "deadline", "attempt-id-unique"}
+	lifecycleRules  = []string{"pending-first", "one-terminal", "deadline", "attempt-id-unique", "same-attempt", "one-encode-per-call"}
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",
 		"list-of-objects", "list-of-strings", "list-of-uuids"}
 	fieldPresences = []string{"always", "nullable", "optional"}

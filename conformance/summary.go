@@ -51,6 +51,11 @@ func Results(r types.Report) []*RequirementResult {
 			if n := len(s.ContainerHierarchyTexts); n > 0 {
 				where = s.ContainerHierarchyTexts[n-1]
 			}
+			// A failed BeforeAll fails every spec of its container; say so
+			// rather than blame the requirement the spec was about.
+			if s.Failure.FailureNodeType != types.NodeTypeIt {
+				where += " (setup)"
+			}
 			res.Where = append(res.Where, where)
 			res.Failures = append(res.Failures, strings.SplitN(s.Failure.Message, "\n", 2)[0])
 		default:

@@ -890,3 +890,50 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPortReopenedWhenTheLineHungUpBetweenEncodes covers a device replaced
+// while the port sat open and idle (an encoder plugged back in, a virtual
+// encoder republished under the same link): the next encode must not run
+// on the dead descriptor.
+func TestPortReopenedWhenTheLineHungUpBetweenEncodes(t *testing.T) {
+	r := newRig(t)
+	r.start()
+	path := r.port(frontDesk1)
+	a := r.encode(r.credential("visionline-hotel", seam.AccessCard), frontDesk1)
+	call := r.drivers[frontDesk1].next(t)
+	call.reply <- succeed("04A1B2C3D4E5F6")
+	if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
+		t.Fatalf("first encode ended %s %+v, want success", got.Status, got.Error)
+	}
+
+	// The device end goes away while no encode runs: the kept port now
+	// reads end of file.
+	if err := r.lines.device(path, 0).Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	a2 := r.encode(r.credential("visionline-hotel", seam.AccessCard), frontDesk1)
+	call2 := r.drivers[frontDesk1].next(t)
+	if n := r.lines.count(path); n != 2 {
+		t.Fatalf("port opened %d times, want 2 (reopened after the idle hang-up)", n)
+	}
+	if call2.port == call.port {
+		t.Fatal("the encode after an idle hang-up got the dead port")
+	}
+	if !call.port.(*hostEnd).closed.Load() {
+		t.Error("the dead port was not closed")
+	}
+	// The new line works end to end.
+	call2.reply <- func(_ context.Context, p driver.Port) (driver.Card, error) {
+		dev := r.lines.device(path, 1)
+		go func() { _, _ = dev.Write([]byte{0x06}) }()
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(p, b); err != nil {
+			return driver.Card{}, err
+		}
+		return driver.Card{Number: "04E0E0E0E0E0E0"}, nil
+	}
+	if got := r.wait(a2.ActionAttemptID); got.Status != seam.StatusSuccess {
+		t.Fatalf("encode on the reopened port ended %s %+v", got.Status, got.Error)
+	}
+}

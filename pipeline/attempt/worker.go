@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,6 +157,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
+	w.dropIfHungUp()
 	port, err := w.openPort()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -241,6 +243,49 @@ func (w *worker) openPort() (driver.Port, error) {
 	w.port = p
 	w.svc.log.Info("encoder port opened", "encoder", w.cfg.DisplayName, "port", w.cfg.Port, "baud", w.cfg.Baud)
 	return p, nil
+}
+
+// probeWindow is how long dropIfHungUp waits for the line to speak. Go's
+// poller fails a read at once, without asking the kernel, when the
+// deadline has already passed, so the probe needs a deadline just ahead.
+const probeWindow = time.Millisecond
+
+// dropIfHungUp closes the open port if its line hung up since the last
+// encode, so the encode reopens the path. A port kept open between
+// encodes outlives the device behind it: an encoder unplugged and plugged
+// back, or a virtual encoder replaced by a new one under the same link,
+// leaves the old descriptor reading end of file, and without this check
+// the next encode would fail on it. A read that times out means the line
+// is alive and quiet; a byte read is stale input the driver would
+// discard before its next command anyway.
+func (w *worker) dropIfHungUp() {
+	w.mu.Lock()
+	p := w.port
+	w.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if err := p.SetReadDeadline(time.Now().Add(probeWindow)); err != nil {
+		w.svc.log.Info("encoder port cannot be probed", "encoder", w.cfg.DisplayName, "err", err)
+		w.dropPort(p)
+		return
+	}
+	var b [1]byte
+	_, err := p.Read(b[:])
+	if errors.Is(err, io.EOF) || (err != nil && !isTimeout(err)) {
+		w.svc.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
+		w.dropPort(p)
+		return
+	}
+	if err := p.SetReadDeadline(time.Time{}); err != nil {
+		w.dropPort(p)
+	}
+}
+
+// isTimeout reports whether err is a read passing its deadline.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // dropPort closes p so the next encode reopens the path.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,11 @@ type Config struct {
 	AttemptDeadline time.Duration
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
+	// Drivers adds protocol drivers by the name an encoder's "driver"
+	// field uses, over the built-in ones (a name of both means this one):
+	// a vendor runs the server with its own driver this way. Each
+	// function builds the driver for a time scale.
+	Drivers map[string]func(timescale.Scale) driver.Driver
 }
 
 // drivers builds each protocol's driver for a time scale, by the name an
@@ -193,12 +199,20 @@ func buildEncoders(cfg Config) ([]Encoder, []attempt.EncoderConfig, error) {
 		problems []string
 	)
 	built := map[string]driver.Driver{} // one driver per protocol: drivers keep no per-port state
+	known := maps.Clone(drivers)
+	for name, newDriver := range cfg.Drivers {
+		if newDriver == nil {
+			problems = append(problems, fmt.Sprintf("driver %q has no constructor", name))
+			continue
+		}
+		known[name] = newDriver
+	}
 	for _, ws := range cfg.Lab.Workspaces {
 		for _, e := range ws.Encoders {
-			newDriver, ok := drivers[e.Driver]
+			newDriver, ok := known[e.Driver]
 			if !ok {
 				problems = append(problems, fmt.Sprintf("encoder %s: unknown driver %q (known drivers: %s)",
-					e.DisplayName, e.Driver, strings.Join(DriverNames(), ", ")))
+					e.DisplayName, e.Driver, strings.Join(slices.Sorted(maps.Keys(known)), ", ")))
 				continue
 			}
 			sys := ws.System(e.System)

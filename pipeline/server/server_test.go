@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/sim/pty"
 )
 
 const waitBound = 20 * time.Second
@@ -211,6 +214,72 @@ func TestStartRejectsUnknownDriver(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q should mention %s", err, want)
 		}
+	}
+}
+
+// fixedCard is a driver that reports the same card without a word on the
+// line, so a test can tell its encodes from the built-in driver's.
+type fixedCard struct{ number string }
+
+func (d fixedCard) Encode(_ context.Context, _ driver.Port, job driver.Job) (driver.Card, error) {
+	return driver.Card{Number: d.number, Technology: "mifare-classic-1k", CardID: job.CardID}, nil
+}
+
+func TestDriversAddToTheBuiltIns(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Lab = fixtures.Bundled()
+	ws := cfg.Lab.Workspaces[0]
+	ws.Encoders[1].Driver = "vendor"
+	var scale timescale.Scale
+	cfg.Drivers = map[string]func(timescale.Scale) driver.Driver{
+		"vendor": func(s timescale.Scale) driver.Driver { scale = s; return fixedCard{"04VEND0R000001"} },
+	}
+	// The encoder's port must open for its driver to be called: a pty
+	// stands in for the device.
+	line, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { line.Close() })
+	if err := line.Link(filepath.Join(cfg.LinkDir, ws.Encoders[1].DisplayName)); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := start(t, cfg)
+	if scale != cfg.Scale {
+		t.Errorf("the vendor driver was built for scale %v, want the server's %v", scale, cfg.Scale)
+	}
+	drivers := map[string]string{}
+	for _, e := range srv.Encoders() {
+		drivers[e.DisplayName] = e.Driver
+	}
+	if drivers["front-desk-1"] != "pms" || drivers["front-desk-2"] != "vendor" {
+		t.Fatalf("encoder drivers %v; want front-desk-1 on the built-in pms and front-desk-2 on vendor", drivers)
+	}
+
+	c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
+	var created struct {
+		Credential *seam.Credential `json:"acs_credential"`
+	}
+	if st := c.call("/acs/credentials/create",
+		map[string]string{"acs_user_id": ws.System("vostio-hotel").Users[0].ID, "access_method": "card"}, &created); st != http.StatusOK {
+		t.Fatalf("/acs/credentials/create: status %d", st)
+	}
+	done := c.waitAttempt(c.encode(created.Credential.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-2")).ActionAttemptID)
+	if done.Status != seam.StatusSuccess || done.Result.CardNumber == nil || *done.Result.CardNumber != "04VEND0R000001" {
+		t.Fatalf("encode on the vendor driver ended %s %+v %+v, want success with card 04VEND0R000001",
+			done.Status, done.Error, done.Result)
+	}
+}
+
+func TestStartRejectsDriverWithoutConstructor(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Drivers = map[string]func(timescale.Scale) driver.Driver{"vendor": nil}
+	if srv, err := server.Start(context.Background(), cfg); err == nil {
+		srv.Close()
+		t.Fatal("Start accepted a driver without a constructor")
+	} else if !strings.Contains(err.Error(), `"vendor"`) {
+		t.Errorf("error %q should name the driver", err)
 	}
 }
 

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/encoderlab/encoderlab/conformance"
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/timescale"
+)
+
+const runUsage = `Usage: encoder-conformance run [flags]
+
+Run the conformance suite against a system under test and write, in the
+report directory: junit.xml, ginkgo.json, certification.yaml and
+certification.html. A summary goes to stdout, progress to stderr.
+
+System under test:
+  --target inprocess|external  the bundled pipeline in this process (default),
+                               or a server you run (needs --api-url, --links)
+  --api-url URL                the external server's base URL
+  --links DIR                  where the external server looks for its encoders'
+                               ports; the suite puts virtual encoders there
+  --api-key KEY                authenticate with this API key instead of the lab's
+  --pat TOKEN --workspace ID   authenticate with a personal access token
+  --hardware                   real encoders: only scenarios a person can carry
+                               out, with prompts on the terminal
+  --port NAME=DEVICE           an encoder's serial device (repeatable), with --hardware
+
+What to run:
+  --profile current|older      spec revision to certify against (default current)
+  --label-filter EXPR          Ginkgo label filter, e.g. 'api || scenario:first-issue'
+  --focus REGEXP               only specs whose text matches
+  --shard I/N                  only the I-th of N equal parts of the suite (1-based),
+                               to split one run across several machines
+  --scale F                    time scale (default $ENCODERLAB_TIME_SCALE, else 0.05)
+  --procs N                    run in N parallel processes (default 1)
+  --certified                  fail unless every requirement of the profile is
+                               checked by a passing spec (nothing filtered out)
+
+Reports:
+  --report-dir DIR             where reports go (default reports)
+  --product NAME               product name for the certification report
+  --version V                  product version for the certification report
+  -v                           verbose: every spec as it runs
+
+Examples:
+  encoder-conformance run
+  encoder-conformance run --certified --procs 2 --profile older --report-dir reports/older
+  encoder-conformance run --label-filter 'api || scenario:first-issue'
+  encoder-conformance run --target external --api-url http://127.0.0.1:8450 \
+      --links /tmp/encoderlab --product acme-encode --version 1.4.2
+  encoder-conformance run --hardware --scale 1 --port front-desk-1=/dev/ttyUSB0
+
+Exit status: 0 all requirements passed, 1 a failure (or, with --certified,
+a requirement not checked), 2 a usage error.
+`
+
+// options are run's flags.
+type options struct {
+	profile     string
+	target      string
+	apiURL      string
+	links       string
+	apiKey      string
+	pat         string
+	workspace   string
+	hardware    bool
+	ports       portsFlag
+	labelFilter string
+	focus       string
+	shard       part
+	scale       float64
+	procs       int
+	certified   bool
+	reportDir   string
+	product     string
+	version     string
+	verbose     bool
+
+	// Set by the parent on the processes it starts: which part of the
+	// (sharded) plan the process runs, and where its Ginkgo JSON goes.
+	process       part
+	processReport string
+}
+
+// part is "I/N", the I-th (1-based) of N parts.
+type part struct{ i, n int }
+
+func (p *part) String() string {
+	if p.n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", p.i, p.n)
+}
+
+func (p *part) Set(s string) error {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return fmt.Errorf("want I/N with 1 ≤ I ≤ N, e.g. 2/3")
+	}
+	p.i, p.n = i, n
+	return nil
+}
+
+// portsFlag collects --port NAME=DEVICE.
+type portsFlag map[string]string
+
+func (p *portsFlag) String() string { return "" }
+
+func (p *portsFlag) Set(s string) error {
+	name, dev, ok := strings.Cut(s, "=")
+	if !ok || name == "" || dev == "" {
+		return fmt.Errorf("want NAME=DEVICE, e.g. front-desk-1=/dev/ttyUSB0")
+	}
+	if *p == nil {
+		*p = portsFlag{}
+	}
+	if _, dup := (*p)[name]; dup {
+		return fmt.Errorf("encoder %q given twice", name)
+	}
+	(*p)[name] = dev
+	return nil
+}
+
+// parseRun parses run's flags; on a usage error it has told the user and
+// returns the exit code.
+func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
+	o := &options{}
+	fs := newFlags("run", runUsage, stderr)
+	fs.StringVar(&o.profile, "profile", "current", "")
+	fs.StringVar(&o.target, "target", "inprocess", "")
+	fs.StringVar(&o.apiURL, "api-url", "", "")
+	fs.StringVar(&o.links, "links", "", "")
+	fs.StringVar(&o.apiKey, "api-key", "", "")
+	fs.StringVar(&o.pat, "pat", "", "")
+	fs.StringVar(&o.workspace, "workspace", "", "")
+	fs.BoolVar(&o.hardware, "hardware", false, "")
+	fs.Var(&o.ports, "port", "")
+	fs.StringVar(&o.labelFilter, "label-filter", "", "")
+	fs.StringVar(&o.focus, "focus", "", "")
+	fs.Var(&o.shard, "shard", "")
+	fs.Float64Var(&o.scale, "scale", 0, "")
+	fs.IntVar(&o.procs, "procs", 1, "")
+	fs.BoolVar(&o.certified, "certified", false, "")
+	fs.StringVar(&o.reportDir, "report-dir", "reports", "")
+	fs.StringVar(&o.product, "product", "", "")
+	fs.StringVar(&o.version, "version", "", "")
+	fs.BoolVar(&o.verbose, "v", false, "")
+	fs.Var(&o.process, "process", "")
+	fs.StringVar(&o.processReport, "process-report", "", "")
+	if code, stop := parse(fs, args); stop {
+		return nil, code, false
+	}
+	if msg := o.validate(); msg != "" {
+		return nil, usageError(stderr, "run", "%s", msg), false
+	}
+	return o, 0, true
+}
+
+// validate returns what is wrong with the combination of flags, or "".
+func (o *options) validate() string {
+	reg := conformance.Requirements()
+	switch {
+	case reg.Profile(o.profile) == nil:
+		return fmt.Sprintf("unknown profile %q (%s)", o.profile, profileIDs(reg))
+	case !slices.Contains([]string{"inprocess", "external"}, o.target):
+		return fmt.Sprintf("unknown target %q: want inprocess or external", o.target)
+	case o.target == "external" && (o.apiURL == "" || o.links == ""):
+		return "--target external needs --api-url and --links"
+	case o.target == "inprocess" && (o.apiURL != "" || o.links != ""):
+		return "--api-url and --links go with --target external"
+	case o.apiKey != "" && o.pat != "":
+		return "--api-key and --pat are alternatives: give one"
+	case (o.pat == "") != (o.workspace == ""):
+		return "--pat and --workspace go together"
+	case o.workspace != "" && !labHasWorkspace(o.workspace):
+		return fmt.Sprintf("--workspace %q is not a workspace of the suite's lab (fixtures/lab.yaml): the server must serve the lab's workspaces with the same ids", o.workspace)
+	case len(o.ports) > 0 && !o.hardware:
+		return "--port goes with --hardware"
+	case o.hardware && len(o.ports) == 0:
+		return "--hardware needs at least one --port NAME=DEVICE"
+	case o.scale < 0 || (o.scale > 0 && timescale.Scale(o.scale).Validate() != nil):
+		return fmt.Sprintf("--scale %v is not a valid time scale", o.scale)
+	case o.procs < 1:
+		return "--procs must be at least 1"
+	case o.procs > 1 && (o.target == "external" || o.hardware):
+		return "an external server or real encoders run one scenario at a time: drop --procs"
+	case o.reportDir == "" && o.processReport == "":
+		return "--report-dir must not be empty"
+	}
+	return ""
+}
+
+// labHasWorkspace reports whether the bundled lab has a workspace with
+// that id. The suite sends the lab's workspace id as seam-workspace, so a
+// personal access token is tried against that workspace only.
+func labHasWorkspace(id string) bool {
+	for _, ws := range fixtures.Bundled().Workspaces {
+		if ws.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// config is the suite's configuration for these options.
+func (o *options) config() conformance.Config {
+	cfg := conformance.NewConfig()
+	cfg.Profile = o.profile
+	cfg.Certified = o.certified
+	if o.scale > 0 {
+		cfg.TimeScale = timescale.Scale(o.scale)
+	}
+	if o.target == "external" {
+		cfg.Target = conformance.External(o.apiURL, o.links)
+	}
+	cfg.APIKey = o.apiKey
+	if o.pat != "" {
+		cfg.PersonalAccessToken = true
+		cfg.PAT = o.pat
+	}
+	if o.hardware {
+		cfg.Hardware = &conformance.Hardware{
+			Ports:    o.ports,
+			Operator: conformance.TerminalOperator(os.Stdin, os.Stderr),
+		}
+	}
+	return cfg
+}
+
+// targetInfo describes the system under test for the reports.
+func (o *options) targetInfo() (kind, url string) {
+	kind, url = "in-process", "in-process"
+	if o.target == "external" {
+		kind, url = "external", o.apiURL
+	}
+	if o.hardware {
+		kind = "hardware"
+	}
+	return kind, url
+}

@@ -1,0 +1,128 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// CertificationProblems lists why a run cannot certify a system against
+// a profile: every requirement the profile demands must be checked by at
+// least one spec that ran and passed. It names each requirement without
+// a spec in the report, each one whose specs were skipped, pending or
+// filtered out, and each one no spec passed; and it names the run's
+// filters and programmatic focus, which leave requirements out. An empty
+// result means the run certifies.
+//
+// The specs are recognised by their text, "<requirement id>: <MUST
+// sentence>", as Register writes them.
+func CertificationProblems(reg *Registry, profile string, report types.Report) []string {
+	var problems []string
+	if reg.Profile(profile) == nil {
+		return []string{fmt.Sprintf("unknown profile %q", profile)}
+	}
+	if report.SuiteHasProgrammaticFocus {
+		problems = append(problems, "the suite has focused specs (FIt, FDescribe): certification runs every spec")
+	}
+	if f := filters(report.SuiteConfig); f != "" {
+		problems = append(problems, "the run was filtered ("+f+"): certification runs every spec")
+	}
+	specs := specsByRequirement(report)
+	for _, req := range reg.For(profile) {
+		counts := map[string]int{}
+		var notRun []string
+		for _, s := range specs[req.ID] {
+			st := stateOf(s)
+			counts[st]++
+			if st == statusNotRun {
+				notRun = append(notRun, container(s)+" ("+s.State.String()+")")
+			}
+		}
+		if len(notRun) > 3 {
+			notRun = append(notRun[:3], fmt.Sprintf("and %d more", len(notRun)-3))
+		}
+		total := len(specs[req.ID])
+		switch {
+		case total == 0:
+			problems = append(problems, req.ID+": no spec checks it")
+		case counts[statusPassed] == 0 && counts[statusFailed] > 0:
+			problems = append(problems, fmt.Sprintf("%s: not checked by a passing spec (%d of %d failed)", req.ID, counts[statusFailed], total))
+		case counts[statusNotRun] > 0:
+			problems = append(problems, fmt.Sprintf("%s: %d of %d specs did not run: %s", req.ID, counts[statusNotRun], total, strings.Join(notRun, ", ")))
+		}
+	}
+	return problems
+}
+
+// Outcomes of one spec, as the certification counts them.
+const (
+	statusPassed = "passed"
+	statusFailed = "failed"
+	statusNotRun = "not-run"
+)
+
+func stateOf(s types.SpecReport) string {
+	switch {
+	case s.State == types.SpecStatePassed:
+		return statusPassed
+	case s.State.Is(types.SpecStateFailureStates):
+		return statusFailed
+	}
+	return statusNotRun // skipped, pending, filtered out
+}
+
+// specsByRequirement groups the report's specs by the requirement id
+// their text starts with.
+func specsByRequirement(r types.Report) map[string][]types.SpecReport {
+	out := map[string][]types.SpecReport{}
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		if id, _, ok := strings.Cut(s.LeafNodeText, ": "); ok {
+			out[id] = append(out[id], s)
+		}
+	}
+	return out
+}
+
+// container is where a spec checked its requirement: "API" or the
+// scenario's name.
+func container(s types.SpecReport) string {
+	if n := len(s.ContainerHierarchyTexts); n > 0 {
+		return s.ContainerHierarchyTexts[n-1]
+	}
+	return "?"
+}
+
+// filters describes the spec selection of a run, "" when it ran all.
+func filters(c types.SuiteConfig) string {
+	var parts []string
+	if c.LabelFilter != "" {
+		parts = append(parts, fmt.Sprintf("label filter %q", c.LabelFilter))
+	}
+	for _, f := range c.FocusStrings {
+		parts = append(parts, fmt.Sprintf("focus %q", f))
+	}
+	for _, f := range c.SkipStrings {
+		parts = append(parts, fmt.Sprintf("skip %q", f))
+	}
+	for _, f := range c.FocusFiles {
+		parts = append(parts, fmt.Sprintf("focus file %q", f))
+	}
+	for _, f := range c.SkipFiles {
+		parts = append(parts, fmt.Sprintf("skip file %q", f))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// failUncertified fails the suite, from its ReportAfterSuite, when the
+// run does not certify: see CertificationProblems.
+func failUncertified(cfg *Config, r types.Report) {
+	if p := CertificationProblems(cfg.Registry, cfg.Profile, r); len(p) > 0 {
+		ginkgo.Fail(fmt.Sprintf("certified mode: profile %s is not certified by this run:\n  %s",
+			cfg.Profile, strings.Join(p, "\n  ")))
+	}
+}

@@ -1,0 +1,226 @@
+package mutant_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/encoderlab/encoderlab/conformance"
+	"github.com/encoderlab/encoderlab/conformance/mutant"
+)
+
+// killTableEnv names a file the kill table is written to (make mutants).
+const killTableEnv = "ENCODERLAB_KILL_TABLE"
+
+// concurrentRuns is how many suite runs go at once: the suite mostly
+// waits on ptys and timers, and two fit a 2-core machine with room for
+// the protocol's short, scaled timeouts.
+const concurrentRuns = 2
+
+// runTimeout bounds one run of the suite, far above its few seconds so a
+// loaded machine does not turn a slow run into a failure.
+const runTimeout = 5 * time.Minute
+
+// TestEveryMutantIsKilled runs the conformance suite against the control
+// (the real pipeline behind the mutants' proxy) and against each mutant,
+// each in a process of its own, and fails unless the control passes and
+// every mutant fails at least one requirement's check.
+func TestEveryMutantIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the conformance suite once per mutant (a minute or two); skipped with -short")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("building the conformance suite needs the go command: %v", err)
+	}
+	start := time.Now()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "conformance.test")
+	build := exec.Command(goTool, "test", "-c", "-o", bin, "github.com/encoderlab/encoderlab/conformance")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the conformance suite: %v\n%s", err, out)
+	}
+	suiteDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite := suiteRunner{bin: bin, dir: suiteDir, reports: dir}
+
+	control := suite.run(t, mutant.Control)
+	if control.err != nil {
+		t.Fatalf("control run: %v", control.err)
+	}
+	if len(control.caughtBy) > 0 || len(control.setup) > 0 || control.passed == 0 {
+		t.Fatalf("the suite must pass against the control, or a kill says nothing; "+
+			"%d specs passed, requirements failed: %v, setup failed in: %v\n%s",
+			control.passed, control.caughtBy, control.setup, control.output)
+	}
+
+	outcomes := make([]outcome, len(mutant.All))
+	sem := make(chan struct{}, concurrentRuns)
+	t.Run("mutants", func(t *testing.T) {
+		for i, m := range mutant.All {
+			t.Run(m.Name, func(t *testing.T) {
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				o := suite.run(t, m)
+				outcomes[i] = o
+				switch {
+				case o.err != nil:
+					t.Errorf("%v", o.err)
+				case len(o.caughtBy) == 0:
+					t.Errorf("mutant %s survived: no requirement's check failed against a pipeline where %s "+
+						"(%d specs passed; setup failed in: %v)", m.Name, m.Breaks, o.passed, o.setup)
+				}
+			})
+		}
+	})
+
+	table := killTable(control, outcomes, time.Since(start))
+	t.Log("\n" + table)
+	if path := os.Getenv(killTableEnv); path != "" {
+		if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+			t.Errorf("writing the kill table: %v", err)
+		}
+	}
+}
+
+// suiteRunner runs the compiled conformance suite.
+type suiteRunner struct {
+	bin, dir, reports string
+}
+
+// outcome is how one run of the suite went.
+type outcome struct {
+	mutant mutant.Mutant
+	// caughtBy lists the requirements whose check failed, sorted.
+	caughtBy []string
+	// setup lists the containers whose setup (playing the scenario,
+	// starting the system) failed: the suite failed there, but no
+	// requirement's check said why.
+	setup  []string
+	passed int
+	took   time.Duration
+	output []byte
+	// err says why the run could not be judged at all.
+	err error
+}
+
+func (s suiteRunner) run(t *testing.T, m mutant.Mutant) outcome {
+	t.Helper()
+	o := outcome{mutant: m}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	report := filepath.Join(s.reports, m.Name+".json")
+	args := []string{"-test.run", "^TestConformance$", "-test.count=1",
+		"-ginkgo.no-color", "-ginkgo.json-report=" + report}
+	if m.Labels != "" {
+		args = append(args, "-ginkgo.label-filter="+m.Labels)
+	}
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), mutant.EnvVar+"="+m.Name, "ENCODERLAB_TIME_SCALE=0.05")
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	began := time.Now()
+	runErr := cmd.Run() // a failing suite exits non-zero: the report says why
+	o.took = time.Since(began)
+	o.output = out.Bytes()
+
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		o.err = fmt.Errorf("mutant %s: no Ginkgo report (%v; the run ended: %v):\n%s", m.Name, err, runErr, tail(o.output))
+		return o
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(raw, &reports); err != nil || len(reports) != 1 {
+		o.err = fmt.Errorf("mutant %s: reading the Ginkgo report %s: %d suites, %v", m.Name, report, len(reports), err)
+		return o
+	}
+	o.caughtBy, o.setup, o.passed = judge(reports[0])
+	return o
+}
+
+// judge splits a report's failures into requirements whose own check
+// failed and containers whose setup failed, and counts the passed specs.
+func judge(r types.Report) (caughtBy, setup []string, passed int) {
+	checks := r
+	checks.SpecReports = nil
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		if s.State.Is(types.SpecStateFailureStates) && s.Failure.FailureNodeType != types.NodeTypeIt {
+			where := "suite"
+			if n := len(s.ContainerHierarchyTexts); n > 0 {
+				where = s.ContainerHierarchyTexts[n-1]
+			}
+			setup = append(setup, where)
+			continue
+		}
+		checks.SpecReports = append(checks.SpecReports, s)
+	}
+	for _, res := range conformance.Results(checks) {
+		if res.Failed > 0 {
+			caughtBy = append(caughtBy, res.ID)
+		}
+		passed += res.Passed
+	}
+	slices.Sort(caughtBy)
+	return caughtBy, slices.Compact(setup), passed
+}
+
+// killTable is the kill table in Markdown: each mutant, the promise it
+// breaks, and the requirements that caught it, or SURVIVED.
+func killTable(control outcome, outcomes []outcome, took time.Duration) string {
+	var b strings.Builder
+	killed := 0
+	for _, o := range outcomes {
+		if o.err == nil && len(o.caughtBy) > 0 {
+			killed++
+		}
+	}
+	fmt.Fprintf(&b, "# Kill table\n\n%d of %d mutants killed; the control passed %d specs; %s in all.\n\n",
+		killed, len(outcomes), control.passed, took.Round(time.Second))
+	b.WriteString("| Mutant | Breaks | Caught by |\n|---|---|---|\n")
+	for _, o := range outcomes {
+		caught := strings.Join(o.caughtBy, ", ")
+		switch {
+		case o.err != nil:
+			caught = "NOT RUN: " + strings.SplitN(o.err.Error(), "\n", 2)[0]
+		case len(o.caughtBy) == 0:
+			caught = "**SURVIVED**"
+		}
+		if len(o.setup) > 0 {
+			caught += fmt.Sprintf(" (setup failed in %s)", strings.Join(o.setup, ", "))
+		}
+		name := o.mutant.Name
+		if o.mutant.Labels != "" {
+			name += fmt.Sprintf(" (specs: `%s`)", o.mutant.Labels)
+		}
+		cell := strings.NewReplacer("|", `\|`).Replace
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(name), cell(o.mutant.Breaks), cell(caught))
+	}
+	return b.String()
+}
+
+// tail is the end of a run's output, enough to see why it stopped.
+func tail(out []byte) []byte {
+	const n = 4000
+	if len(out) > n {
+		return out[len(out)-n:]
+	}
+	return out
+}

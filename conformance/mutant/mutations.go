@@ -1,0 +1,342 @@
+package mutant
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/encoderlab/encoderlab/conformance"
+)
+
+// Paths of the API the mutants break.
+const (
+	pathEncode        = "/acs/encoders/encode_credential"
+	pathGetAttempt    = "/action_attempts/get"
+	pathGetCredential = "/acs/credentials/get"
+)
+
+// mutants builds All. Each breaks one promise, on the wire.
+func mutants() []Mutant {
+	return []Mutant{
+		// The action attempt.
+		{Name: "error-type-swapped", Breaks: "an empty reader ends no_credential_on_encoder ↔ a foreign card ends incompatible_card_format: the two error types are swapped",
+			Target: onAttempts(func(a map[string]any) {
+				e, _ := a["error"].(map[string]any)
+				switch e["type"] {
+				case "no_credential_on_encoder":
+					e["type"] = "incompatible_card_format"
+				case "incompatible_card_format":
+					e["type"] = "no_credential_on_encoder"
+				}
+			})},
+		{Name: "expired-as-uncategorized", Breaks: "an attempt past its deadline ends uncategorized_error instead of action_attempt_expired",
+			Target: onAttempts(func(a map[string]any) {
+				if e, _ := a["error"].(map[string]any); e["type"] == "action_attempt_expired" {
+					e["type"] = "uncategorized_error"
+				}
+			})},
+		{Name: "error-message-missing", Breaks: "a failed attempt's error has a type but no message",
+			Target: onAttempts(func(a map[string]any) {
+				if e, ok := a["error"].(map[string]any); ok {
+					delete(e, "message")
+				}
+			})},
+		{Name: "action-type-wrong", Breaks: "action_type is ENCODE_CARD instead of ENCODE_CREDENTIAL",
+			Target: onAttempts(func(a map[string]any) { a["action_type"] = "ENCODE_CARD" })},
+		{Name: "result-on-error", Breaks: "a failed attempt carries the credential as result instead of null",
+			Target: proxied(resultOnError)},
+		{Name: "error-on-success", Breaks: "a successful attempt carries an error object instead of null",
+			Target: onAttempts(func(a map[string]any) {
+				if a["status"] == "success" {
+					a["error"] = map[string]any{"type": "uncategorized_error", "message": "the encoder answered late"}
+				}
+			})},
+		{Name: "never-leaves-pending", Breaks: "every attempt is answered pending, forever: no terminal status, no deadline",
+			Target: onAttempts(func(a map[string]any) {
+				a["status"], a["result"], a["error"] = "pending", nil, nil
+			}),
+			// Each encode waits out its deadline; one scenario and the
+			// API checks show the break without waiting out every one.
+			Labels: "api || scenario:first-issue"},
+		{Name: "terminal-flips-back", Breaks: "an attempt that ended is answered pending again by the next /action_attempts/get",
+			Target: proxied(flipsBack)},
+		{Name: "attempt-id-changes", Breaks: "/action_attempts/get reports the attempt under another action_attempt_id than encode_credential returned",
+			Target: proxied(idChanges)},
+		{Name: "two-attempts-per-call", Breaks: "one encode_credential call creates two action attempts",
+			Target: proxied(func(env) rewrite {
+				return rewrite{twice: func(method, path string) bool { return path == pathEncode }}
+			})},
+
+		// Authentication and API conventions.
+		{Name: "pat-without-workspace-accepted", Breaks: "a personal access token without seam-workspace is accepted for its workspace instead of refused 400 missing_workspace_id",
+			Target: proxied(patWithoutWorkspace)},
+		{Name: "bad-token-accepted", Breaks: "a request with no or an unknown bearer token is served as the lab's first API key instead of refused 401",
+			Target: proxied(badTokenAccepted)},
+		{Name: "request-id-missing", Breaks: "answers carry no seam-request-id header",
+			Target: onResponse(func(x *exchange) { x.Header.Del("seam-request-id") })},
+		{Name: "ok-missing", Breaks: "successful answers lack \"ok\": true",
+			Target: onResponse(func(x *exchange) {
+				if x.Status == http.StatusOK {
+					delete(x.Doc, "ok")
+				}
+			})},
+		{Name: "error-ok-missing", Breaks: "error answers lack \"ok\": false",
+			Target: onResponse(func(x *exchange) {
+				if x.Status >= 400 {
+					delete(x.Doc, "ok")
+				}
+			})},
+		{Name: "unknown-encoder-400", Breaks: "an encode on an unknown encoder is answered HTTP 400 instead of 404",
+			Target: onResponse(func(x *exchange) {
+				if e, _ := x.Doc["error"].(map[string]any); x.Status == http.StatusNotFound && e["type"] == "acs_encoder_not_found" {
+					x.Status = http.StatusBadRequest
+				}
+			})},
+
+		// The credential, as the attempt's result and as stored.
+		{Name: "is-managed-missing", Breaks: "credentials lack the required is_managed",
+			Target: onCredentials(func(c map[string]any) { delete(c, "is_managed") })},
+		{Name: "card-number-missing", Breaks: "credentials lack card_number, which is nullable but always present",
+			Target: onCredentials(func(c map[string]any) { delete(c, "card_number") })},
+		{Name: "code-omitted-not-null", Breaks: "a card credential omits code instead of carrying code: null",
+			Target: onCredentials(func(c map[string]any) {
+				if v, ok := c["code"]; ok && v == nil {
+					delete(c, "code")
+				}
+			})},
+		{Name: "acs-user-id-null", Breaks: "acs_user_id is null instead of a UUID or omitted",
+			Target: onCredentials(func(c map[string]any) {
+				if _, ok := c["acs_user_id"]; ok {
+					c["acs_user_id"] = nil
+				}
+			})},
+		{Name: "warnings-null", Breaks: "an empty warnings list is null instead of []",
+			Target: onCredentials(func(c map[string]any) {
+				if w, ok := c["warnings"].([]any); ok && len(w) == 0 {
+					c["warnings"] = nil
+				}
+			})},
+		{Name: "created-at-offset", Breaks: "created_at is written with a +01:00 offset instead of in UTC ending Z",
+			Target: onCredentials(func(c map[string]any) {
+				if s, ok := c["created_at"].(string); ok {
+					if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+						c["created_at"] = t.In(time.FixedZone("", 3600)).Format("2006-01-02T15:04:05.000-07:00")
+					}
+				}
+			})},
+		{Name: "wrong-card-number", Breaks: "card_number is not the number of the card written",
+			Target: onCredentials(func(c map[string]any) {
+				if n, ok := c["card_number"].(string); ok && len(n) > 2 {
+					c["card_number"] = otherUID(n)
+				}
+			})},
+		{Name: "not-issued", Breaks: "an encoded credential still says is_issued: false",
+			Target: onCredentials(func(c map[string]any) {
+				if c["is_issued"] == true {
+					c["is_issued"] = false
+				}
+			})},
+		{Name: "waiting-warning-kept", Breaks: "an encoded credential keeps its waiting_to_be_issued warning",
+			Target: onCredentials(keepWaitingWarning)},
+		{Name: "visionline-card-id-missing", Breaks: "an encoded Visionline credential lacks visionline_metadata.card_id",
+			Target: onCredentials(func(c map[string]any) {
+				if vm, ok := c["visionline_metadata"].(map[string]any); ok {
+					delete(vm, "card_id")
+				}
+			})},
+		{Name: "vostio-key-id-missing", Breaks: "an encoded Vostio credential lacks assa_abloy_vostio_metadata.key_id",
+			Target: onCredentials(func(c map[string]any) {
+				if vm, ok := c["assa_abloy_vostio_metadata"].(map[string]any); ok {
+					delete(vm, "key_id")
+				}
+			})},
+		{Name: "stored-differs", Breaks: "/acs/credentials/get answers the credential without the issued_at the attempt's result reported",
+			Target: onResponse(func(x *exchange) {
+				if c, ok := x.Doc["acs_credential"].(map[string]any); ok && x.Path == pathGetCredential {
+					c["issued_at"] = nil
+				}
+			})},
+	}
+}
+
+// onResponse is a stateless mutant rewriting answers.
+func onResponse(f func(x *exchange)) conformance.Target {
+	return proxied(func(env) rewrite { return rewrite{response: f} })
+}
+
+// onAttempts rewrites every action attempt an answer carries.
+func onAttempts(f func(a map[string]any)) conformance.Target {
+	return onResponse(func(x *exchange) {
+		if a := attemptIn(x.Doc); a != nil {
+			f(a)
+		}
+	})
+}
+
+// onCredentials rewrites every credential an answer carries: the one
+// /acs/credentials/create and get answer, each one of a list, and the
+// result of an action attempt.
+func onCredentials(f func(c map[string]any)) conformance.Target {
+	return onResponse(func(x *exchange) {
+		for _, c := range credentialsIn(x.Doc) {
+			f(c)
+		}
+	})
+}
+
+func attemptIn(doc map[string]any) map[string]any {
+	a, _ := doc["action_attempt"].(map[string]any)
+	return a
+}
+
+func credentialsIn(doc map[string]any) []map[string]any {
+	var out []map[string]any
+	if c, ok := doc["acs_credential"].(map[string]any); ok {
+		out = append(out, c)
+	}
+	list, _ := doc["acs_credentials"].([]any)
+	for _, it := range list {
+		if c, ok := it.(map[string]any); ok {
+			out = append(out, c)
+		}
+	}
+	if r, ok := attemptIn(doc)["result"].(map[string]any); ok {
+		out = append(out, r)
+	}
+	return out
+}
+
+// resultOnError puts the credential the attempt was for, as last
+// answered, in the result of a failed attempt.
+func resultOnError(env) rewrite {
+	var mu sync.Mutex
+	last := map[string]any{}
+	return rewrite{response: func(x *exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range credentialsIn(x.Doc) {
+			last = c
+		}
+		if a := attemptIn(x.Doc); a != nil && a["status"] == "error" {
+			a["result"] = last
+		}
+	}}
+}
+
+// flipsBack answers an attempt pending again once its terminal status
+// has been answered.
+func flipsBack(env) rewrite {
+	var mu sync.Mutex
+	ended := map[any]bool{}
+	return rewrite{response: func(x *exchange) {
+		a := attemptIn(x.Doc)
+		if a == nil || a["status"] == "pending" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		id := a["action_attempt_id"]
+		if ended[id] {
+			a["status"], a["result"], a["error"] = "pending", nil, nil
+		}
+		ended[id] = true
+	}}
+}
+
+// idChanges reports each attempt under a second id of its own on
+// /action_attempts/get, while encode_credential returned the real one.
+func idChanges(env) rewrite {
+	var mu sync.Mutex
+	other := map[string]string{}
+	return rewrite{response: func(x *exchange) {
+		a := attemptIn(x.Doc)
+		id, _ := a["action_attempt_id"].(string)
+		if x.Path != pathGetAttempt || id == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if other[id] == "" {
+			other[id] = uuid.NewString()
+		}
+		a["action_attempt_id"] = other[id]
+	}}
+}
+
+// patWithoutWorkspace adds the missing seam-workspace header to a request
+// made with a personal access token, naming the token's workspace.
+func patWithoutWorkspace(e env) rewrite {
+	owner := map[string]string{}
+	for _, ws := range e.Lab.Workspaces {
+		for _, pat := range ws.PersonalAccessTokens {
+			owner[pat] = ws.ID
+		}
+	}
+	return rewrite{request: func(h http.Header) {
+		if ws, ok := owner[bearer(h)]; ok && h.Get("seam-workspace") == "" {
+			h.Set("seam-workspace", ws)
+		}
+	}}
+}
+
+// badTokenAccepted replaces a missing or unknown bearer token with the
+// first API key of the lab.
+func badTokenAccepted(e env) rewrite {
+	known := map[string]bool{}
+	var first string
+	for _, ws := range e.Lab.Workspaces {
+		for _, k := range ws.APIKeys {
+			known[k] = true
+			if first == "" {
+				first = k
+			}
+		}
+		for _, pat := range ws.PersonalAccessTokens {
+			known[pat] = true
+		}
+	}
+	return rewrite{request: func(h http.Header) {
+		if !known[bearer(h)] && first != "" {
+			h.Set("Authorization", "Bearer "+first)
+		}
+	}}
+}
+
+func bearer(h http.Header) string {
+	tok, _ := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	return tok
+}
+
+// keepWaitingWarning puts waiting_to_be_issued back on an issued credential.
+func keepWaitingWarning(c map[string]any) {
+	if c["is_issued"] != true {
+		return
+	}
+	ws, _ := c["warnings"].([]any)
+	for _, w := range ws {
+		if m, _ := w.(map[string]any); m["warning_code"] == "waiting_to_be_issued" {
+			return
+		}
+	}
+	// Dated as the credential, so every answer shows the same warning.
+	c["warnings"] = append(ws, map[string]any{
+		"created_at":   c["created_at"],
+		"message":      "The credential has not been encoded on a card yet.",
+		"warning_code": "waiting_to_be_issued",
+	})
+}
+
+// otherUID returns a card number of the same length that is not n.
+func otherUID(n string) string {
+	b := []byte(strings.ToUpper(n))
+	last := len(b) - 1
+	if b[last] == '0' {
+		b[last] = '1'
+	} else {
+		b[last] = '0'
+	}
+	return string(b)
+}

@@ -1,0 +1,219 @@
+package conformance_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+	"gopkg.in/yaml.v3"
+
+	"github.com/encoderlab/encoderlab/conformance"
+	"github.com/encoderlab/encoderlab/scenarios"
+)
+
+// spec is a hand-built It report of requirement id in container.
+func spec(id, container string, state types.SpecState, failure string) types.SpecReport {
+	reg := conformance.Requirements()
+	must := "?"
+	if r := reg.Get(id); r != nil {
+		must = r.Must
+	}
+	s := types.SpecReport{
+		ContainerHierarchyTexts: []string{"encode_credential", container},
+		LeafNodeType:            types.NodeTypeIt,
+		LeafNodeText:            id + ": " + must,
+		LeafNodeLabels:          []string{id},
+		State:                   state,
+	}
+	if failure != "" {
+		s.Failure = types.Failure{Message: failure, Location: types.CodeLocation{FileName: "suite.go", LineNumber: 7}}
+	}
+	return s
+}
+
+// passingReport has one passing spec for every requirement of the
+// profile, in the API container.
+func passingReport(t *testing.T, profile string) types.Report {
+	t.Helper()
+	r := types.Report{SuiteSucceeded: true, StartTime: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+	for _, req := range conformance.Requirements().For(profile) {
+		r.SpecReports = append(r.SpecReports, spec(req.ID, "API", types.SpecStatePassed, ""))
+	}
+	return r
+}
+
+func TestCertificationReport(t *testing.T) {
+	r := passingReport(t, "current")
+	const evil = `<script>alert("x")</script> got 02 45 50, want 02 4F 4B`
+	r.SpecReports[0] = spec(r.SpecReports[0].LeafNodeLabels[0], "first-issue", types.SpecStateFailed, "requirement X\nMUST: y\nscenario first-issue.yaml:\n  "+evil)
+	r.SpecReports[1].State = types.SpecStateSkipped
+	r.SuiteSucceeded = false
+	failedID, skippedID := r.SpecReports[0].LeafNodeLabels[0], r.SpecReports[1].LeafNodeLabels[0]
+
+	cfg := conformance.NewConfig()
+	cfg.Certified = true
+	c, err := conformance.NewCertification(r, cfg, conformance.ReportInfo{Product: "acme-encode", Version: "1.4.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := len(conformance.Requirements().For("current"))
+	if c.Certified {
+		t.Error("certified = true with a failed and an unchecked requirement")
+	}
+	if c.Totals.Requirements != total || c.Totals.Failed != 1 || c.Totals.NotChecked != 1 || c.Totals.Passed != total-2 {
+		t.Errorf("totals = %+v, want %d requirements, 1 failed, 1 not checked", c.Totals, total)
+	}
+	if c.Target.Kind != "in-process" || c.Target.URL != "in-process" {
+		t.Errorf("target = %+v, want in-process", c.Target)
+	}
+	if got := c.Date.Format(time.RFC3339); got != "2025-03-04T05:06:07Z" {
+		t.Errorf("date = %s, want the report's start time in UTC", got)
+	}
+	if c.Profile.ID != "current" || c.Profile.Seed != "encode-credential.md" {
+		t.Errorf("profile = %+v", c.Profile)
+	}
+	byID := map[string]conformance.RequirementRuns{}
+	for _, rr := range c.Requirements {
+		byID[rr.ID] = rr
+	}
+	if f := byID[failedID]; f.Status != conformance.StatusFailed || len(f.Failures) != 1 ||
+		f.Failures[0].Where != "first-issue" || !strings.Contains(f.Failures[0].Message, evil) {
+		t.Errorf("failed requirement = %+v", f)
+	}
+	if s := byID[skippedID]; s.Status != conformance.StatusNotChecked || len(s.NotRun) != 1 {
+		t.Errorf("skipped requirement = %+v", s)
+	}
+
+	// The digest is over the bundled files' bytes in name order.
+	names, _ := fs.Glob(scenarios.FS, "*.yaml")
+	h := sha256.New()
+	for _, n := range names {
+		b, _ := scenarios.FS.ReadFile(n)
+		h.Write(b)
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); c.Scenarios.Digest != want || len(c.Scenarios.Files) != len(names) {
+		t.Errorf("digest = %s over %d files, want %s over %d", c.Scenarios.Digest, len(c.Scenarios.Files), want, len(names))
+	}
+
+	var y bytes.Buffer
+	if err := c.WriteYAML(&y); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := yaml.Unmarshal(y.Bytes(), &back); err != nil {
+		t.Fatalf("the YAML does not parse: %v", err)
+	}
+	for _, key := range []string{"product", "version", "profile", "target", "date", "environment", "scenarios", "totals", "certified", "requirements"} {
+		if _, ok := back[key]; !ok {
+			t.Errorf("YAML lacks %q", key)
+		}
+	}
+	if back["certified"] != false || back["product"] != "acme-encode" {
+		t.Errorf("YAML certified = %v, product = %v", back["certified"], back["product"])
+	}
+
+	var h2 bytes.Buffer
+	if err := c.WriteHTML(&h2); err != nil {
+		t.Fatal(err)
+	}
+	page := h2.String()
+	if strings.Contains(page, "<script>") {
+		t.Error("the HTML page carries the failure text unescaped")
+	}
+	if !strings.Contains(page, "&lt;script&gt;") {
+		t.Error("the HTML page lacks the escaped failure text")
+	}
+	if !strings.Contains(page, "NOT CERTIFIED") || !strings.Contains(page, "acme-encode") {
+		t.Error("the HTML page lacks the verdict or the product")
+	}
+	if i, j := strings.Index(page, "Failed requirements"), strings.Index(page, "<th>Requirement</th>"); i < 0 || j < 0 || i > j {
+		t.Error("the HTML page does not list failures before the requirement tables")
+	}
+}
+
+func TestCertificationReportCertifies(t *testing.T) {
+	cfg := conformance.NewConfig()
+	cfg.Profile = "older"
+	cfg.Certified = true
+	c, err := conformance.NewCertification(passingReport(t, "older"), cfg, conformance.ReportInfo{TargetKind: "external", TargetURL: "http://127.0.0.1:8450"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Certified || len(c.Problems) > 0 || c.Totals.Passed != c.Totals.Requirements {
+		t.Errorf("certified = %v, problems %q, totals %+v; want certified", c.Certified, c.Problems, c.Totals)
+	}
+	if c.Target.URL != "http://127.0.0.1:8450" || c.Profile.ID != "older" {
+		t.Errorf("target %+v, profile %+v", c.Target, c.Profile)
+	}
+	// Without certified mode the same run reports but does not certify.
+	cfg.Certified = false
+	if c, _ := conformance.NewCertification(passingReport(t, "older"), cfg, conformance.ReportInfo{}); c.Certified {
+		t.Error("certified = true outside certified mode")
+	}
+}
+
+func TestCertificationReportUnknownProfile(t *testing.T) {
+	cfg := conformance.NewConfig()
+	cfg.Profile = "future"
+	if _, err := conformance.NewCertification(types.Report{}, cfg, conformance.ReportInfo{}); err == nil {
+		t.Error("no error for an unknown profile")
+	}
+}
+
+func TestMergeReports(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := types.Report{SuiteSucceeded: true, StartTime: t0, EndTime: t0.Add(3 * time.Second), SpecReports: types.SpecReports{
+		spec("AUTH-API-KEY", "API", types.SpecStatePassed, ""),
+		spec("ATTEMPT-STATUS", "first-issue", types.SpecStateSkipped, ""),
+	}}
+	b := types.Report{SuiteSucceeded: false, StartTime: t0.Add(time.Second), EndTime: t0.Add(5 * time.Second), SpecReports: types.SpecReports{
+		spec("AUTH-API-KEY", "API", types.SpecStateSkipped, ""),
+		spec("ATTEMPT-STATUS", "first-issue", types.SpecStateFailed, "boom"),
+	}}
+	m := conformance.MergeReports([]types.Report{a, b})
+	if len(m.SpecReports) != 2 {
+		t.Fatalf("merged %d specs, want 2 (one copy each)", len(m.SpecReports))
+	}
+	if m.SpecReports[0].State != types.SpecStatePassed || m.SpecReports[1].State != types.SpecStateFailed {
+		t.Errorf("merged states %v, %v; want the copies that ran", m.SpecReports[0].State, m.SpecReports[1].State)
+	}
+	if m.SuiteSucceeded {
+		t.Error("merged run succeeded though a part failed")
+	}
+	if m.RunTime != 5*time.Second || !m.StartTime.Equal(t0) {
+		t.Errorf("run time %s from %s, want 5s from the earliest start", m.RunTime, m.StartTime)
+	}
+}
+
+func TestShardLabelFilter(t *testing.T) {
+	cfg := conformance.NewConfig()
+	plan, err := conformance.Plan(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for i := range 3 {
+		for _, l := range strings.Split(conformance.ShardLabelFilter(plan, i, 3), " || ") {
+			seen[l]++
+		}
+	}
+	if len(seen) != len(plan) {
+		t.Errorf("3 shards name %d containers, want all %d", len(seen), len(plan))
+	}
+	for l, n := range seen {
+		if n != 1 {
+			t.Errorf("container %s in %d shards, want 1", l, n)
+		}
+	}
+	if seen["api"] != 1 {
+		t.Error("no shard has the API container")
+	}
+	if f := conformance.ShardLabelFilter(plan, 3, 3); f != "" {
+		t.Errorf("shard 3 of 3 (0-based) = %q, want none", f)
+	}
+}
