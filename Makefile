@@ -32,7 +32,7 @@ certify:
 	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile older --report-dir $(REPORTS)/older
 
 ## test: every test in the module.
-test: sdk-deps
+test: sdk-deps libnfc
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
 
 ## mutants: the suite against each deliberately broken pipeline

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/pty"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // ErrClosed is returned by Hangup on an Encoder that was closed.

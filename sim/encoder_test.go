@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // patience bounds every wait for something that must happen; generous,
@@ -135,7 +135,7 @@ func TestStartWithoutLinkDir(t *testing.T) {
 func TestStartRejects(t *testing.T) {
 	bad := func(f func(*scenario.Scenario)) *scenario.Scenario { s := desk(); f(s); return s }
 	for name, sc := range map[string]*scenario.Scenario{
-		"unknown model": bad(func(s *scenario.Scenario) { s.Encoder.Model = "pn532" }),
+		"unknown model": bad(func(s *scenario.Scenario) { s.Encoder.Model = "no-such-model" }),
 		"id with slash": bad(func(s *scenario.Scenario) { s.Encoder.ID = "../x" }),
 		"empty id":      bad(func(s *scenario.Scenario) { s.Encoder.ID = "" }),
 		"bad card":      bad(func(s *scenario.Scenario) { s.Cards[0].UID = "zz" }),

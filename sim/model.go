@@ -7,9 +7,10 @@ import (
 	"os"
 	"slices"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/device/pms"
+	"github.com/encoderlab/encoderlab/sim/device/pn532"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // serveFunc speaks a model's protocol on a pty master until ctx ends or
@@ -21,7 +22,8 @@ type modelFunc func(enc scenario.Encoder, scale timescale.Scale, log *slog.Logge
 
 // models are the device models an encoder may name (scenario.Models).
 var models = map[string]modelFunc{
-	"pms": newPMS,
+	"pms":   newPMS,
+	"pn532": newPN532,
 }
 
 // Models lists the device models Start can run, sorted.
@@ -58,5 +60,18 @@ func newPMS(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scen
 	}
 	cfg.Logger = log
 	d := pms.New(cfg)
+	return d, func(ctx context.Context, master *os.File) error { return d.Serve(ctx, master) }
+}
+
+// newPN532 is the PN532 front end at its defaults. The scenario's write
+// time is the time to write one block; its card wait and writable
+// technologies do not apply (the host polls and decides what to write).
+func newPN532(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc) {
+	cfg := pn532.DefaultConfig().Scaled(scale)
+	if enc.WriteTime > 0 {
+		cfg.WriteTime = scale.Of(enc.WriteTime)
+	}
+	cfg.Logger = log
+	d := pn532.New(cfg)
 	return d, func(ctx context.Context, master *os.File) error { return d.Serve(ctx, master) }
 }

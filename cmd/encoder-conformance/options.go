@@ -10,7 +10,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 const runUsage = `Usage: encoder-conformance run [flags]

@@ -26,9 +26,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Exit codes.

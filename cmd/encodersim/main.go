@@ -28,10 +28,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Exit codes.

@@ -13,9 +13,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Name is the driver's name in a lab file's encoder "driver" field.

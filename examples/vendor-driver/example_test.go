@@ -6,10 +6,10 @@ import (
 
 	"github.com/encoderlab/encoderlab/conformance"
 	vendordriver "github.com/encoderlab/encoderlab/examples/vendor-driver"
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/scenarios"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // TestCertifyDriver runs the conformance suite on the bundled pipeline

@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/api"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	"github.com/encoderlab/encoderlab/pipeline/driver/pn532"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Defaults of Config.
@@ -69,7 +70,8 @@ type Config struct {
 // drivers builds each protocol's driver for a time scale, by the name an
 // encoder's "driver" field uses.
 var drivers = map[string]func(timescale.Scale) driver.Driver{
-	"pms": func(s timescale.Scale) driver.Driver { return pms.New(pms.DefaultTiming().Scaled(s)) },
+	"pms":   func(s timescale.Scale) driver.Driver { return pms.New(pms.DefaultTiming().Scaled(s)) },
+	"pn532": func(s timescale.Scale) driver.Driver { return pn532.New(pn532.DefaultTiming().Scaled(s)) },
 }
 
 // DriverNames returns the driver names an encoder may use, sorted.

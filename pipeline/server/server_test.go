@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/sim/pty"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 const waitBound = 20 * time.Second
@@ -141,8 +141,9 @@ func TestServeEncodesAndSurvivesRestart(t *testing.T) {
 		t.Fatalf("Encoders() lists %d, want %d", len(encs), len(ws.Encoders))
 	}
 	for i, e := range encs {
-		if want := filepath.Join(cfg.LinkDir, ws.Encoders[i].DisplayName); e.Port != want || e.Driver != "pms" {
-			t.Errorf("encoder %s: port %q driver %q, want %q pms", e.DisplayName, e.Port, e.Driver, want)
+		want := ws.Encoders[i]
+		if port := filepath.Join(cfg.LinkDir, want.DisplayName); e.Port != port || e.Driver != want.Driver {
+			t.Errorf("encoder %s: port %q driver %q, want %q %s", e.DisplayName, e.Port, e.Driver, port, want.Driver)
 		}
 	}
 	c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}

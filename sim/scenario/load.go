@@ -19,7 +19,7 @@ import (
 )
 
 // Models lists the device models an encoder may name.
-var Models = []string{"pms"}
+var Models = []string{"pms", "pn532"}
 
 // Ops lists every timeline operation, in the order the format documents them.
 var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup}

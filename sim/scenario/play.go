@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // StepError is a timeline step that failed, or (Step.Op empty) the final

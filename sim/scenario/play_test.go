@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // fakeDevice records every call a timeline makes. Commands "arrive" when

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Link bytes, written out from docs/protocols/pms.md.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Timing holds the host's protocol timeouts (docs/protocols/pms.md,

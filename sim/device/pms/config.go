@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Config is a device's address, timing and abilities. Durations are real

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/encoderlab/encoderlab/internal/timescale"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/device/pms"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 func TestDefaultConfigAndScaled(t *testing.T) {

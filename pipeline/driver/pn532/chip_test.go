@@ -1,0 +1,228 @@
+package pn532
+
+import (
+	"bytes"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// testCard is the card in the scripted chip's field: a MIFARE Classic
+// reduced to what the driver touches.
+type testCard struct {
+	uid    []byte
+	atqa   [2]byte
+	sak    byte
+	blocks [64][16]byte
+	// gone makes every exchange time out, as a card that left the field.
+	gone bool
+}
+
+// classicCard is a blank 1K card: transport keys and access bits.
+func classicCard(uid ...byte) *testCard {
+	c := &testCard{uid: uid, atqa: [2]byte{0x00, 0x04}, sak: 0x08}
+	for s := range 16 {
+		c.blocks[s*4+3] = [16]byte{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x80, 0x69, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+	}
+	return c
+}
+
+// testChip plays a PN532 on one end of net.Pipe from a script: each
+// information frame is ACKed and answered by respond, unless a fault
+// field says otherwise. It records every command and abort.
+type testChip struct {
+	conn net.Conn
+	card *testCard
+
+	mu      sync.Mutex
+	cmds    [][]byte // command code and parameters of each frame taken
+	aborts  int
+	nacks   int // NACK frames received from the host
+	silent  bool
+	nackAll bool
+	garble  int  // damage the DCS of this many responses
+	busy    bool // answer every write with status 0x27
+	// goneAfter, when > 0, takes the card away after that many writes.
+	goneAfter int
+	fw        []byte
+	authedAs  byte // 0, or the key type of the last good authentication
+	halted    bool
+	last      []byte
+}
+
+// newTestChip serves a chip with card c in its field; opts set its
+// faults before it starts.
+func newTestChip(t *testing.T, c *testCard, opts ...func(*testChip)) (*testChip, net.Conn) {
+	t.Helper()
+	host, dev := net.Pipe()
+	ch := &testChip{conn: dev, card: c, fw: []byte{0x32, 0x01, 0x06, 0x07}}
+	for _, o := range opts {
+		o(ch)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ch.serve()
+	}()
+	t.Cleanup(func() {
+		host.Close()
+		dev.Close()
+		<-done
+	})
+	return ch, host
+}
+
+// chipFrame is a chip information frame carrying data, written out by
+// hand from the frame format.
+func chipFrame(data ...byte) []byte {
+	sum := byte(0xD5)
+	for _, c := range data {
+		sum += c
+	}
+	out := []byte{0x00, 0x00, 0xFF, byte(len(data) + 1), byte(-(len(data) + 1)), 0xD5}
+	out = append(out, data...)
+	return append(out, -sum, 0x00)
+}
+
+func (ch *testChip) serve() {
+	var dec decoder
+	buf := make([]byte, 512)
+	for {
+		n, err := ch.conn.Read(buf)
+		if err != nil {
+			return
+		}
+		for _, c := range buf[:n] {
+			ev, ok := dec.feed(c)
+			if !ok {
+				continue
+			}
+			for _, out := range ch.handle(ev) {
+				if _, err := ch.conn.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (ch *testChip) handle(ev event) [][]byte {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	switch ev.kind {
+	case evACK:
+		ch.aborts++
+		return nil
+	case evNACK:
+		ch.nacks++
+		return [][]byte{ch.damaged(ch.last)}
+	case evInfo:
+	default:
+		return nil
+	}
+	if ev.tfi != 0xD4 || len(ev.data) == 0 || ch.silent {
+		return nil
+	}
+	if ch.nackAll {
+		return [][]byte{nack}
+	}
+	ch.cmds = append(ch.cmds, ev.data)
+	ch.last = chipFrame(append([]byte{ev.data[0] + 1}, ch.respond(ev.data[0], ev.data[1:])...)...)
+	return [][]byte{ackFrame, ch.damaged(ch.last)}
+}
+
+// damaged returns f with its DCS spoiled while garble lasts.
+func (ch *testChip) damaged(f []byte) []byte {
+	if ch.garble == 0 {
+		return f
+	}
+	ch.garble--
+	f = slices.Clone(f)
+	f[len(f)-2] ^= 0x55
+	return f
+}
+
+func (ch *testChip) respond(cmd byte, p []byte) []byte {
+	switch cmd {
+	case cmdGetFirmwareVersion:
+		return ch.fw
+	case cmdInListPassiveTarget:
+		c := ch.card
+		if c == nil || (len(p) > 2 && !bytes.Equal(p[2:], c.uid)) {
+			return []byte{0}
+		}
+		ch.halted, ch.authedAs = false, 0
+		out := []byte{1, 1, c.atqa[0], c.atqa[1], c.sak, byte(len(c.uid))}
+		return append(out, c.uid...)
+	case cmdInDataExchange:
+		return ch.exchange(p[1:])
+	}
+	return nil
+}
+
+func (ch *testChip) exchange(d []byte) []byte {
+	c := ch.card
+	if c == nil || c.gone || ch.halted {
+		return []byte{0x01}
+	}
+	trailer := &c.blocks[d[1]/4*4+3]
+	switch d[0] {
+	case mfAuthA, mfAuthB:
+		key := trailer[0:6]
+		if d[0] == mfAuthB {
+			key = trailer[10:16]
+		}
+		transport := bytes.Equal(trailer[6:9], []byte{0xFF, 0x07, 0x80})
+		if !bytes.Equal(key, d[2:8]) || (d[0] == mfAuthB && transport) {
+			ch.halted = true
+			return []byte{stMifare}
+		}
+		ch.authedAs = d[0]
+		return []byte{stOK}
+	case mfRead:
+		if ch.authedAs == 0 {
+			return []byte{stMifare}
+		}
+		return append([]byte{stOK}, c.blocks[d[1]][:]...)
+	case mfWrite:
+		if ch.busy {
+			return []byte{stContext}
+		}
+		if ch.authedAs == 0 {
+			return []byte{stMifare}
+		}
+		c.blocks[d[1]] = [16]byte(d[2:18])
+		if ch.goneAfter > 0 {
+			if ch.goneAfter--; ch.goneAfter == 0 {
+				c.gone = true
+			}
+		}
+		return []byte{stOK}
+	}
+	return []byte{0x01}
+}
+
+// commands returns the command codes the chip took, in order.
+func (ch *testChip) commands() []byte {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []byte
+	for _, c := range ch.cmds {
+		out = append(out, c[0])
+	}
+	return out
+}
+
+// writes returns the blocks written, in order.
+func (ch *testChip) writes() []byte {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var out []byte
+	for _, c := range ch.cmds {
+		if c[0] == cmdInDataExchange && c[2] == mfWrite {
+			out = append(out, c[3])
+		}
+	}
+	return out
+}

@@ -1,0 +1,332 @@
+package pn532
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+)
+
+// drainWait is how long one read of stale input waits: bytes already on
+// the line come back at once.
+const drainWait = 2 * time.Millisecond
+
+// errTimeout is a protocol timeout the session chose (not the caller's
+// context).
+var errTimeout = errors.New("timeout")
+
+// session runs commands over a port: frames, ACK and NACK, re-sends, and
+// the abort of a command in progress when the caller's context ends.
+type session struct {
+	p   driver.Port
+	t   Timing
+	ctx context.Context
+
+	dec     decoder
+	pending []byte
+	rbuf    [512]byte
+
+	stopWake func() bool
+	woken    chan struct{}
+	detached bool
+}
+
+func newSession(ctx context.Context, p driver.Port, t Timing) *session {
+	s := &session{p: p, t: t, ctx: ctx, woken: make(chan struct{})}
+	// A cancelled context must wake a read blocked on a protocol timeout.
+	s.stopWake = context.AfterFunc(ctx, func() {
+		defer close(s.woken)
+		now := time.Now()
+		_ = p.SetReadDeadline(now)
+		_ = p.SetWriteDeadline(now)
+	})
+	return s
+}
+
+// detach stops watching the caller's context.
+func (s *session) detach() {
+	if s.detached {
+		return
+	}
+	s.detached = true
+	if !s.stopWake() {
+		<-s.woken
+	}
+	s.ctx = context.Background()
+}
+
+// drain discards what the line holds from before this encode.
+func (s *session) drain() error {
+	end := time.Now().Add(s.t.Ack)
+	for time.Now().Before(end) {
+		if err := s.ctx.Err(); err != nil {
+			return fmt.Errorf("pn532: %w", err)
+		}
+		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
+			return ioError("drain", err)
+		}
+		n, err := s.p.Read(s.rbuf[:])
+		if n > 0 {
+			continue
+		}
+		if isTimeout(err) {
+			if err := s.ctx.Err(); err != nil {
+				return fmt.Errorf("pn532: %w", err)
+			}
+			break
+		}
+		if err != nil {
+			return ioError("drain", err)
+		}
+	}
+	s.pending, s.dec = nil, decoder{}
+	return nil
+}
+
+// command sends the command code with params and returns the response
+// data after the response code. A command the chip does not ACK is sent
+// again, at most Retries times; a damaged response is NACKed, and the
+// chip sends it again, at most Retries times.
+func (s *session) command(code byte, params ...byte) ([]byte, error) {
+	data, sent, err := s.exchange(code, params)
+	if err != nil && sent && isContextErr(err) {
+		return nil, s.abort(commandName(code), err)
+	}
+	return data, err
+}
+
+// exchange is command without the abort; sent reports whether the
+// command may have reached the chip.
+func (s *session) exchange(code byte, params []byte) (data []byte, sent bool, err error) {
+	name := commandName(code)
+	frame := appendFrame(nil, append([]byte{code}, params...))
+	sends, nacks := s.t.Retries+1, 0
+	var early *event // a response that overtook a lost ACK
+	acked := false
+send:
+	for range sends {
+		sent = true
+		if err := s.write(frame, name); err != nil {
+			return nil, sent, err
+		}
+		deadline := time.Now().Add(s.t.Ack)
+		for {
+			ev, err := s.next(deadline)
+			if errors.Is(err, errTimeout) {
+				continue send
+			}
+			if err != nil {
+				return nil, sent, err
+			}
+			switch ev.kind {
+			case evACK:
+				acked = true
+				break send
+			case evNACK:
+				nacks++
+				continue send
+			case evError:
+				return nil, sent, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
+			case evInfo, evBad:
+				// The ACK was lost on the line, and here is the response.
+				e := ev
+				early, acked = &e, true
+				break send
+			}
+		}
+	}
+	if !acked {
+		switch nacks {
+		case sends:
+			return nil, sent, driver.Errorf(driver.Link, "NACK to %s on every send (%d sends)", name, sends)
+		case 0:
+			return nil, sent, driver.Errorf(driver.NotAnswering, "no ACK to %s after %d sends", name, sends)
+		}
+		return nil, sent, driver.Errorf(driver.Link, "no ACK to %s after %d sends (%d NACK)", name, sends, nacks)
+	}
+	data, err = s.response(code, early)
+	return data, sent, err
+}
+
+// response reads the response to code, starting with first when the
+// response already arrived.
+func (s *session) response(code byte, first *event) ([]byte, error) {
+	name := commandName(code)
+	deadline := time.Now().Add(s.t.Answer)
+	bad := 0
+	for {
+		var ev event
+		if first != nil {
+			ev, first = *first, nil
+		} else {
+			var err error
+			ev, err = s.next(deadline)
+			if errors.Is(err, errTimeout) {
+				return nil, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		switch ev.kind {
+		case evInfo:
+			if ev.tfi != tfiChip || len(ev.data) == 0 || ev.data[0] != code+1 {
+				return nil, driver.Errorf(driver.Device, "%s: unexpected frame TFI 0x%02X % X", name, ev.tfi, ev.data)
+			}
+			return ev.data[1:], nil
+		case evError:
+			return nil, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
+		case evBad:
+			bad++
+			if bad > s.t.Retries {
+				return nil, &driver.Error{Kind: driver.Link, Detail: fmt.Sprintf("damaged response to %s %d times", name, bad), Err: ev.err}
+			}
+			if err := s.write(nack, "NACK"); err != nil {
+				return nil, err
+			}
+			deadline = time.Now().Add(s.t.Answer)
+		}
+		// An ACK or NACK here is a late echo of the link layer.
+	}
+}
+
+// abort tells the chip to drop the command in progress (an ACK frame from
+// the host) after the caller's context ended, and returns an error
+// wrapping cause. It reads what the chip sends for Ack, so a response
+// that crossed the abort does not linger on the line.
+func (s *session) abort(name string, cause error) error {
+	s.detach()
+	outcome := "aborted"
+	if err := s.write(ackFrame, "ACK"); err != nil {
+		outcome = "abort failed: " + err.Error()
+	} else {
+		deadline := time.Now().Add(s.t.Ack)
+		for {
+			ev, err := s.next(deadline)
+			if err != nil {
+				break
+			}
+			if ev.kind == evInfo {
+				outcome = "the response crossed the abort"
+			}
+		}
+	}
+	return fmt.Errorf("pn532: %s %s: %w", name, outcome, cause)
+}
+
+// pause waits d, or until the context ends.
+func (s *session) pause(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.ctx.Done():
+		return fmt.Errorf("pn532: %w", s.ctx.Err())
+	}
+}
+
+// next returns the next frame from the chip, reading until deadline or
+// the context's deadline, whichever comes first. A frame that stops
+// arriving for Ack is dropped.
+func (s *session) next(deadline time.Time) (event, error) {
+	for {
+		for len(s.pending) > 0 {
+			c := s.pending[0]
+			s.pending = s.pending[1:]
+			if ev, ok := s.dec.feed(c); ok {
+				return ev, nil
+			}
+		}
+		dl, ctxBound := s.bound(deadline)
+		stalled := false
+		if s.dec.inFrame() {
+			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
+				dl, ctxBound, stalled = t, false, true
+			}
+		}
+		if err := s.p.SetReadDeadline(dl); err != nil {
+			return event{}, ioError("read", err)
+		}
+		if err := s.ctx.Err(); err != nil {
+			return event{}, fmt.Errorf("pn532: %w", err)
+		}
+		n, err := s.p.Read(s.rbuf[:])
+		if n > 0 {
+			s.pending = s.rbuf[:n]
+			continue
+		}
+		switch {
+		case err == nil:
+			continue
+		case !isTimeout(err):
+			return event{}, ioError("read", err)
+		case stalled && s.ctx.Err() == nil:
+			s.dec.reset()
+			continue
+		}
+		return event{}, s.timeout(ctxBound)
+	}
+}
+
+// write sends b (what names it in errors), bounded by Ack.
+func (s *session) write(b []byte, what string) error {
+	dl, ctxBound := s.bound(time.Now().Add(s.t.Ack))
+	if err := s.p.SetWriteDeadline(dl); err != nil {
+		return ioError("write "+what, err)
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("pn532: %w", err)
+	}
+	_, err := s.p.Write(b)
+	switch {
+	case err == nil:
+		return nil
+	case !isTimeout(err):
+		return ioError("write "+what, err)
+	}
+	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
+		return err
+	}
+	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: chip not reading", what), Err: err}
+}
+
+func (s *session) bound(deadline time.Time) (time.Time, bool) {
+	if cd, ok := s.ctx.Deadline(); ok && cd.Before(deadline) {
+		return cd, true
+	}
+	return deadline, false
+}
+
+// timeout turns a port timeout into the context's error when the context
+// ended or its deadline was the one that passed, errTimeout otherwise.
+func (s *session) timeout(ctxBound bool) error {
+	if ctxBound {
+		<-s.ctx.Done() // the port's clock may run a hair ahead of the context's timer
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("pn532: %w", err)
+	}
+	return errTimeout
+}
+
+// ioError reports a port failure that is not a timeout: the line hung up
+// or is otherwise unusable; the caller reopens it.
+func ioError(op string, err error) error {
+	return &driver.Error{Kind: driver.Hangup, Detail: op, Err: err}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,407 @@
+package pn532
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+)
+
+// Command codes (UM0701-02, chapter 7).
+const (
+	cmdGetFirmwareVersion  byte = 0x02
+	cmdSAMConfiguration    byte = 0x14
+	cmdRFConfiguration     byte = 0x32
+	cmdInDataExchange      byte = 0x40
+	cmdInListPassiveTarget byte = 0x4A
+	cmdInRelease           byte = 0x52
+)
+
+func commandName(code byte) string {
+	switch code {
+	case cmdGetFirmwareVersion:
+		return "GetFirmwareVersion"
+	case cmdSAMConfiguration:
+		return "SAMConfiguration"
+	case cmdRFConfiguration:
+		return "RFConfiguration"
+	case cmdInDataExchange:
+		return "InDataExchange"
+	case cmdInListPassiveTarget:
+		return "InListPassiveTarget"
+	case cmdInRelease:
+		return "InRelease"
+	}
+	return fmt.Sprintf("command 0x%02X", code)
+}
+
+// Status bytes of InDataExchange the driver tells apart.
+const (
+	stOK      byte = 0x00
+	stMifare  byte = 0x14 // the card refused: authentication or access error
+	stContext byte = 0x27 // the chip cannot take the command now (busy)
+)
+
+// MIFARE Classic commands.
+const (
+	mfAuthA byte = 0x60
+	mfAuthB byte = 0x61
+	mfRead  byte = 0x30
+	mfWrite byte = 0xA0
+)
+
+// icPN532 is the IC byte of GetFirmwareVersion's response.
+const icPN532 = 0x32
+
+// Key is a six-byte MIFARE Classic key.
+type Key [6]byte
+
+// Default system keys (docs/protocols/pn532.md, "Keys").
+var (
+	DefaultKeyA  = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41} // "ELABKA"
+	DefaultKeyB  = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42} // "ELABKB"
+	TransportKey = Key{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+)
+
+// ErrInvalidJob is wrapped by the error Encode returns for a job the card
+// layout cannot carry; nothing is sent to the encoder.
+var ErrInvalidJob = errors.New("invalid job")
+
+// errBusy is a write the chip refused with status 0x27: Encode starts
+// over after Timing.Busy.
+var errBusy = errors.New("chip busy")
+
+// Driver encodes credentials through a PN532 front end, doing the card
+// work itself. It keeps no state between calls, so one Driver may serve
+// many ports, one call per port at a time.
+type Driver struct {
+	Timing Timing
+	// KeyA and KeyB are the system's keys for the credential sector.
+	KeyA, KeyB Key
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// New returns a driver with timing t and the default system keys.
+func New(t Timing) *Driver {
+	return &Driver{Timing: t, KeyA: DefaultKeyA, KeyB: DefaultKeyB}
+}
+
+// Encode writes job onto the MIFARE Classic card in the encoder's field
+// (see the package documentation for the steps) and returns its UID as
+// the card number. Encoder, card and line failures are *driver.Error
+// values. When ctx ends with a command in progress, Encode aborts it
+// before returning an error that wraps ctx.Err().
+func (d *Driver) Encode(ctx context.Context, p driver.Port, job driver.Job) (driver.Card, error) {
+	want, err := credentialBlocks(job)
+	if err != nil {
+		return driver.Card{}, err
+	}
+	if err := d.Timing.validate(); err != nil {
+		return driver.Card{}, fmt.Errorf("pn532: timing: %w", err)
+	}
+	if d.KeyB == TransportKey || d.KeyA == TransportKey {
+		return driver.Card{}, fmt.Errorf("pn532: the system keys must differ from the transport key")
+	}
+	if err := ctx.Err(); err != nil {
+		return driver.Card{}, fmt.Errorf("pn532: %w", err)
+	}
+	s := newSession(ctx, p, d.Timing)
+	defer s.detach()
+	if err := d.wake(s); err != nil {
+		return driver.Card{}, err
+	}
+	for tries := 1; ; tries++ {
+		c, err := d.encodeOnce(s, job, want)
+		if !errors.Is(err, errBusy) {
+			if err == nil {
+				// Leave the card alone; a failure here changes nothing.
+				_, _ = s.command(cmdInRelease, 0x00)
+			}
+			return c, err
+		}
+		if tries > d.Timing.Retries {
+			return driver.Card{}, driver.Errorf(driver.Busy, "write answered status 0x27 on all %d tries", tries)
+		}
+		if err := s.pause(d.Timing.Busy); err != nil {
+			return driver.Card{}, err
+		}
+	}
+}
+
+// wake brings the chip out of power-down and checks it is a PN532 that
+// looks for a card once per InListPassiveTarget.
+func (d *Driver) wake(s *session) error {
+	if err := s.drain(); err != nil {
+		return err
+	}
+	if err := s.write(wakeup, "wake-up preamble"); err != nil {
+		return err
+	}
+	// Normal mode, no IRQ line.
+	if _, err := s.command(cmdSAMConfiguration, 0x01, 0x14, 0x00); err != nil {
+		return err
+	}
+	fw, err := s.command(cmdGetFirmwareVersion)
+	if err != nil {
+		return err
+	}
+	if len(fw) != 4 || fw[0] != icPN532 {
+		return driver.Errorf(driver.Device, "GetFirmwareVersion: % X is not a PN532", fw)
+	}
+	// MaxRetries: MxRtyATR 0xFF, MxRtyPSL 1, MxRtyPassiveActivation 0:
+	// each InListPassiveTarget looks once, and the driver polls.
+	if _, err := s.command(cmdRFConfiguration, 0x05, 0xFF, 0x01, 0x00); err != nil {
+		return err
+	}
+	return nil
+}
+
+// target is the card the chip selected.
+type target struct {
+	uid  []byte
+	atqa [2]byte
+	sak  byte
+	tech string
+}
+
+// encodeOnce runs one pass: find the card, open its credential sector,
+// check what it holds, write and verify.
+func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (driver.Card, error) {
+	t, err := d.waitForCard(s)
+	if err != nil {
+		return driver.Card{}, err
+	}
+	if t.tech != techClassic1K && t.tech != techClassic4K {
+		return driver.Card{}, driver.Errorf(driver.IncompatibleCard,
+			"card %X is %s (ATQA %02X%02X, SAK %02X): only MIFARE Classic carries this system's credentials",
+			t.uid, t.tech, t.atqa[0], t.atqa[1], t.sak)
+	}
+	number := strings.ToUpper(hex.EncodeToString(t.uid))
+
+	// The system's key B first; a blank card still has the transport key.
+	blank := false
+	st, _, err := d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	if err != nil {
+		return driver.Card{}, err
+	}
+	if st == stMifare {
+		// A failed authentication halts the card: select it again.
+		if err := d.reselect(s, t); err != nil {
+			return driver.Card{}, err
+		}
+		st, _, err = d.mifare(s, mfAuthA, blockHeader, TransportKey[:], t.uid)
+		if err != nil {
+			return driver.Card{}, err
+		}
+		if st == stMifare {
+			return driver.Card{}, driver.Errorf(driver.IncompatibleCard,
+				"card %s: sector %d opens with neither the system key nor the transport key: a card of another system", number, credSector)
+		}
+		blank = true
+	}
+	if err := statusError("authenticate", st); err != nil {
+		return driver.Card{}, err
+	}
+
+	if !blank {
+		held, err := d.readCredential(s)
+		if err != nil {
+			return driver.Card{}, err
+		}
+		if c, ok := decodeCredential(held); ok && c.function == 'S' {
+			return driver.Card{}, driver.Errorf(driver.CannotOverwrite, "card %s holds staff credential %s", number, c.cardID)
+		}
+	}
+
+	for i, b := range want {
+		if err := d.writeBlock(s, blockHeader+i, b); err != nil {
+			return driver.Card{}, err
+		}
+	}
+	if blank {
+		if err := d.writeBlock(s, blockKeys, d.trailer()); err != nil {
+			return driver.Card{}, err
+		}
+	}
+
+	// Verify as a fresh reader would: select, open with the system key,
+	// read back.
+	if err := d.reselect(s, t); err != nil {
+		return driver.Card{}, err
+	}
+	st, _, err = d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	if err != nil {
+		return driver.Card{}, err
+	}
+	if st == stMifare {
+		return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: the system key does not open sector %d after writing it", number, credSector)
+	}
+	if err := statusError("verify: authenticate", st); err != nil {
+		return driver.Card{}, err
+	}
+	got, err := d.readCredential(s)
+	if err != nil {
+		return driver.Card{}, err
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: block %d reads % X, wrote % X", number, blockHeader+i, got[i], want[i])
+		}
+	}
+	return driver.Card{Number: number, Technology: t.tech, CardID: job.CardID}, nil
+}
+
+// waitForCard polls for a card until one answers or CardWait passes.
+func (d *Driver) waitForCard(s *session) (target, error) {
+	deadline := time.Now().Add(d.Timing.CardWait)
+	for {
+		t, ok, err := d.list(s, nil)
+		if err != nil || ok {
+			return t, err
+		}
+		if !time.Now().Before(deadline) {
+			return target{}, driver.Errorf(driver.NoCard, "no card in the field within %v", d.Timing.CardWait)
+		}
+		if err := s.pause(d.Timing.Poll); err != nil {
+			return target{}, err
+		}
+	}
+}
+
+// reselect selects the card t again, after a failed authentication or to
+// verify; the card gone is an interrupted encode.
+func (d *Driver) reselect(s *session, t target) error {
+	got, ok, err := d.list(s, t.uid)
+	if err != nil {
+		return err
+	}
+	if !ok || !bytes.Equal(got.uid, t.uid) {
+		return driver.Errorf(driver.Interrupted, "card %X left the field", t.uid)
+	}
+	return nil
+}
+
+// list runs InListPassiveTarget for one 106 kbps type A target, uid to
+// select that card only (nil: any).
+func (d *Driver) list(s *session, uid []byte) (target, bool, error) {
+	r, err := s.command(cmdInListPassiveTarget, append([]byte{0x01, 0x00}, uid...)...)
+	if err != nil {
+		return target{}, false, err
+	}
+	if len(r) == 0 {
+		return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: empty response")
+	}
+	if r[0] == 0 {
+		return target{}, false, nil
+	}
+	// NbTg, Tg, ATQA (2), SAK, NFCIDLength, NFCID1 [, ATS]
+	if r[0] != 1 || len(r) < 6 || (r[5] != 4 && r[5] != 7 && r[5] != 10) || len(r) < 6+int(r[5]) {
+		return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: malformed response % X", r)
+	}
+	t := target{atqa: [2]byte{r[2], r[3]}, sak: r[4], uid: append([]byte(nil), r[6:6+int(r[5])]...)}
+	t.tech = technology(t.sak)
+	return t, true, nil
+}
+
+// Technology names, as pipeline/driver reports them.
+const (
+	techClassic1K  = "mifare-classic-1k"
+	techClassic4K  = "mifare-classic-4k"
+	techUltralight = "mifare-ultralight"
+	techDESFire    = "desfire"
+)
+
+// technology tells the card type from its SAK.
+func technology(sak byte) string {
+	switch {
+	case sak&0x20 != 0:
+		return techDESFire // ISO 14443-4: DESFire and kin
+	case sak == 0x08 || sak == 0x88:
+		return techClassic1K
+	case sak == 0x18:
+		return techClassic4K
+	case sak == 0x00:
+		return techUltralight
+	}
+	return fmt.Sprintf("unknown (SAK %02X)", sak)
+}
+
+// mifare runs a MIFARE command on target 1 and returns the status byte
+// and the data after it.
+func (d *Driver) mifare(s *session, op, block byte, data []byte, uid []byte) (byte, []byte, error) {
+	params := []byte{0x01, op, block}
+	params = append(params, data...)
+	if op == mfAuthA || op == mfAuthB {
+		// The authentication takes the UID's last four bytes (the cascade
+		// level the card answers to).
+		params = append(params, uid[len(uid)-4:]...)
+	}
+	r, err := s.command(cmdInDataExchange, params...)
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(r) == 0 {
+		return 0, nil, driver.Errorf(driver.Device, "InDataExchange: empty response")
+	}
+	return r[0] & 0x3F, r[1:], nil // bits 6 and 7 are the MI and NAD flags
+}
+
+// readCredential reads blocks 4–6.
+func (d *Driver) readCredential(s *session) ([3][16]byte, error) {
+	var out [3][16]byte
+	for i := range out {
+		st, data, err := d.mifare(s, mfRead, byte(blockHeader+i), nil, nil)
+		if err != nil {
+			return out, err
+		}
+		if err := statusError(fmt.Sprintf("read block %d", blockHeader+i), st); err != nil {
+			return out, err
+		}
+		if len(data) != 16 {
+			return out, driver.Errorf(driver.Device, "read block %d: %d bytes, want 16", blockHeader+i, len(data))
+		}
+		out[i] = [16]byte(data)
+	}
+	return out, nil
+}
+
+// writeBlock writes one block.
+func (d *Driver) writeBlock(s *session, block int, v [16]byte) error {
+	st, _, err := d.mifare(s, mfWrite, byte(block), v[:], nil)
+	if err != nil {
+		return err
+	}
+	if st == stContext {
+		return errBusy
+	}
+	return statusError(fmt.Sprintf("write block %d", block), st)
+}
+
+// trailer is the credential sector's trailer under the system's keys.
+func (d *Driver) trailer() [16]byte {
+	var t [16]byte
+	copy(t[0:6], d.KeyA[:])
+	copy(t[6:10], systemAccess[:])
+	copy(t[10:16], d.KeyB[:])
+	return t
+}
+
+// statusError maps an InDataExchange status other than success onto the
+// driver's kinds (docs/protocols/pn532.md, "Outcomes").
+func statusError(op string, st byte) error {
+	switch st {
+	case stOK:
+		return nil
+	case stMifare:
+		return driver.Errorf(driver.IncompatibleCard, "%s: the card refused (status 0x14): its access bits are not this system's", op)
+	case 0x01, 0x0A, 0x2B:
+		return driver.Errorf(driver.Interrupted, "%s: the card stopped answering (status 0x%02X)", op, st)
+	}
+	return driver.Errorf(driver.Device, "%s: status 0x%02X", op, st)
+}

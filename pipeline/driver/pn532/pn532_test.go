@@ -1,0 +1,307 @@
+package pn532
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+)
+
+// testTiming keeps every wait short but generous for a loaded machine.
+func testTiming() Timing {
+	return Timing{
+		Ack:      500 * time.Millisecond,
+		Answer:   2 * time.Second,
+		Poll:     5 * time.Millisecond,
+		CardWait: 200 * time.Millisecond,
+		Busy:     time.Millisecond,
+		Retries:  3,
+	}
+}
+
+var guestJob = driver.Job{
+	CardID:   "9F2C4D1A00000001",
+	Function: driver.Guest,
+	StartsAt: time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC),
+	EndsAt:   time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC),
+	Label:    "Room 101",
+}
+
+// wantBlocks is guestJob's credential sector, written out by hand from
+// the layout in docs/protocols/pn532.md.
+var wantBlocks = [3][16]byte{
+	{'E', 'L', 0x01, 'G', 0x9F, 0x2C, 0x4D, 0x1A, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0}, // CRC filled in below
+	{0x20, 0x26, 0x11, 0x25, 0x14, 0x00, 0x20, 0x26, 0x11, 0x28, 0x11, 0x00},
+	{'R', 'o', 'o', 'm', ' ', '1', '0', '1'},
+}
+
+func init() {
+	crc := crc16(wantBlocks[0][:12], wantBlocks[1][:], wantBlocks[2][:])
+	wantBlocks[0][12], wantBlocks[0][13] = byte(crc>>8), byte(crc)
+}
+
+func (ch *testChip) block(n int) [16]byte {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.card.blocks[n]
+}
+
+func encode(t *testing.T, host driver.Port, job driver.Job) (driver.Card, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return New(testTiming()).Encode(ctx, host, job)
+}
+
+func wantKind(t *testing.T, err error, k driver.Kind) {
+	t.Helper()
+	if got := driver.KindOf(err); got != k {
+		t.Fatalf("err = %v (kind %v), want kind %v", err, got, k)
+	}
+}
+
+func TestCRC16(t *testing.T) {
+	// The check value of CRC-16/CCITT-FALSE.
+	if got := crc16([]byte("123456789")); got != 0x29B1 {
+		t.Fatalf("crc16(123456789) = 0x%04X, want 0x29B1", got)
+	}
+}
+
+func TestEncodeBlankCard(t *testing.T) {
+	ch, host := newTestChip(t, classicCard(0x04, 0xA1, 0xB2, 0xC3))
+	got, err := encode(t, host, guestJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := driver.Card{Number: "04A1B2C3", Technology: "mifare-classic-1k", CardID: guestJob.CardID}
+	if got != want {
+		t.Errorf("Encode = %+v, want %+v", got, want)
+	}
+	for i, w := range wantBlocks {
+		if b := ch.block(4 + i); b != w {
+			t.Errorf("block %d = % X, want % X", 4+i, b, w)
+		}
+	}
+	wantTrailer := [16]byte{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41, 0x78, 0x77, 0x88, 0x69, 0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42}
+	if b := ch.block(7); b != wantTrailer {
+		t.Errorf("trailer = % X, want % X", b, wantTrailer)
+	}
+	if w := ch.writes(); !bytes.Equal(w, []byte{4, 5, 6, 7}) {
+		t.Errorf("blocks written % X, want 04 05 06 07", w)
+	}
+	wantCmds := []byte{
+		cmdSAMConfiguration, cmdGetFirmwareVersion, cmdRFConfiguration,
+		cmdInListPassiveTarget, cmdInDataExchange, // key B fails
+		cmdInListPassiveTarget, cmdInDataExchange, // transport key A
+		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // write 4-7
+		cmdInListPassiveTarget, cmdInDataExchange, // verify: select, key B
+		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // read 4-6
+		cmdInRelease,
+	}
+	if c := ch.commands(); !bytes.Equal(c, wantCmds) {
+		t.Errorf("commands % X\nwant     % X", c, wantCmds)
+	}
+}
+
+// systemCard is a card already written by the system with blocks b.
+func systemCard(b [3][16]byte) *testCard {
+	c := classicCard(0x04, 0xE2, 0xF3, 0xA4, 0xB5, 0xC6, 0xD7)
+	c.atqa = [2]byte{0x00, 0x44}
+	copy(c.blocks[4:7], b[:])
+	c.blocks[7] = [16]byte{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41, 0x78, 0x77, 0x88, 0x69, 0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42}
+	return c
+}
+
+func TestEncodeGuestCardIsOverwritten(t *testing.T) {
+	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, host := newTestChip(t, systemCard(old))
+	got, err := encode(t, host, guestJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != "04E2F3A4B5C6D7" {
+		t.Errorf("card number %q", got.Number)
+	}
+	if w := ch.writes(); !bytes.Equal(w, []byte{4, 5, 6}) {
+		t.Errorf("blocks written % X, want 04 05 06 (keys stay)", w)
+	}
+}
+
+func TestEncodeStaffCardIsRefused(t *testing.T) {
+	staff, err := credentialBlocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, host := newTestChip(t, systemCard(staff))
+	_, err = encode(t, host, guestJob)
+	wantKind(t, err, driver.CannotOverwrite)
+	if w := ch.writes(); len(w) != 0 {
+		t.Errorf("blocks written % X on a refused card", w)
+	}
+}
+
+func TestEncodeForeignCard(t *testing.T) {
+	c := classicCard(1, 2, 3, 4)
+	c.blocks[7] = [16]byte{1, 1, 1, 1, 1, 1, 0x78, 0x77, 0x88, 0x69, 2, 2, 2, 2, 2, 2}
+	ch, host := newTestChip(t, c)
+	_, err := encode(t, host, guestJob)
+	wantKind(t, err, driver.IncompatibleCard)
+	if w := ch.writes(); len(w) != 0 {
+		t.Errorf("blocks written % X on another system's card", w)
+	}
+}
+
+func TestEncodeOtherTechnologies(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		atqa [2]byte
+		sak  byte
+	}{
+		{"ultralight", [2]byte{0x00, 0x44}, 0x00},
+		{"desfire", [2]byte{0x03, 0x44}, 0x20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := classicCard(0x04, 1, 2, 3, 4, 5, 6)
+			c.atqa, c.sak = tc.atqa, tc.sak
+			ch, host := newTestChip(t, c)
+			_, err := encode(t, host, guestJob)
+			wantKind(t, err, driver.IncompatibleCard)
+			if slices.Contains(ch.commands(), cmdInDataExchange) {
+				t.Error("the driver talked to a card it cannot use")
+			}
+		})
+	}
+}
+
+func TestEncodeEmptyField(t *testing.T) {
+	ch, host := newTestChip(t, nil)
+	_, err := encode(t, host, guestJob)
+	wantKind(t, err, driver.NoCard)
+	n := 0
+	for _, c := range ch.commands() {
+		if c == cmdInListPassiveTarget {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("polled %d times, want repeated polls until T_card", n)
+	}
+}
+
+func TestEncodeCardLeavesDuringWrite(t *testing.T) {
+	ch, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.goneAfter = 1 })
+	_, err := encode(t, host, guestJob)
+	wantKind(t, err, driver.Interrupted)
+	if w := ch.writes(); !bytes.Equal(w, []byte{4, 5}) {
+		t.Errorf("write attempts % X, want 04 05 (the second finds no card)", w)
+	}
+}
+
+func TestEncodeBusy(t *testing.T) {
+	ch, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.busy = true })
+	_, err := encode(t, host, guestJob)
+	wantKind(t, err, driver.Busy)
+	if w := ch.writes(); len(w) != testTiming().Retries+1 {
+		t.Errorf("%d write attempts, want %d", len(w), testTiming().Retries+1)
+	}
+}
+
+func TestEncodeLinkFailures(t *testing.T) {
+	t.Run("silent", func(t *testing.T) {
+		_, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.silent = true })
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.NotAnswering)
+	})
+	t.Run("NACK to everything", func(t *testing.T) {
+		_, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.nackAll = true })
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.Link)
+	})
+	t.Run("damaged responses", func(t *testing.T) {
+		_, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.garble = 1000 })
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.Link)
+		var fe *FrameError
+		if !errors.As(err, &fe) {
+			t.Errorf("err = %v, want a *FrameError in its chain", err)
+		}
+	})
+	t.Run("damaged responses asked for again", func(t *testing.T) {
+		ch, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.garble = 2 })
+		if _, err := encode(t, host, guestJob); err != nil {
+			t.Fatal(err)
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if ch.nacks != 2 {
+			t.Errorf("host sent %d NACK frames, want 2", ch.nacks)
+		}
+	})
+	t.Run("not a PN532", func(t *testing.T) {
+		_, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.fw = []byte{0x07, 0x01, 0x00, 0x00} })
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.Device)
+	})
+	t.Run("hangup", func(t *testing.T) {
+		ch, host := newTestChip(t, classicCard(1, 2, 3, 4))
+		ch.conn.Close()
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.Hangup)
+	})
+}
+
+func TestEncodeContextEndsWhileWaiting(t *testing.T) {
+	ch, host := newTestChip(t, nil)
+	tm := testTiming()
+	tm.CardWait = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := New(tm).Encode(ctx, host, guestJob)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want one wrapping context.DeadlineExceeded", err)
+	}
+	if driver.KindOf(err) != 0 {
+		t.Errorf("err has kind %v; a deadline is the caller's, not the encoder's", driver.KindOf(err))
+	}
+	// The poll in progress was aborted with an ACK frame, or the
+	// deadline fell between two polls.
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.aborts > 1 {
+		t.Errorf("%d aborts, want at most one", ch.aborts)
+	}
+}
+
+func TestEncodeInvalidJob(t *testing.T) {
+	ch, host := newTestChip(t, classicCard(1, 2, 3, 4))
+	for _, job := range []driver.Job{
+		{CardID: "9f2c4d1a00000001", Function: driver.Guest},
+		{CardID: "9F2C", Function: driver.Guest},
+		{CardID: guestJob.CardID, Function: "owner"},
+		{CardID: guestJob.CardID, Function: driver.Guest, EndsAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		if _, err := encode(t, host, job); !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("Encode(%+v): err = %v, want ErrInvalidJob", job, err)
+		}
+	}
+	if c := ch.commands(); len(c) != 0 {
+		t.Errorf("commands sent for invalid jobs: % X", c)
+	}
+}
+
+func TestLabelIsCutAndSanitised(t *testing.T) {
+	b, err := credentialBlocks(driver.Job{CardID: guestJob.CardID, Function: driver.Guest, Label: "Suite «Sea» 12 and more text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b[2][:]), "Suite ?Sea? 12 a"; got != want {
+		t.Errorf("label block %q, want %q", got, want)
+	}
+}

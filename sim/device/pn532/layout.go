@@ -1,0 +1,181 @@
+package pn532
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+
+	"github.com/encoderlab/encoderlab/sim/card"
+)
+
+// The credential sector, as docs/protocols/pn532.md ("Card layout")
+// specifies it. This is the device side's own reading of that page.
+const (
+	credSector  = 1
+	blockHeader = 4 // magic, version, function, card id, CRC
+	blockValid  = 5 // valid from, valid until (BCD)
+	blockLabel  = 6 // label
+	blockKeys   = 7 // the sector trailer
+	layoutMagic = "EL"
+	layoutV1    = 0x01
+	labelLen    = card.BlockSize
+)
+
+// Default keys of the system the model's cards belong to, and of the
+// "other system" a foreign card belongs to.
+var (
+	DefaultSystemKeyA = card.Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41} // "ELABKA"
+	DefaultSystemKeyB = card.Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42} // "ELABKB"
+	foreignKey        = card.Key{0x0F, 0x0E, 0x0D, 0x0C, 0x0B, 0x0A}
+)
+
+// systemAccess is the credential sector's access bits on a card of the
+// system: data read with key A or B, written with key B; the trailer
+// managed with key B (conditions 100, 100, 100, 011).
+var systemAccess = card.AccessBits([4]byte{0b100, 0b100, 0b100, 0b011})
+
+// isCredentialBlock reports a block of the credential sector, trailer
+// included.
+func isCredentialBlock(b int) bool { return card.SectorOf(b) == credSector }
+
+// crc16 is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF).
+func crc16(parts ...[]byte) uint16 {
+	crc := uint16(0xFFFF)
+	for _, p := range parts {
+		for _, c := range p {
+			crc ^= uint16(c) << 8
+			for range 8 {
+				if crc&0x8000 != 0 {
+					crc = crc<<1 ^ 0x1021
+				} else {
+					crc <<= 1
+				}
+			}
+		}
+	}
+	return crc
+}
+
+// credentialBlocks lays out c in blocks 4, 5 and 6. Fields that do not
+// parse (a card id that is not hex, a validity that is not YYYYMMDDhhmm)
+// are written as zeros.
+func credentialBlocks(c card.Contents) [3]card.Block {
+	var h, v, l card.Block
+	copy(h[0:2], layoutMagic)
+	h[2] = layoutV1
+	h[3] = 'G'
+	if c.Function == "S" || c.Kind == card.Staff {
+		h[3] = 'S'
+	}
+	if id, err := hex.DecodeString(c.CardID); err == nil && len(id) == 8 {
+		copy(h[4:12], id)
+	}
+	copy(v[0:6], toBCD(c.ValidFrom))
+	copy(v[6:12], toBCD(c.ValidUntil))
+	for i := 0; i < len(c.Label) && i < labelLen; i++ {
+		l[i] = c.Label[i]
+	}
+	binary.BigEndian.PutUint16(h[12:14], crc16(h[0:12], v[:], l[:]))
+	return [3]card.Block{h, v, l}
+}
+
+// decodeCredential reads blocks 4, 5 and 6 back into contents: ok is
+// false unless they hold a complete credential (magic, version, function
+// and CRC all valid).
+func decodeCredential(b [3]card.Block) (card.Contents, bool) {
+	h, v, l := b[0], b[1], b[2]
+	if string(h[0:2]) != layoutMagic || h[2] != layoutV1 {
+		return card.Contents{}, false
+	}
+	if binary.BigEndian.Uint16(h[12:14]) != crc16(h[0:12], v[:], l[:]) {
+		return card.Contents{}, false
+	}
+	c := card.Contents{
+		CardID:     strings.ToUpper(hex.EncodeToString(h[4:12])),
+		Function:   string(h[3]),
+		ValidFrom:  fromBCD(v[0:6]),
+		ValidUntil: fromBCD(v[6:12]),
+		Label:      string(bytes.TrimRight(l[:], "\x00")),
+	}
+	switch h[3] {
+	case 'G':
+		c.Kind = card.Guest
+	case 'S':
+		c.Kind = card.Staff
+	default:
+		return card.Contents{}, false
+	}
+	return c, true
+}
+
+// toBCD packs twelve decimal digits into six bytes; anything else is
+// zeros (no bound).
+func toBCD(s string) []byte {
+	out := make([]byte, 6)
+	if len(s) != 12 {
+		return out
+	}
+	for i := range 12 {
+		if s[i] < '0' || s[i] > '9' {
+			return make([]byte, 6)
+		}
+		out[i/2] |= (s[i] - '0') << (4 * (1 - i%2))
+	}
+	return out
+}
+
+// fromBCD unpacks six BCD bytes; all zeros (or a nibble above 9) is "".
+func fromBCD(b []byte) string {
+	var sb strings.Builder
+	zero := true
+	for _, c := range b {
+		hi, lo := c>>4, c&0xF
+		if hi > 9 || lo > 9 {
+			return ""
+		}
+		if c != 0 {
+			zero = false
+		}
+		sb.WriteByte('0' + hi)
+		sb.WriteByte('0' + lo)
+	}
+	if zero {
+		return ""
+	}
+	return sb.String()
+}
+
+// classicMemoryFor builds the memory of a Classic card from what the
+// scenario says it holds: a blank card is factory-fresh; a guest or staff
+// card carries its credential in the credential sector under the system's
+// keys; a foreign card has that sector locked with another system's keys.
+func classicMemoryFor(c *card.Card, keyA, keyB card.Key) (*card.ClassicMemory, error) {
+	uid, err := hex.DecodeString(c.UID)
+	if err != nil {
+		return nil, err
+	}
+	if len(uid) == 10 {
+		uid = uid[:7] // a Classic card carries at most 7 UID bytes in block 0
+	}
+	m, err := card.NewClassicMemory(c.Tech, uid)
+	if err != nil {
+		return nil, err
+	}
+	ct := c.Contents()
+	switch ct.Kind {
+	case card.Guest, card.Staff:
+		for i, b := range credentialBlocks(ct) {
+			if err := m.SetRaw(blockHeader+i, b); err != nil {
+				return nil, err
+			}
+		}
+		err = m.SetRaw(blockKeys, card.Trailer(keyA, systemAccess, 0x69, keyB))
+	case card.Foreign:
+		if err := m.SetRaw(blockHeader, card.Block{'O', 'T', 'H', 'E', 'R'}); err != nil {
+			return nil, err
+		}
+		err = m.SetRaw(blockKeys, card.Trailer(foreignKey, systemAccess, 0x69, foreignKey))
+	}
+	return m, err
+}
