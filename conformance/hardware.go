@@ -28,7 +28,8 @@ const OperatorLabel = "operator"
 // drives a device model. The suite calls PerformStep instead of Perform
 // on an Operator that implements it.
 type StepPerformer interface {
-	// PerformStep carries out a place or remove step: card is the
+	// PerformStep carries out a place or remove step (a remove step
+	// with a nil card: clear the reader of every card): card is the
 	// scenario's card the step names, encoder the display name of the
 	// encoder it happens at.
 	PerformStep(ctx context.Context, step scenario.Step, card *scenario.CardSpec, encoder string) error
@@ -142,7 +143,20 @@ func replaceLink(target, path string) error {
 // playOnHardware runs sc's timeline with op doing the physical steps:
 // place and remove become instructions, waits are honoured (scaled by
 // Config.TimeScale: run hardware at scale 1) and awaits are skipped.
+//
+// Every scenario starts with an empty reader, as the timeline assumes: the
+// first instruction is to clear it (a remove step with no card, Index -1).
 func playOnHardware(ctx context.Context, cfg *Config, sc *scenario.Scenario, op Operator) error {
+	clear := scenario.Step{Index: -1, Op: scenario.OpRemove}
+	var err error
+	if sp, ok := op.(StepPerformer); ok {
+		err = sp.PerformStep(ctx, clear, nil, sc.Encoder.ID)
+	} else {
+		err = op.Perform(ctx, Instruction(clear, nil, sc.Encoder.ID))
+	}
+	if err != nil {
+		return &scenario.StepError{File: sc.File, Step: clear, Err: fmt.Errorf("clearing the reader: %w", err)}
+	}
 	for _, st := range sc.Steps {
 		var err error
 		switch st.Op {
@@ -210,7 +224,11 @@ var holds = map[card.Kind]string{
 // Instruction is what a person reads for a place or remove step, e.g.
 // "Place card 'blank' (MIFARE Classic 1K, a blank card; the scenario's
 // UID 04A1B2C3D4E5F6) on encoder front-desk-1, then press Enter".
+// A remove step without a card asks for an empty reader.
 func Instruction(st scenario.Step, c *scenario.CardSpec, encoder string) string {
+	if c == nil {
+		return fmt.Sprintf("Take every card off encoder %s, so its reader is empty, then press Enter", encoder)
+	}
 	tech := techNames[c.Tech]
 	if tech == "" {
 		tech = string(c.Tech)

@@ -72,8 +72,9 @@ func TestHardwarePath(t *testing.T) {
 // scriptedDesk owns the stand-in devices and is the run's operator: it
 // carries out each step on the device, with the card the step names.
 type scriptedDesk struct {
-	dir   string
-	ports map[string]string // encoder display name → dir/name
+	dir    string
+	ports  map[string]string // encoder display name → dir/name
+	models map[string]string // encoder display name → device model
 
 	mu       sync.Mutex
 	encoders map[string]*sim.Encoder
@@ -94,20 +95,23 @@ func newDesk() *scriptedDesk {
 	if err != nil {
 		panic(fmt.Sprintf("a directory for the stand-in devices: %v", err))
 	}
-	d := &scriptedDesk{dir: dir, ports: map[string]string{}, encoders: map[string]*sim.Encoder{}, onReader: map[string]string{}}
+	d := &scriptedDesk{dir: dir, ports: map[string]string{}, encoders: map[string]*sim.Encoder{}, onReader: map[string]string{}, models: map[string]string{}}
 	for _, e := range conformance.NewConfig().Lab.Workspaces[0].Encoders {
 		d.ports[e.DisplayName] = dir + "/" + e.DisplayName
+		// Each driver has a device model of the same name.
+		d.models[e.DisplayName] = e.Driver
 	}
 	return d
 }
 
-// start serves one PMS device per port, with the model's own settings
+// start serves one device per port, of the model its driver speaks to,
+// with the model's own settings
 // and no timeline: the operator's steps are all that happens to it.
 func (d *scriptedDesk) start(ctx context.Context, cfg conformance.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name := range d.ports {
-		sc := &scenario.Scenario{File: "stand-in " + name, Encoder: scenario.Encoder{Model: "pms", ID: name}}
+		sc := &scenario.Scenario{File: "stand-in " + name, Encoder: scenario.Encoder{Model: d.models[name], ID: name}}
 		enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: d.dir, Scale: cfg.TimeScale, Logger: cfg.Logger})
 		if err != nil {
 			return err
@@ -162,6 +166,15 @@ func (d *scriptedDesk) PerformStep(ctx context.Context, st scenario.Step, spec *
 		d.onReader[encoder] = spec.Name
 		return nil
 	case scenario.OpRemove:
+		if spec == nil { // clear the reader
+			if prev := d.onReader[encoder]; prev != "" {
+				if err := dev.Remove(prev); err != nil {
+					return err
+				}
+				delete(d.onReader, encoder)
+			}
+			return nil
+		}
 		if err := dev.Remove(spec.Name); err != nil {
 			return err
 		}

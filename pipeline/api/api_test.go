@@ -41,6 +41,7 @@ const (
 var (
 	frontDesk1 = fixtures.EncoderID(ws1, "front-desk-1")
 	frontDesk2 = fixtures.EncoderID(ws1, "front-desk-2")
+	nfcDesk1   = fixtures.EncoderID(ws1, "nfc-desk-1")
 	// panicEncoder makes the fake Encoding panic, to exercise recovery.
 	panicEncoder = uuid.NewString()
 )
@@ -154,6 +155,9 @@ type env struct {
 	enc  *encoding
 	logs *syncBuffer
 }
+
+// labEncoders is how many encoders the bundled lab's first workspace has.
+var labEncoders = len(fixtures.Bundled().Workspaces[0].Encoders)
 
 func newEnv(t *testing.T) *env {
 	t.Helper()

@@ -37,8 +37,8 @@ func TestAuth(t *testing.T) {
 				if r.status != 200 {
 					t.Fatalf("got %d %v, want 200", r.status, r.body)
 				}
-				if n := len(list(t, r.body, "acs_encoders")); n != 3 {
-					t.Errorf("workspace 1 lists %d encoders, want 3", n)
+				if n := len(list(t, r.body, "acs_encoders")); n != labEncoders {
+					t.Errorf("workspace 1 lists %d encoders, want %d", n, labEncoders)
 				}
 				return
 			}

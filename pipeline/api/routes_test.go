@@ -170,8 +170,8 @@ func TestEncoders(t *testing.T) {
 		return out
 	}
 	all := ids(e.do(http.MethodGet, "/acs/encoders/list", "", nil))
-	if len(all) != 3 {
-		t.Fatalf("GET list = %d encoders, want the lab's 3", len(all))
+	if len(all) != labEncoders {
+		t.Fatalf("GET list = %d encoders, want the lab's %d", len(all), labEncoders)
 	}
 	if post := ids(e.post("/acs/encoders/list", "")); !slices.Equal(post, all) {
 		t.Errorf("POST list = %q, want %q as with GET", post, all)
@@ -179,8 +179,8 @@ func TestEncoders(t *testing.T) {
 	if got := ids(e.do(http.MethodGet, "/acs/encoders/list?acs_system_id="+vostio1, "", nil)); !slices.Equal(got, []string{frontDesk2}) {
 		t.Errorf("list by acs_system_id = %q, want [front-desk-2]", got)
 	}
-	if got := ids(e.post("/acs/encoders/list", fmt.Sprintf(`{"acs_system_ids": [%q, %q]}`, visionline1, vostio1))); !slices.Equal(got, []string{frontDesk1, frontDesk2}) {
-		t.Errorf("list by acs_system_ids = %q, want front-desk-1 and -2", got)
+	if got := ids(e.post("/acs/encoders/list", fmt.Sprintf(`{"acs_system_ids": [%q, %q]}`, visionline1, vostio1))); !slices.Equal(got, []string{frontDesk1, frontDesk2, nfcDesk1}) {
+		t.Errorf("list by acs_system_ids = %q, want front-desk-1, front-desk-2 and nfc-desk-1", got)
 	}
 	q := url.Values{"acs_encoder_ids": {frontDesk2, frontDesk1}}
 	if got := ids(e.do(http.MethodGet, "/acs/encoders/list?"+q.Encode(), "", nil)); !slices.Equal(got, []string{frontDesk1, frontDesk2}) {
@@ -385,9 +385,9 @@ func TestQueryEmptyValues(t *testing.T) {
 	for query, wantN := range map[string]int{
 		"acs_encoder_ids=":               0, // an empty list matches nothing
 		"acs_system_ids=":                0,
-		"acs_system_id=":                 3, // null: not given
-		"limit=":                         3,
-		"page_cursor=":                   3,
+		"acs_system_id=":                 labEncoders, // null: not given
+		"limit=":                         labEncoders,
+		"page_cursor=":                   labEncoders,
 		"acs_system_id=&acs_system_ids=": 0,
 	} {
 		if n := count(query); n != wantN {
@@ -395,7 +395,7 @@ func TestQueryEmptyValues(t *testing.T) {
 		}
 	}
 	// The JSON body forms they stand for agree.
-	for body, wantN := range map[string]int{`{"acs_encoder_ids": []}`: 0, `{"acs_system_id": null}`: 3} {
+	for body, wantN := range map[string]int{`{"acs_encoder_ids": []}`: 0, `{"acs_system_id": null}`: labEncoders} {
 		if r := e.post("/acs/encoders/list", body); len(list(t, r.body, "acs_encoders")) != wantN {
 			t.Errorf("POST /acs/encoders/list %s = %v, want %d encoders", body, r.body, wantN)
 		}
@@ -440,14 +440,14 @@ func TestListsPaginate(t *testing.T) {
 	}
 
 	all := get("/acs/encoders/list", "", "acs_encoders")
-	if len(all.ids) != 3 || all.hasNext || all.cursor != nil || all.next != nil {
-		t.Fatalf("unlimited list = %+v, want 3 encoders on one page with null cursor and url", all)
+	if len(all.ids) != labEncoders || all.hasNext || all.cursor != nil || all.next != nil {
+		t.Fatalf("unlimited list = %+v, want the lab's %d encoders on one page with null cursor and url", all, labEncoders)
 	}
 	var walked []string
 	query := "limit=2"
 	for pages := 0; ; pages++ {
-		if pages == 3 {
-			t.Fatalf("paging with limit 2 did not end after 3 pages; got %q", walked)
+		if pages > labEncoders/2 {
+			t.Fatalf("paging %d encoders with limit 2 did not end after %d pages; got %q", labEncoders, pages, walked)
 		}
 		p := get("/acs/encoders/list", query, "acs_encoders")
 		walked = append(walked, p.ids...)
