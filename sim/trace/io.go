@@ -27,6 +27,7 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	h.Trace = Version
 	bw := bufio.NewWriter(w)
 	tw := &Writer{w: bw, enc: json.NewEncoder(bw)}
+	tw.enc.SetEscapeHTML(false) // keep "host>device" readable
 	if err := tw.enc.Encode(h); err != nil {
 		return nil, fmt.Errorf("trace: header: %w", err)
 	}
