@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -70,8 +71,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	kind, url := o.targetInfo()
+	product, version := o.product, o.version
+	if product == "" && kind == "in-process" {
+		// The system under test is this very build's pipeline.
+		product, version = "encoderlab pipeline", buildVersion()
+	}
 	cert, err := conformance.NewCertification(report, cfg, conformance.ReportInfo{
-		Product: o.product, Version: o.version, TargetKind: kind, TargetURL: url,
+		Product: product, Version: version, TargetKind: kind, TargetURL: url,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "encoder-conformance run: %v\n", err)
@@ -259,4 +265,20 @@ func failureLines(msg string) []string {
 		out = out[:4]
 	}
 	return out
+}
+
+// buildVersion is the module version and VCS revision this binary was
+// built from, as far as the build recorded them.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v
 }
