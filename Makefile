@@ -21,6 +21,7 @@ help:
 ## conformance: the bundled pipeline against every bundled scenario.
 conformance:
 	@mkdir -p $(REPORTS)
+	ENCODERLAB_ARTIFACTS=$(REPORTS)/conformance \
 	$(GO) test $(RACEFLAG) -count=1 -timeout 10m ./conformance -run TestConformance -v \
 		-args -ginkgo.junit-report=$(REPORTS)/conformance-junit.xml \
 		      -ginkgo.json-report=$(REPORTS)/conformance.json
@@ -90,3 +91,24 @@ libnfc:
 		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples; }; \
 	fi
+
+## timeline-check: draw a trace recorded from a real encode (first-issue,
+## the pipeline's PMS driver against the virtual encoder) and screenshot
+## the page with headless Chromium into reports/timeline.png, to look at.
+## Installs Debian's chromium when missing.
+.PHONY: timeline-check
+timeline-check:
+	@mkdir -p $(REPORTS)
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	fi
+	ENCODERLAB_TIMELINE_SAMPLE=$(REPORTS)/timeline.html \
+		$(GO) test -count=1 -run TestShowDrawsARecordedEncode ./cmd/encodersim
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir=$$(mktemp -d) --screenshot=$(REPORTS)/timeline.png --window-size=1400,900 \
+		file://$(REPORTS)/timeline.html
+	@echo "look at $(REPORTS)/timeline.png"

@@ -63,6 +63,11 @@ type Config struct {
 	// Logger receives the pipeline's and the virtual encoders' logs.
 	// Default: discarded.
 	Logger *slog.Logger
+	// ArtifactDir, when set, receives the line trace of every scenario
+	// with a failed spec, as ArtifactDir/<scenario>/TRACE.jsonl, and its
+	// timeline page, TRACE.html; the certification report links each
+	// page relative to ArtifactDir, so write the report there too.
+	ArtifactDir string
 }
 
 // NewConfig returns the default configuration: every bundled scenario

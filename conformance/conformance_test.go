@@ -17,6 +17,7 @@ import (
 // started elsewhere instead (see conformance.External and
 // docs/targets.md), one spec at a time: ginkgo --procs=1.
 // ENCODERLAB_API_KEY overrides the lab's API key for that server.
+// ENCODERLAB_ARTIFACTS=DIR writes a failed scenario's trace and timeline there.
 var cfg = suiteConfig()
 
 func suiteConfig() conformance.Config {
@@ -25,6 +26,9 @@ func suiteConfig() conformance.Config {
 		c.Target = conformance.External(u, os.Getenv("ENCODERLAB_LINKS"))
 		c.APIKey = os.Getenv("ENCODERLAB_API_KEY")
 	}
+	// ENCODERLAB_ARTIFACTS=DIR keeps each failed scenario's line trace
+	// and timeline page there (make conformance sets it).
+	c.ArtifactDir = os.Getenv("ENCODERLAB_ARTIFACTS")
 	// ENCODERLAB_MUTANT=<name> runs it against a deliberately broken
 	// pipeline (conformance/mutant); the mutants' kill test sets it.
 	if name := os.Getenv(mutant.EnvVar); name != "" {

@@ -119,7 +119,8 @@ func credentialOf(r *response) (map[string]any, error) {
 // everything that came back. It fails the spec only when the run cannot
 // be made at all (no pty, no server, no credential); what the system
 // under test answered is judged afterwards, requirement by requirement.
-func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario) *recording {
+// lines, when not nil, receives the virtual encoder's line trace.
+func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog) *recording {
 	GinkgoHelper()
 	rec := &recording{sc: sc}
 	rec.ws, rec.sys = scenarioSystem(cfg.Lab, sc)
@@ -139,7 +140,12 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario) *recording {
 	} else {
 		By(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", sc.Encoder.ID, sc.Encoder.Model, sc.File))
 		var err error
-		enc, err = sim.Start(ctx, sc, sim.Options{LinkDir: linkDir, Scale: cfg.TimeScale, Logger: cfg.Logger})
+		opts := sim.Options{LinkDir: linkDir, Scale: cfg.TimeScale, Logger: cfg.Logger}
+		if lines != nil {
+			opts.Trace = lines.add
+			lines.started(time.Now(), filepath.Join(linkDir, sc.Encoder.ID))
+		}
+		enc, err = sim.Start(ctx, sc, opts)
 		if err != nil {
 			Fail(fmt.Sprintf("%s: starting the virtual encoder: %v", sc.File, err))
 		}

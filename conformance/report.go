@@ -120,6 +120,9 @@ type SpecFailure struct {
 	Where    string `yaml:"where"`
 	Location string `yaml:"location"`
 	Message  string `yaml:"message"`
+	// Timeline is the failed scenario's line trace page, relative to
+	// Config.ArtifactDir; empty when none was written.
+	Timeline string `yaml:"timeline,omitempty"`
 }
 
 // NewCertification builds the certification report of a run of the
@@ -179,6 +182,7 @@ func NewCertification(r types.Report, cfg Config, info ReportInfo) (*Certificati
 					Where:    where,
 					Location: s.Failure.Location.String(),
 					Message:  strings.TrimSpace(s.Failure.Message),
+					Timeline: timelineLink(cfg.ArtifactDir, container(s)),
 				})
 			default:
 				c.Totals.SpecsNotRun++
@@ -316,7 +320,7 @@ code{font-size:12px}.small{color:#555;font-size:12px}
 {{if .Failed}}<h2>Failed requirements</h2>
 {{range .Failed}}<h3 id="fail-{{.ID}}" class="failed">{{.ID}}</h3>
 <p>{{.Must}} <span class="small">({{.Source.Doc}}, {{.Source.Section}})</span></p>
-{{range .Failures}}<p class="small">{{.Where}} at {{.Location}}</p><pre>{{.Message}}</pre>{{end}}
+{{range .Failures}}<p class="small">{{.Where}} at {{.Location}}{{if .Timeline}} (<a href="{{.Timeline}}">line timeline</a>){{end}}</p><pre>{{.Message}}</pre>{{end}}
 {{end}}{{end}}
 {{range .Groups}}<h2>{{.Prefix}} ({{len .Requirements}}{{if .Failed}}, {{.Failed}} failed{{end}})</h2>
 <table>

@@ -80,8 +80,23 @@ func registerGroup(cfg *Config, g Group) {
 	}
 	Describe(sc.Name, Ordered, ContinueOnFailure, labels, func() {
 		var rec *recording
+		var lines *lineLog // the line trace, kept for a failed scenario
+		if cfg.ArtifactDir != "" && cfg.Hardware == nil {
+			lines = newLineLog(sc)
+			AfterEach(func() {
+				if CurrentSpecReport().Failed() {
+					lines.fail()
+				}
+			})
+			AfterAll(func() {
+				lines.setOutcome(rec)
+				if err := lines.save(cfg.ArtifactDir, sc); err != nil {
+					AddReportEntry("line trace not saved", err.Error())
+				}
+			})
+		}
 		BeforeAll(func(ctx SpecContext) {
-			rec = record(ctx, cfg, sc)
+			rec = record(ctx, cfg, sc, lines)
 			// The scenario's own side must have gone as written, or the
 			// recording says nothing about the system under test. (The
 			// command counts are LIFECYCLE-ONE-ENCODE-PER-CALL's to judge.)

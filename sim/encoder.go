@@ -11,6 +11,7 @@ import (
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/pty"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/sim/trace"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
@@ -26,6 +27,11 @@ type Options struct {
 	Scale timescale.Scale
 	// Logger receives the encoders' logs (nil: none).
 	Logger *slog.Logger
+	// Trace, when set, receives every chunk of bytes the device model
+	// reads from or writes to its line, as it happens, and a "hangup"
+	// note at each Hangup. Calls are serialised, in time order, from
+	// the serving goroutines: Trace must be quick and must not block.
+	Trace func(trace.Event)
 }
 
 // Encoder is a running virtual encoder. Its methods are safe for
@@ -38,6 +44,7 @@ type Encoder struct {
 	scale timescale.Scale
 	link  string
 	log   *slog.Logger
+	trace *lineTracer // nil: not traced
 
 	mu     sync.Mutex
 	pair   *pty.Pair
@@ -91,6 +98,15 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 	if opts.LinkDir != "" {
 		e.link = filepath.Join(opts.LinkDir, id)
 	}
+	if opts.Trace != nil {
+		// A device model speaks the protocol of its name; a replay, the
+		// protocol of the trace it came from.
+		protocol := sc.Encoder.Model
+		if protocol == scenario.ReplayModel {
+			protocol = sc.Encoder.Protocol
+		}
+		e.trace = newLineTracer(opts.Trace, protocol)
+	}
 	pair, err := e.open()
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", id, err)
@@ -121,9 +137,13 @@ func (e *Encoder) run(pair *pty.Pair) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	e.pair, e.stop, e.done = pair, stop, done
+	var conn line = pair.Master()
+	if e.trace != nil {
+		conn = e.trace.wrap(conn)
+	}
 	go func() {
 		defer close(done)
-		if err := e.serve(ctx, pair.Master()); err != nil && ctx.Err() == nil {
+		if err := e.serve(ctx, conn); err != nil && ctx.Err() == nil {
 			e.log.Warn("line failed; the encoder no longer answers on it", "tty", pair.TTY(), "err", err)
 		}
 	}()
@@ -199,6 +219,9 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	// leaves it in place.
 	if err := e.halt(); err != nil {
 		e.log.Warn("closing the old line", "tty", old, "err", err)
+	}
+	if e.trace != nil {
+		e.trace.record(trace.DeviceToHost, nil, "hangup")
 	}
 	e.run(next)
 	e.log.Info("hung up", "old", old, "tty", next.TTY(), "link", e.link)

@@ -4,26 +4,27 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 
 	"github.com/encoderlab/encoderlab/sim/device/pms"
 	"github.com/encoderlab/encoderlab/sim/device/pn532"
+	"github.com/encoderlab/encoderlab/sim/replay"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // serveFunc speaks a model's protocol on a pty master until ctx ends or
 // the line fails.
-type serveFunc func(ctx context.Context, master *os.File) error
+type serveFunc func(ctx context.Context, master line) error
 
 // modelFunc builds a device model for a scenario's encoder.
 type modelFunc func(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc)
 
 // models are the device models an encoder may name (scenario.Models).
 var models = map[string]modelFunc{
-	"pms":   newPMS,
-	"pn532": newPN532,
+	"pms":    newPMS,
+	"pn532":  newPN532,
+	"replay": newReplay,
 }
 
 // Models lists the device models Start can run, sorted.
@@ -60,7 +61,7 @@ func newPMS(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scen
 	}
 	cfg.Logger = log
 	d := pms.New(cfg)
-	return d, func(ctx context.Context, master *os.File) error { return d.Serve(ctx, master) }
+	return d, func(ctx context.Context, master line) error { return d.Serve(ctx, master) }
 }
 
 // newPN532 is the PN532 front end at its defaults. The scenario's write
@@ -73,5 +74,13 @@ func newPN532(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (sc
 	}
 	cfg.Logger = log
 	d := pn532.New(cfg)
-	return d, func(ctx context.Context, master *os.File) error { return d.Serve(ctx, master) }
+	return d, func(ctx context.Context, master line) error { return d.Serve(ctx, master) }
+}
+
+// newReplay plays the scenario's byte-level steps back (sim/replay); the
+// timeline drives it, so it has no settings of its own but the protocol
+// its frame steps are in.
+func newReplay(enc scenario.Encoder, _ timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc) {
+	d := replay.New(replay.Config{Protocol: enc.Protocol, Logger: log})
+	return d, func(ctx context.Context, master line) error { return d.Serve(ctx, master) }
 }

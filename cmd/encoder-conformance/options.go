@@ -215,6 +215,9 @@ func (o *options) config() conformance.Config {
 	cfg := conformance.NewConfig()
 	cfg.Profile = o.profile
 	cfg.Certified = o.certified
+	// A failed scenario's line trace and timeline go next to the reports,
+	// where certification.html links them.
+	cfg.ArtifactDir = o.reportDir
 	if o.scale > 0 {
 		cfg.TimeScale = timescale.Scale(o.scale)
 	}

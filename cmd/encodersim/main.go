@@ -5,6 +5,7 @@
 //	encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
 //	encodersim lint FILE...
 //	encodersim list
+//	encodersim show [-o OUT.html] [--outcome TEXT] TRACE
 //
 // Run publishes each encoder as DIR/<encoder id>, by default under
 // $TMPDIR/encoderlab, where the bundled lab (fixtures/lab.yaml) tells
@@ -54,12 +55,18 @@ Usage:
   encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
   encodersim lint FILE...
   encodersim list
+  encodersim show [-o OUT.html] [--outcome TEXT] TRACE
+  encodersim record --device PATH --link PATH [--protocol P] [--out FILE] [--redact LIST]
+  encodersim convert [--expect OUTCOME] TRACE
   encodersim help [COMMAND]
 
 Commands:
-  run   start an encoder for each scenario and play its timeline
-  lint  check scenario files and print every problem
-  list  list the bundled scenarios
+  run      start an encoder for each scenario and play its timeline
+  lint     check scenario files and print every problem
+  list     list the bundled scenarios
+  show     draw a serial trace as an HTML timeline
+  record   forward between an encoder and the pipeline, writing a trace
+  convert turn a trace into a replay scenario
 
 Run "encodersim COMMAND --help" for a command's flags and examples.
 `
@@ -77,6 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return lintCmd(rest, stdout, stderr)
 	case "list":
 		return listCmd(rest, stdout, stderr)
+	case "show":
+		return showCmd(rest, stdout, stderr)
+	case "record":
+		return recordCmd(ctx, rest, stdout, stderr)
+	case "convert":
+		return convertCmd(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)

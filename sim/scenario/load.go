@@ -19,10 +19,10 @@ import (
 )
 
 // Models lists the device models an encoder may name.
-var Models = []string{"pms", "pn532"}
+var Models = []string{"pms", "pn532", ReplayModel}
 
 // Ops lists every timeline operation, in the order the format documents them.
-var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup}
+var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpExpect, OpSend}
 
 // Unknown is the value of an encode's acs_encoder_id or acs_credential_id
 // that stands for a well-formed id naming nothing.
@@ -394,6 +394,7 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 	if n, ok := f["steps"]; ok {
 		s.Steps = l.steps(n, declared)
 	}
+	l.checkBytes(s)
 	expect, hasExpect := f["expect"]
 	encodes, hasEncodes := f["encodes"]
 	switch {
@@ -436,7 +437,7 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 
 func (l *loader) encoder(n *yaml.Node) Encoder {
 	e := Encoder{Line: n.Line}
-	f := l.fields(n, "encoder", "model", "id", "card_wait", "write_time", "writes")
+	f := l.fields(n, "encoder", "model", "id", "card_wait", "write_time", "writes", "protocol")
 	if n.Kind != yaml.MappingNode {
 		return e
 	}
@@ -452,6 +453,9 @@ func (l *loader) encoder(n *yaml.Node) Encoder {
 			l.addf(v, "encoder.id must not be empty")
 		}
 		e.ID = id
+	}
+	if v, ok := f["protocol"]; ok {
+		e.Protocol, _ = l.oneOf(v, "encoder.protocol", "protocol", []string{"pms", "pn532"})
 	}
 	if v, ok := f["card_wait"]; ok {
 		e.CardWait = l.duration(v, "encoder.card_wait", false)
@@ -631,6 +635,8 @@ func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
 			l.addf(v, "%s: %s must be at least 1, got %d", what, k.Value, st.Count)
 			ok = false
 		}
+	case OpExpect, OpSend:
+		st.Bytes, ok = l.bytesStep(v, what+": "+k.Value, st.Op)
 	case OpHangup:
 		var on bool
 		on, ok = l.boolean(v, what+": hangup")
@@ -759,6 +765,10 @@ func (st Step) String() string {
 		return "silence " + strconv.FormatBool(st.On)
 	case OpNAK, OpGarble, OpBusy:
 		return string(st.Op) + " " + strconv.Itoa(st.Count)
+	case OpExpect, OpSend:
+		if st.Bytes != nil {
+			return string(st.Op) + " " + st.Bytes.String()
+		}
 	}
 	return string(st.Op)
 }

@@ -121,6 +121,8 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 			dev.Garble(st.Count)
 		case OpBusy:
 			dev.Busy(st.Count)
+		case OpExpect, OpSend:
+			err = playBytes(ctx, s, i, dev)
 		case OpHangup:
 			if line == nil {
 				err = ErrNoLine
@@ -134,7 +136,7 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 			return &StepError{File: s.File, Step: st, Err: err}
 		}
 	}
-	if err := CheckCommands(s, dev); err != nil {
+	if err := errors.Join(checkUnread(dev), CheckCommands(s, dev)); err != nil {
 		return &StepError{File: s.File, Step: Step{Index: len(s.Steps)}, Err: err}
 	}
 	return nil

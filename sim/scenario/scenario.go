@@ -48,7 +48,10 @@ type Encoder struct {
 	WriteTime time.Duration
 	// Writes restricts the technologies the encoder writes (nil: model default).
 	Writes []card.Technology
-	Line   int
+	// Protocol is the protocol a replay model's frames are in ("pms",
+	// "pn532"); other models speak their own.
+	Protocol string
+	Line     int
 }
 
 // CardSpec is a card on the desk.
@@ -108,6 +111,7 @@ type Step struct {
 	Answer   string        // reply: an Answer name
 	Count    int           // nak, garble, busy
 	On       bool          // silence
+	Bytes    *Bytes        // expect, send
 }
 
 // Answers a reply step may name, protocol-neutral; device models map them

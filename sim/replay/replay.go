@@ -1,0 +1,400 @@
+package replay
+
+import (
+	"context"
+
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/sim/trace"
+)
+
+// ErrByteLevel is a physical-event step (place, await, reply …) played on
+// the replay model, which knows nothing but the bytes it replays.
+var ErrByteLevel = errors.New("the replay model plays byte-level steps only")
+
+// ErrStopped is a step played after a mismatch stopped the model.
+var ErrStopped = errors.New("replay stopped at an earlier mismatch")
+
+// MismatchError is the host sending something other than an expect step
+// wants. Received is what the host sent from the step's first byte up to
+// and including the first byte that cannot match.
+type MismatchError struct {
+	File string
+	// Step is the 1-based step number, Line its line in File.
+	Step, Line int
+	// Want is the step's bytes as written: "frame CN 01 * G * * *" or
+	// "hex 0205…".
+	Want string
+	// Expected is the exact bytes wanted, when the step names them
+	// (hex, or a frame without patterns); nil otherwise.
+	Expected []byte
+	Received []byte
+	// Why says what did not match.
+	Why string
+}
+
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: step %d (line %d, expect %s): got %s", e.File, e.Step, e.Line, e.Want, spaced(e.Received))
+	if d := decoded(e.Received); d != "" {
+		fmt.Fprintf(&b, " (%s)", d)
+	}
+	if e.Expected != nil {
+		fmt.Fprintf(&b, ", want %s", spaced(e.Expected))
+	}
+	fmt.Fprintf(&b, ": %s", e.Why)
+	return b.String()
+}
+
+// spaced is b as upper-case hex bytes separated by spaces.
+func spaced(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf("%02X", c)
+	}
+	return strings.Join(parts, " ")
+}
+
+// decoded is b read as PMS frames, when it reads as any.
+func decoded(b []byte) string {
+	d, _ := trace.NewDecoder("pms")
+	return strings.Join(d.Feed(b), ", ")
+}
+
+// Config configures a replay model.
+type Config struct {
+	// Protocol is the protocol frame steps are in ("pms"; hex steps work
+	// with any).
+	Protocol string
+	Logger   *slog.Logger
+}
+
+// Device is a replay model. Its methods are safe for concurrent use.
+type Device struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	buf      []byte        // received and not yet consumed by an expect
+	more     chan struct{} // closed (and replaced) when bytes arrive
+	master   Line          // the line being served, nil between lines
+	captures map[string]string
+	stopped  error // the mismatch that stopped the model
+}
+
+var _ scenario.ByteDevice = (*Device)(nil)
+
+// New returns a replay model.
+func New(cfg Config) *Device {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Device{cfg: cfg, log: log, more: make(chan struct{}), captures: map[string]string{}}
+}
+
+// Line is the device side of the serial line the model serves.
+type Line interface {
+	io.ReadWriter
+	// SetReadDeadline must make a blocked Read return, so Serve ends
+	// when its context does.
+	SetReadDeadline(t time.Time) error
+}
+
+// Serve takes what the host sends on master until ctx ends or the line
+// fails. After a Hangup the encoder serves the new line, and what was
+// received on the old one stays to be matched.
+func (d *Device) Serve(ctx context.Context, master Line) error {
+	d.mu.Lock()
+	d.master = master
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		if d.master == master {
+			d.master = nil
+		}
+		d.mu.Unlock()
+	}()
+	stop := context.AfterFunc(ctx, func() { _ = master.SetReadDeadline(time.Now()) })
+	defer stop()
+	buf := make([]byte, 1024)
+	for {
+		n, err := master.Read(buf)
+		if n > 0 {
+			d.mu.Lock()
+			d.buf = append(d.buf, buf[:n]...)
+			close(d.more)
+			d.more = make(chan struct{})
+			d.mu.Unlock()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("replay: read: %w", err)
+		}
+	}
+}
+
+// verdict is how far received bytes go towards an expect step.
+type verdict int
+
+const (
+	needMore verdict = iota
+	matched
+	mismatched
+)
+
+// Expect consumes what the host sent for st, waiting for it as needed.
+func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) error {
+	if st.Bytes == nil {
+		return fmt.Errorf("replay: step %d has no bytes", st.Index+1)
+	}
+	m, err := d.matcher(st.Bytes)
+	if err != nil {
+		return err
+	}
+	for {
+		d.mu.Lock()
+		if d.stopped != nil {
+			d.mu.Unlock()
+			return ErrStopped
+		}
+		v, n, why := m(d.buf)
+		switch v {
+		case matched:
+			d.buf = d.buf[n:]
+			d.mu.Unlock()
+			return nil
+		case mismatched:
+			e := &MismatchError{File: file, Step: st.Index + 1, Line: st.Line, Want: st.Bytes.String(),
+				Expected: exact(st.Bytes), Received: append([]byte(nil), d.buf[:n]...), Why: why}
+			d.stopped = e
+			d.mu.Unlock()
+			d.log.Warn("replay mismatch; the device stops answering", "err", e)
+			return e
+		}
+		more := d.more
+		d.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			d.mu.Lock()
+			got := spaced(d.buf)
+			d.mu.Unlock()
+			return fmt.Errorf("waiting for %s, received %s: %w", st.Bytes, got, ctx.Err())
+		}
+	}
+}
+
+// exact is the bytes a step wants when it names them all.
+func exact(b *scenario.Bytes) []byte {
+	if b.Frame == "" {
+		return b.Hex
+	}
+	fields := make([]string, len(b.Fields))
+	for i, f := range b.Fields {
+		if f.Any || f.Capture != "" {
+			return nil
+		}
+		fields[i] = f.Text
+	}
+	if len(fields) == 1 {
+		if c, ok := trace.PMSControl[fields[0]]; ok {
+			return []byte{c}
+		}
+	}
+	out, err := trace.PMSFrame(fields)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// matchFunc looks at the received bytes and says whether they hold what
+// a step wants: matched with the count to consume, or mismatched with
+// the count that shows it and why.
+type matchFunc func(buf []byte) (verdict, int, string)
+
+// matcher returns the matchFunc for b. d.mu is held when it runs (it
+// reads and takes captures).
+func (d *Device) matcher(b *scenario.Bytes) (matchFunc, error) {
+	if b.Frame == "" {
+		return func(buf []byte) (verdict, int, string) {
+			for i := 0; i < len(buf) && i < len(b.Hex); i++ {
+				if buf[i] != b.Hex[i] {
+					return mismatched, i + 1, fmt.Sprintf("byte %d is %02X, want %02X", i, buf[i], b.Hex[i])
+				}
+			}
+			if len(buf) < len(b.Hex) {
+				return needMore, 0, ""
+			}
+			return matched, len(b.Hex), ""
+		}, nil
+	}
+	if d.cfg.Protocol != "pms" {
+		return nil, fmt.Errorf("replay: frame steps are for protocol pms, this encoder's is %q: write hex", d.cfg.Protocol)
+	}
+	if len(b.Fields) == 1 && !b.Fields[0].Any && b.Fields[0].Capture == "" {
+		if c, ok := trace.PMSControl[b.Fields[0].Text]; ok {
+			return func(buf []byte) (verdict, int, string) {
+				switch {
+				case len(buf) == 0:
+					return needMore, 0, ""
+				case buf[0] != c:
+					return mismatched, 1, fmt.Sprintf("want %s", b.Fields[0].Text)
+				}
+				return matched, 1, ""
+			}, nil
+		}
+	}
+	return func(buf []byte) (verdict, int, string) { return d.matchFrame(b, buf) }, nil
+}
+
+// matchFrame matches one whole PMS frame at the start of buf against b's
+// fields. Captures are taken only when the whole frame matches.
+func (d *Device) matchFrame(b *scenario.Bytes, buf []byte) (verdict, int, string) {
+	if len(buf) == 0 {
+		return needMore, 0, ""
+	}
+	if buf[0] != trace.PMSSTX {
+		return mismatched, 1, "want a frame (STX)"
+	}
+	end := -1
+	for i := 1; i < len(buf); i++ {
+		if buf[i] == trace.PMSETX {
+			end = i + 1 // the LRC
+			break
+		}
+	}
+	if end < 0 || end >= len(buf) {
+		if len(buf) >= trace.PMSMaxFrame {
+			return mismatched, len(buf), "no ETX within the longest frame"
+		}
+		return needMore, 0, ""
+	}
+	n := end + 1
+	got, err := trace.PMSSplit(buf[:n])
+	if err != nil {
+		return mismatched, n, err.Error()
+	}
+	if len(got) != len(b.Fields) {
+		return mismatched, n, fmt.Sprintf("%d fields, want %d", len(got), len(b.Fields))
+	}
+	taken := map[string]string{}
+	for i, f := range b.Fields {
+		switch {
+		case f.Any:
+		case f.Capture != "":
+			prev, ok := d.captures[f.Capture]
+			if !ok {
+				prev, ok = taken[f.Capture]
+			}
+			if ok && prev != got[i] {
+				return mismatched, n, fmt.Sprintf("field %d is %q, want $%s = %q", i, got[i], f.Capture, prev)
+			}
+			taken[f.Capture] = got[i]
+		case f.Text != got[i]:
+			return mismatched, n, fmt.Sprintf("field %d is %q, want %q", i, got[i], f.Text)
+		}
+	}
+	for k, v := range taken {
+		d.captures[k] = v
+	}
+	return matched, n, ""
+}
+
+// Send writes st's bytes to the host, with captures filled in.
+func (d *Device) Send(ctx context.Context, file string, st scenario.Step) error {
+	if st.Bytes == nil {
+		return fmt.Errorf("replay: step %d has no bytes", st.Index+1)
+	}
+	d.mu.Lock()
+	if d.stopped != nil {
+		d.mu.Unlock()
+		return ErrStopped
+	}
+	out, err := d.render(st.Bytes)
+	master := d.master
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%s: step %d (line %d): %w", file, st.Index+1, st.Line, err)
+	}
+	if master == nil {
+		return fmt.Errorf("%s: step %d (line %d): no line to send on", file, st.Index+1, st.Line)
+	}
+	if _, err := master.Write(out); err != nil {
+		return fmt.Errorf("%s: step %d (line %d): write: %w", file, st.Index+1, st.Line, err)
+	}
+	return ctx.Err()
+}
+
+// render builds the bytes of a send step. d.mu is held.
+func (d *Device) render(b *scenario.Bytes) ([]byte, error) {
+	if b.Frame == "" {
+		return b.Hex, nil
+	}
+	if d.cfg.Protocol != "pms" {
+		return nil, fmt.Errorf("frame steps are for protocol pms, this encoder's is %q: write hex", d.cfg.Protocol)
+	}
+	fields := make([]string, len(b.Fields))
+	for i, f := range b.Fields {
+		switch {
+		case f.Capture != "":
+			v, ok := d.captures[f.Capture]
+			if !ok {
+				return nil, fmt.Errorf("$%s was not captured", f.Capture)
+			}
+			fields[i] = v
+		case f.Any:
+			return nil, errors.New("'*' cannot be sent")
+		default:
+			fields[i] = f.Text
+		}
+	}
+	if len(fields) == 1 {
+		if c, ok := trace.PMSControl[fields[0]]; ok {
+			return []byte{c}, nil
+		}
+	}
+	return trace.PMSFrame(fields)
+}
+
+// Unread is what the host sent that no expect step consumed.
+func (d *Device) Unread() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]byte(nil), d.buf...)
+}
+
+// Err is the mismatch that stopped the model, or nil.
+func (d *Device) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopped
+}
+
+// The physical-event side of scenario.Device does not apply: a replay
+// has no cards and no model of its own to steer.
+
+func (d *Device) Place(*card.Card) error                   { return ErrByteLevel }
+func (d *Device) Remove(string) error                      { return ErrByteLevel }
+func (d *Device) Await(context.Context, string, int) error { return ErrByteLevel }
+func (d *Device) Hold(string, int)                         {}
+func (d *Device) Answer(string, int, string) error         { return ErrByteLevel }
+func (d *Device) Silence(bool)                             {}
+func (d *Device) NAK(int)                                  {}
+func (d *Device) Garble(int)                               {}
+func (d *Device) Busy(int)                                 {}
+func (d *Device) Count(string) int                         { return 0 }
