@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -148,4 +149,36 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return 0
+}
+
+// HungUp is the error for a port that failed with something other than a
+// timeout during op. EOF, a closed pipe and EIO are the usual hang-ups;
+// any other I/O error leaves the port just as unusable, so it is reported
+// the same way: the caller closes the port and reopens it.
+func HungUp(op string, err error) *Error {
+	return &Error{Kind: Hangup, Detail: op, Err: err}
+}
+
+// IsTimeout reports a read or write that passed its deadline, as Port
+// promises to signal it.
+func IsTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// IsContextErr reports an error that says a context ended.
+func IsContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Earlier returns the earlier of deadline and ctx's deadline, and whether
+// ctx's was the earlier: a protocol timeout never outlives the caller.
+func Earlier(ctx context.Context, deadline time.Time) (time.Time, bool) {
+	if cd, ok := ctx.Deadline(); ok && cd.Before(deadline) {
+		return cd, true
+	}
+	return deadline, false
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
@@ -89,7 +88,7 @@ func (s *session) exchange(code string, cmd []byte) ([]string, error) {
 			answer, err = s.awaitAnswer(code, s.t.Answer)
 		}
 		if err != nil {
-			if isContextErr(err) && s.outstanding {
+			if driver.IsContextErr(err) && s.outstanding {
 				return nil, s.cancel(code, err)
 			}
 			return nil, err
@@ -123,20 +122,20 @@ func (s *session) drain() error {
 			return fmt.Errorf("pms: %w", err)
 		}
 		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
-			return s.ioError("drain", err)
+			return driver.HungUp("drain", err)
 		}
 		n, err := s.p.Read(s.rbuf[:])
 		if n > 0 {
 			continue
 		}
-		if isTimeout(err) {
+		if driver.IsTimeout(err) {
 			if err := s.ctx.Err(); err != nil {
 				return fmt.Errorf("pms: %w", err)
 			}
 			return nil
 		}
 		if err != nil {
-			return s.ioError("drain", err)
+			return driver.HungUp("drain", err)
 		}
 	}
 	return nil
@@ -385,7 +384,7 @@ func (s *session) next(deadline time.Time) (event, error) {
 				return ev, nil
 			}
 		}
-		dl, ctxBound := s.bound(deadline)
+		dl, ctxBound := driver.Earlier(s.ctx, deadline)
 		stalled := false
 		if s.dec.inFrame() {
 			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
@@ -393,7 +392,7 @@ func (s *session) next(deadline time.Time) (event, error) {
 			}
 		}
 		if err := s.p.SetReadDeadline(dl); err != nil {
-			return event{}, s.ioError("read", err)
+			return event{}, driver.HungUp("read", err)
 		}
 		if err := s.ctx.Err(); err != nil {
 			return event{}, fmt.Errorf("pms: %w", err)
@@ -407,8 +406,8 @@ func (s *session) next(deadline time.Time) (event, error) {
 		switch {
 		case err == nil:
 			continue
-		case !isTimeout(err):
-			return event{}, s.ioError("read", err)
+		case !driver.IsTimeout(err):
+			return event{}, driver.HungUp("read", err)
 		case stalled && s.ctx.Err() == nil:
 			return s.dec.abort(), nil
 		}
@@ -418,9 +417,9 @@ func (s *session) next(deadline time.Time) (event, error) {
 
 // write sends b (what names it in errors), bounded by Ack.
 func (s *session) write(b []byte, what string) error {
-	dl, ctxBound := s.bound(time.Now().Add(s.t.Ack))
+	dl, ctxBound := driver.Earlier(s.ctx, time.Now().Add(s.t.Ack))
 	if err := s.p.SetWriteDeadline(dl); err != nil {
-		return s.ioError("write "+what, err)
+		return driver.HungUp("write "+what, err)
 	}
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("pms: %w", err)
@@ -429,22 +428,13 @@ func (s *session) write(b []byte, what string) error {
 	switch {
 	case err == nil:
 		return nil
-	case !isTimeout(err):
-		return s.ioError("write "+what, err)
+	case !driver.IsTimeout(err):
+		return driver.HungUp("write "+what, err)
 	}
 	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
 		return err
 	}
 	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: device not reading", what), Err: err}
-}
-
-// bound returns the earlier of deadline and the context's deadline, and
-// whether the context's was the earlier.
-func (s *session) bound(deadline time.Time) (time.Time, bool) {
-	if cd, ok := s.ctx.Deadline(); ok && cd.Before(deadline) {
-		return cd, true
-	}
-	return deadline, false
 }
 
 // timeout turns a port timeout into the context's error when the context
@@ -458,25 +448,4 @@ func (s *session) timeout(ctxBound bool) error {
 		return fmt.Errorf("pms: %w", err)
 	}
 	return errTimeout
-}
-
-// ioError reports a port failure that is not a timeout. EOF, a closed
-// pipe and EIO are the usual hang-ups; any other I/O error leaves the port
-// just as unusable, so it is reported the same way: the caller reopens it.
-func (s *session) ioError(op string, err error) error {
-	return &driver.Error{Kind: driver.Hangup, Detail: op, Err: err}
-}
-
-// isTimeout reports a read or write that passed its deadline, as
-// driver.Port promises to signal it.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
@@ -66,20 +65,20 @@ func (s *session) drain() error {
 			return fmt.Errorf("pn532: %w", err)
 		}
 		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
-			return ioError("drain", err)
+			return driver.HungUp("drain", err)
 		}
 		n, err := s.p.Read(s.rbuf[:])
 		if n > 0 {
 			continue
 		}
-		if isTimeout(err) {
+		if driver.IsTimeout(err) {
 			if err := s.ctx.Err(); err != nil {
 				return fmt.Errorf("pn532: %w", err)
 			}
 			break
 		}
 		if err != nil {
-			return ioError("drain", err)
+			return driver.HungUp("drain", err)
 		}
 	}
 	s.pending, s.dec = nil, decoder{}
@@ -92,7 +91,7 @@ func (s *session) drain() error {
 // chip sends it again, at most Retries times.
 func (s *session) command(code byte, params ...byte) ([]byte, error) {
 	data, sent, err := s.exchange(code, params)
-	if err != nil && sent && isContextErr(err) {
+	if err != nil && sent && driver.IsContextErr(err) {
 		return nil, s.abort(commandName(code), err)
 	}
 	return data, err
@@ -241,7 +240,7 @@ func (s *session) next(deadline time.Time) (event, error) {
 				return ev, nil
 			}
 		}
-		dl, ctxBound := s.bound(deadline)
+		dl, ctxBound := driver.Earlier(s.ctx, deadline)
 		stalled := false
 		if s.dec.inFrame() {
 			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
@@ -249,7 +248,7 @@ func (s *session) next(deadline time.Time) (event, error) {
 			}
 		}
 		if err := s.p.SetReadDeadline(dl); err != nil {
-			return event{}, ioError("read", err)
+			return event{}, driver.HungUp("read", err)
 		}
 		if err := s.ctx.Err(); err != nil {
 			return event{}, fmt.Errorf("pn532: %w", err)
@@ -262,8 +261,8 @@ func (s *session) next(deadline time.Time) (event, error) {
 		switch {
 		case err == nil:
 			continue
-		case !isTimeout(err):
-			return event{}, ioError("read", err)
+		case !driver.IsTimeout(err):
+			return event{}, driver.HungUp("read", err)
 		case stalled && s.ctx.Err() == nil:
 			s.dec.reset()
 			continue
@@ -274,9 +273,9 @@ func (s *session) next(deadline time.Time) (event, error) {
 
 // write sends b (what names it in errors), bounded by Ack.
 func (s *session) write(b []byte, what string) error {
-	dl, ctxBound := s.bound(time.Now().Add(s.t.Ack))
+	dl, ctxBound := driver.Earlier(s.ctx, time.Now().Add(s.t.Ack))
 	if err := s.p.SetWriteDeadline(dl); err != nil {
-		return ioError("write "+what, err)
+		return driver.HungUp("write "+what, err)
 	}
 	if err := s.ctx.Err(); err != nil {
 		return fmt.Errorf("pn532: %w", err)
@@ -285,20 +284,13 @@ func (s *session) write(b []byte, what string) error {
 	switch {
 	case err == nil:
 		return nil
-	case !isTimeout(err):
-		return ioError("write "+what, err)
+	case !driver.IsTimeout(err):
+		return driver.HungUp("write "+what, err)
 	}
 	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
 		return err
 	}
 	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: chip not reading", what), Err: err}
-}
-
-func (s *session) bound(deadline time.Time) (time.Time, bool) {
-	if cd, ok := s.ctx.Deadline(); ok && cd.Before(deadline) {
-		return cd, true
-	}
-	return deadline, false
 }
 
 // timeout turns a port timeout into the context's error when the context
@@ -311,22 +303,4 @@ func (s *session) timeout(ctxBound bool) error {
 		return fmt.Errorf("pn532: %w", err)
 	}
 	return errTimeout
-}
-
-// ioError reports a port failure that is not a timeout: the line hung up
-// or is otherwise unusable; the caller reopens it.
-func ioError(op string, err error) error {
-	return &driver.Error{Kind: driver.Hangup, Detail: op, Err: err}
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
