@@ -1,5 +1,7 @@
 # encoderlab: make conformance (the main job) and make test (every test).
-# Needs only Go; every other tool is fetched through the Go module proxy.
+# Needs only Go; Go tools come through the Go module proxy, and the
+# optional checks install what they need (npm packages, Debian packages)
+# where the machine can, and are skipped with a note where it cannot.
 
 GO       ?= go
 REPORTS  ?= $(CURDIR)/reports
@@ -12,11 +14,16 @@ RACEFLAG := $(if $(filter 1 true yes,$(RACE)),-race,)
 all: build test
 
 help:
-	@echo "make conformance  run every bundled scenario against the bundled pipeline, with a summary and JUnit/JSON reports in reports/"
-	@echo "make test         run every test (RACE=1 for the race detector)"
-	@echo "make build        build encoderd, encodersim into bin/"
-	@echo "make check        gofmt and go vet"
-	@echo "make libnfc       install libnfc's tools (nfc-list, nfc-mfclassic) for the PN532 compatibility tests"
+	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON reports in reports/"
+	@echo "make test            every test (RACE=1 for the race detector); installs the Seam SDK and libnfc's tools where it can"
+	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
+	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
+	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
+	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
+	@echo "make build           encoderd, encodersim, encoder-conformance into bin/"
+	@echo "make check           gofmt and go vet"
+	@echo "make sdk-deps        Seam's JavaScript SDK for TestSeamSDK (needs npm)"
+	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
 
 ## conformance: the bundled pipeline against every bundled scenario.
 conformance:
