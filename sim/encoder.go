@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/fault"
 	"github.com/encoderlab/encoderlab/sim/pty"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
@@ -45,6 +46,9 @@ type Encoder struct {
 	link  string
 	log   *slog.Logger
 	trace *lineTracer // nil: not traced
+	// faults sits between the line (as traced) and the device model, so
+	// a trace shows the bytes on the wire, what the host sent and saw.
+	faults *fault.Chain // nil: the scenario has none
 
 	mu     sync.Mutex
 	pair   *pty.Pair
@@ -53,7 +57,10 @@ type Encoder struct {
 	closed bool
 }
 
-var _ scenario.Line = (*Encoder)(nil)
+var (
+	_ scenario.Line         = (*Encoder)(nil)
+	_ scenario.StepObserver = (*Encoder)(nil)
+)
 
 // Start runs the encoder sc describes: it builds its cards and device
 // model, registers the holds its timeline needs, opens a pty, publishes
@@ -107,6 +114,11 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 		}
 		e.trace = newLineTracer(opts.Trace, protocol)
 	}
+	if len(sc.Faults) > 0 {
+		if e.faults, err = fault.New(sc.Faults, faultTarget{e}, scale, log); err != nil {
+			return nil, fmt.Errorf("sim: start %s: %w", id, err)
+		}
+	}
 	pair, err := e.open()
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", id, err)
@@ -140,6 +152,9 @@ func (e *Encoder) run(pair *pty.Pair) {
 	var conn line = pair.Master()
 	if e.trace != nil {
 		conn = e.trace.wrap(conn)
+	}
+	if e.faults != nil {
+		conn = e.faults.Wrap(ctx, conn)
 	}
 	go func() {
 		defer close(done)
@@ -228,9 +243,59 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	return nil
 }
 
+// Reboot restarts the device model on the same line, as power-cycling
+// the encoder would without unplugging it: the model's session ends (an
+// outstanding command is dropped unanswered, a PN532 chip comes back
+// freshly powered) while the cards, counters and holds stay.
+func (e *Encoder) Reboot(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return fmt.Errorf("reboot %s: %w", e.ID(), ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("reboot %s: %w", e.ID(), err)
+	}
+	e.stop()
+	<-e.done
+	if e.trace != nil {
+		e.trace.record(trace.DeviceToHost, nil, "reboot")
+	}
+	e.run(e.pair)
+	e.log.Info("rebooted", "tty", e.pair.TTY())
+	return nil
+}
+
+// StepStarted follows the timeline Play runs, for the scenario's fault
+// windows (scenario.StepObserver).
+func (e *Encoder) StepStarted(index int) {
+	if e.faults != nil {
+		e.faults.Step(index)
+	}
+}
+
+// LiftFaults ends every fault of the scenario (fault.Chain.Lift), so the
+// encoder behaves as a healthy one from now on.
+func (e *Encoder) LiftFaults() {
+	if e.faults != nil {
+		e.faults.Lift()
+	}
+}
+
+// faultTarget is the encoder as event faults see it.
+type faultTarget struct{ e *Encoder }
+
+func (t faultTarget) Hangup(ctx context.Context) error { return t.e.Hangup(ctx) }
+func (t faultTarget) Reboot(ctx context.Context) error { return t.e.Reboot(ctx) }
+func (t faultTarget) Remove(card string) error         { return t.e.dev.Remove(card) }
+func (t faultTarget) NAK(n int)                        { t.e.dev.NAK(n) }
+
 // Close stops the encoder: it stops serving, closes the pty, removes the
 // link and waits for its goroutines. Calls after the first return nil.
 func (e *Encoder) Close() error {
+	if e.faults != nil {
+		e.faults.Close()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {

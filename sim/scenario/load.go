@@ -349,7 +349,7 @@ func names[T ~string](vs []T) []string {
 func (l *loader) scenario(root *yaml.Node) *Scenario {
 	s := &Scenario{}
 	f := l.fields(root, "scenario", "name", "description", "covers", "encoder", "cards",
-		"credential", "steps", "expect", "encodes", "commands")
+		"credential", "steps", "expect", "encodes", "commands", "faults")
 	if root.Kind != yaml.MappingNode {
 		return s
 	}
@@ -395,6 +395,9 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 		s.Steps = l.steps(n, declared)
 	}
 	l.checkBytes(s)
+	if n, ok := f["faults"]; ok {
+		s.Faults = l.faults(n, s.Cards, len(s.Steps))
+	}
 	expect, hasExpect := f["expect"]
 	encodes, hasEncodes := f["encodes"]
 	switch {

@@ -84,9 +84,13 @@ func Prepare(s *Scenario, dev Device) {
 // the step.
 func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Device, line Line, scale timescale.Scale) error {
 	ordinals := awaitOrdinals(s.Steps)
+	observer, _ := line.(StepObserver)
 	for i, st := range s.Steps {
 		if err := ctx.Err(); err != nil {
 			return &StepError{File: s.File, Step: st, Err: err}
+		}
+		if observer != nil {
+			observer.StepStarted(i)
 		}
 		var err error
 		switch st.Op {
@@ -135,6 +139,9 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 		if err != nil {
 			return &StepError{File: s.File, Step: st, Err: err}
 		}
+	}
+	if observer != nil {
+		observer.StepStarted(len(s.Steps))
 	}
 	if err := errors.Join(checkUnread(dev), CheckCommands(s, dev)); err != nil {
 		return &StepError{File: s.File, Step: Step{Index: len(s.Steps)}, Err: err}

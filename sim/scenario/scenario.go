@@ -32,6 +32,9 @@ type Scenario struct {
 	// Commands, when not nil, is how many commands of each kind ("encode",
 	// "read", "cancel") the device must have received by the end.
 	Commands map[string]int
+	// Faults are the serial and device faults applied while the scenario
+	// runs (docs/faults.md).
+	Faults []FaultSpec
 }
 
 // Encoder is the virtual encoder a scenario runs.
