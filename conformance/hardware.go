@@ -42,7 +42,7 @@ type StepPerformer interface {
 // the device received); and a card must not be moved after an await,
 // which no person can time against the device's commands. The encoder's
 // own settings (card_wait, write_time, writes) belong to the device, not
-// to the suite.
+// to the suite, and line faults need a virtual encoder's line.
 func HardwareCapable(sc *scenario.Scenario) (bool, string) {
 	if sc == nil {
 		return false, "no scenario"
@@ -54,6 +54,8 @@ func HardwareCapable(sc *scenario.Scenario) (bool, string) {
 		return false, fmt.Sprintf("%s:%d sets the encoder's write_time, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
 	case sc.Encoder.Writes != nil:
 		return false, fmt.Sprintf("%s:%d restricts the technologies the encoder writes, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
+	case len(sc.Faults) > 0:
+		return false, fmt.Sprintf("%s:%d applies line faults, which only a virtual encoder's line can carry", sc.File, sc.Faults[0].Line)
 	}
 	awaited := false
 	for _, st := range sc.Steps {
