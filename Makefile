@@ -22,6 +22,8 @@ help:
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
 	@echo "make build           encoderd, encodersim, encoder-conformance into bin/"
 	@echo "make check           gofmt and go vet"
+	@echo "make fuzz            every native fuzz target briefly (FUZZTIME=10s each)"
+	@echo "make fuzz-soak       every native fuzz target for FUZZTIME=5m each"
 	@echo "make sdk-deps        Seam's JavaScript SDK for TestSeamSDK (needs npm)"
 	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
 
@@ -128,3 +130,29 @@ timeline-check:
 		--user-data-dir=$$(mktemp -d) --screenshot=$(REPORTS)/timeline.png --window-size=1400,900 \
 		file://$(REPORTS)/timeline.html
 	@echo "look at $(REPORTS)/timeline.png"
+
+## fuzz: every native Go fuzz target in turn, FUZZTIME each (CI runs it
+## briefly); fuzz-soak is the same for longer. New crashers land in the
+## package's testdata/fuzz/<FuzzName>/, where they stay as seeds.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./pipeline/api:FuzzRequest \
+	./pipeline/driver/pms:FuzzDecoder \
+	./pipeline/driver/pn532:FuzzDecoder \
+	./sim/device/pms:FuzzParser \
+	./sim/device/pn532:FuzzParser \
+	./sim/device/pn532:FuzzCommands \
+	./sim/scenario:FuzzLoad \
+	./sim/trace:FuzzRead \
+	./sim/trace:FuzzDecoder \
+	./cmd/encodersim:FuzzConvert
+.PHONY: fuzz fuzz-soak
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+fuzz-soak:
+	$(MAKE) fuzz FUZZTIME=5m

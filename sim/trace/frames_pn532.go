@@ -76,6 +76,9 @@ func (d *pn532Decoder) Feed(b []byte) []string {
 // describePN532 is the frame text of a normal frame's TFI and data: the
 // bytes in upper-case hex, separated by spaces.
 func describePN532(data []byte, dcs byte) string {
+	if len(data) == 0 {
+		return "bad frame (no TFI)" // a length of 0 that is not an ACK
+	}
 	var sum byte
 	for _, c := range data {
 		sum += c

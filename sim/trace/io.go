@@ -67,6 +67,7 @@ func Read(r io.Reader) (*Trace, error) {
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	var t Trace
 	line := 0
+	header := false // the first line that is not blank is the header
 	var last int64
 	for sc.Scan() {
 		line++
@@ -76,7 +77,8 @@ func Read(r io.Reader) (*Trace, error) {
 		}
 		dec := json.NewDecoder(strings.NewReader(text))
 		dec.DisallowUnknownFields()
-		if line == 1 {
+		if !header {
+			header = true
 			if err := dec.Decode(&t.Header); err != nil {
 				return nil, &FormatError{line, fmt.Errorf("header: %w", err)}
 			}
@@ -104,8 +106,8 @@ func Read(r io.Reader) (*Trace, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	if line == 0 {
-		return nil, &FormatError{1, errors.New("empty: no header")}
+	if !header {
+		return nil, &FormatError{max(line, 1), errors.New("empty: no header")}
 	}
 	return &t, nil
 }
