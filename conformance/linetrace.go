@@ -95,6 +95,7 @@ func (l *lineLog) save(dir string, sc *scenario.Scenario) error {
 		return fmt.Errorf("line trace of %s: %w", sc.Name, err)
 	}
 	t := &trace.Trace{Header: l.header, Events: l.events}
+	t.Header.Outcome = l.outcome
 	err := writeArtifact(filepath.Join(out, TraceFile), func(f *os.File) error {
 		w, err := trace.NewWriter(f, t.Header)
 		if err != nil {

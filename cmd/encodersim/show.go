@@ -12,7 +12,7 @@ import (
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
-const showUsage = `Usage: encodersim show [-o OUT.html] [--outcome TEXT] [--title TEXT] TRACE
+const showUsage = `Usage: encodersim show [-o OUT.html] [--outcome TEXT] [--title TEXT] TRACE|RUN_DIR
 
 Draw a serial trace (JSON Lines, as encodersim record and the conformance
 suite write them) as a self-contained HTML page: a timeline with the host's
@@ -20,11 +20,16 @@ and the device's lanes, each chunk of bytes a mark labelled with its
 frames (hover a mark for its hex), long silences cut out and marked, and
 hangups and redactions noted. The page has no scripts and loads nothing.
 
+RUN_DIR is the directory the conformance suite keeps for a failed scenario
+(next to its reports): the page shows that run's trace and the outcome of
+its encodes, unless --outcome says otherwise.
+
 By default the page is written next to the trace, as TRACE with the
 extension .html, and its path printed; -o - writes it to standard output.
 
 Examples:
   encodersim show field-17.jsonl
+  encodersim show reports/conformance/empty-reader
   encodersim show --outcome error/no_credential_on_encoder -o /tmp/t.html TRACE.jsonl
 `
 
@@ -51,6 +56,11 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	in := files[0]
+	// A run's directory (the suite keeps one per failed scenario) holds
+	// its trace under the suite's name for it.
+	if fi, err := os.Stat(in); err == nil && fi.IsDir() {
+		in = filepath.Join(in, runTraceFile)
+	}
 	if *title == "" {
 		*title = filepath.Base(in)
 	}
@@ -58,6 +68,9 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "encodersim show: %v\n", err)
 		return exitFail
+	}
+	if *outcome == "" {
+		*outcome = tr.Header.Outcome
 	}
 	opts := timeline.Options{Title: *title, Outcome: *outcome, MaxLabels: *maxLabels}
 	if *out == "-" {
@@ -78,6 +91,10 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, path)
 	return exitOK
 }
+
+// runTraceFile is the trace's name in a run's directory, as the
+// conformance suite writes it (conformance.TraceFile).
+const runTraceFile = "TRACE.jsonl"
 
 func readTrace(path string) (*trace.Trace, error) {
 	f, err := os.Open(path)

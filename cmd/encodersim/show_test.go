@@ -153,3 +153,28 @@ func TestShowToStdout(t *testing.T) {
 		t.Errorf("stdout is not the page:\n%s", &stdout)
 	}
 }
+
+// A run's directory, as the suite keeps it for a failed scenario, draws
+// its trace with the outcome the trace recorded.
+func TestShowARunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "TRACE.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := trace.NewWriter(f, trace.Header{Protocol: "pms", Outcome: "error/no_credential_on_encoder"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(trace.NewEvent(0, trace.HostToDevice, []byte{0x05})); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"show", "-o", "-", dir}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("show %s exited %d: %s", dir, code, &stderr)
+	}
+	if !strings.Contains(stdout.String(), "error/no_credential_on_encoder") {
+		t.Errorf("the page does not show the run's outcome:\n%.400s", stdout.String())
+	}
+}

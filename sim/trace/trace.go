@@ -39,6 +39,9 @@ type Header struct {
 	Redacted []string `json:"redacted,omitempty"`
 	// Note is free text: the field report this trace belongs to.
 	Note string `json:"note,omitempty"`
+	// Outcome is how the encodes of the run this trace came from ended,
+	// when the recorder knew (e.g. "success, error/no_credential_on_encoder").
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Event is one chunk of bytes read from one side and written to the
