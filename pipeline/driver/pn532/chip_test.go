@@ -6,7 +6,12 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
+
+// chipWork is how long the scripted chip works on a command it answers
+// late (lateAuthB): long against the host's look for stale input.
+const chipWork = 100 * time.Millisecond
 
 // testCard is the card in the scripted chip's field: a MIFARE Classic
 // reduced to what the driver touches.
@@ -41,8 +46,24 @@ type testChip struct {
 	nacks   int // NACK frames received from the host
 	silent  bool
 	nackAll bool
-	garble  int  // damage the DCS of this many responses
-	busy    bool // answer every write with status 0x27
+	garble  int // damage the DCS of this many responses
+	badLen  int // damage the LCS of this many responses
+	// badACK sends this many ACKs with LEN damaged to 01: with the
+	// response's first 00 as DCS, 00 00 FF 01 FF 00 00 is a frame with
+	// good checksums and TFI 00.
+	badACK int
+	// twice sends this many responses twice, in one write.
+	twice int
+	// staleBeforePoll precedes each response to InListPassiveTarget with
+	// the chip's previous response, sent again.
+	staleBeforePoll bool
+	// lateAuthB holds the first authentication with key B until the host
+	// sends it again, then ACKs and answers both copies, the second after
+	// chipWork.
+	lateAuthB bool
+	held      []byte
+	delayed   []byte // written after chipWork
+	busy      bool   // answer every write with status 0x27
 	// goneAfter, when > 0, takes the card away after that many writes.
 	goneAfter int
 	fw        []byte
@@ -103,6 +124,12 @@ func (ch *testChip) serve() {
 					return
 				}
 			}
+			if out := ch.takeDelayed(); out != nil {
+				<-time.After(chipWork) // the chip works on the command
+				if _, err := ch.conn.Write(out); err != nil {
+					return
+				}
+			}
 		}
 	}
 }
@@ -127,19 +154,64 @@ func (ch *testChip) handle(ev event) [][]byte {
 	if ch.nackAll {
 		return [][]byte{nack}
 	}
-	ch.cmds = append(ch.cmds, ev.data)
-	ch.last = chipFrame(append([]byte{ev.data[0] + 1}, ch.respond(ev.data[0], ev.data[1:])...)...)
-	return [][]byte{ackFrame, ch.damaged(ch.last)}
+	if ch.lateAuthB && ev.data[0] == cmdInDataExchange && len(ev.data) > 2 && ev.data[2] == mfAuthB {
+		if ch.held == nil {
+			ch.held = ev.data
+			return nil
+		}
+		ch.lateAuthB = false
+		first := ch.answer(ch.held)
+		ch.delayed = ch.answer(ev.data)
+		return [][]byte{ackFrame, first, ackFrame}
+	}
+	prev := ch.last
+	r := ch.answer(ev.data)
+	ack := ackFrame
+	if ch.badACK > 0 {
+		ch.badACK--
+		ack = []byte{0x00, 0x00, 0xFF, 0x01, 0xFF, 0x00}
+	}
+	var out [][]byte
+	if ch.staleBeforePoll && ev.data[0] == cmdInListPassiveTarget && prev != nil {
+		out = append(out, prev)
+	}
+	if ch.twice > 0 {
+		ch.twice--
+		return append(out, ack, append(slices.Clone(r), r...))
+	}
+	return append(out, ack, r)
 }
 
-// damaged returns f with its DCS spoiled while garble lasts.
+// answer takes the command data, acts on it and returns its response
+// frame, damaged while a fault lasts.
+func (ch *testChip) answer(data []byte) []byte {
+	ch.cmds = append(ch.cmds, data)
+	ch.last = chipFrame(append([]byte{data[0] + 1}, ch.respond(data[0], data[1:])...)...)
+	return ch.damaged(ch.last)
+}
+
+// takeDelayed returns the frame to send after chipWork, if any.
+func (ch *testChip) takeDelayed() []byte {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	out := ch.delayed
+	ch.delayed = nil
+	return out
+}
+
+// damaged returns f with its LCS spoiled while badLen lasts, else its
+// DCS while garble lasts.
 func (ch *testChip) damaged(f []byte) []byte {
-	if ch.garble == 0 {
-		return f
+	switch {
+	case ch.badLen > 0:
+		ch.badLen--
+		f = slices.Clone(f)
+		f[4] ^= 0x55
+	case ch.garble > 0:
+		ch.garble--
+		f = slices.Clone(f)
+		f[len(f)-2] ^= 0x55
 	}
-	ch.garble--
-	f = slices.Clone(f)
-	f[len(f)-2] ^= 0x55
 	return f
 }
 

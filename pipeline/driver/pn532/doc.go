@@ -13,7 +13,9 @@
 // command the chip NACKs or does not ACK within Timing.Ack, NACKs a
 // damaged response so the chip sends it again, at most Timing.Retries
 // times each, and aborts a command in progress with an ACK frame when
-// the caller's context ends.
+// the caller's context ends. Before each command it discards input left
+// on the line; only a chip frame (TFI D5) carrying the command's code
+// plus one answers it, and other frames are passed over.
 //
 // # An encode
 //

@@ -53,11 +53,12 @@ func (e *FrameError) Error() string { return "bad frame: " + e.Reason }
 type eventKind int
 
 const (
-	evACK   eventKind = iota + 1
-	evNACK            // the chip asks for the command again
-	evInfo            // an information frame with good checksums
-	evError           // the chip's error frame: it rejected the command
-	evBad             // a damaged information frame, to NACK
+	evACK    eventKind = iota + 1
+	evNACK             // the chip asks for the command again
+	evInfo             // an information frame with good checksums
+	evError            // the chip's error frame: it rejected the command
+	evBad              // a damaged information frame, to NACK
+	evBadLen           // a frame whose length check (LCS) failed: what follows is not a frame's body
 )
 
 // event is one frame from the chip.
@@ -84,8 +85,9 @@ const (
 
 // decoder turns the chip's byte stream into events, one byte at a time.
 // Bytes outside frames are skipped while it looks for the start code
-// 00 FF; a frame with a wrong LCS is skipped too (without a length, its
-// end is unknown), and the chip's re-send is read instead.
+// 00 FF. A frame with a wrong LCS is reported (evBadLen) and the decoder
+// looks for the start code again: without a length, the frame's end is
+// unknown.
 type decoder struct {
 	state  decodeState
 	length int
@@ -128,10 +130,13 @@ func (d *decoder) feed(c byte) (event, bool) {
 			d.state = dsExtHi
 		case d.length > 0 && byte(d.length)+c == 0:
 			d.state, d.buf = dsBody, d.buf[:0]
-		case c == 0x00:
-			d.state = dsZero
 		default:
+			// A 00 may start the next frame's start code.
 			d.state = dsIdle
+			if c == 0x00 {
+				d.state = dsZero
+			}
+			return event{kind: evBadLen, err: &FrameError{Reason: fmt.Sprintf("LCS 0x%02X for LEN 0x%02X, want 0x%02X", c, d.length, -byte(d.length))}}, true
 		}
 	case dsExtHi:
 		d.lenHi, d.state = c, dsExtLo
@@ -140,7 +145,7 @@ func (d *decoder) feed(c byte) (event, bool) {
 	case dsExtLCS:
 		d.state = dsIdle
 		if d.lenHi+byte(d.length)+c != 0 || d.length == 0 {
-			return event{}, false
+			return event{kind: evBadLen, err: &FrameError{Reason: fmt.Sprintf("extended LCS 0x%02X for LEN 0x%04X", c, d.length)}}, true
 		}
 		if d.length > maxBody {
 			return event{kind: evBad, err: &FrameError{Reason: fmt.Sprintf("extended frame of %d bytes, more than %d", d.length, maxBody)}}, true

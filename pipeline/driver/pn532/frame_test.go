@@ -27,7 +27,7 @@ func TestDecoder(t *testing.T) {
 	stream = append(stream, nack...)                                        // NACK
 	stream = append(stream, 0x00, 0x00, 0xFF, 0x01, 0xFF, 0x7F, 0x81, 0x00) // error frame
 	stream = append(stream, badDCS...)                                      // damaged
-	stream = append(stream, 0x00, 0xFF, 0x03, 0x00, 0x01)                   // bad LCS: skipped
+	stream = append(stream, 0x00, 0xFF, 0x03, 0x00, 0x01)                   // bad LCS: reported
 	stream = append(stream, fw...)
 	var d decoder
 	var kinds []eventKind
@@ -38,7 +38,7 @@ func TestDecoder(t *testing.T) {
 			last = ev
 		}
 	}
-	want := []eventKind{evACK, evNACK, evError, evBad, evInfo}
+	want := []eventKind{evACK, evNACK, evError, evBad, evBadLen, evInfo}
 	if len(kinds) != len(want) {
 		t.Fatalf("events %v, want %v", kinds, want)
 	}
@@ -69,7 +69,7 @@ func FuzzDecoder(f *testing.F) {
 				if len(ev.data)+1 > maxBody {
 					t.Fatalf("frame of %d bytes accepted", len(ev.data)+1)
 				}
-			case evBad:
+			case evBad, evBadLen:
 				if ev.err == nil || ev.err.Reason == "" {
 					t.Fatal("bad frame without a reason")
 				}

@@ -86,9 +86,10 @@ func (s *session) drain() error {
 }
 
 // command sends the command code with params and returns the response
-// data after the response code. A command the chip does not ACK is sent
-// again, at most Retries times; a damaged response is NACKed, and the
-// chip sends it again, at most Retries times.
+// data after the response code. Input left on the line from before is
+// discarded first. A command the chip does not ACK is sent again, at most
+// Retries times; a damaged response is NACKed, and the chip sends it
+// again, at most Retries times.
 func (s *session) command(code byte, params ...byte) ([]byte, error) {
 	data, sent, err := s.exchange(code, params)
 	if err != nil && sent && driver.IsContextErr(err) {
@@ -102,12 +103,17 @@ func (s *session) command(code byte, params ...byte) ([]byte, error) {
 func (s *session) exchange(code byte, params []byte) (data []byte, sent bool, err error) {
 	name := commandName(code)
 	frame := appendFrame(nil, append([]byte{code}, params...))
-	sends, nacks := s.t.Retries+1, 0
+	// A response sent twice, or one to a command given up on, must not
+	// be taken for this command's.
+	if err := s.drain(); err != nil {
+		return nil, false, err
+	}
+	sends, made, nacks, acks := s.t.Retries+1, 0, 0, 0
 	var early *event // a response that overtook a lost ACK
-	acked := false
 send:
 	for range sends {
 		sent = true
+		made++
 		if err := s.write(frame, name); err != nil {
 			return nil, sent, err
 		}
@@ -122,22 +128,36 @@ send:
 			}
 			switch ev.kind {
 			case evACK:
-				acked = true
+				acks++
 				break send
 			case evNACK:
 				nacks++
 				continue send
 			case evError:
 				return nil, sent, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
-			case evInfo, evBad:
+			case evInfo:
+				// A frame that is not this command's response (a TFI
+				// other than the chip's, such as an ACK damaged into a
+				// frame with good checksums, or an earlier command's
+				// response) is no ACK: wait on.
+				if !isResponse(ev, code) {
+					continue
+				}
 				// The ACK was lost on the line, and here is the response.
 				e := ev
-				early, acked = &e, true
+				early = &e
+				break send
+			case evBad:
+				// A damaged response that overtook a lost ACK.
+				e := ev
+				early = &e
 				break send
 			}
+			// A bad LCS here is most likely the ACK itself, damaged: the
+			// response, or the re-send after Ack, follows.
 		}
 	}
-	if !acked {
+	if acks == 0 && early == nil {
 		switch nacks {
 		case sends:
 			return nil, sent, driver.Errorf(driver.Link, "NACK to %s on every send (%d sends)", name, sends)
@@ -146,13 +166,31 @@ send:
 		}
 		return nil, sent, driver.Errorf(driver.Link, "no ACK to %s after %d sends (%d NACK)", name, sends, nacks)
 	}
-	data, err = s.response(code, early)
-	return data, sent, err
+	data, late, err := s.response(code, early)
+	if err != nil {
+		return nil, sent, err
+	}
+	// The response answers the last copy ACKed so far (a copy the chip
+	// takes aborts the one in progress), or, its ACK lost, some copy. A
+	// copy sent after it (again, after a late ACK) may be answered too.
+	if owed := made - nacks - max(acks+late, 1); owed > 0 {
+		if err := s.settle(code, owed); err != nil {
+			return nil, sent, err
+		}
+	}
+	return data, sent, nil
+}
+
+// isResponse reports whether ev is the chip's response to the command
+// code.
+func isResponse(ev event, code byte) bool {
+	return ev.kind == evInfo && ev.tfi == tfiChip && len(ev.data) > 0 && ev.data[0] == code+1
 }
 
 // response reads the response to code, starting with first when the
-// response already arrived.
-func (s *session) response(code byte, first *event) ([]byte, error) {
+// response already arrived. It also returns how many ACK frames came
+// meanwhile: ACKs of copies of the command sent before.
+func (s *session) response(code byte, first *event) (data []byte, acks int, err error) {
 	name := commandName(code)
 	deadline := time.Now().Add(s.t.Answer)
 	bad := 0
@@ -164,32 +202,64 @@ func (s *session) response(code byte, first *event) ([]byte, error) {
 			var err error
 			ev, err = s.next(deadline)
 			if errors.Is(err, errTimeout) {
-				return nil, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
+				return nil, acks, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
 			}
 			if err != nil {
-				return nil, err
+				return nil, acks, err
 			}
 		}
 		switch ev.kind {
 		case evInfo:
-			if ev.tfi != tfiChip || len(ev.data) == 0 || ev.data[0] != code+1 {
-				return nil, driver.Errorf(driver.Device, "%s: unexpected frame TFI 0x%02X % X", name, ev.tfi, ev.data)
+			if isResponse(ev, code) {
+				return ev.data[1:], acks, nil
 			}
-			return ev.data[1:], nil
+			// Not from the chip, or the response to an earlier command
+			// sent twice: not the answer, wait on within the deadline.
 		case evError:
-			return nil, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
-		case evBad:
+			return nil, acks, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
+		case evBad, evBadLen:
 			bad++
 			if bad > s.t.Retries {
-				return nil, &driver.Error{Kind: driver.Link, Detail: fmt.Sprintf("damaged response to %s %d times", name, bad), Err: ev.err}
+				return nil, acks, &driver.Error{Kind: driver.Link, Detail: fmt.Sprintf("damaged response to %s %d times", name, bad), Err: ev.err}
+			}
+			// The rest of the damaged frame must not be read as frames.
+			if err := s.drain(); err != nil {
+				return nil, acks, err
 			}
 			if err := s.write(nack, "NACK"); err != nil {
-				return nil, err
+				return nil, acks, err
 			}
 			deadline = time.Now().Add(s.t.Answer)
+		case evACK:
+			acks++
 		}
-		// An ACK or NACK here is a late echo of the link layer.
+		// A NACK here is a late echo of the link layer.
 	}
+}
+
+// settle takes off the line the answers to owed further copies of the
+// command code, sent again after a late ACK, so that none is taken for
+// the next command's response. It waits Ack for a copy's ACK, then Answer
+// for its response; a copy the chip never took costs one Ack.
+func (s *session) settle(code byte, owed int) error {
+	deadline := time.Now().Add(s.t.Ack)
+	for owed > 0 {
+		ev, err := s.next(deadline)
+		if errors.Is(err, errTimeout) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case ev.kind == evACK:
+			deadline = time.Now().Add(s.t.Answer)
+		case isResponse(ev, code):
+			owed--
+			deadline = time.Now().Add(s.t.Ack)
+		}
+	}
+	return nil
 }
 
 // abort tells the chip to drop the command in progress (an ACK frame from

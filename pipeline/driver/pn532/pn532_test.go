@@ -305,3 +305,112 @@ func TestLabelIsCutAndSanitised(t *testing.T) {
 		t.Errorf("label block %q, want %q", got, want)
 	}
 }
+
+// blankCommands are the commands of an encode of a blank card, each taken
+// once.
+var blankCommands = []byte{
+	cmdSAMConfiguration, cmdGetFirmwareVersion, cmdRFConfiguration,
+	cmdInListPassiveTarget, cmdInDataExchange,
+	cmdInListPassiveTarget, cmdInDataExchange,
+	cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, cmdInDataExchange,
+	cmdInListPassiveTarget, cmdInDataExchange,
+	cmdInDataExchange, cmdInDataExchange, cmdInDataExchange,
+	cmdInRelease,
+}
+
+// encodeBlank encodes guestJob onto a blank card through a chip with
+// faults opts and checks the card holds it.
+func encodeBlank(t *testing.T, opts ...func(*testChip)) *testChip {
+	t.Helper()
+	ch, host := newTestChip(t, classicCard(0x04, 0xA1, 0xB2, 0xC3), opts...)
+	if _, err := encode(t, host, guestJob); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range wantBlocks {
+		if b := ch.block(4 + i); b != w {
+			t.Errorf("block %d = % X, want % X", 4+i, b, w)
+		}
+	}
+	return ch
+}
+
+func TestEncodeACKDamagedIntoFrame(t *testing.T) {
+	// The frame with TFI 00 is not the chip's: no ACK, and not the
+	// response, which follows it.
+	ch := encodeBlank(t, func(ch *testChip) { ch.badACK = 1000 })
+	if c := ch.commands(); !bytes.Equal(c, blankCommands) {
+		t.Errorf("commands % X\nwant     % X", c, blankCommands)
+	}
+}
+
+func TestEncodeDamagedLength(t *testing.T) {
+	t.Run("asked for again", func(t *testing.T) {
+		ch := encodeBlank(t, func(ch *testChip) { ch.badLen = 2 })
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if ch.nacks != 2 {
+			t.Errorf("host sent %d NACK frames, want 2", ch.nacks)
+		}
+	})
+	t.Run("every time", func(t *testing.T) {
+		ch, host := newTestChip(t, classicCard(1, 2, 3, 4), func(ch *testChip) { ch.badLen = 1000 })
+		_, err := encode(t, host, guestJob)
+		wantKind(t, err, driver.Link)
+		var fe *FrameError
+		if !errors.As(err, &fe) {
+			t.Errorf("err = %v, want a *FrameError in its chain", err)
+		}
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if want := testTiming().Retries; ch.nacks != want {
+			t.Errorf("host sent %d NACK frames, want %d", ch.nacks, want)
+		}
+	})
+}
+
+func TestEncodeResponseSentTwice(t *testing.T) {
+	// Each second copy is on the line before the next command: taken, it
+	// would answer the next InDataExchange with the last one's status.
+	ch := encodeBlank(t, func(ch *testChip) { ch.twice = 1000 })
+	if c := ch.commands(); !bytes.Equal(c, blankCommands) {
+		t.Errorf("commands % X\nwant     % X", c, blankCommands)
+	}
+}
+
+func TestEncodeStaleResponseIgnored(t *testing.T) {
+	// After its ACK, each InListPassiveTarget is answered first with the
+	// previous command's response: not this command's code.
+	ch := encodeBlank(t, func(ch *testChip) { ch.staleBeforePoll = true })
+	if c := ch.commands(); !bytes.Equal(c, blankCommands) {
+		t.Errorf("commands % X\nwant     % X", c, blankCommands)
+	}
+}
+
+func TestEncodeLateACKAnsweredOnce(t *testing.T) {
+	// The chip answers the key B authentication only once the host sent
+	// it again, then both copies: the second response would otherwise be
+	// taken for the read of block 4 that follows.
+	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, host := newTestChip(t, systemCard(old), func(ch *testChip) { ch.lateAuthB = true })
+	if _, err := encode(t, host, guestJob); err != nil {
+		t.Fatal(err)
+	}
+	if w := ch.writes(); !bytes.Equal(w, []byte{4, 5, 6}) {
+		t.Errorf("blocks written % X, want 04 05 06", w)
+	}
+	want := []byte{
+		cmdSAMConfiguration, cmdGetFirmwareVersion, cmdRFConfiguration,
+		cmdInListPassiveTarget, cmdInDataExchange, cmdInDataExchange, // key B, sent twice
+		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // read 4-6
+		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // write 4-6
+		cmdInListPassiveTarget, cmdInDataExchange, // verify: select, key B
+		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // read 4-6
+		cmdInRelease,
+	}
+	if c := ch.commands(); !bytes.Equal(c, want) {
+		t.Errorf("commands % X\nwant     % X", c, want)
+	}
+}
