@@ -72,10 +72,12 @@ func (t *tracedLine) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write records before writing: once written, the host may answer, and
+// its answer must not be recorded first. A write that fails part-way is
+// recorded whole; the next event (a hangup) says what became of it.
 func (t *tracedLine) Write(p []byte) (int, error) {
-	n, err := t.line.Write(p)
-	if n > 0 {
-		t.lt.record(trace.DeviceToHost, p[:n], "")
+	if len(p) > 0 {
+		t.lt.record(trace.DeviceToHost, p, "")
 	}
-	return n, err
+	return t.line.Write(p)
 }

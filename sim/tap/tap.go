@@ -168,6 +168,9 @@ func (t *Tap) hostToDevice(d *direction) {
 		n, err := m.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
+			// Record before forwarding: once forwarded, the other side may
+			// answer, and its answer must not be recorded first.
+			t.record(d, chunk)
 			if _, werr := t.dev.Write(chunk); werr != nil {
 				if !t.isStopping() {
 					t.note(trace.HostToDevice, "device write failed: "+werr.Error())
@@ -175,7 +178,6 @@ func (t *Tap) hostToDevice(d *direction) {
 				}
 				return
 			}
-			t.record(d, chunk)
 		}
 		if err != nil {
 			if !t.isStopping() && !errors.Is(err, os.ErrClosed) {
@@ -199,13 +201,13 @@ func (t *Tap) deviceToHost(d *direction) {
 		n, err := t.dev.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
+			t.record(d, chunk) // before forwarding, as in hostToDevice
 			if _, werr := m.Write(chunk); werr != nil {
 				if !t.isStopping() {
 					t.log.Warn("writing to the pipeline's side", "err", werr)
 				}
 				return
 			}
-			t.record(d, chunk)
 		}
 		switch {
 		case err == nil:
