@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 const replayFile = `name: replayed
@@ -68,5 +69,22 @@ func TestLoadByteStepProblems(t *testing.T) {
 	mixed := strings.Replace(replayFile, "model: replay, protocol: pms", "model: pms", 1)
 	if _, err := Load("m.yaml", []byte(mixed)); err == nil || !strings.Contains(err.Error(), "byte-level steps need encoder.model replay") {
 		t.Errorf("byte steps on the pms model: %v", err)
+	}
+}
+
+// A converted trace's gaps may be written as delay; they load as waits.
+func TestDelayIsAWait(t *testing.T) {
+	sc, err := Load("delay.yaml", []byte(`name: delay
+encoder: {model: pms, id: front-desk-1}
+credential: {system: visionline-hotel}
+steps:
+  - delay: 20ms
+expect: {status: error, error: {type: no_credential_on_encoder}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sc.Steps[0]; st.Op != OpWait || st.Duration != 20*time.Millisecond {
+		t.Errorf("delay: 20ms loaded as %+v, want a 20ms wait", st)
 	}
 }

@@ -604,6 +604,10 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool) []Step {
 	return out
 }
 
+// opDelay is another name for OpWait, as recorded traces speak of the
+// gaps between chunks.
+const opDelay Op = "delay"
+
 // step reads one timeline entry: a mapping with a single operation.
 func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
 	what := fmt.Sprintf("step %d", i+1)
@@ -618,6 +622,10 @@ func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
 	}
 	k, v := n.Content[0], n.Content[1]
 	st.Op = Op(k.Value)
+	if st.Op == opDelay {
+		// A trace's gaps read as delays; they are waits like any other.
+		st.Op = OpWait
+	}
 	ok := true
 	switch st.Op {
 	case OpPlace, OpRemove:
