@@ -106,13 +106,15 @@ var phasings = map[string]phasing{
 		steps: map[string][]string{
 			"before": {"place: blank"},
 			// The CN (counted as encode) arrives with no card on the
-			// reader; step 2 opens the window during the card wait.
-			"card-wait": {"await: encode", "wait: 4s", "place: blank"},
+			// reader. The device counts a command before it ACKs it, so
+			// the window opens a second (scaled) later, at step 3, well
+			// inside the card wait and after the ACK has left.
+			"card-wait": {"await: encode", "wait: 1s", "wait: 4s", "place: blank"},
 			// Step 4 opens the window 2 s (scaled) into a 10 s write: the
 			// device has seen the card and is writing it.
 			"answer": {"await: encode", "place: blank", "wait: 2s", "wait: 1ms"},
 		},
-		fromStep: map[string]int{"card-wait": 2, "answer": 4},
+		fromStep: map[string]int{"card-wait": 3, "answer": 4},
 	},
 	"pn532": {
 		encoderID: "nfc-desk-1",
@@ -121,13 +123,14 @@ var phasings = map[string]phasing{
 		steps: map[string][]string{
 			"before": {"place: blank"},
 			// The first InListPassiveTarget (counted as read) finds an
-			// empty field; step 2 opens the window while the host polls.
-			"card-wait": {"await: read", "wait: 4s", "place: blank"},
+			// empty field; step 3 opens the window a second (scaled)
+			// later, while the host polls, after that command's ACK.
+			"card-wait": {"await: read", "wait: 1s", "wait: 4s", "place: blank"},
 			// The first write to sector 1 (counted as encode) has
 			// arrived; step 3 opens the window during that 2 s write.
 			"answer": {"place: blank", "await: encode", "wait: 1ms"},
 		},
-		fromStep: map[string]int{"card-wait": 2, "answer": 3},
+		fromStep: map[string]int{"card-wait": 3, "answer": 3},
 	},
 }
 
