@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/device"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -49,9 +50,7 @@ type Device struct {
 	// fieldChanged is closed (and replaced) whenever a card is placed or
 	// removed, so a command waiting for a card notices at once.
 	fieldChanged chan struct{}
-	counts       map[string]int
-	// arrived is closed (and replaced) whenever a command is counted.
-	arrived chan struct{}
+	commands     device.Commands
 	// holds has a key for every held command; its value is the command
 	// once it arrives.
 	holds map[holdKey]*command
@@ -123,8 +122,6 @@ func New(cfg Config) *Device {
 		cfg:          cfg,
 		log:          log.With("device", "pms", "address", cfg.Address),
 		fieldChanged: make(chan struct{}),
-		counts:       map[string]int{},
-		arrived:      make(chan struct{}),
 		holds:        map[holdKey]*command{},
 	}
 }
@@ -189,31 +186,14 @@ func (d *Device) visibleLocked() *card.Card {
 
 // Await blocks until the n-th command of that kind has arrived.
 func (d *Device) Await(ctx context.Context, command string, n int) error {
-	if !slices.Contains(scenario.Commands, command) {
-		return fmt.Errorf("await %q: unknown command (want one of %v)", command, scenario.Commands)
-	}
-	for {
-		d.mu.Lock()
-		got, ch := d.counts[command], d.arrived
-		d.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("await %s #%d (received %d): %w", command, n, got, ctx.Err())
-		}
-	}
+	return d.commands.Await(ctx, command, n)
 }
 
 // Count is how many commands of that kind the device has taken. A
 // retransmitted frame, a NAKed frame and a command answered SE count for
 // nothing.
 func (d *Device) Count(command string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.counts[command]
+	return d.commands.Count(command)
 }
 
 // Hold makes the device leave its n-th command of that kind unanswered

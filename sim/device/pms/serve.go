@@ -268,10 +268,7 @@ func (s *session) take(raw []byte, f []string) {
 		d.decideLocked(cmd, d.a("SE", err.Error()))
 		return
 	}
-	d.counts[kind]++
-	cmd.n = d.counts[kind]
-	close(d.arrived)
-	d.arrived = make(chan struct{})
+	cmd.n = d.commands.Add(kind)
 	k := holdKey{kind, cmd.n}
 	if _, ok := d.holds[k]; ok {
 		cmd.held = true

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/device"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -98,8 +99,7 @@ type Device struct {
 	classic map[*card.Card]*card.ClassicMemory
 	pages   map[*card.Card][]byte
 
-	counts  map[string]int
-	arrived chan struct{} // closed (and replaced) whenever a command is counted
+	commands device.Commands
 
 	silent                bool
 	naks, garbles, busies int
@@ -132,8 +132,6 @@ func New(cfg Config) *Device {
 		fieldChanged: make(chan struct{}),
 		classic:      map[*card.Card]*card.ClassicMemory{},
 		pages:        map[*card.Card][]byte{},
-		counts:       map[string]int{},
-		arrived:      make(chan struct{}),
 	}
 }
 
@@ -235,39 +233,18 @@ func (d *Device) pagesLocked(c *card.Card) []byte {
 
 // count records a command of that kind.
 func (d *Device) count(kind string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.counts[kind]++
-	close(d.arrived)
-	d.arrived = make(chan struct{})
-	d.log.Debug("command", "kind", kind, "n", d.counts[kind])
+	n := d.commands.Add(kind)
+	d.log.Debug("command", "kind", kind, "n", n)
 }
 
 // Await blocks until the n-th command of that kind has arrived.
 func (d *Device) Await(ctx context.Context, command string, n int) error {
-	if !slices.Contains(scenario.Commands, command) {
-		return fmt.Errorf("await %q: unknown command (want one of %v)", command, scenario.Commands)
-	}
-	for {
-		d.mu.Lock()
-		got, ch := d.counts[command], d.arrived
-		d.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("await %s #%d (received %d): %w", command, n, got, ctx.Err())
-		}
-	}
+	return d.commands.Await(ctx, command, n)
 }
 
 // Count is how many commands of that kind the device has received.
 func (d *Device) Count(command string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.counts[command]
+	return d.commands.Count(command)
 }
 
 // Hold is accepted and ignored: a PN532 answers from its model, and a
