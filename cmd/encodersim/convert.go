@@ -17,10 +17,14 @@ const convertUsage = `Usage: encodersim convert [--encoder ID] [--expect OUTCOME
 Turn a trace recorded by "encodersim record" into a scenario for the
 replay device model: byte-level steps in the order the line carried them
 (expect: what the host must send; send: what the device answered; wait:
-the gaps before each answer). PMS frames are written as frame text, with
-patterns for the fields that change from run to run (card id, dates,
-label; the card id the host sends is captured as $cardid and echoed where
-the device answered with it). Anything else is exact hex.
+the gaps before each answer). PMS and PN532 frames are written as frame
+text, with patterns for what changes from run to run: in PMS the card id
+the host sends is captured as $cardid and echoed where the device answered
+with it, and the dates and label match anything; in PN532 the data the
+host writes to the credential blocks 4-6 is captured as $block4:16 … and
+echoed where the device answered a read of that block with it (and key
+bytes and block data the trace redacted match anything). Anything else
+(noise, the PN532 wake-up, damaged or extended frames) is exact hex.
 
 The trace cannot say what the pipeline made of the encode: give it with
 --expect (success, or error:TYPE such as error:no_card_presented), or fill
@@ -144,7 +148,10 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 	fmt.Fprintf(&b, "credential: {system: %s, ends_in: 72h}\n", strconv.Quote(o.System))
 	fmt.Fprintf(&b, "steps:\n")
 
-	c := converter{pms: tr.Header.Protocol == "pms", w: &b}
+	c := converter{proto: tr.Header.Protocol, w: &b, redacted: map[string]bool{}}
+	for _, r := range tr.Header.Redacted {
+		c.redacted[r] = true
+	}
 	var lastHost int64 = -1
 	for _, e := range tr.Events {
 		raw, err := e.Bytes()
@@ -191,13 +198,15 @@ func expectYAML(x string) (string, error) {
 	return "", fmt.Errorf("--expect %q: want success or error:TYPE", x)
 }
 
-// converter splits each direction's stream into PMS units (or keeps raw
-// hex) and writes one step per unit.
+// converter splits each direction's stream into units of the trace's
+// protocol (or keeps raw hex) and writes one step per unit.
 type converter struct {
-	pms     bool
-	w       *bytes.Buffer
-	pending [2][]byte // per direction, bytes of a unit not yet complete
-	cardID  string    // the card id the last CN carried, "" before one
+	proto    string // the trace's protocol: "pms", "pn532", or "" (hex only)
+	w        *bytes.Buffer
+	pending  [2][]byte       // per direction, bytes of a unit not yet complete
+	redacted map[string]bool // what the recorder blanked out, e.g. "pn532:keys"
+	cardID   string          // pms: the card id the last CN carried, "" before one
+	pn532    pn532State
 }
 
 const (
@@ -209,7 +218,12 @@ func (c *converter) host(b []byte)   { c.feed(hostSide, b) }
 func (c *converter) device(b []byte) { c.feed(deviceSide, b) }
 
 func (c *converter) feed(side int, b []byte) {
-	if !c.pms {
+	unit := pmsUnit
+	switch c.proto {
+	case "pms":
+	case "pn532":
+		unit = pn532Unit
+	default:
 		c.step(side, b)
 		return
 	}
@@ -218,7 +232,7 @@ func (c *converter) feed(side int, b []byte) {
 	c.flushSide(1 - side)
 	buf := append(c.pending[side], b...)
 	for len(buf) > 0 {
-		n := pmsUnit(buf)
+		n := unit(buf)
 		if n == 0 {
 			break
 		}
@@ -272,16 +286,25 @@ func (c *converter) step(side int, unit []byte) {
 		fmt.Fprintf(c.w, "  - %s: {frame: %s}\n", op, strconv.Quote(text))
 		return
 	}
-	if c.pms {
+	switch c.proto {
+	case "pms":
 		fmt.Fprintf(c.w, "  - %s: %s   # %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)), trace.DescribePMS(unit))
+		return
+	case "pn532":
+		fmt.Fprintf(c.w, "  - %s: %s   # %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)), describePN532Unit(unit))
 		return
 	}
 	fmt.Fprintf(c.w, "  - %s: %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)))
 }
 
-// frameText is unit as a frame pattern, when it is a valid PMS unit.
+// frameText is unit as a frame pattern, when it is a valid unit of the
+// trace's protocol.
 func (c *converter) frameText(side int, unit []byte) (string, bool) {
-	if !c.pms {
+	switch c.proto {
+	case "pms":
+	case "pn532":
+		return c.pn532Text(side, unit)
+	default:
 		return "", false
 	}
 	if len(unit) == 1 {

@@ -23,6 +23,12 @@ func FuzzConvert(f *testing.F) {
 {"t_us":0,"dir":"host>device","hex":"5555000000000000ff03fdd4140117"}
 {"t_us":1500,"dir":"device>host","hex":"0000ff00ff000000ff02fed5151600"}
 `))
+	f.Add([]byte(`{"trace":1,"protocol":"pn532","started":"2026-11-25T10:00:00Z","redacted":["pn532:keys","pn532:all-data"]}
+{"t_us":0,"dir":"host>device","hex":"0000ff15ebd44001a0041111111111111111111111111111111148"}
+{"t_us":900,"dir":"device>host","hex":"0000ff00ff000000ff03fdd541000000"}
+{"t_us":1000,"dir":"host>device","hex":"0000ff05fbd440013004b300"}
+{"t_us":1900,"dir":"device>host","hex":"0000ff00ff000000ff13edd5410011111111111111111111111111111111b900"}
+`))
 	f.Add([]byte(`{"trace":1,"started":"2026-11-25T10:00:00Z","device":"/dev/ttyUSB0","note":"desk \"3\": #notes"}
 {"t_us":0,"dir":"device>host","hex":"","note":"hangup"}
 {"t_us":4,"dir":"device>host","hex":"ff00"}

@@ -38,7 +38,7 @@ import (
 // Exit codes.
 const (
 	exitOK    = 0
-	exitFail  = 1 // a scenario failed to load, to start or to play
+	exitFail  = 1 // a scenario failed to load, to start or to play; a recording failed or its device hung up
 	exitUsage = 2
 )
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,11 +22,22 @@ opens the encoder's serial device, offers the pipeline a pty published at
 --link (point the encoder's path in the pipeline's config there), forwards
 every byte both ways unchanged, and writes a trace: each chunk with its
 direction, its time in µs and, with --protocol, the frames it completes.
-It stops on Ctrl-C (or SIGTERM), or when the device goes away.
+Each event is written out as it happens, so the trace is whole up to the
+moment the recording ends, however it ends.
+
+It stops on Ctrl-C (or SIGTERM), or when the device hangs up (unplugged,
+powered off: end of file or an I/O error on its line); then it notes the
+hangup as the trace's last event and says so. Either way it removes the
+link, and the pipeline sees its line hang up. The trace file is created
+only once the device is open.
 
 --redact blanks fields out of the trace (never out of what is forwarded),
 keeping frame lengths and checksums valid, so a trace can go into a public
 bug: label and card-id (pms), keys and all-data (pn532).
+
+Exit status: 0 when stopped by Ctrl-C or SIGTERM; 1 when the device hung
+up (the trace is complete up to the hangup), could not be opened, or the
+trace could not be written; 2 for bad usage.
 
 Examples:
   encodersim record --device /dev/ttyUSB0 --link /tmp/encoderlab/front-desk-1 --protocol pms --out desk.jsonl
@@ -53,26 +65,43 @@ func recordCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fields = strings.Split(*redact, ",")
 	}
 	rec := Recording{Device: *device, Link: *link, Protocol: *protocol, Redact: fields, Baud: *baud, Note: *note}
-	var w io.Writer = stdout
-	if *out != "-" {
+	var file *os.File
+	create := func() (io.Writer, error) {
+		if *out == "-" {
+			return stdout, nil
+		}
 		f, err := os.Create(*out)
 		if err != nil {
-			fmt.Fprintf(stderr, "encodersim record: %v\n", err)
-			return exitFail
+			return nil, err
 		}
-		defer f.Close()
-		w = f
+		file = f
+		return f, nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	err := rec.Run(ctx, w, log, func(tty string) {
-		fmt.Fprintf(stderr, "recording %s at %s (tty %s); Ctrl-C to stop\n", *device, *link, tty)
+	err := rec.Run(ctx, create, log, func(tty string) {
+		fmt.Fprintf(stderr, "recording %s at %s (tty %s) to %s; Ctrl-C to stop\n", *device, *link, tty, *out)
 	})
-	if err != nil {
+	if file != nil {
+		if cerr := file.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("trace %s: %w", *out, cerr)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrDeviceHungUp):
+		fmt.Fprintf(stderr, "encodersim record: %v; the trace %s is complete up to the hangup\n", err, *out)
+		return exitFail
+	case err != nil:
 		fmt.Fprintf(stderr, "encodersim record: %v\n", err)
 		return exitFail
 	}
+	fmt.Fprintf(stderr, "recording stopped; the trace is in %s\n", *out)
 	return exitOK
 }
+
+// ErrDeviceHungUp is a recording that ended because the device went
+// away (end of file or an I/O error on its line), not because it was
+// stopped.
+var ErrDeviceHungUp = errors.New("the device hung up")
 
 // Recording is one record run's settings.
 type Recording struct {
@@ -83,9 +112,13 @@ type Recording struct {
 	Note         string
 }
 
-// Run records until ctx ends or the device goes away, writing the trace
-// to w. ready, when set, is called with the pty once the link is up.
-func (r Recording) Run(ctx context.Context, w io.Writer, log *slog.Logger, ready func(tty string)) error {
+// Run records until ctx ends (then it returns nil) or the device hangs
+// up (an error wrapping ErrDeviceHungUp). The trace goes to the writer
+// create returns; Run calls it once the device is open, so a device that
+// cannot be opened leaves an earlier trace at the same path untouched.
+// ready, when set, is called with the pty once the link is up. When Run
+// returns, every event is written and the link is removed.
+func (r Recording) Run(ctx context.Context, create func() (io.Writer, error), log *slog.Logger, ready func(tty string)) error {
 	if r.Protocol != "" {
 		if _, err := trace.NewDecoder(r.Protocol); err != nil {
 			return err
@@ -101,6 +134,10 @@ func (r Recording) Run(ctx context.Context, w io.Writer, log *slog.Logger, ready
 		return err
 	}
 	defer dev.Close()
+	w, err := create()
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 	tw, err := trace.NewWriter(w, trace.Header{
 		Protocol: r.Protocol, Device: r.Device, Link: r.Link, Started: started.UTC(),
@@ -118,7 +155,8 @@ func (r Recording) Run(ctx context.Context, w io.Writer, log *slog.Logger, ready
 	}
 	select {
 	case <-ctx.Done():
+		return t.Close()
 	case <-t.HungUp():
+		return errors.Join(fmt.Errorf("%s: %w", r.Device, ErrDeviceHungUp), t.Close())
 	}
-	return t.Close()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	pmsdriver "github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	pn532driver "github.com/encoderlab/encoderlab/pipeline/driver/pn532"
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
@@ -23,9 +24,91 @@ import (
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
-// testTiming keeps a failing encode short; the answer wait is generous
+// protocolCase is one protocol's round trip: a bundled scenario plays
+// the "real device", the pipeline's driver encodes through the recorder,
+// the trace is converted and the scenario replayed.
+type protocolCase struct {
+	protocol string
+	// scenario is the bundled scenario the recorded device plays; its
+	// encoder id names the link.
+	scenario string
+	driver   driver.Driver
+	// number is the card number the device reports.
+	number string
+	// last is text of the trace's final event: the run is recorded
+	// whole once the trace holds it.
+	last string
+	// steps are frame steps the converted scenario must hold.
+	steps []string
+	// otherAnswer changes what the device answered, otherExpect and
+	// otherKind are the outcome that gives.
+	otherAnswer func(t *testing.T, tr *trace.Trace) *trace.Trace
+	otherExpect string
+	otherKind   driver.Kind
+	// otherHost changes a frame the host sent; hostStep is that frame's
+	// step in the converted scenario, got and want the hex the mismatch
+	// must show.
+	otherHost func(t *testing.T, tr *trace.Trace) *trace.Trace
+	hostStep  string
+	got, want string
+}
+
+// Timings keep a failing encode short; the answer waits are generous
 // for a loaded machine.
-var testTiming = pmsdriver.Timing{Ack: 2 * time.Second, Answer: 20 * time.Second, Busy: 100 * time.Millisecond, Retries: 1}
+var (
+	testTiming  = pmsdriver.Timing{Ack: 2 * time.Second, Answer: 20 * time.Second, Busy: 100 * time.Millisecond, Retries: 1}
+	pn532Timing = pn532driver.Timing{Ack: 2 * time.Second, Answer: 20 * time.Second, Poll: 50 * time.Millisecond,
+		CardWait: 5 * time.Second, Busy: 100 * time.Millisecond, Retries: 1}
+)
+
+var pmsCase = protocolCase{
+	protocol: "pms",
+	scenario: "first-issue",
+	driver:   pmsdriver.New(testTiming),
+	number:   "04A1B2C3D4E5F6",
+	last:     `"dir":"host>device","hex":"06","frames":["ACK"]`,
+	steps:    []string{`{frame: "CN 01 $cardid G * * *"}`, `{frame: "OK 01 04A1B2C3D4E5F6 mifare-classic-1k $cardid"}`},
+	otherAnswer: func(t *testing.T, tr *trace.Trace) *trace.Trace {
+		return mutate(t, tr, trace.DeviceToHost, "OK ", "TO", "01")
+	},
+	otherExpect: "error:no_card_presented",
+	otherKind:   driver.NoCard,
+	otherHost: func(t *testing.T, tr *trace.Trace) *trace.Trace {
+		return mutate(t, tr, trace.HostToDevice, "CN ", "CX", "01")
+	},
+	hostStep: `{frame: "CX 01"}`,
+	got:      "got 02 43 4E",
+	want:     "want 02 43 58",
+}
+
+var pn532Case = protocolCase{
+	protocol: "pn532",
+	scenario: "pn532-first-issue",
+	driver:   pn532driver.New(pn532Timing),
+	number:   "04C1A2B3C4D5E6",
+	last:     `D5 53 00"]`, // InRelease answered
+	steps: []string{
+		`{frame: "D4 4A 01 00"}`,
+		`{frame: "D4 40 01 A0 04 $block4:16"}`, `{frame: "D4 40 01 A0 05 $block5:16"}`, `{frame: "D4 40 01 A0 06 $block6:16"}`,
+		`{frame: "D5 41 00 $block4"}`, `{frame: "D5 41 00 $block5"}`, `{frame: "D5 41 00 $block6"}`,
+		`{frame: "ACK"}`,
+	},
+	// The chip refusing the transport key too: a card of another system.
+	otherAnswer: func(t *testing.T, tr *trace.Trace) *trace.Trace {
+		return mutatePN532(t, tr, trace.DeviceToHost, "D5 41 00", 1, []byte{0xD5, 0x41, 0x14}, true)
+	},
+	otherExpect: "error:incompatible_card_format",
+	otherKind:   driver.IncompatibleCard,
+	// MaxRetries with MxRtyPassiveActivation 2 instead of 0.
+	otherHost: func(t *testing.T, tr *trace.Trace) *trace.Trace {
+		return mutatePN532(t, tr, trace.HostToDevice, "D4 32 05 FF 01 00", 1, []byte{0xD4, 0x32, 0x05, 0xFF, 0x01, 0x02}, false)
+	},
+	hostStep: `{frame: "D4 32 05 FF 01 02"}`,
+	got:      "got 00 00 FF 06 FA D4 32 05 FF 01 00 F5 00 (D4 32 05 FF 01 00)",
+	want:     "want 00 00 FF 06 FA D4 32 05 FF 01 02 F3 00 (D4 32 05 FF 01 02)",
+}
+
+var protocolCases = []protocolCase{pmsCase, pn532Case}
 
 func job(id string) driver.Job {
 	now := time.Now().UTC().Truncate(time.Minute)
@@ -51,8 +134,8 @@ func startEncoder(t *testing.T, sc *scenario.Scenario) (*sim.Encoder, <-chan err
 	return enc, played
 }
 
-// encode runs the real PMS driver against the line at path.
-func encode(t *testing.T, path string, j driver.Job) (driver.Card, error) {
+// encode runs the case's driver against the line at path.
+func encode(t *testing.T, pc protocolCase, path string, j driver.Job) (driver.Card, error) {
 	t.Helper()
 	port, err := serialport.Open(path, serialport.Mode{})
 	if err != nil {
@@ -61,14 +144,14 @@ func encode(t *testing.T, path string, j driver.Job) (driver.Card, error) {
 	defer port.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return pmsdriver.New(testTiming).Encode(ctx, port, j)
+	return pc.driver.Encode(ctx, port, j)
 }
 
-// record encodes through a tap in front of the bundled first-issue
-// encoder and returns the trace.
-func record(t *testing.T) *trace.Trace {
+// record encodes through a tap in front of the case's bundled encoder
+// and returns the trace.
+func record(t *testing.T, pc protocolCase) *trace.Trace {
 	t.Helper()
-	sc, err := scenarios.Load("first-issue")
+	sc, err := scenarios.Load(pc.scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,29 +163,29 @@ func record(t *testing.T) *trace.Trace {
 	defer dev.Close()
 	var out syncBuffer
 	started := time.Now()
-	link := filepath.Join(t.TempDir(), "front-desk-1")
-	tw, err := trace.NewWriter(&out, trace.Header{Protocol: "pms", Device: enc.Path(), Link: link, Started: started})
+	link := filepath.Join(t.TempDir(), sc.Encoder.ID)
+	tw, err := trace.NewWriter(&out, trace.Header{Protocol: pc.protocol, Device: enc.Path(), Link: link, Started: started})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := tap.Start(dev, started, tap.Config{Link: link, Protocol: "pms", Trace: tw})
+	tp, err := tap.Start(dev, started, tap.Config{Link: link, Protocol: pc.protocol, Trace: tw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := encode(t, link, job("9F2C4D1A00000001"))
+	c, err := encode(t, pc, link, job("9F2C4D1A00000001"))
 	if err != nil {
 		t.Fatalf("encode through the tap: %v", err)
 	}
-	if c.Number != "04A1B2C3D4E5F6" || c.CardID != "9F2C4D1A00000001" {
+	if c.Number != pc.number || c.CardID != "9F2C4D1A00000001" {
 		t.Fatalf("encode through the tap: got %+v", c)
 	}
 	if err := <-played; err != nil {
-		t.Fatalf("first-issue timeline: %v", err)
+		t.Fatalf("%s timeline: %v", pc.scenario, err)
 	}
-	// The driver's final ACK may still be on its way through the tap:
+	// The driver's last frame may still be on its way through the tap:
 	// wait until the trace holds it, then stop.
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), `"dir":"host>device","hex":"06","frames":["ACK"]`) {
+	for !strings.Contains(out.String(), pc.last) {
 		if time.Now().After(deadline) {
 			break
 		}
@@ -152,7 +235,7 @@ func frames(tr *trace.Trace) []string {
 }
 
 func TestRecordThroughTap(t *testing.T) {
-	tr := record(t)
+	tr := record(t, pmsCase)
 	got := frames(tr)
 	want := []string{
 		"host>device ENQ",
@@ -216,23 +299,80 @@ func mutate(t *testing.T, tr *trace.Trace, dir trace.Direction, prefix string, f
 	return nil
 }
 
+// mutatePN532 replaces the nth (1-based) PN532 frame whose text starts
+// with prefix, in direction dir, by the frame carrying body (checksums
+// recomputed), and with cut drops every event after it: a trace of a
+// device that answered otherwise, up to where the host gave up.
+func mutatePN532(t *testing.T, tr *trace.Trace, dir trace.Direction, prefix string, nth int, body []byte, cut bool) *trace.Trace {
+	t.Helper()
+	repl, err := trace.PN532Frame(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &trace.Trace{Header: tr.Header, Events: append([]trace.Event(nil), tr.Events...)}
+	seen := 0
+	for i, e := range out.Events {
+		if e.Dir != dir {
+			continue
+		}
+		for _, f := range e.Frames {
+			if !strings.HasPrefix(f, prefix) {
+				continue
+			}
+			if seen++; seen < nth {
+				continue
+			}
+			orig, err := hex.DecodeString(strings.ReplaceAll(f, " ", ""))
+			if err != nil {
+				t.Fatalf("frame %q: %v", f, err)
+			}
+			old, err := trace.PN532Frame(orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := e.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(raw, old) {
+				t.Fatalf("event %d holds frame %q, but not its bytes % X whole", i, f, old)
+			}
+			raw = bytes.Replace(raw, old, repl, 1)
+			dec, _ := trace.NewDecoder("pn532")
+			out.Events[i].Hex, out.Events[i].Frames = hex.EncodeToString(raw), dec.Feed(raw)
+			if cut {
+				out.Events = out.Events[:i+1]
+			}
+			return out
+		}
+	}
+	t.Fatalf("no %s frame %d starting %q", dir, nth, prefix)
+	return nil
+}
+
 func TestRoundTrip(t *testing.T) {
-	tr := record(t)
+	for _, pc := range protocolCases {
+		t.Run(pc.protocol, func(t *testing.T) { roundTrip(t, pc) })
+	}
+}
+
+func roundTrip(t *testing.T, pc protocolCase) {
+	tr := record(t, pc)
 
 	t.Run("same outcome", func(t *testing.T) {
 		sc, y := convertTrace(t, tr, "success")
-		for _, want := range []string{"model: replay", `{frame: "CN 01 $cardid G * * *"}`, `{frame: "OK 01 04A1B2C3D4E5F6 mifare-classic-1k $cardid"}`} {
+		for _, want := range append([]string{"model: replay", "protocol: " + pc.protocol}, pc.steps...) {
 			if !strings.Contains(y, want) {
 				t.Errorf("scenario lacks %q:\n%s", want, y)
 			}
 		}
 		enc, played := startEncoder(t, sc)
 		// Another run: another card id and other dates, as a new credential has.
-		c, err := encode(t, enc.Path(), job("0123456789ABCDEF"))
+		c, err := encode(t, pc, enc.Path(), job("0123456789ABCDEF"))
 		if err != nil {
-			t.Fatalf("encode against the replay: %v", err)
+			t.Fatalf("encode against the replay: %v\n%s", err, y)
 		}
-		if c.Number != "04A1B2C3D4E5F6" || c.CardID != "0123456789ABCDEF" {
+		if c.Number != pc.number || c.CardID != "0123456789ABCDEF" {
 			t.Fatalf("encode against the replay: got %+v", c)
 		}
 		if err := <-played; err != nil {
@@ -241,12 +381,12 @@ func TestRoundTrip(t *testing.T) {
 	})
 
 	t.Run("mutated answer gives the other outcome", func(t *testing.T) {
-		sc, _ := convertTrace(t, mutate(t, tr, trace.DeviceToHost, "OK ", "TO", "01"), "error:no_card_presented")
+		sc, _ := convertTrace(t, pc.otherAnswer(t, tr), pc.otherExpect)
 		enc, played := startEncoder(t, sc)
-		_, err := encode(t, enc.Path(), job("0123456789ABCDEF"))
+		_, err := encode(t, pc, enc.Path(), job("0123456789ABCDEF"))
 		var de *driver.Error
-		if !errors.As(err, &de) || de.Kind != driver.NoCard {
-			t.Fatalf("encode: got %v, want a no-card driver error", err)
+		if !errors.As(err, &de) || de.Kind != pc.otherKind {
+			t.Fatalf("encode: got %v, want a %v driver error", err, pc.otherKind)
 		}
 		if err := <-played; err != nil {
 			t.Fatalf("replay: %v", err)
@@ -254,11 +394,10 @@ func TestRoundTrip(t *testing.T) {
 	})
 
 	t.Run("mutated host frame points at the step", func(t *testing.T) {
-		mutated := mutate(t, tr, trace.HostToDevice, "CN ", "CX", "01")
-		sc, y := convertTrace(t, mutated, "success")
+		sc, y := convertTrace(t, pc.otherHost(t, tr), "success")
 		enc, played := startEncoder(t, sc)
-		if _, err := encode(t, enc.Path(), job("0123456789ABCDEF")); err == nil {
-			t.Fatal("encode against a replay expecting CX succeeded")
+		if _, err := encode(t, pc, enc.Path(), job("0123456789ABCDEF")); err == nil {
+			t.Fatalf("encode against a replay expecting %s succeeded", pc.hostStep)
 		}
 		err := <-played
 		var me *replay.MismatchError
@@ -267,12 +406,12 @@ func TestRoundTrip(t *testing.T) {
 		}
 		line := 0
 		for i, l := range strings.Split(y, "\n") {
-			if strings.Contains(l, `{frame: "CX 01"}`) {
+			if strings.Contains(l, pc.hostStep) {
 				line = i + 1
 			}
 		}
 		// The converter turns long gaps into wait steps, and how long a gap
-		// is depends on the machine: find the CX step's number by its line.
+		// is depends on the machine: find the step's number by its line.
 		step := 0
 		for i, st := range sc.Steps {
 			if st.Line == line {
@@ -282,11 +421,9 @@ func TestRoundTrip(t *testing.T) {
 		if step == 0 || me.Step != step || me.Line != line || me.File != "desk-replay.yaml" {
 			t.Errorf("mismatch at step %d line %d of %q, want step %d line %d", me.Step, me.Line, me.File, step, line)
 		}
-		if !bytes.HasPrefix(me.Received, []byte{0x02, 'C', 'N'}) {
-			t.Errorf("received % X, want the CN frame", me.Received)
-		}
+		frame := strings.TrimSuffix(strings.TrimPrefix(pc.hostStep, `{frame: "`), `"}`)
 		msg := err.Error()
-		for _, want := range []string{fmt.Sprintf("step %d (line %d", step, line), "expect frame CX 01): got 02 43 4E", "want 02 43 58"} {
+		for _, want := range []string{fmt.Sprintf("step %d (line %d, expect frame %s): ", step, line, frame), pc.got, pc.want} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("error %q lacks %q", msg, want)
 			}

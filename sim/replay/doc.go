@@ -16,4 +16,13 @@
 // chose, echoed in the answer). A quoted field ("Room 101", "") is
 // literal. The LRC of every expected frame must be right; the LRC of a
 // sent frame is computed.
+//
+// Frame patterns (PN532): the TFI and data bytes of a normal information
+// frame in hex (`D4 4A 01 00`), or ACK or NACK alone; preamble, start
+// code, LEN, LCS, DCS and postamble are implied. `*` is any byte, `*:N`
+// any N bytes; `$name` (`$name:N`) takes one (N) bytes the first time,
+// must match them after, and in a send writes them back (the block data
+// a host wrote, echoed when it reads the block back). An expected frame
+// must be whole, with right checksums; a sent frame gets its own.
+// Extended frames are written as hex.
 package replay

@@ -39,16 +39,22 @@ type MismatchError struct {
 	Received []byte
 	// Why says what did not match.
 	Why string
+	// Protocol is the encoder's protocol, which Error uses to decode
+	// Received ("": pms).
+	Protocol string
 }
 
 func (e *MismatchError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: step %d (line %d, expect %s): got %s", e.File, e.Step, e.Line, e.Want, spaced(e.Received))
-	if d := decoded(e.Received); d != "" {
+	if d := decoded(e.Protocol, e.Received); d != "" {
 		fmt.Fprintf(&b, " (%s)", d)
 	}
 	if e.Expected != nil {
 		fmt.Fprintf(&b, ", want %s", spaced(e.Expected))
+		if d := decoded(e.Protocol, e.Expected); d != "" {
+			fmt.Fprintf(&b, " (%s)", d)
+		}
 	}
 	fmt.Fprintf(&b, ": %s", e.Why)
 	return b.String()
@@ -66,16 +72,23 @@ func spaced(b []byte) string {
 	return strings.Join(parts, " ")
 }
 
-// decoded is b read as PMS frames, when it reads as any.
-func decoded(b []byte) string {
-	d, _ := trace.NewDecoder("pms")
+// decoded is b read as frames of protocol ("": pms), when it reads as
+// any.
+func decoded(protocol string, b []byte) string {
+	if protocol == "" {
+		protocol = "pms"
+	}
+	d, err := trace.NewDecoder(protocol)
+	if err != nil {
+		return ""
+	}
 	return strings.Join(d.Feed(b), ", ")
 }
 
 // Config configures a replay model.
 type Config struct {
-	// Protocol is the protocol frame steps are in ("pms"; hex steps work
-	// with any).
+	// Protocol is the protocol frame steps are in ("pms" or "pn532"; hex
+	// steps work with any).
 	Protocol string
 	Logger   *slog.Logger
 }
@@ -179,7 +192,8 @@ func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) erro
 			return nil
 		case mismatched:
 			e := &MismatchError{File: file, Step: st.Index + 1, Line: st.Line, Want: st.Bytes.String(),
-				Expected: exact(st.Bytes), Received: append([]byte(nil), d.buf[:n]...), Why: why}
+				Expected: d.exact(st.Bytes), Received: append([]byte(nil), d.buf[:n]...), Why: why,
+				Protocol: d.cfg.Protocol}
 			d.stopped = e
 			d.mu.Unlock()
 			d.log.Warn("replay mismatch; the device stops answering", "err", e)
@@ -199,9 +213,12 @@ func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) erro
 }
 
 // exact is the bytes a step wants when it names them all.
-func exact(b *scenario.Bytes) []byte {
+func (d *Device) exact(b *scenario.Bytes) []byte {
 	if b.Frame == "" {
 		return b.Hex
+	}
+	if d.cfg.Protocol == "pn532" {
+		return exactPN532(b)
 	}
 	fields := make([]string, len(b.Fields))
 	for i, f := range b.Fields {
@@ -243,8 +260,12 @@ func (d *Device) matcher(b *scenario.Bytes) (matchFunc, error) {
 			return matched, len(b.Hex), ""
 		}, nil
 	}
-	if d.cfg.Protocol != "pms" {
-		return nil, fmt.Errorf("replay: frame steps are for protocol pms, this encoder's is %q: write hex", d.cfg.Protocol)
+	switch d.cfg.Protocol {
+	case "pms":
+	case "pn532":
+		return func(buf []byte) (verdict, int, string) { return d.matchPN532(b, buf) }, nil
+	default:
+		return nil, fmt.Errorf("replay: frame steps are for protocols pms and pn532, this encoder's is %q: write hex", d.cfg.Protocol)
 	}
 	if len(b.Fields) == 1 && !b.Fields[0].Any && b.Fields[0].Capture == "" {
 		if c, ok := trace.PMSControl[b.Fields[0].Text]; ok {
@@ -345,8 +366,12 @@ func (d *Device) render(b *scenario.Bytes) ([]byte, error) {
 	if b.Frame == "" {
 		return b.Hex, nil
 	}
-	if d.cfg.Protocol != "pms" {
-		return nil, fmt.Errorf("frame steps are for protocol pms, this encoder's is %q: write hex", d.cfg.Protocol)
+	switch d.cfg.Protocol {
+	case "pms":
+	case "pn532":
+		return d.renderPN532(b)
+	default:
+		return nil, fmt.Errorf("frame steps are for protocols pms and pn532, this encoder's is %q: write hex", d.cfg.Protocol)
 	}
 	fields := make([]string, len(b.Fields))
 	for i, f := range b.Fields {

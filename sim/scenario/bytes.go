@@ -30,13 +30,17 @@ type Bytes struct {
 	// Hex is the exact bytes (when Frame is "").
 	Hex []byte
 	// Frame is the frame text as written, e.g. `CN 01 $cardid G * * *`
-	// or `ACK`.
+	// or `ACK` (pms), `D4 40 01 A0 04 $block4:16` or `NACK` (pn532).
 	Frame string
-	// Fields are Frame's fields.
+	// Fields are Frame's fields: PMS fields, or the PN532 frame's TFI
+	// and data bytes (see Field).
 	Fields []Field
 }
 
-// Field is one field of a frame pattern.
+// Field is one field of a frame pattern. In a PMS frame it is a field's
+// text; in a PN532 frame it is one or more bytes of the TFI and data,
+// and Text holds one byte as two upper-case hex digits (or ACK, NACK
+// alone).
 type Field struct {
 	// Text is the literal text (when Any is false and Capture is "").
 	Text string
@@ -45,6 +49,11 @@ type Field struct {
 	// Capture is a name (`$cardid`): in an expect it takes the received
 	// text, or must equal it if already taken; in a send it writes it.
 	Capture string
+	// Len is how many bytes a PN532 `*` or `$name` covers, as written
+	// (`*:16`, `$block4:16`), or 0 when not written: `*` is one byte, a
+	// first `$name` one byte, a later `$name` the bytes it took. It is
+	// always 0 in PMS frames.
+	Len int
 }
 
 func (b Bytes) String() string {
@@ -165,6 +174,14 @@ func (l *loader) bytesStep(v *yaml.Node, what string, op Op) (*Bytes, bool) {
 	if !ok {
 		return nil, false
 	}
+	if l.protocol == "pn532" {
+		fields, err := parsePN532(text, op)
+		if err != nil {
+			l.addf(fn, "%s: %v", what, err)
+			return nil, false
+		}
+		return &Bytes{Frame: text, Fields: fields}, true
+	}
 	toks, err := trace.ParseFields(text)
 	if err != nil {
 		l.addf(fn, "%s: %v", what, err)
@@ -209,6 +226,12 @@ func (l *loader) checkBytes(s *Scenario) {
 	if !replay && s.Encoder.Protocol != "" {
 		l.problems = append(l.problems, Problem{Line: s.Encoder.Line, Column: 1,
 			Msg: "encoder.protocol is for model replay; the " + s.Encoder.Model + " model speaks its own"})
+	}
+	if replay && s.Encoder.Protocol == "pn532" {
+		checkPN532Captures(s.Steps, func(st Step, format string, args ...any) {
+			l.problems = append(l.problems, Problem{Line: st.Line, Column: st.Column,
+				Msg: fmt.Sprintf("step %d (%s): ", st.Index+1, st.Op) + fmt.Sprintf(format, args...)})
+		})
 	}
 	captured := map[string]bool{}
 	for _, st := range s.Steps {

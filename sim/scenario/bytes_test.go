@@ -88,3 +88,70 @@ expect: {status: error, error: {type: no_credential_on_encoder}}
 		t.Errorf("delay: 20ms loaded as %+v, want a 20ms wait", st)
 	}
 }
+
+const pn532ReplayFile = `name: replayed-pn532
+encoder: {model: replay, protocol: pn532, id: nfc-desk-1}
+credential: {system: visionline-hotel}
+steps:
+  - expect: "55550000000000000000000000000000"
+  - expect: {frame: "D4 14 01 14 00"}
+  - send: {frame: ACK}
+  - send: {frame: "D5 15"}
+  - expect: {frame: "D4 40 01 60 04 *:6 b3 c4 d5 e6"}
+  - expect: {frame: "D4 40 01 A0 04 $block4:16"}
+  - send: {frame: "D5 41 00 $block4"}
+  - expect: {frame: "D4 40 01 30 $blk"}
+  - send: {frame: "D5 41 $blk:1 *"}
+expect: {status: success}
+`
+
+func TestLoadPN532Frames(t *testing.T) {
+	s, err := Load("p.yaml", []byte(strings.Replace(pn532ReplayFile, "\n  - send: {frame: \"D5 41 $blk:1 *\"}", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := s.Steps[4].Bytes.Fields
+	if len(auth) != 10 || auth[3].Text != "60" || !auth[5].Any || auth[5].Len != 6 || auth[6].Text != "B3" {
+		t.Errorf("auth pattern fields %+v", auth)
+	}
+	if f := s.Steps[5].Bytes.Fields[5]; f.Capture != "block4" || f.Len != 16 {
+		t.Errorf("write capture %+v, want $block4 of 16 bytes", f)
+	}
+	if f := s.Steps[2].Bytes.Fields; len(f) != 1 || f[0].Text != "ACK" {
+		t.Errorf("ACK fields %+v", f)
+	}
+}
+
+func TestLoadPN532FrameProblems(t *testing.T) {
+	bad := strings.NewReplacer(
+		`{frame: "D4 14 01 14 00"}`, `{frame: "D4 14 1 14"}`,
+		`{frame: "D5 15"}`, `{frame: "D5 ACK"}`,
+		`*:6 b3`, `*:0 b3`,
+		`$block4:16"}`, `$Block4"}`,
+		`{frame: "D5 41 $blk:1 *"}`, `{frame: "D5 41 $blk:2 00"}`,
+	).Replace(pn532ReplayFile)
+	_, err := Load("p.yaml", []byte(bad))
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("got %v, want a *LoadError", err)
+	}
+	for _, want := range []string{
+		`p.yaml:6:21: step 2: expect: frame "D4 14 1 14", byte field 3 "1": want a byte in hex`,
+		`p.yaml:8:19: step 4: send: frame "D5 ACK", byte field 2 "ACK": ACK is a whole frame`,
+		`p.yaml:9:21: step 5: expect: frame "D4 40 01 60 04 *:0 b3 c4 d5 e6", byte field 6 "*:0": byte count "0"`,
+		`p.yaml:10:21: step 6: expect: frame "D4 40 01 A0 04 $Block4", byte field 6 "$Block4": capture must be $ and a lower-case name`,
+		"p.yaml:13:5: step 9 (send): $blk:2, but $blk took 1 byte(s) earlier",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	long := strings.Replace(pn532ReplayFile, `{frame: "D5 15"}`, `{frame: "D5 $x:254"}`, 1)
+	if _, err := Load("l.yaml", []byte(long)); err == nil || !strings.Contains(err.Error(), "a normal frame carries at most 254") {
+		t.Errorf("a 255-byte frame: %v", err)
+	}
+	star := strings.Replace(pn532ReplayFile, `{frame: "D5 15"}`, `{frame: "D5 *:2"}`, 1)
+	if _, err := Load("s.yaml", []byte(star)); err == nil || !strings.Contains(err.Error(), "'*' matches any byte and cannot be sent") {
+		t.Errorf("'*' in a send: %v", err)
+	}
+}

@@ -182,6 +182,9 @@ var (
 // goes instead of stopping at the first.
 type loader struct {
 	problems []Problem
+	// protocol is the replay encoder's protocol, which says how frame
+	// text in expect and send steps reads.
+	protocol string
 }
 
 func (l *loader) addf(n *yaml.Node, format string, args ...any) {
@@ -392,6 +395,7 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 		s.Credential = l.credential(n)
 	}
 	if n, ok := f["steps"]; ok {
+		l.protocol = s.Encoder.Protocol
 		s.Steps = l.steps(n, declared)
 	}
 	l.checkBytes(s)

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -91,4 +92,89 @@ func describePN532(data []byte, dcs byte) string {
 		parts[i] = fmt.Sprintf("%02X", c)
 	}
 	return strings.Join(parts, " ")
+}
+
+// PN532 link frames (docs/protocols/pn532.md, Frames), with their
+// preamble and postamble.
+var (
+	PN532ACK  = []byte{0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00}
+	PN532NACK = []byte{0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00}
+)
+
+// PN532MaxBody is the most TFI and data bytes a normal information frame
+// carries: a LEN of 255 announces an extended frame.
+const PN532MaxBody = 254
+
+// PN532Frame builds the normal information frame carrying body (TFI and
+// data): preamble, start code, LEN, LCS, body, DCS, postamble.
+func PN532Frame(body []byte) ([]byte, error) {
+	if len(body) == 0 || len(body) > PN532MaxBody {
+		return nil, fmt.Errorf("pn532 frame: %d bytes of TFI and data, a normal frame carries 1 to %d", len(body), PN532MaxBody)
+	}
+	out := make([]byte, 0, len(body)+7)
+	n := byte(len(body))
+	out = append(out, 0x00, 0x00, 0xFF, n, -n)
+	var sum byte
+	for _, c := range body {
+		sum += c
+	}
+	out = append(out, body...)
+	return append(out, -sum, 0x00), nil
+}
+
+// PN532Body checks a whole normal information frame, from its preamble
+// to its postamble as PN532Frame writes it, and returns its TFI and data.
+func PN532Body(frame []byte) ([]byte, error) {
+	n := len(frame)
+	if n < 8 || frame[0] != 0x00 || frame[1] != 0x00 || frame[2] != 0xFF {
+		return nil, errors.New("pn532 frame: want 00 00 FF LEN LCS TFI … DCS 00")
+	}
+	ln, lcs := frame[3], frame[4]
+	switch {
+	case ln == 0xFF && lcs == 0xFF:
+		return nil, errors.New("pn532 frame: an extended frame")
+	case ln+lcs != 0:
+		return nil, fmt.Errorf("pn532 frame: LCS %02X does not check LEN %02X", lcs, ln)
+	case int(ln) == 0 || int(ln) > PN532MaxBody:
+		return nil, fmt.Errorf("pn532 frame: LEN %02X", ln)
+	case n != int(ln)+7:
+		return nil, fmt.Errorf("pn532 frame: %d bytes, LEN %02X makes %d", n, ln, int(ln)+7)
+	}
+	body := frame[5 : 5+int(ln)]
+	var sum byte
+	for _, c := range body {
+		sum += c
+	}
+	if dcs := frame[5+int(ln)]; sum+dcs != 0 {
+		return nil, fmt.Errorf("pn532 frame: DCS %02X, want %02X", dcs, -sum)
+	}
+	if frame[n-1] != 0x00 {
+		return nil, fmt.Errorf("pn532 frame: postamble %02X, want 00", frame[n-1])
+	}
+	return body, nil
+}
+
+// DescribePN532 is the frame text of a whole PN532 unit as PN532Frame,
+// PN532ACK or PN532NACK write it (`ACK`, `NACK`, or the TFI and data in
+// hex such as `D4 4A 01 00`), or a description of what is wrong with it.
+func DescribePN532(b []byte) string {
+	switch {
+	case bytes.Equal(b, PN532ACK):
+		return "ACK"
+	case bytes.Equal(b, PN532NACK):
+		return "NACK"
+	}
+	body, err := PN532Body(b)
+	if err != nil {
+		return fmt.Sprintf("bad frame (%v)", strings.TrimPrefix(err.Error(), "pn532 frame: "))
+	}
+	return describePN532(body, -sumOf(body))
+}
+
+func sumOf(b []byte) byte {
+	var s byte
+	for _, c := range b {
+		s += c
+	}
+	return s
 }
