@@ -20,12 +20,15 @@ help:
 	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
+	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
 	@echo "make build           encoderd, encodersim, encoder-conformance into bin/"
 	@echo "make check           gofmt and go vet"
 	@echo "make fuzz            every native fuzz target briefly (FUZZTIME=10s each)"
 	@echo "make fuzz-soak       every native fuzz target for FUZZTIME=5m each"
+	@echo "make bench           performance table vs limits measured in the same run, CPU profiles; reports/bench.md (BENCH_FULL=1: long curves)"
 	@echo "make sdk-deps        Seam's JavaScript SDK for TestSeamSDK (needs npm)"
 	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
+	@echo "make postgres        PostgreSQL's server programs for the Postgres store's tests (needs apt-get)"
 
 ## conformance: the bundled pipeline against every bundled scenario.
 conformance:
@@ -51,7 +54,7 @@ realtime:
 		--label-filter '$(TIMEOUT_SCENARIOS)' --report-dir $(REPORTS)/realtime
 
 ## test: every test in the module.
-test: sdk-deps libnfc
+test: sdk-deps libnfc postgres
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
 
 ## mutants: the suite against each deliberately broken pipeline
@@ -62,6 +65,12 @@ mutants:
 	@mkdir -p $(REPORTS)
 	ENCODERLAB_KILL_TABLE=$(REPORTS)/kill-table.md \
 		$(GO) test -count=1 -timeout 20m -run TestEveryMutantIsKilled -v ./conformance/mutant
+
+## kill-test: encoderd SIGKILLed at 100 random moments mid-encode and
+## restarted on the same store (make test runs 5 rounds).
+.PHONY: kill-test
+kill-test:
+	ENCODERLAB_KILL_ROUNDS=100 $(GO) test -count=1 -timeout 30m -run TestSurvivesSIGKILL -v ./cmd/encoderd
 
 build:
 	@mkdir -p bin
@@ -110,6 +119,22 @@ libnfc:
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples; }; \
 	fi
 
+## postgres: Debian's postgresql, whose initdb and postgres the Postgres
+## store's tests (pipeline/store/postgres/pgtest) run a throwaway server
+## with. Without apt-get (or root) it only says so; those tests then skip.
+.PHONY: postgres
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		: already installed; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "note: apt-get not found; install PostgreSQL's server (initdb, postgres) by hand, or set ENCODERLAB_POSTGRES_URL, or the Postgres store's tests will be skipped."; \
+	else \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql \
+		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }; \
+	fi
+
 ## timeline-check: draw a trace recorded from a real encode (first-issue,
 ## the pipeline's PMS driver against the virtual encoder) and screenshot
 ## the page with headless Chromium into reports/timeline.png, to look at.
@@ -130,6 +155,19 @@ timeline-check:
 		--user-data-dir=$$(mktemp -d) --screenshot=$(REPORTS)/timeline.png --window-size=1400,900 \
 		file://$(REPORTS)/timeline.html
 	@echo "look at $(REPORTS)/timeline.png"
+
+## bench: encoderd, a fleet of virtual encoders and a load generator as
+## separate processes, next to the raw limits measured in the same run (pty
+## echo, bare HTTP handler, bare SQLite); prints the table, writes it with
+## the growth curves and the CPU profiles' tops to reports/bench.md, the
+## profiles to reports/bench-profiles/. BENCH_FULL=1 runs the long curves;
+## BENCH_FLAGS passes more flags (bin/encoder-bench run --help).
+BENCH_FLAGS ?=
+.PHONY: bench
+bench:
+	@mkdir -p bin $(REPORTS)
+	$(GO) build -o bin/ ./cmd/encoderd ./cmd/encoder-bench
+	bin/encoder-bench run --out $(REPORTS)/bench.md --profile $(REPORTS)/bench-profiles $(BENCH_FLAGS)
 
 ## fuzz: every native Go fuzz target in turn, FUZZTIME each (CI runs it
 ## briefly); fuzz-soak is the same for longer. New crashers land in the

@@ -4,12 +4,15 @@
 // encoders encodersim publishes.
 //
 //	encoderd [--addr HOST:PORT] [--db FILE] [--lab FILE] [--links DIR]
-//	         [--scale F] [--deadline D] [--log-level LEVEL]
+//	         [--scale F] [--deadline D] [--shutdown-grace D] [--log-level LEVEL]
 //
 // On start it prints the API's URL, the store, each encoder and the
 // lab's test-only API keys with a ready curl line. SIGINT or SIGTERM stops
-// it gracefully: requests in flight finish, encodes in flight stay pending
-// and resume on the next start.
+// it gracefully: new encodes are refused (503) while the attempts in
+// flight finish or expire, at most --shutdown-grace (by default the
+// attempt deadline and a second); a second signal stops it at once, and
+// the attempts still in flight then stay pending and resume on the next
+// start.
 package main
 
 import (
@@ -19,11 +22,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
@@ -56,6 +64,12 @@ port written "{links}/NAME" is looked up in the --links directory, where
 Every encode attempt ends by its deadline (--deadline, 30s by default),
 with action_attempt_expired if the encoder has not answered by then.
 
+SIGINT or SIGTERM stops the server gracefully: it refuses new encodes
+(503 service_unavailable) and keeps answering everything else until the
+attempts in flight have finished or expired, for at most --shutdown-grace;
+a second signal stops it at once. Attempts still in flight when it stops
+stay pending and resume when it starts again on the same store.
+
 Examples:
   # Virtual encoders and the server, a hundred times faster than real time:
   encodersim run --scale 0.01 first-issue &
@@ -63,6 +77,10 @@ Examples:
 
   # Real encoders described in your own lab file, on another port:
   encoderd --lab ./my-lab.yaml --addr 0.0.0.0:8450 --db /var/lib/encoderd.db
+
+  # Two instances on one PostgreSQL database; either answers any call:
+  encoderd --shared --addr 127.0.0.1:8450 --db postgres://encoderd@db.internal/encoderd
+  encoderd --shared --addr 127.0.0.1:8451 --db postgres://encoderd@db.internal/encoderd
 `
 
 // options are the parsed flags.
@@ -70,12 +88,17 @@ type options struct {
 	cfg      server.Config
 	labPath  string
 	logLevel slog.Level
+	grace    time.Duration // 0: the scaled attempt deadline and a second
+	pprof    string        // debug listener address; "" for none
 }
 
 // parseFlags parses args; it returns an exit code when the program must
 // stop (after --help, or on a bad flag).
 func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
-	var o options
+	var (
+		o     options
+		lease time.Duration
+	)
 	fs := flag.NewFlagSet("encoderd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -84,11 +107,16 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.cfg.Addr, "addr", server.DefaultAddr, "listen on `HOST:PORT` (port 0 picks a free one)")
-	fs.StringVar(&o.cfg.DBPath, "db", server.DefaultDBPath, "SQLite database `FILE` for credentials and attempts (created if missing)")
+	fs.StringVar(&o.cfg.DBPath, "db", server.DefaultDBPath, "the store: a SQLite database `FILE` (created if missing) or a PostgreSQL URL (postgres://user:password@host/db)")
+	shared := fs.Bool("shared", false, "share the store with other encoderd instances: each encoder is driven by one instance at a time, holding its lease")
+	instance := fs.String("instance", "", "with --shared, this instance's `NAME` in leases (default: host, pid and a random suffix)")
+	fs.DurationVar(&lease, "lease-ttl", 0, "with --shared, how long an encoder's lease lasts unrenewed (`D`, real time; default 5s scaled, at least 1s)")
 	fs.StringVar(&o.labPath, "lab", "", "lab `FILE` (workspaces, keys, systems, encoders); default: the bundled fixtures/lab.yaml")
 	fs.StringVar(&o.cfg.LinkDir, "links", server.DefaultLinkDir(), "`DIR` that replaces {links} in encoder ports")
 	scale := fs.Float64("scale", 1, "time scale `F` for protocol timeouts and the attempt deadline (0.01 runs 100 times faster; must match encodersim's)")
 	fs.DurationVar(&o.cfg.AttemptDeadline, "deadline", attempt.DefaultDeadline, "attempt deadline `D`, in real time before --scale applies")
+	fs.DurationVar(&o.grace, "shutdown-grace", 0, "on SIGINT/SIGTERM, wait at most `D` (real time) for attempts in flight; default: the scaled attempt deadline and a second")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (net/http/pprof, with block and mutex profiling on) at `HOST:PORT`, apart from the API; keep it on loopback")
 	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,6 +137,21 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	}
 	if o.cfg.AttemptDeadline <= 0 {
 		return bad("--deadline %v: want a positive duration such as 30s", o.cfg.AttemptDeadline)
+	}
+	if (*instance != "" || lease != 0) && !*shared {
+		return bad("--instance and --lease-ttl go with --shared")
+	}
+	if lease < 0 {
+		return bad("--lease-ttl %v: want a positive duration such as 5s", lease)
+	}
+	if *shared {
+		o.cfg.Sharing = &attempt.Sharing{Instance: *instance, LeaseTTL: lease}
+	}
+	if o.grace < 0 {
+		return bad("--shutdown-grace %v: want a duration of 0 or more, such as 31s", o.grace)
+	}
+	if o.grace == 0 {
+		o.grace = o.cfg.Scale.Of(o.cfg.AttemptDeadline) + time.Second
 	}
 	if err := o.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return bad("--log-level %q: want debug, info, warn or error", *level)
@@ -135,6 +178,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o.cfg.Lab = lab
 	o.cfg.Logger = log
 
+	if o.pprof != "" {
+		stop, err := serveProfiles(o.pprof, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "encoderd: --pprof %s: %v\n", o.pprof, err)
+			return exitFail
+		}
+		defer stop()
+	}
 	srv, err := server.Start(ctx, o.cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "encoderd: %v\n", err)
@@ -142,8 +193,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	banner(stdout, srv, lab, o.cfg)
 	<-ctx.Done()
-	log.Info("stopping")
-	if err := srv.Close(); err != nil {
+	log.Info("stopping: no new encodes; waiting for the attempts in flight", "bound", o.grace)
+	// A second signal cuts the wait short.
+	graceCtx, cancel := context.WithTimeout(context.Background(), o.grace)
+	defer cancel()
+	graceCtx, stopSignals := signal.NotifyContext(graceCtx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	if err := srv.Shutdown(graceCtx); err != nil {
 		fmt.Fprintf(stderr, "encoderd: %v\n", err)
 		return exitFail
 	}
@@ -176,4 +232,35 @@ func banner(w io.Writer, srv *server.Server, lab *fixtures.Lab, cfg server.Confi
 			break
 		}
 	}
+}
+
+// serveProfiles serves net/http/pprof's handlers on their own listener, so
+// the API's mux never exposes them, and turns on block and mutex
+// profiling, which cost nothing until asked for.
+func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+	runtime.SetMutexProfileFraction(10)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	log.Info("serving profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() {
+		_ = srv.Close()
+		<-done
+		runtime.SetBlockProfileRate(0)
+		runtime.SetMutexProfileFraction(0)
+	}, nil
 }

@@ -135,3 +135,51 @@ func TestServesUntilCancelled(t *testing.T) {
 		t.Fatal("encoderd did not stop after cancellation")
 	}
 }
+
+// TestProfiles: --pprof serves Go's profiles on a listener of its own, and
+// the API does not.
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"--addr", "127.0.0.1:0", "--pprof", "127.0.0.1:0", "--db", filepath.Join(dir, "e.db"),
+			"--links", dir, "--scale", "0.01"}, &out, &errOut)
+	}()
+	profiles := regexp.MustCompile(`msg="serving profiles" url=(\S+)`)
+	api := regexp.MustCompile(`encoderd serving the API at (\S+)`)
+	var pm, am []string
+	limit := time.After(waitBound)
+	for pm == nil || am == nil {
+		select {
+		case code := <-exit:
+			t.Fatalf("encoderd exited with %d; stderr:\n%s", code, errOut.String())
+		case <-limit:
+			t.Fatalf("no profile or API URL within %v; stderr:\n%s", waitBound, errOut.String())
+		case <-time.After(10 * time.Millisecond):
+			pm, am = profiles.FindStringSubmatch(errOut.String()), api.FindStringSubmatch(out.String())
+		}
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	get := func(u string) int {
+		res, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(pm[1] + "goroutine?debug=1"); code != http.StatusOK {
+		t.Errorf("GET %sgoroutine: %d, want 200", pm[1], code)
+	}
+	if code := get(am[1] + "/debug/pprof/"); code == http.StatusOK {
+		t.Errorf("the API serves /debug/pprof/ (status %d): profiles must stay on their own listener", code)
+	}
+	cancel()
+	if code := <-exit; code != exitOK {
+		t.Errorf("exit %d, want %d", code, exitOK)
+	}
+}

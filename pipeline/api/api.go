@@ -34,8 +34,9 @@ type Deps struct {
 
 // Encoding runs encodes; pipeline/attempt implements it. Refusals a client
 // can act on are *seam.Error (404 acs_encoder_not_found /
-// acs_credential_not_found / action_attempt_not_found, 400 invalid_input);
-// any other error is internal.
+// acs_credential_not_found / action_attempt_not_found, 400 invalid_input,
+// 503 service_unavailable while the server drains); any other error is
+// internal.
 type Encoding interface {
 	Encode(ctx context.Context, workspaceID, credentialID, encoderID string) (*seam.ActionAttempt, error)
 	Attempt(ctx context.Context, workspaceID, attemptID string) (*seam.ActionAttempt, error)

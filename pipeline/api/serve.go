@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -101,19 +102,19 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *server) serve(x *exchange, r *http.Request) {
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
-		s.writeError(x, &seam.Error{Status: http.StatusNotFound, Type: "endpoint_not_found",
+		s.refuse(x, r, &seam.Error{Status: http.StatusNotFound, Type: "endpoint_not_found",
 			Message: fmt.Sprintf("no endpoint %s", r.URL.Path)})
 		return
 	}
 	if !allowed(rt.methods, r.Method) {
 		x.w.Header().Set("Allow", strings.Join(rt.methods, ", "))
-		s.writeError(x, &seam.Error{Status: http.StatusMethodNotAllowed, Type: "method_not_allowed",
+		s.refuse(x, r, &seam.Error{Status: http.StatusMethodNotAllowed, Type: "method_not_allowed",
 			Message: fmt.Sprintf("%s does not accept %s; use %s", r.URL.Path, r.Method, strings.Join(rt.methods, " or "))})
 		return
 	}
 	ws, err := s.authenticate(r)
 	if err != nil {
-		s.writeError(x, err)
+		s.refuse(x, r, err)
 		return
 	}
 	x.workspace = ws.ID
@@ -129,6 +130,15 @@ func (s *server) serve(x *exchange, r *http.Request) {
 	}
 	res["ok"] = true
 	s.write(x, http.StatusOK, res)
+}
+
+// refuse answers err to a request whose body was not read. It reads the
+// body first, up to the body limit: a client that is still sending (a
+// large body, a "Connection: close" request) then finishes and reads the
+// answer, instead of having the connection reset under it.
+func (s *server) refuse(x *exchange, r *http.Request, err error) {
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(x.w, r.Body, s.maxBody))
+	s.writeError(x, err)
 }
 
 func allowed(methods []string, m string) bool {

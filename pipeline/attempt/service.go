@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +62,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the life cycle of attempts; default slog.Default().
 	Logger *slog.Logger
+	// Sharing, when set, makes the service one of several servers on one
+	// store, with each encoder driven by the holder of its lease (see
+	// Sharing). Nil: this service is the store's only user.
+	Sharing *Sharing
 }
 
 // Service runs encode attempts on the configured encoders.
@@ -72,6 +77,8 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	created  time.Time
+	shared   bool
+	sharing  Sharing
 
 	workers []*worker // in configuration order
 	byID    map[string]*worker
@@ -80,10 +87,12 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // workers and running deadline timers
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	tracked map[string]*job // attempts queued or running, by attempt id
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	draining bool
+	drained  chan struct{}   // closed once draining with nothing tracked
+	tracked  map[string]*job // attempts queued or running, by attempt id
 }
 
 // New checks cfg and returns a Service whose workers have not started yet.
@@ -108,6 +117,7 @@ func New(cfg Config) (*Service, error) {
 		log:      cfg.Logger,
 		byID:     map[string]*worker{},
 		tracked:  map[string]*job{},
+		drained:  make(chan struct{}),
 	}
 	if s.deadline == 0 {
 		s.deadline = DefaultDeadline
@@ -120,6 +130,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if cfg.Sharing != nil {
+		var err error
+		if s.sharing, err = cfg.Sharing.withDefaults(); err != nil {
+			bad("%v", err)
+		}
+		s.shared = true
 	}
 	for i, ec := range cfg.Encoders {
 		name := ec.DisplayName
@@ -185,6 +202,17 @@ func (s *Service) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
+	if s.shared {
+		// The coordinator queues what the store holds for the encoders
+		// whose leases it takes, and expires what nobody ran in time.
+		s.startWorkers()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.coordinate()
+		}()
+		return nil
+	}
 	pending, err := s.store.PendingAttempts(ctx)
 	if err != nil {
 		return fmt.Errorf("attempt: loading pending attempts: %w", err)
@@ -212,6 +240,11 @@ func (s *Service) Start(ctx context.Context) error {
 				"encoder", w.cfg.DisplayName, "deadline", seam.At(a.Deadline))
 		}
 	}
+	s.startWorkers()
+	return nil
+}
+
+func (s *Service) startWorkers() {
 	for _, w := range s.workers {
 		s.wg.Add(1)
 		go func() {
@@ -219,7 +252,6 @@ func (s *Service) Start(ctx context.Context) error {
 			w.run(s.ctx)
 		}()
 	}
-	return nil
 }
 
 // Close stops the workers, cancels encodes in flight, closes the ports and
@@ -234,7 +266,7 @@ func (s *Service) Close() error {
 	s.closed = true
 	for id, j := range s.tracked {
 		j.timer.Stop()
-		delete(s.tracked, id)
+		s.forget(id)
 	}
 	s.mu.Unlock()
 
@@ -248,6 +280,9 @@ func (s *Service) Close() error {
 		}
 	}
 	s.wg.Wait()
+	if s.shared {
+		s.releaseLeases()
+	}
 	return errors.Join(errs...)
 }
 
@@ -275,10 +310,11 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	}
 
 	s.mu.Lock()
-	closed := s.closed
+	closed, draining := s.closed, s.draining
 	s.mu.Unlock()
-	if closed {
-		return nil, errors.New("attempt: service is closed")
+	if closed || draining {
+		return nil, &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
+			Message: "the server is shutting down and takes no new encodes; retry on another instance or after it restarts"}
 	}
 	now := s.now()
 	a := &store.Attempt{
@@ -293,7 +329,11 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	if err := s.store.CreateAttempt(ctx, a); err != nil {
 		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
 	}
-	s.enqueue(w, a)
+	// A shared store's attempt on an encoder another server drives waits
+	// in the store until that server's next poll.
+	if !s.shared || w.lease.held() {
+		s.enqueue(w, a)
+	}
 	s.log.Info("action attempt queued", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"acs_credential_id", credentialID, "deadline", seam.At(a.Deadline))
 	return toSeam(a)
@@ -391,8 +431,44 @@ func (s *Service) untrack(j *job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tracked[j.attempt.ID] == j {
-		delete(s.tracked, j.attempt.ID)
+		s.forget(j.attempt.ID)
 		j.timer.Stop()
+	}
+}
+
+// forget drops an attempt from tracked and, once a drain has nothing left
+// to wait for, says so. The caller holds mu.
+func (s *Service) forget(id string) {
+	delete(s.tracked, id)
+	if s.draining && len(s.tracked) == 0 {
+		select {
+		case <-s.drained:
+		default:
+			close(s.drained)
+		}
+	}
+}
+
+// Drain stops taking new encodes (Encode answers 503 service_unavailable)
+// and waits until every attempt queued or running has reached its terminal
+// status, which each does by its deadline, or until ctx ends. The rest of
+// the service keeps working meanwhile, so clients can still read the
+// outcomes. It returns how many attempts were still in flight when ctx
+// ended (they stay pending, as after Close) with ctx's error, or 0 and nil.
+func (s *Service) Drain(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	s.draining = true
+	if len(s.tracked) == 0 {
+		s.forget("")
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return 0, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.tracked), ctx.Err()
 	}
 }
 
@@ -404,7 +480,7 @@ func (s *Service) expire(j *job) {
 		s.mu.Unlock()
 		return
 	}
-	delete(s.tracked, j.attempt.ID)
+	s.forget(j.attempt.ID)
 	s.wg.Add(1) // under mu, so Close cannot be waiting yet
 	s.mu.Unlock()
 	defer s.wg.Done()

@@ -38,6 +38,8 @@ type worker struct {
 	armed  *simulatedOutcome
 	port   driver.Port // open between encodes; nil until needed
 	closed bool        // set by closePort at shutdown: no port may open again
+
+	lease lease // held while this server drives the encoder (shared store only)
 }
 
 func newWorker(s *Service, cfg EncoderConfig) *worker {
@@ -98,8 +100,34 @@ func (w *worker) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if !w.svc.shared {
+			j.started.Store(true)
+			w.process(ctx, j)
+			continue
+		}
+		lctx := w.lease.context()
+		if lctx == nil {
+			// Another server drives the encoder now; the attempt waits
+			// for it in the store.
+			w.svc.untrack(j)
+			continue
+		}
 		j.started.Store(true)
-		w.process(ctx, j)
+		w.process(lctx, j)
+		if lctx.Err() != nil {
+			w.svc.untrack(j) // the lease was lost mid-encode: the next holder runs it
+		}
+	}
+}
+
+// closePortForTakeover closes the port when another server takes the
+// encoder over; this server may drive it again later.
+func (w *worker) closePortForTakeover() {
+	w.mu.Lock()
+	p := w.port
+	w.mu.Unlock()
+	if p != nil {
+		w.dropPort(p)
 	}
 }
 

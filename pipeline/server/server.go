@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,8 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pn532"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/postgres"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -47,8 +50,15 @@ type Config struct {
 	Lab *fixtures.Lab
 	// LinkDir replaces "{links}" in encoder ports; default DefaultLinkDir().
 	LinkDir string
-	// DBPath is the SQLite file; default DefaultDBPath.
+	// DBPath is the store: a SQLite file, or a PostgreSQL URL
+	// ("postgres://…" or "postgresql://…"); default DefaultDBPath.
 	DBPath string
+	// Sharing, when set, makes the server one of several on one store
+	// (PostgreSQL, or a SQLite file on one machine), each encoder driven
+	// by one of them at a time (attempt.Sharing). Its zero durations
+	// default to attempt's defaults scaled by Scale, but a lease lasts at
+	// least a second.
+	Sharing *attempt.Sharing
 	// Addr is the listen address; default DefaultAddr. A port of 0 picks
 	// a free one (see URL).
 	Addr string
@@ -100,7 +110,7 @@ type Server struct {
 	log      *slog.Logger
 	dbPath   string
 	encoders []Encoder
-	store    *sqlite.Store
+	store    store.Store
 	svc      *attempt.Service
 	ln       net.Listener
 	http     *http.Server
@@ -148,9 +158,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	s := &Server{log: cfg.Logger, dbPath: cfg.DBPath, encoders: encoders, served: make(chan struct{})}
-	s.store, err = sqlite.Open(cfg.DBPath)
+	s.store, err = openStore(ctx, cfg.DBPath)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.dbPath = DisplayStore(cfg.DBPath)
+	var sharing *attempt.Sharing
+	if cfg.Sharing != nil {
+		sh := *cfg.Sharing
+		if sh.LeaseTTL == 0 {
+			sh.LeaseTTL = max(time.Second, cfg.Scale.Of(attempt.DefaultLeaseTTL))
+		}
+		if sh.Poll == 0 {
+			sh.Poll = max(20*time.Millisecond, cfg.Scale.Of(attempt.DefaultPoll))
+		}
+		sharing = &sh
 	}
 	s.svc, err = attempt.New(attempt.Config{
 		Store:    s.store,
@@ -158,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Encoders: encoderCfgs,
 		Deadline: cfg.Scale.Of(cfg.AttemptDeadline),
 		Logger:   cfg.Logger,
+		Sharing:  sharing,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
@@ -187,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("serving the API stopped", "err", err)
 		}
 	}()
-	s.log.Info("encode server listening", "url", s.URL(), "db", cfg.DBPath, "encoders", len(encoders),
+	s.log.Info("encode server listening", "url", s.URL(), "db", s.dbPath, "shared", sharing != nil, "encoders", len(encoders),
 		"scale", float64(cfg.Scale), "attempt_deadline", cfg.Scale.Of(cfg.AttemptDeadline))
 	return s, nil
 }
@@ -256,11 +279,31 @@ func (s *Server) URL() string {
 	return "http://" + net.JoinHostPort(host.String(), fmt.Sprint(addr.Port))
 }
 
-// DBPath is the path of the store's database file.
+// DBPath names the store: the SQLite file, or the PostgreSQL URL without
+// its password.
 func (s *Server) DBPath() string { return s.dbPath }
 
 // Encoders lists the encoders the server drives, in lab order.
 func (s *Server) Encoders() []Encoder { return slices.Clone(s.encoders) }
+
+// Shutdown stops the server gracefully, within ctx: it refuses new encodes
+// (503 service_unavailable) and waits until every attempt in flight has
+// reached its terminal status, which each does by its deadline, while the
+// rest of the API keeps answering so clients can read those outcomes; then
+// it stops as Close does. If ctx ends first, Shutdown stops at once and the
+// attempts still in flight stay pending, to resume on the next start; the
+// error then says how many. A deadline of the attempt deadline (scaled)
+// plus a little lets every attempt end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	left, err := s.svc.Drain(ctx)
+	if err != nil {
+		s.log.Warn("stopping with action attempts still in flight; they stay pending and resume on the next start",
+			"in_flight", left, "err", err)
+		return errors.Join(fmt.Errorf("server: %d action attempts still in flight when the shutdown bound passed: %w", left, err), s.Close())
+	}
+	s.log.Info("every action attempt in flight has finished")
+	return s.Close()
+}
 
 // Close stops the server gracefully: it stops accepting requests and waits
 // (up to 10 s) for those in flight, then stops the workers, cancelling
@@ -282,4 +325,38 @@ func (s *Server) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// openStore opens the store dbPath names: PostgreSQL for a postgres:// or
+// postgresql:// URL, otherwise a SQLite file.
+func openStore(ctx context.Context, dbPath string) (store.Store, error) {
+	if isPostgresURL(dbPath) {
+		st, err := postgres.Open(ctx, dbPath)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// DisplayStore is dbPath as logs and banners may show it: a PostgreSQL
+// URL loses its password.
+func DisplayStore(dbPath string) string {
+	if !isPostgresURL(dbPath) {
+		return dbPath
+	}
+	u, err := url.Parse(dbPath)
+	if err != nil {
+		return "a PostgreSQL URL that does not parse"
+	}
+	return u.Redacted()
 }

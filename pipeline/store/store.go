@@ -25,6 +25,9 @@ var ErrNotPending = errors.New("action attempt is no longer pending")
 // ErrExists: a record with that id already exists.
 var ErrExists = errors.New("already exists")
 
+// ErrLeaseHeld: another holder's lease on that name has not expired.
+var ErrLeaseHeld = errors.New("lease held by another holder")
+
 // Attempt is an encode action attempt as stored.
 type Attempt struct {
 	ID           string
@@ -79,6 +82,18 @@ type Store interface {
 	// PendingAttempts returns every pending attempt of every workspace in
 	// CreatedAt order.
 	PendingAttempts(ctx context.Context) ([]*Attempt, error)
+
+	// AcquireLease takes, or renews, the named lease for holder until ttl
+	// from now on the store's own clock (the database server's, where there
+	// is one, so that instances with skewed clocks still agree). It
+	// succeeds when the lease is free, expired, or already held by holder,
+	// and returns the new expiry; it returns ErrLeaseHeld, changing
+	// nothing, while another holder's lease runs. Leases let several
+	// servers share one store with each encoder driven by one of them.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (expires time.Time, err error)
+	// ReleaseLease gives the lease up if holder holds it; otherwise it
+	// does nothing and returns nil.
+	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// Close releases the store. Pending writes are durable before it returns.
 	Close() error

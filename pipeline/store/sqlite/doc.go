@@ -23,4 +23,11 @@
 // Times are stored as UTC text of fixed width with nanoseconds
 // (2006-01-02T15:04:05.000000000Z), so text order is time order and
 // CreatedAt ordering is exact.
+//
+// Leases. A lease is a row (name, holder, expiry) in the leases table.
+// AcquireLease is one INSERT … ON CONFLICT DO UPDATE whose WHERE lets the
+// row change hands only when it is the holder's own or has expired, run
+// under the write lock, so it is atomic between processes sharing the
+// file as well. Expiries are on this process's clock: processes sharing
+// a file share a machine, and with it the clock.
 package sqlite

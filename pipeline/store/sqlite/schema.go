@@ -43,11 +43,19 @@ CREATE TABLE attempts (
 -- PendingAttempts returns them.
 CREATE INDEX attempts_pending ON attempts (created_at, id) WHERE status = 'pending';
 `,
+	// 2: leases, so that several servers can share one file.
+	`
+CREATE TABLE leases (
+	name    TEXT PRIMARY KEY,
+	holder  TEXT NOT NULL,
+	expires TEXT NOT NULL
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version, PRAGMA user_version, this code
 // writes and reads: the number of migrations.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrate brings the database to SchemaVersion in one transaction, so a
 // crash mid-way leaves the file at its old version, not half-migrated.

@@ -120,7 +120,7 @@ func TestSchemaVersion(t *testing.T) {
 	if got := pragma(t, db, "user_version"); got != fmt.Sprint(SchemaVersion) {
 		t.Errorf("user_version after Open = %s, want %d", got, SchemaVersion)
 	}
-	for _, table := range []string{"credentials", "attempts"} {
+	for _, table := range []string{"credentials", "attempts", "leases"} {
 		var n int
 		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil || n != 1 {
 			t.Errorf("table %s: count %d, err %v; want it created", table, n, err)
@@ -135,6 +135,102 @@ func TestSchemaVersion(t *testing.T) {
 	}
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateVersion1 opens a file written before leases existed: Open
+// brings it forward, keeping its records, and leases then work.
+func TestMigrateVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(migrations[0] + "PRAGMA user_version = 1;"); err != nil {
+		t.Fatalf("writing a version 1 file: %v", err)
+	}
+	if _, err := db.Exec(`INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
+VALUES ('att-1', 'ws-a', 'enc-1', 'cred-1', 'pending', '2025-03-01T12:00:00.000000000Z', '2025-03-01T12:01:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%q) of a version 1 file = %v", path, err)
+	}
+	defer s.Close()
+	if got := pragma(t, s.w, "user_version"); got != fmt.Sprint(SchemaVersion) {
+		t.Errorf("user_version after Open of a version 1 file = %s, want %d", got, SchemaVersion)
+	}
+	ctx := context.Background()
+	if p, err := s.PendingAttempts(ctx); err != nil || len(p) != 1 || p[0].ID != "att-1" {
+		t.Errorf("PendingAttempts() after migrating = %v, %v; want [att-1] kept", p, err)
+	}
+	if _, err := s.AcquireLease(ctx, "enc-1", "server-a", time.Minute); err != nil {
+		t.Errorf("AcquireLease after migrating = %v, want nil", err)
+	}
+}
+
+func TestInvalidLeases(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, holder string
+		ttl          time.Duration
+	}{
+		{"", "server-a", time.Minute},
+		{"enc-1", "", time.Minute},
+		{"enc-1", "server-a", 0},
+		{"enc-1", "server-a", -time.Second},
+	} {
+		if exp, err := s.AcquireLease(ctx, c.name, c.holder, c.ttl); err == nil || errors.Is(err, store.ErrLeaseHeld) {
+			t.Errorf("AcquireLease(%q, %q, %s) = %v, %v; want an error other than ErrLeaseHeld", c.name, c.holder, c.ttl, exp, err)
+		}
+	}
+	// None of them took the lease.
+	if _, err := s.AcquireLease(ctx, "enc-1", "server-b", time.Minute); err != nil {
+		t.Errorf("AcquireLease(enc-1, server-b) after refused calls = %v, want nil", err)
+	}
+	if err := s.ReleaseLease(ctx, "", ""); err != nil {
+		t.Errorf("ReleaseLease(\"\", \"\") = %v, want nil: nobody holds that", err)
+	}
+}
+
+// TestLeaseTwoStoresOneFile races holders on two Stores on one file, as
+// two processes would: exactly one gets the lease.
+func TestLeaseTwoStoresOneFile(t *testing.T) {
+	s1, path := openTemp(t)
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("second Open(%q) = %v", path, err)
+	}
+	defer s2.Close()
+	ctx := context.Background()
+	const each = 8
+	errs := make([]error, 2*each)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range errs {
+		s := s1
+		if i%2 == 1 {
+			s = s2
+		}
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.AcquireLease(ctx, "enc-1", fmt.Sprintf("server-%02d", i), time.Hour)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrLeaseHeld):
+			t.Errorf("AcquireLease by server-%02d = %v, want nil or ErrLeaseHeld", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d AcquireLease calls on two Stores won, want exactly 1", won, len(errs))
 	}
 }
 
@@ -408,6 +504,18 @@ func BenchmarkFinishAttempt(b *testing.B) {
 		}
 		a.Status, a.FinishedAt, a.Result = seam.StatusSuccess, time.Now(), cred
 		if err := s.FinishAttempt(ctx, a, cred); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAcquireLease measures one renewal of a held lease, a durable
+// transaction.
+func BenchmarkAcquireLease(b *testing.B) {
+	s, _ := openTemp(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := s.AcquireLease(ctx, "enc-1", "server-a", time.Minute); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,11 @@
 //
 //	GetCredential("ws-a", "cred-1") after Put = {...}, want {...}
 //
+// The lease checks wait out leases of 200 ms by asking again every 10 ms,
+// for up to a minute, and tell when a lease changed hands from the
+// expiries the store returns, so they hold whatever the store's clock is
+// (the database server's, for a store that has one).
+//
 // RunDurable adds the checks that need a store to be closed and opened
 // again on the same directory: what was acknowledged survives, and
 // attempts still pending are found again.

@@ -44,6 +44,14 @@ var checks = []check{
 	{"TimesRoundTrip", testTimesRoundTrip},
 	{"ConcurrentUse", testConcurrentUse},
 	{"NilInputs", testNilInputs},
+	{"LeaseFree", testLeaseFree},
+	{"LeaseRenew", testLeaseRenew},
+	{"LeaseHeld", testLeaseHeld},
+	{"LeaseExpires", testLeaseExpires},
+	{"LeaseRelease", testLeaseRelease},
+	{"LeaseReleaseByOther", testLeaseReleaseByOther},
+	{"LeaseNames", testLeaseNames},
+	{"LeaseConcurrent", testLeaseConcurrent},
 }
 
 // Run checks every promise of store.Store on stores made by open, one

@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// PutCredential inserts or replaces c. A credential id is unique across
+// workspaces: putting an id that another workspace already holds fails
+// with an error matching store.ErrExists and leaves that credential alone.
+func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
+	if err := s.writeTx(ctx, func(tx pgx.Tx) error { return putCredential(ctx, tx, c) }); err != nil {
+		return fmt.Errorf("postgres: put credential %s: %w", credentialID(c), err)
+	}
+	return nil
+}
+
+func credentialID(c *seam.Credential) string {
+	if c == nil {
+		return "<nil>"
+	}
+	return strconv.Quote(c.ACSCredentialID)
+}
+
+// putCredential upserts c within tx.
+func putCredential(ctx context.Context, tx pgx.Tx, c *seam.Credential) error {
+	if c == nil {
+		return errors.New("credential is nil")
+	}
+	if c.ACSCredentialID == "" || c.WorkspaceID == "" {
+		return errors.New("credential needs acs_credential_id and workspace_id")
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	created, err := checkTime(c.CreatedAt.Time)
+	if err != nil {
+		return fmt.Errorf("created_at: %w", err)
+	}
+	// The WHERE on the update keeps one workspace from overwriting
+	// another's credential; it then changes no row. Two Puts of a new id
+	// at once are settled by the primary key: the second updates.
+	tag, err := tx.Exec(ctx, `
+INSERT INTO credentials (acs_credential_id, workspace_id, acs_system_id, acs_user_id, created_at, body)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (acs_credential_id) DO UPDATE SET
+	acs_system_id = excluded.acs_system_id,
+	acs_user_id = excluded.acs_user_id,
+	created_at = excluded.created_at,
+	body = excluded.body
+WHERE credentials.workspace_id = excluded.workspace_id`,
+		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, created, string(body))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w in another workspace", store.ErrExists)
+	}
+	return nil
+}
+
+// GetCredential returns the credential, or store.ErrNotFound unless it
+// exists in workspaceID.
+func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
+	var body string
+	err := s.pool.QueryRow(ctx,
+		`SELECT body FROM credentials WHERE acs_credential_id = $1 AND workspace_id = $2`,
+		credentialID, workspaceID).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get credential %q: %w", credentialID, err)
+	}
+	c, err := decodeCredential(body)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: get credential %q: %w", credentialID, err)
+	}
+	return c, nil
+}
+
+// ListCredentials returns workspaceID's credentials matching f, oldest
+// first; credentials created at the same instant come in id order.
+func (s *Store) ListCredentials(ctx context.Context, workspaceID string, f store.CredentialFilter) ([]*seam.Credential, error) {
+	where := []string{"workspace_id = $1"}
+	args := []any{workspaceID}
+	if f.ACSSystemID != "" {
+		args = append(args, f.ACSSystemID)
+		where = append(where, fmt.Sprintf("acs_system_id = $%d", len(args)))
+	}
+	if f.ACSUserID != "" {
+		args = append(args, f.ACSUserID)
+		where = append(where, fmt.Sprintf("acs_user_id = $%d", len(args)))
+	}
+	q := `SELECT body FROM credentials WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at, acs_credential_id`
+	list, err := s.listCredentials(ctx, q, args)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list credentials of workspace %q: %w", workspaceID, err)
+	}
+	return list, nil
+}
+
+func (s *Store) listCredentials(ctx context.Context, q string, args []any) ([]*seam.Credential, error) {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []*seam.Credential{}
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		c, err := decodeCredential(body)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+func decodeCredential(body string) (*seam.Credential, error) {
+	var c seam.Credential
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		return nil, fmt.Errorf("decode stored credential: %w", err)
+	}
+	return &c, nil
+}
