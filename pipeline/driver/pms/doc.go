@@ -15,24 +15,36 @@
 //
 //  1. discard stale input left on the line;
 //  2. ENQ, until the device ACKs it (is it there at all?);
-//  3. the command frame (CN to encode, RC to read), until it is ACKed;
-//  4. wait up to Timing.Answer for the answer frame, ACKing it (or NAKing
+//  3. on a line the driver cannot vouch for, resynchronise (below);
+//  4. the command frame (CN to encode, RC to read), until it is ACKed;
+//  5. wait up to Timing.Answer for the answer frame, ACKing it (or NAKing
 //     a damaged one, which the device re-sends);
-//  5. on BY (busy), pause Timing.Busy and go back to 3, at most Retries
+//  6. on BY (busy), pause Timing.Busy and go back to 4, at most Retries
 //     times.
 //
 // Every answer and link failure becomes a *driver.Error whose Kind is the
 // one the document's Outcomes table gives: TO and NC are NoCard, CF and OS
 // IncompatibleCard, and so on.
 //
-// # Cancelling
+// # Cancelling and resynchronising
+//
+// Every CC is answered by exactly one CC frame, sent after any answer the
+// device already had due; once it has arrived the device owes nothing.
 //
 // When the caller's context ends while a command is outstanding, the
-// driver sends CC and reads the one answer frame the device then owes
-// (CC, or the real answer if it crossed the cancel on the line), so the
-// line is idle for the next exchange. This handshake runs on its own
-// bounded deadlines, after the context has ended; the error returned
-// wraps the context's error.
+// driver sends CC and reads up to that CC answer (ACKing the real answer
+// if it crossed the cancel on the line), so the line is idle for the next
+// exchange. This handshake runs on its own bounded deadlines, after the
+// context has ended; the error returned wraps the context's error.
+//
+// A device does not notice a host dying: the command it was given goes on
+// and its answer arrives later, into a line the next host reads. So the
+// Driver remembers, per port and address, whether its last exchange there
+// left the device owing nothing (it read an answer it understood, or a
+// cancel's CC answer). On any other line, a freshly opened port among
+// them, it first resynchronises: CC, then every frame up to the CC answer
+// is ACKed and set aside. A port the driver cannot use as a map key is
+// resynchronised every time.
 //
 // # Retransmissions
 //

@@ -38,6 +38,10 @@ type session struct {
 	// outstanding is set once a command may have reached the device and
 	// its answer has not been read: a cancel must then send CC.
 	outstanding bool
+	// settled is set when the exchange ends with the device owing
+	// nothing: the answer to the command was read, or a cancel was
+	// answered CC.
+	settled bool
 
 	// stopWake and woken undo the context hook that unblocks I/O.
 	stopWake func() bool
@@ -74,13 +78,24 @@ func (s *session) detach() {
 
 // exchange sends the command frame cmd (whose code is code) and returns
 // the answer's fields, re-sending on BY. Before the command it drains
-// stale input and checks the device with ENQ.
-func (s *session) exchange(code string, cmd []byte) ([]string, error) {
+// stale input, checks the device with ENQ and, when resync is set,
+// resynchronises with CC.
+func (s *session) exchange(code string, cmd []byte, resync bool) ([]string, error) {
 	if err := s.drain(); err != nil {
 		return nil, err
 	}
 	if err := s.enquire(); err != nil {
 		return nil, err
+	}
+	if resync {
+		if _, err := s.settle(); err != nil {
+			var de *driver.Error
+			if errors.As(err, &de) {
+				// Say which CC failed: no command was sent.
+				return nil, &driver.Error{Kind: de.Kind, Detail: "resynchronising: " + de.Detail, Err: de.Err}
+			}
+			return nil, err
+		}
 	}
 	for sends := 1; ; sends++ {
 		answer, err := s.send(code, cmd)
@@ -101,6 +116,7 @@ func (s *session) exchange(code string, cmd []byte) ([]string, error) {
 			return nil, driver.Errorf(driver.Device, "answer %s to %s for address %q, want %q", answer[0], code, answer[1], s.addr)
 		}
 		if answer[0] != "BY" {
+			s.settled = true
 			return answer, nil
 		}
 		if sends > s.t.Retries {
@@ -307,69 +323,118 @@ func (s *session) receive(ev event) ([]string, bool, error) {
 
 // cancel runs the CC handshake after the caller's context ended with a
 // command outstanding, then returns an error wrapping cause (the context
-// error). The handshake has its own bounds, independent of the expired
-// context: Ack×(1+Retries) for CC's ACK and as long again for the one
-// answer frame the device sends after a cancel.
+// error) that says how the device answered. The handshake has its own
+// bounds (settle's), independent of the expired context.
 func (s *session) cancel(code string, cause error) error {
 	s.detach()
-	bound := s.t.Ack * time.Duration(s.t.Retries+1)
-	cc := appendFrame(nil, "CC", s.addr)
-	answer, outcome := []string(nil), "no ACK to CC"
+	s.outstanding = false
+	crossed, err := s.settle()
+	var outcome string
+	switch {
+	case crossed != nil:
+		// The real answer crossed the CC on the line.
+		outcome = "device answered " + describe(crossed)
+	case err != nil:
+		outcome = err.Error()
+	default:
+		outcome = "device answered " + describe([]string{"CC", s.addr})
+	}
+	s.settled = err == nil
+	return fmt.Errorf("pms: %s cancelled (%s): %w", code, outcome, cause)
+}
 
-	end := time.Now().Add(bound)
-	acked := false
+// settle sends CC and reads up to the device's CC answer, ACKing and
+// setting aside every frame before it. The protocol answers every CC with
+// exactly one CC frame, queued behind any answer already due, so once it
+// has arrived the device owes nothing: it is how a cancel ends, and how a
+// host that cannot vouch for the line (a freshly opened port, whose
+// device may still be working on, or re-sending the answer to, a command
+// of an earlier host) resynchronises. It returns the first other answer
+// seen, the real answer when a command's answer crossed the CC.
+//
+// Bounds: CC is sent at most 1 + Retries times, Ack apart; once ACKed, the
+// CC answer may wait behind one answer still being re-sent, so the wait
+// for it is twice what one answer's sends take.
+func (s *session) settle() (crossed []string, err error) {
+	s.bad = 0
+	cc := appendFrame(nil, "CC", s.addr)
+	// take settles a frame; done reports the CC answer.
+	take := func(ev event) (done bool, err error) {
+		a, ok, err := s.receive(ev)
+		if err != nil || !ok {
+			return false, err
+		}
+		if len(a) >= 2 && a[0] == "CC" && a[1] == s.addr {
+			return true, nil
+		}
+		if crossed == nil {
+			crossed = a
+		}
+		return false, nil
+	}
+
+	sends, naks, acked := s.t.Retries+1, 0, false
 send:
-	for sends := 0; sends <= s.t.Retries && !acked && time.Now().Before(end); sends++ {
+	for range sends {
 		if err := s.write(cc, "CC"); err != nil {
-			outcome = err.Error()
-			break send
+			return crossed, err
 		}
 		deadline := time.Now().Add(s.t.Ack)
-		if end.Before(deadline) {
-			deadline = end
-		}
-		for !acked {
+		for {
 			ev, err := s.next(deadline)
 			if errors.Is(err, errTimeout) {
-				break
+				continue send
 			}
 			if err != nil {
-				outcome = err.Error()
-				break send
+				return crossed, err
 			}
 			switch ev.kind {
 			case evACK:
+				// From the ACK on, a frame identical to the last one
+				// ACKed is new (see send): the device answers this CC
+				// even when an earlier CC's answer looked the same.
+				s.last = nil
 				acked = true
+				break send
 			case evNAK:
+				naks++
 				continue send
 			case evFrame, evBadFrame:
-				// The real answer may cross the CC on the line.
-				a, ok, err := s.receive(ev)
-				if err != nil {
-					outcome = err.Error()
-					break send
-				}
-				if ok {
-					answer = a
+				// The CC answer itself when the ACK was lost; any other
+				// frame was due before it.
+				done, err := take(ev)
+				if err != nil || done {
+					return crossed, err
 				}
 			}
 		}
 	}
-	if acked {
-		outcome = "no answer after CC"
-		if answer == nil {
-			a, err := s.awaitAnswer("CC", bound)
-			if err != nil {
-				outcome = err.Error()
-			}
-			answer = a
+	if !acked {
+		switch naks {
+		case sends:
+			return crossed, driver.Errorf(driver.Link, "NAK to CC on every send (%d sends)", sends)
+		case 0:
+			return crossed, driver.Errorf(driver.NotAnswering, "no ACK to CC after %d sends", sends)
+		default:
+			return crossed, driver.Errorf(driver.Link, "no ACK to CC after %d sends (%d NAK)", sends, naks)
 		}
 	}
-	if answer != nil {
-		outcome = "device answered " + describe(answer)
+
+	within := 2 * s.t.Ack * time.Duration(s.t.Retries+1)
+	deadline := time.Now().Add(within)
+	for {
+		ev, err := s.next(deadline)
+		if errors.Is(err, errTimeout) {
+			return crossed, driver.Errorf(driver.NotAnswering, "no answer to CC within %v", within)
+		}
+		if err != nil {
+			return crossed, err
+		}
+		done, err := take(ev)
+		if err != nil || done {
+			return crossed, err
+		}
 	}
-	s.outstanding = false
-	return fmt.Errorf("pms: %s cancelled (%s): %w", code, outcome, cause)
 }
 
 // next returns the next link event, reading the port as needed until

@@ -25,13 +25,19 @@ const validityLayout = "200601021504"
 // protocol cannot carry; nothing is sent to the encoder.
 var ErrInvalidJob = errors.New("invalid job")
 
-// Driver speaks the PMS protocol as the host. It keeps no state between
-// calls, so one Driver may serve many ports, one call per port at a time.
+// Driver speaks the PMS protocol as the host. One Driver may serve many
+// ports, one call per port at a time. Between calls it remembers which
+// ports it left with the device owing nothing; the first exchange on any
+// other port (a freshly opened one, or one whose last exchange ended in
+// doubt) resynchronises with CC before its command. A Driver must not be
+// copied after first use.
 type Driver struct {
 	// Timing holds the protocol timeouts.
 	Timing Timing
 	// Address is the encoder's two-digit address on the line.
 	Address string
+
+	idle idleLines
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -50,10 +56,20 @@ func (d *Driver) Encode(ctx context.Context, p driver.Port, job driver.Job) (dri
 	if err != nil {
 		return driver.Card{}, err
 	}
-	answer, err := d.exchange(ctx, p, "CN", fields...)
+	var card driver.Card
+	err = d.exchange(ctx, p, "CN", fields, func(answer []string) error {
+		var err error
+		card, err = cardWritten(answer, job.CardID)
+		return err
+	})
 	if err != nil {
 		return driver.Card{}, err
 	}
+	return card, nil
+}
+
+// cardWritten reads the card out of an answer to CN for cardID.
+func cardWritten(answer []string, cardID string) (driver.Card, error) {
 	if answer[0] != "OK" {
 		return driver.Card{}, failure(answer)
 	}
@@ -66,8 +82,11 @@ func (d *Driver) Encode(ctx context.Context, p driver.Port, job driver.Job) (dri
 		return driver.Card{}, malformed(answer, "card number is not 4, 7 or 10 bytes of upper-case hex")
 	case card.Technology == "":
 		return driver.Card{}, malformed(answer, "no technology")
-	case card.CardID != job.CardID:
-		return driver.Card{}, malformed(answer, fmt.Sprintf("card id %q, want %q", card.CardID, job.CardID))
+	case card.CardID != cardID:
+		// Not this command's answer (the device echoes the card id it
+		// wrote): a late answer to an earlier command, or a device fault.
+		// Either way the line is in doubt until the next resync.
+		return driver.Card{}, malformed(answer, fmt.Sprintf("card id %q, want %q", card.CardID, cardID))
 	}
 	return card, nil
 }
@@ -97,10 +116,20 @@ type CardInfo struct {
 // Read asks the encoder about the card in its field now with RC. An empty
 // field is a *driver.Error of kind driver.NoCard.
 func (d *Driver) Read(ctx context.Context, p driver.Port) (CardInfo, error) {
-	answer, err := d.exchange(ctx, p, "RC")
+	var info CardInfo
+	err := d.exchange(ctx, p, "RC", nil, func(answer []string) error {
+		var err error
+		info, err = cardRead(answer)
+		return err
+	})
 	if err != nil {
 		return CardInfo{}, err
 	}
+	return info, nil
+}
+
+// cardRead reads the card out of an answer to RC.
+func cardRead(answer []string) (CardInfo, error) {
 	if answer[0] != "OK" {
 		return CardInfo{}, failure(answer)
 	}
@@ -126,21 +155,50 @@ func (d *Driver) Read(ctx context.Context, p driver.Port) (CardInfo, error) {
 	return info, nil
 }
 
-// exchange runs one command over p and returns its answer's fields: at
-// least the code and the (checked) address.
-func (d *Driver) exchange(ctx context.Context, p driver.Port, code string, args ...string) ([]string, error) {
+// exchange runs one command over p and hands its answer's fields (at
+// least the code and the checked address) to interpret. It resynchronises
+// first unless the driver's last exchange on p left the device owing
+// nothing, and afterwards records whether this one did: the device
+// answered, and the answer was one the protocol defines, read the way
+// interpret expects (an OK for another card id is not), or a cancel was
+// answered CC.
+func (d *Driver) exchange(ctx context.Context, p driver.Port, code string, args []string, interpret func(answer []string) error) error {
 	if err := d.Timing.validate(); err != nil {
-		return nil, fmt.Errorf("pms: timing: %w", err)
+		return fmt.Errorf("pms: timing: %w", err)
 	}
 	if !validAddress(d.Address) {
-		return nil, fmt.Errorf("pms: address %q: want two decimal digits", d.Address)
+		return fmt.Errorf("pms: address %q: want two decimal digits", d.Address)
+	}
+	if p == nil {
+		return errors.New("pms: no port")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("pms: %w", err)
+		return fmt.Errorf("pms: %w", err)
 	}
+	l := line{port: p, addr: d.Address}
+	known := d.idle.take(l)
 	s := newSession(ctx, p, d.Timing, d.Address)
 	defer s.detach()
-	return s.exchange(code, appendFrame(nil, append([]string{code, d.Address}, args...)...))
+	answer, err := s.exchange(code, appendFrame(nil, append([]string{code, d.Address}, args...)...), !known)
+	clean := s.settled && driver.IsContextErr(err)
+	if err == nil {
+		err = interpret(answer)
+		clean = s.settled && (err == nil || answer[0] != "OK" && documented(answer[0]))
+	}
+	if clean {
+		d.idle.add(l)
+	}
+	return err
+}
+
+// documented reports whether code is an answer the protocol defines for
+// a failed CN or RC (BY is handled by the session; CC answers only CC).
+func documented(code string) bool {
+	switch code {
+	case "NC", "TO", "CF", "OS", "VU", "RM", "SE", "ER":
+		return true
+	}
+	return false
 }
 
 // cnFields returns the CN fields after the address for job.

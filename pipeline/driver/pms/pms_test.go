@@ -67,8 +67,11 @@ func garbled(fields ...string) []byte {
 	return b
 }
 
-// okAnswer is the device's OK to the example CN.
-var okAnswer = frame("OK", "01", "04A1B2C3", "mifare-classic-1k", "9F2C4D1A00000001")
+// okAnswer is the device's OK to the example CN; ccAnswer its answer to CC.
+var (
+	okAnswer = frame("OK", "01", "04A1B2C3", "mifare-classic-1k", "9F2C4D1A00000001")
+	ccAnswer = frame("CC", "01")
+)
 
 // peer is the device end of the line, driven by a test script. Its
 // methods fail the test and end the script on the first divergence.
@@ -111,10 +114,33 @@ func (p *peer) send(what string, b []byte) {
 	}
 }
 
-// handshake plays the device through ENQ and the command, ACKing both.
+// resync plays the device through the host's resynchronisation on a
+// line it cannot vouch for: CC, ACKed, then the CC answer every CC gets.
+func (p *peer) resync() {
+	p.expect("resync CC", ccFrame)
+	p.send("ACK to CC", ACK)
+	p.answer(ccAnswer)
+}
+
+// handshake plays the device through ENQ, the resynchronisation that
+// starts every exchange on a fresh line, and the command, ACKing each.
 func (p *peer) handshake(cmd []byte) {
 	p.expect("ENQ", ENQ)
 	p.send("ACK to ENQ", ACK)
+	p.resync()
+	p.command(cmd)
+}
+
+// known plays the device through an exchange on a line the host left
+// idle: ENQ and the command, no resynchronisation.
+func (p *peer) known(cmd []byte) {
+	p.expect("ENQ", ENQ)
+	p.send("ACK to ENQ", ACK)
+	p.command(cmd)
+}
+
+// command expects cmd and ACKs it.
+func (p *peer) command(cmd []byte) {
 	p.expect("command", cmd)
 	p.send("ACK to command", ACK)
 }
@@ -302,6 +328,7 @@ func TestEncodeNAKThenRetransmit(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		p.expect("CN", cnExample)
 		p.send("NAK", NAK)
 		p.expect("CN again", cnExample)
@@ -317,6 +344,7 @@ func TestEncodeNAKEverySend(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		for range 4 {
 			p.expect("CN", cnExample)
 			p.send("NAK", NAK)
@@ -331,6 +359,7 @@ func TestEncodeNAKAndSilence(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		p.expect("CN", cnExample)
 		p.send("NAK", NAK)
 		for range 3 {
@@ -344,6 +373,7 @@ func TestEncodeNoACKToCommand(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		for range 4 {
 			p.expect("CN", cnExample)
 		}
@@ -444,6 +474,7 @@ func TestEncodeNoiseAndSplitFrames(t *testing.T) {
 		p.expect("ENQ", ENQ)
 		p.send("noise", []byte{0x00, 'x', 0xFF})
 		p.send("ACK", ACK)
+		p.resync()
 		p.expect("CN", cnExample)
 		p.send("ACK", ACK)
 		p.send("noise", []byte{0x7F})
@@ -475,6 +506,7 @@ func TestEncodeBusyForever(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		for range 4 {
 			p.expect("CN", cnExample)
 			p.send("ACK", ACK)
@@ -539,6 +571,7 @@ func TestEncodeAnswerBeforeACK(t *testing.T) {
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
 		p.expect("ENQ", ENQ)
 		p.send("ACK", ACK)
+		p.resync()
 		p.expect("CN", cnExample)
 		p.answer(okAnswer)
 	})
@@ -636,9 +669,10 @@ func TestEncodeCancelCrossesAnswer(t *testing.T) {
 		p.cancel()
 		p.expect("CC", ccFrame)
 		// The answer was already on its way: it arrives before the ACK
-		// to CC, and no CC answer follows.
+		// to CC, and the CC answer follows.
 		p.answer(okAnswer)
 		p.send("ACK to CC", ACK)
+		p.answer(ccAnswer)
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want one wrapping context.Canceled", err)
@@ -768,5 +802,282 @@ func TestTiming(t *testing.T) {
 	}
 	if got := def.Scaled(timescale.Real); got != def {
 		t.Errorf("Scaled(Real) = %+v, want %+v", got, def)
+	}
+}
+
+// staleOK is the OK to an earlier host's CN, for another card id.
+var staleOK = frame("OK", "01", "04E14186FE5E51", "mifare-classic-1k", "49B2419198CB833A")
+
+func TestResyncSetsAsideWhatWasDue(t *testing.T) {
+	// A fresh line may carry what a host before this one left behind: the
+	// answer to its command, still being re-sent or crossing the CC. The
+	// host ACKs and sets aside every frame up to the CC answer; the
+	// answer after its own command is then its own.
+	for _, tc := range []struct {
+		name   string
+		script func(p *peer)
+	}{
+		{"stale OK before the ACK to CC", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.answer(staleOK)
+			p.send("ACK to CC", ACK)
+			p.answer(ccAnswer)
+		}},
+		{"stale OK after the ACK to CC", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(staleOK)
+			p.answer(ccAnswer)
+		}},
+		{"stale OK re-sent, its ACK missed", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(staleOK)
+			p.answer(staleOK)
+			p.answer(ccAnswer)
+		}},
+		{"RM of the orphaned command", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(frame("RM", "01"))
+			p.answer(ccAnswer)
+		}},
+		{"BY and TO before the CC answer", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(frame("BY", "01"))
+			p.answer(frame("TO", "01"))
+			p.answer(ccAnswer)
+		}},
+		{"CC answer before the ACK to CC", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.answer(ccAnswer) // the ACK was lost on the line
+		}},
+		{"CC NAKed once", func(p *peer) {
+			p.expect("resync CC", ccFrame)
+			p.send("NAK", NAK)
+			p.resync()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			card, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {
+				p.expect("ENQ", ENQ)
+				p.send("ACK to ENQ", ACK)
+				tc.script(p)
+				p.command(cnExample)
+				p.answer(okAnswer)
+			})
+			if err != nil {
+				t.Fatalf("Encode: %v", err)
+			}
+			if card.Number != "04A1B2C3" || card.CardID != exampleJob.CardID {
+				t.Errorf("card = %+v, want 04A1B2C3 with card id %s (a stale answer was taken)", card, exampleJob.CardID)
+			}
+		})
+	}
+}
+
+// encodes runs Encode of job n times in a row with d on one line under
+// script, and returns each outcome's error.
+func encodes(t *testing.T, d *pms.Driver, n int, script func(*peer)) []error {
+	t.Helper()
+	errs := make([]error, n)
+	_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+		for i := range errs {
+			_, errs[i] = d.Encode(ctx, p, exampleJob)
+		}
+		return nil
+	}, script)
+	return errs
+}
+
+func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
+	t.Run("a line left idle is not resynchronised", func(t *testing.T) {
+		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
+			p.handshake(cnExample)
+			p.answer(okAnswer)
+			p.known(cnExample) // no CC: the host left the device owing nothing
+			p.answer(frame("TO", "01"))
+			p.known(cnExample) // a documented failure answer leaves it idle too
+			p.answer(okAnswer)
+		})
+		if errs[0] != nil || errs[2] != nil {
+			t.Fatalf("Encode: %v", errs)
+		}
+		wantKind(t, errs[1], driver.NoCard, "answer TO")
+	})
+	t.Run("another line is", func(t *testing.T) {
+		d := pms.New(testTiming())
+		for range 2 {
+			encodes(t, d, 1, func(p *peer) {
+				p.handshake(cnExample)
+				p.answer(okAnswer)
+			})
+		}
+	})
+	t.Run("an OK for another card id after the ACK", func(t *testing.T) {
+		// The first answer after CN is an earlier command's OK: not
+		// this command's answer, so the line is in doubt, and the next
+		// exchange resynchronises. The real answer turns up before the
+		// CC answer.
+		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
+			p.handshake(cnExample)
+			p.answer(okAnswer)
+			p.known(cnExample)
+			p.answer(staleOK)
+			p.expect("ENQ", ENQ)
+			p.send("ACK to ENQ", ACK)
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(okAnswer)
+			p.answer(ccAnswer)
+			p.command(cnExample)
+			p.answer(okAnswer)
+		})
+		wantKind(t, errs[1], driver.Device, `card id "49B2419198CB833A", want "9F2C4D1A00000001"`)
+		if errs[0] != nil || errs[2] != nil {
+			t.Fatalf("Encode: %v", errs)
+		}
+	})
+	t.Run("an OK for another card id before the ACK", func(t *testing.T) {
+		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
+			p.handshake(cnExample)
+			p.answer(okAnswer)
+			p.expect("ENQ", ENQ)
+			p.send("ACK to ENQ", ACK)
+			p.expect("CN", cnExample)
+			p.answer(staleOK) // taken as the answer whose ACK was lost
+			p.send("ACK to CN, late", ACK)
+			p.handshake(cnExample)
+			p.answer(okAnswer)
+		})
+		wantKind(t, errs[1], driver.Device, `card id "49B2419198CB833A"`)
+		if errs[0] != nil || errs[2] != nil {
+			t.Fatalf("Encode: %v", errs)
+		}
+	})
+	t.Run("BY to every send, then the RM of the command that kept it busy", func(t *testing.T) {
+		tm := testTiming()
+		tm.Retries = 1
+		errs := encodes(t, pms.New(tm), 3, func(p *peer) {
+			p.handshake(cnExample)
+			p.answer(okAnswer)
+			p.known(cnExample)
+			p.answer(frame("BY", "01"))
+			p.command(cnExample) // re-sent after T_busy
+			p.answer(frame("BY", "01"))
+			// A device that stayed busy may be working on a command the
+			// host knows nothing of: the next exchange cancels it.
+			p.expect("ENQ", ENQ)
+			p.send("ACK to ENQ", ACK)
+			p.expect("resync CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(frame("RM", "01"))
+			p.answer(ccAnswer)
+			p.command(cnExample)
+			p.answer(okAnswer)
+		})
+		wantKind(t, errs[1], driver.Busy, "answer BY to CN on all 2 sends")
+		if errs[0] != nil || errs[2] != nil {
+			t.Fatalf("Encode: %v", errs)
+		}
+	})
+	t.Run("a cancel answered CC leaves the line idle", func(t *testing.T) {
+		d := pms.New(testTiming())
+		var errs [2]error
+		_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+			short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			_, errs[0] = d.Encode(short, p, exampleJob)
+			_, errs[1] = d.Encode(ctx, p, exampleJob)
+			return nil
+		}, func(p *peer) {
+			p.handshake(cnExample)
+			p.expect("CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(ccAnswer)
+			p.known(cnExample)
+			p.answer(okAnswer)
+		})
+		if !errors.Is(errs[0], context.DeadlineExceeded) {
+			t.Fatalf("first Encode = %v, want the deadline", errs[0])
+		}
+		if errs[1] != nil {
+			t.Fatalf("second Encode: %v", errs[1])
+		}
+	})
+}
+
+func TestResyncFails(t *testing.T) {
+	tm := testTiming()
+	tm.Ack = 50 * time.Millisecond
+	tm.Retries = 1
+	t.Run("NAK to every CC", func(t *testing.T) {
+		errs := encodes(t, pms.New(tm), 2, func(p *peer) {
+			p.expect("ENQ", ENQ)
+			p.send("ACK", ACK)
+			for range 2 {
+				p.expect("CC", ccFrame)
+				p.send("NAK", NAK)
+			}
+			p.handshake(cnExample) // still in doubt: resynchronised again
+			p.answer(okAnswer)
+		})
+		wantKind(t, errs[0], driver.Link, "resynchronising: NAK to CC on every send (2 sends)")
+		if errs[1] != nil {
+			t.Fatalf("second Encode: %v", errs[1])
+		}
+	})
+	t.Run("no CC answer", func(t *testing.T) {
+		errs := encodes(t, pms.New(tm), 1, func(p *peer) {
+			p.expect("ENQ", ENQ)
+			p.send("ACK", ACK)
+			p.expect("CC", ccFrame)
+			p.send("ACK to CC", ACK)
+			p.answer(staleOK) // but never the CC answer
+		})
+		wantKind(t, errs[0], driver.NotAnswering, "resynchronising: no answer to CC within 200ms")
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		var err error
+		_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+			_, err = pms.New(tm).Encode(ctx, p, exampleJob)
+			return nil
+		}, func(p *peer) {
+			p.expect("ENQ", ENQ)
+			p.send("ACK", ACK)
+			p.expect("CC", ccFrame)
+			p.cancel() // no second CC: the one on the line is no command of the host's
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Encode = %v, want one wrapping context.Canceled", err)
+		}
+	})
+}
+
+// valuePort is a port whose dynamic type is not comparable: it cannot
+// key a map.
+type valuePort struct {
+	net.Conn
+	tags []string
+}
+
+func TestResyncOnAPortThatCannotBeRemembered(t *testing.T) {
+	d := pms.New(testTiming())
+	var errs [2]error
+	_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+		vp := valuePort{Conn: p.(net.Conn), tags: []string{"desk"}}
+		for i := range errs {
+			_, errs[i] = d.Encode(ctx, vp, exampleJob)
+		}
+		return nil
+	}, func(p *peer) {
+		for range 2 {
+			p.handshake(cnExample) // resynchronised every time
+			p.answer(okAnswer)
+		}
+	})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("Encode: %v", errs)
 	}
 }

@@ -80,9 +80,17 @@ type command struct {
 	decided chan struct{}
 	// replied is set when Answer resolved this held command.
 	replied bool
-	// sent is set once its answer went out; from then on an identical
-	// frame is a new command. Only the serving loop touches it.
-	sent bool
+	// target is the command a held cancel would have cancelled, and
+	// crossedBy the held cancel waiting on this command: once this
+	// command is answered, the cancel's CC answer follows.
+	target, crossedBy *command
+	// resync is set on a CC that found nothing outstanding: its answer
+	// is never garbled on a scenario's request.
+	resync bool
+	// closed is set once the host ACKed its answer or the device gave up
+	// sending it; until then an identical frame is a retransmission, from
+	// then on a new command. Only the serving loop touches it.
+	closed bool
 }
 
 // encodeJob is what a CN command asks to write.
@@ -190,15 +198,17 @@ func (d *Device) Await(ctx context.Context, command string, n int) error {
 }
 
 // Count is how many commands of that kind the device has taken. A
-// retransmitted frame, a NAKed frame and a command answered SE count for
-// nothing.
+// retransmitted frame, a NAKed frame, a command answered SE and a CC
+// that found nothing outstanding (a host resynchronising, not a
+// cancellation) count for nothing.
 func (d *Device) Count(command string) int {
 	return d.commands.Count(command)
 }
 
 // Hold makes the device leave its n-th command of that kind unanswered
 // until Answer. A held cancel is ACKed but cancels nothing; Answer then
-// answers the command it would have cancelled.
+// answers the command it would have cancelled, and the cancel's CC
+// answer follows, as when an answer crosses a cancel on the line.
 func (d *Device) Hold(command string, n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -226,11 +236,9 @@ func (d *Device) Answer(command string, n int, answer string) error {
 	target := cmd
 	if command == cmdCancel {
 		// The held cancel left the command it targets running; that is
-		// the one answered now (the answer that crossed the cancel).
-		target = d.outstanding
-		if target == nil {
-			return fmt.Errorf("answer %s #%d: nothing was outstanding: %w", command, n, ErrNotOutstanding)
-		}
+		// the one answered now (the answer that crossed the cancel), and
+		// the cancel's own CC answer follows it.
+		target = cmd.target
 	}
 	if target.done {
 		return fmt.Errorf("answer %s #%d: %w", command, n, ErrNotOutstanding)
@@ -253,11 +261,13 @@ func (d *Device) Silence(on bool) {
 }
 
 // NAK makes the device NAK the next n frames addressed to it, without
-// acting on them.
+// acting on them. A CC that finds nothing outstanding (a host
+// resynchronising) is not one of them.
 func (d *Device) NAK(n int) { d.setCounter(&d.naks, "nak", n) }
 
 // Garble corrupts the LRC of the next n frames the device sends
-// (retransmissions included).
+// (retransmissions included), except the CC answer to a CC that found
+// nothing outstanding.
 func (d *Device) Garble(n int) { d.setCounter(&d.garbles, "garble", n) }
 
 // Busy answers BY to the next n encode commands.
@@ -302,6 +312,16 @@ func (d *Device) decideLocked(cmd *command, answer []string) {
 		select {
 		case cmd.s.wake <- struct{}{}:
 		default:
+		}
+	}
+	if cc := cmd.crossedBy; cc != nil && !cc.done {
+		// A held cancel of this command: its CC answer comes after the
+		// answer that crossed it, or goes with the command when the
+		// command was dropped with its line.
+		if answer == nil {
+			d.decideLocked(cc, nil)
+		} else {
+			d.decideLocked(cc, d.a("CC"))
 		}
 	}
 }

@@ -202,12 +202,124 @@ func TestCancelDuringCardWait(t *testing.T) {
 
 func TestCancelWithNothingOutstanding(t *testing.T) {
 	h := newHost(t, testConfig())
+	// Answered CC all the same, so a host can tell when the device owes
+	// it nothing more; not counted, since it cancelled nothing.
+	wantFields(t, h.command("CC", "01"), "CC", "01")
+	h.ping() // nothing followed the CC answer
+	if n := h.dev.Count("cancel"); n != 0 {
+		t.Fatalf("Count(cancel) = %d, want 0: nothing was cancelled", n)
+	}
+	// Once its answer is ACKed, an identical CC is a new command, and is
+	// answered again.
+	wantFields(t, h.command("CC", "01"), "CC", "01")
+	h.ping()
+}
+
+func TestCancelAnswerComesAfterTheAnswerDue(t *testing.T) {
+	h := newHost(t, testConfig())
+	h.send("RC", "01")
+	h.expectByte(ACK)
+	f, _, ok := h.readFrame() // NC, left unACKed for now
+	if !ok {
+		t.Fatal("NC has a wrong LRC")
+	}
+	wantFields(t, f, "NC", "01")
 	h.send("CC", "01")
 	h.expectByte(ACK)
-	h.ping() // no answer frame came before this ACK
-	if n := h.dev.Count("cancel"); n != 1 {
-		t.Fatalf("Count(cancel) = %d, want 1", n)
+	h.write([]byte{ACK}) // the ACK to NC, late
+	wantFields(t, h.answer(), "CC", "01")
+	h.ping()
+	if n := h.dev.Count("cancel"); n != 0 {
+		t.Fatalf("Count(cancel) = %d, want 0: the read was answered before the CC came", n)
 	}
+}
+
+func TestResyncAfterHostRestart(t *testing.T) {
+	// A host sends CN and dies while the device writes; the device does
+	// not notice. The next host on the same line resynchronises with CC:
+	// it reads (and ACKs) whatever comes before the CC answer, after
+	// which the device owes nothing and the next answer is its own.
+	cfg := testConfig()
+	cfg.WriteTime = patience // the first host's write is still under way
+	h := newHost(t, cfg)
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
+	place(t, h.dev, c)
+	h.send(cn...)
+	h.expectByte(ACK)
+	h.trace.wait(t, pms.EventCard, "writing")
+
+	// The new host.
+	h.ping()
+	wantFields(t, h.command("CC", "01"), "CC", "01")
+	if got := c.Contents(); got.Writes != 0 {
+		t.Fatalf("the cancelled write went ahead: %+v", got)
+	}
+	if n := h.dev.Count("cancel"); n != 1 {
+		t.Fatalf("Count(cancel) = %d, want 1: the resync CC cancelled the orphaned encode", n)
+	}
+	h.ping() // nothing else was owed
+}
+
+func TestResyncReadsAnAnswerStillBeingSent(t *testing.T) {
+	// The first host died after the device sent its answer and before
+	// it ACKed it: the answer is still being re-sent when the next host
+	// resynchronises. It comes first, then the CC answer.
+	h := newHost(t, testConfig())
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
+	place(t, h.dev, c)
+	h.send(cn...)
+	h.expectByte(ACK)
+	if f, _, ok := h.readFrame(); !ok || f[0] != "OK" {
+		t.Fatalf("answer %q (LRC good %t), want OK", f, ok)
+	}
+
+	h.send("CC", "01")
+	h.expectByte(ACK)
+	h.write([]byte{ACK}) // the new host ACKs the stale OK as it discards it
+	wantFields(t, h.answer(), "CC", "01")
+	h.ping()
+	// The new host's own command, with the same bytes as the old one: a
+	// new command, since a CC came between.
+	wantFields(t, h.command(cn...)[:2], "OK", "01")
+	if n, w := h.dev.Count("encode"), c.Contents().Writes; n != 2 || w != 2 {
+		t.Fatalf("Count(encode) = %d, writes = %d; want 2 and 2", n, w)
+	}
+}
+
+func TestResyncPassesScenarioRequestsBy(t *testing.T) {
+	// A scenario's "nak: 1" and "garble: 1" before an encode are about
+	// the encode: a host's resynchronising CC on the way is neither NAKed
+	// nor answered garbled.
+	h := newHost(t, testConfig())
+	place(t, h.dev, newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{}))
+	h.dev.NAK(1)
+	h.dev.Garble(1)
+	h.ping()
+	wantFields(t, h.command("CC", "01"), "CC", "01") // ACKed, and its answer's LRC is good
+	h.send(cn...)
+	h.expectByte(NAK)
+	h.send(cn...)
+	h.expectByte(ACK)
+	if _, raw, ok := h.readFrame(); ok {
+		t.Fatalf("answer % X has a good LRC, want it garbled", raw)
+	}
+	h.write([]byte{NAK})
+	wantFields(t, h.answer()[:2], "OK", "01")
+	h.ping()
+
+	// A CC that cancels something is a frame like any other. (The field
+	// is empty, so the encode it cancels is still waiting for a card.)
+	if err := h.dev.Remove("c"); err != nil {
+		t.Fatal(err)
+	}
+	h.send(cn...)
+	h.expectByte(ACK)
+	if err := h.dev.Await(context.Background(), "encode", 2); err != nil {
+		t.Fatal(err)
+	}
+	h.dev.NAK(1)
+	h.send("CC", "01")
+	h.expectByte(NAK)
 }
 
 func TestHoldAndAnswer(t *testing.T) {
@@ -318,8 +430,34 @@ func TestHeldCancelLetsTheAnswerCross(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFields(t, h.answer(), "OK", "01", "01020304", "mifare-classic-1k", "9F2C4D1A00000001")
+	wantFields(t, h.answer(), "CC", "01") // the cancel's own answer follows
+	h.ping()
 	if err := h.dev.Answer("encode", 1, "ok"); !errors.Is(err, pms.ErrNotOutstanding) {
 		t.Fatalf("Answer of an encode already answered = %v, want ErrNotOutstanding", err)
+	}
+	if err := h.dev.Answer("cancel", 1, "ok"); !errors.Is(err, pms.ErrNotOutstanding) {
+		t.Fatalf("second Answer of the cancel = %v, want ErrNotOutstanding", err)
+	}
+}
+
+func TestHeldCancelOfACommandThatFinishes(t *testing.T) {
+	// The encode the held cancel targets finishes on its own: its answer
+	// goes out, and the CC answer after it.
+	h := newHost(t, testConfig())
+	h.dev.Hold("cancel", 1)
+	h.send(cn...)
+	h.expectByte(ACK)
+	h.send("CC", "01")
+	h.expectByte(ACK)
+	if err := h.dev.Await(context.Background(), "cancel", 1); err != nil {
+		t.Fatal(err)
+	}
+	place(t, h.dev, newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{}))
+	wantFields(t, h.answer()[:2], "OK", "01")
+	wantFields(t, h.answer(), "CC", "01")
+	h.ping()
+	if err := h.dev.Answer("cancel", 1, "timeout"); !errors.Is(err, pms.ErrNotOutstanding) {
+		t.Fatalf("Answer of a cancel whose command finished = %v, want ErrNotOutstanding", err)
 	}
 }
 
@@ -401,6 +539,52 @@ func TestCommandRetransmission(t *testing.T) {
 	h.ping()
 	if n := h.dev.Count("encode"); n != 1 {
 		t.Fatalf("Count(encode) = %d after a retransmission, want 1", n)
+	}
+}
+
+func TestRetransmissionWhileTheAnswerIsUnacknowledged(t *testing.T) {
+	// The host re-sends CN (its ACK was lost) and the answer crosses the
+	// re-send: the device has sent OK but has no ACK for it yet. The
+	// re-send is the same command, not a second write.
+	h := newHost(t, testConfig())
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
+	place(t, h.dev, c)
+	h.send(cn...)
+	h.expectByte(ACK)
+	f, _, ok := h.readFrame()
+	if !ok || f[0] != "OK" {
+		t.Fatalf("answer %q (LRC good %t), want OK", f, ok)
+	}
+	h.send(cn...)
+	h.expectByte(ACK)
+	h.write([]byte{ACK}) // now the OK is ACKed
+	h.ping()             // and nothing more comes: no second answer
+	if n, w := h.dev.Count("encode"), c.Contents().Writes; n != 1 || w != 1 {
+		t.Fatalf("Count(encode) = %d, writes = %d after a re-send crossed by the answer; want 1 and 1", n, w)
+	}
+	if got := h.trace.count(pms.EventIgnored, "retransmission of CN"); got != 1 {
+		t.Fatalf("%d retransmissions noted, want 1; trace:\n%s", got, h.trace)
+	}
+	// After the ACK, the same bytes are a new command (a host re-sending
+	// after BY sends the same bytes).
+	wantFields(t, h.command(cn...)[:2], "OK", "01")
+	if n, w := h.dev.Count("encode"), c.Contents().Writes; n != 2 || w != 2 {
+		t.Fatalf("Count(encode) = %d, writes = %d; want 2 and 2", n, w)
+	}
+}
+
+func TestRetransmissionAfterTheAnswerWasGivenUp(t *testing.T) {
+	cfg := testConfig()
+	cfg.Ack = 20 * time.Millisecond
+	cfg.Retries = 0
+	h := newHost(t, cfg)
+	h.send("RC", "01")
+	h.expectByte(ACK)
+	h.readFrame() // never ACKed
+	h.trace.wait(t, pms.EventGaveUp, "no ACK after 1 sends")
+	wantFields(t, h.command("RC", "01"), "NC", "01")
+	if n := h.dev.Count("read"); n != 2 {
+		t.Fatalf("Count(read) = %d, want 2: once the device gave up the answer, identical bytes are a new command", n)
 	}
 }
 

@@ -17,11 +17,21 @@
 // the line hangs up, Serve returns and the same Device can be served on
 // the next line.
 //
+// Every CC is answered by one CC frame, queued behind any answer already
+// due, and a frame identical to the last command is a retransmission
+// until that command's answer is ACKed or given up; together they let a
+// host that starts on a line in an unknown state (its predecessor died
+// mid-command) resynchronise with one CC.
+//
 // Where the protocol page leaves a choice, the device takes these: a
 // command that arrives while another is outstanding is answered BY; a
-// command with bad fields is answered SE and not counted; a frame NAKed on
-// a scenario's request is neither acted on nor counted; an outstanding
-// command is dropped, unanswered, when its line hangs up.
+// command with bad fields is answered SE and not counted; a CC that finds
+// nothing outstanding is invisible to a scenario (not counted as a
+// cancel, never NAKed or its answer garbled on the scenario's request), so
+// a host's resynchronisation leaves a scenario's counts and its nak and
+// garble steps as they were; a frame NAKed on a scenario's request is
+// neither acted on nor counted; an outstanding command is dropped,
+// unanswered, when its line hangs up.
 //
 // Silence cuts the device's transmitter: frames are still received and
 // acted on, but nothing (no ACK, NAK or answer) reaches the host, so an

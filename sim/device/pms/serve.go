@@ -197,6 +197,7 @@ func (s *session) handle(ev event) error {
 	case evACK:
 		d.emit(EventReceived, []byte{ack}, "ACK")
 		if s.inflight != nil {
+			s.inflight.cmd.closed = true
 			s.inflight = nil
 			s.ackTimer.Stop()
 			return s.next()
@@ -219,13 +220,17 @@ func (s *session) handle(ev event) error {
 		return nil
 	}
 	d.mu.Lock()
-	naked := take(&d.naks)
+	naked := !d.resyncLocked(f) && take(&d.naks)
 	d.mu.Unlock()
 	if naked {
 		d.emit(EventRejected, ev.raw, "NAK asked for")
 		return s.write([]byte{nak}, false, "NAK asked for")
 	}
-	if s.last != nil && !s.last.sent && bytes.Equal(ev.raw, s.last.raw) {
+	// A frame identical to the last command is a retransmission until
+	// that command's answer is ACKed (or given up on): a host that missed
+	// the ACK, or whose answer crossed its re-send, gets the answer it is
+	// owed once, and the command is not carried out twice.
+	if s.last != nil && !s.last.closed && bytes.Equal(ev.raw, s.last.raw) {
 		d.emit(EventIgnored, ev.raw, "retransmission of "+f[0])
 		return s.write([]byte{ack}, false, "ACK to retransmission")
 	}
@@ -268,6 +273,10 @@ func (s *session) take(raw []byte, f []string) {
 		d.decideLocked(cmd, d.a("SE", err.Error()))
 		return
 	}
+	if kind == cmdCancel {
+		d.cancelLocked(cmd)
+		return
+	}
 	cmd.n = d.commands.Add(kind)
 	k := holdKey{kind, cmd.n}
 	if _, ok := d.holds[k]; ok {
@@ -276,16 +285,6 @@ func (s *session) take(raw []byte, f []string) {
 	}
 	d.emit(EventCommand, raw, fmt.Sprintf("%s #%d (held %t)", kind, cmd.n, cmd.held))
 
-	if kind == cmdCancel {
-		// CC has no answer of its own, so an identical CC that follows is
-		// always a retransmission.
-		cmd.done = true
-		close(cmd.decided)
-		if out := d.outstanding; out != nil && !cmd.held {
-			d.decideLocked(out, d.a("CC"))
-		}
-		return
-	}
 	switch {
 	case d.outstanding != nil:
 		// The host broke the one-command-at-a-time rule.
@@ -304,6 +303,48 @@ func (s *session) take(raw []byte, f []string) {
 			d.runEncode(cmd)
 		}()
 	}
+}
+
+// cancelLocked acts on a CC. Every CC is answered by exactly one CC
+// frame, queued behind any answer already due, so that a host reading up
+// to it knows the device owes it nothing more. The command it cancels
+// gets no answer of its own. A CC that finds nothing outstanding cancels
+// nothing and is not counted: it is how a host resynchronises, not a
+// cancellation a scenario counts.
+func (d *Device) cancelLocked(cmd *command) {
+	out := d.outstanding
+	if out == nil {
+		cmd.resync = true
+		d.emit(EventCommand, cmd.raw, "cancel with nothing outstanding (not counted)")
+		d.decideLocked(cmd, d.a("CC"))
+		return
+	}
+	cmd.n = d.commands.Add(cmdCancel)
+	k := holdKey{cmdCancel, cmd.n}
+	if _, ok := d.holds[k]; ok {
+		cmd.held = true
+		d.holds[k] = cmd
+	}
+	d.emit(EventCommand, cmd.raw, fmt.Sprintf("%s #%d of %s #%d (held %t)", cmdCancel, cmd.n, out.kind, out.n, cmd.held))
+	if cmd.held {
+		// The cancel waits for Answer, which answers the command it
+		// targets as if that answer had crossed the cancel; the CC
+		// answer follows it (decideLocked).
+		cmd.target = out
+		out.crossedBy = cmd
+		return
+	}
+	d.decideLocked(out, nil)
+	d.decideLocked(cmd, d.a("CC"))
+}
+
+// resyncLocked reports whether the command frame with fields f is a CC
+// that will find nothing outstanding: a host resynchronising. Like the
+// count, a scenario's NAK and garble requests pass it by (the frame is not
+// NAKed, its CC answer not garbled), so that "nak: 1" before an encode
+// still NAKs the CN and "garble: 1" still garbles the answer to it.
+func (d *Device) resyncLocked(f []string) bool {
+	return len(f) == 2 && f[0] == "CC" && d.outstanding == nil
 }
 
 // dropOutstanding abandons the command in progress when the line goes.
@@ -345,9 +386,8 @@ func (s *session) next() error {
 func (s *session) transmit() error {
 	o := s.inflight
 	o.sends++
-	o.cmd.sent = true
 	s.ackTimer.Reset(s.d.cfg.Ack)
-	return s.write(o.frame, true, fmt.Sprintf("answer %s, send %d", o.cmd.answer[0], o.sends))
+	return s.write(o.frame, !o.cmd.resync, fmt.Sprintf("answer %s, send %d", o.cmd.answer[0], o.sends))
 }
 
 // resend sends the answer in flight again, or gives it up after the
@@ -359,6 +399,7 @@ func (s *session) resend(why string) error {
 	}
 	if o.sends > s.d.cfg.Retries {
 		s.d.emit(EventGaveUp, o.frame, fmt.Sprintf("%s after %d sends", why, o.sends))
+		o.cmd.closed = true
 		s.inflight = nil
 		s.ackTimer.Stop()
 		return s.next()
@@ -366,13 +407,13 @@ func (s *session) resend(why string) error {
 	return s.transmit()
 }
 
-// write puts b on the line, unless the device is silenced; a frame may
-// be garbled on the way.
-func (s *session) write(b []byte, frame bool, what string) error {
+// write puts b on the line, unless the device is silenced; an answer
+// frame (garblable) may be garbled on the way.
+func (s *session) write(b []byte, garblable bool, what string) error {
 	d := s.d
 	d.mu.Lock()
 	silent := d.silent
-	garble := !silent && frame && take(&d.garbles)
+	garble := !silent && garblable && take(&d.garbles)
 	d.mu.Unlock()
 	if silent {
 		d.emit(EventSuppressed, b, what)
