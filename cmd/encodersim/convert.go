@@ -27,12 +27,12 @@ bytes and block data the trace redacted match anything). Anything else
 (noise, the PN532 wake-up, damaged or extended frames) is exact hex.
 
 The trace cannot say what the pipeline made of the encode: give it with
---expect (success, or error:TYPE such as error:no_card_presented), or fill
+--expect (success, or error:TYPE such as error:no_credential_on_encoder), or fill
 in the scenario's expect by hand; "encodersim lint" reports it until then.
 
 Examples:
   encodersim convert --expect success desk.jsonl > desk-bug.yaml
-  encodersim convert --expect error:no_card_presented desk.jsonl > no-card.yaml
+  encodersim convert --expect error:no_credential_on_encoder desk.jsonl > no-card.yaml
 `
 
 func convertCmd(args []string, stdout, stderr io.Writer) int {

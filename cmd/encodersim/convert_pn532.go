@@ -145,6 +145,13 @@ func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
 		case op == mifareWrite && len(data) == mifareBlockSize && c.redacted["pn532:all-data"]:
 			literal(body[:5])
 			tokens = append(tokens, fmt.Sprintf("*:%d", mifareBlockSize))
+		case op == mifareWrite && len(data) == mifareBlockSize && trace.MIFARETrailer(blk) && c.redacted["pn532:keys"]:
+			// A sector trailer whose keys were blanked when recorded: any
+			// keys, the access bits as written.
+			literal(body[:5])
+			tokens = append(tokens, fmt.Sprintf("*:%d", mifareKeySize))
+			literal(data[mifareKeySize : mifareBlockSize-mifareKeySize])
+			tokens = append(tokens, fmt.Sprintf("*:%d", mifareKeySize))
 		case op == mifareRead && len(data) == 0:
 			s.reading, s.expected = int(blk), true
 			literal(body)

@@ -90,6 +90,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"run", "--nope"}, exitUsage},
 		{[]string{"lint"}, exitUsage},
 		{[]string{"list", "extra"}, exitUsage},
+		{[]string{"record", "--device", "/dev/null", "--link", "x", "--protocol", "morse"}, exitUsage},
+		{[]string{"record", "--device", "/dev/null", "--link", "x", "--protocol", "pms", "--redact", "shoe-size"}, exitUsage},
+		{[]string{"record", "--device", "/dev/null", "--link", "x", "--redact", "keys"}, exitUsage}, // --redact needs --protocol
 		{[]string{"run", "--links", "", "no-such-scenario"}, exitFail},
 		{[]string{"run", "--links", "", "first-issue", "empty-reader"}, exitFail}, // same encoder twice
 	} {

@@ -65,6 +65,20 @@ func recordCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fields = strings.Split(*redact, ",")
 	}
 	rec := Recording{Device: *device, Link: *link, Protocol: *protocol, Redact: fields, Baud: *baud, Note: *note}
+	// A protocol or redaction field the recorder does not know is a usage
+	// error, found before the device is touched.
+	if *protocol != "" {
+		if _, err := trace.NewDecoder(*protocol); err != nil {
+			fmt.Fprintf(stderr, "encodersim record: --protocol: %v\n", err)
+			return exitUsage
+		}
+	}
+	if len(fields) > 0 {
+		if _, err := trace.NewRedactor(*protocol, fields); err != nil {
+			fmt.Fprintf(stderr, "encodersim record: --redact: %v\n", err)
+			return exitUsage
+		}
+	}
 	var file *os.File
 	create := func() (io.Writer, error) {
 		if *out == "-" {

@@ -26,6 +26,10 @@ var ErrStopped = errors.New("replay stopped at an earlier mismatch")
 // MismatchError is the host sending something other than an expect step
 // wants. Received is what the host sent from the step's first byte up to
 // and including the first byte that cannot match.
+//
+// Its message is what was got and wanted, without the step's position:
+// scenario.Play returns it inside a *scenario.StepError, whose message
+// names the file, step, line and operation once, before it.
 type MismatchError struct {
 	File string
 	// Step is the 1-based step number, Line its line in File.
@@ -46,7 +50,7 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: step %d (line %d, expect %s): got %s", e.File, e.Step, e.Line, e.Want, spaced(e.Received))
+	fmt.Fprintf(&b, "got %s", spaced(e.Received))
 	if d := decoded(e.Protocol, e.Received); d != "" {
 		fmt.Fprintf(&b, " (%s)", d)
 	}
@@ -172,7 +176,7 @@ const (
 // Expect consumes what the host sent for st, waiting for it as needed.
 func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) error {
 	if st.Bytes == nil {
-		return fmt.Errorf("replay: step %d has no bytes", st.Index+1)
+		return errors.New("replay: the step has no bytes")
 	}
 	m, err := d.matcher(st.Bytes)
 	if err != nil {
@@ -196,7 +200,7 @@ func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) erro
 				Protocol: d.cfg.Protocol}
 			d.stopped = e
 			d.mu.Unlock()
-			d.log.Warn("replay mismatch; the device stops answering", "err", e)
+			d.log.Warn("replay mismatch; the device stops answering", "file", file, "step", e.Step, "line", e.Line, "err", e)
 			return e
 		}
 		more := d.more
@@ -337,9 +341,9 @@ func (d *Device) matchFrame(b *scenario.Bytes, buf []byte) (verdict, int, string
 }
 
 // Send writes st's bytes to the host, with captures filled in.
-func (d *Device) Send(ctx context.Context, file string, st scenario.Step) error {
+func (d *Device) Send(ctx context.Context, _ string, st scenario.Step) error {
 	if st.Bytes == nil {
-		return fmt.Errorf("replay: step %d has no bytes", st.Index+1)
+		return errors.New("replay: the step has no bytes")
 	}
 	d.mu.Lock()
 	if d.stopped != nil {
@@ -350,13 +354,13 @@ func (d *Device) Send(ctx context.Context, file string, st scenario.Step) error 
 	master := d.master
 	d.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%s: step %d (line %d): %w", file, st.Index+1, st.Line, err)
+		return fmt.Errorf("replay: %w", err)
 	}
 	if master == nil {
-		return fmt.Errorf("%s: step %d (line %d): no line to send on", file, st.Index+1, st.Line)
+		return errors.New("replay: no line to send on")
 	}
 	if _, err := master.Write(out); err != nil {
-		return fmt.Errorf("%s: step %d (line %d): write: %w", file, st.Index+1, st.Line, err)
+		return fmt.Errorf("replay: write: %w", err)
 	}
 	return ctx.Err()
 }

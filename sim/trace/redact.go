@@ -7,8 +7,9 @@ import (
 )
 
 // RedactFields lists, per protocol, what a Redactor can blank out:
-// PMS guest labels and card ids; PN532 authentication keys and the data
-// of blocks written or read.
+// PMS guest labels and card ids; PN532 MIFARE keys (in authentication
+// commands, and key A and key B in sector trailers written or read) and
+// the data of blocks written or read.
 var RedactFields = map[string][]string{
 	"pms":   {"label", "card-id"},
 	"pn532": {"keys", "all-data"},
@@ -26,6 +27,10 @@ type Redactor struct {
 	// lastCommand is the last PMS command code the host sent: it says
 	// which answer field is a card id.
 	lastCommand string
+	// trailerRead is set while the last frame the host sent is a MIFARE
+	// read of a sector trailer: its answer carries the keys the card
+	// lets be read.
+	trailerRead bool
 }
 
 // NewRedactor returns a redactor for protocol that blanks fields, each
@@ -198,6 +203,9 @@ func (p *pn532Redact) next(r *Redactor, d Direction, c byte) byte {
 		p.k++
 		if p.k == p.n {
 			p.state = 5
+			if d == HostToDevice {
+				r.trailerRead = isTrailerRead(p.body)
+			}
 		}
 		return out
 	case 5:
@@ -205,6 +213,41 @@ func (p *pn532Redact) next(r *Redactor, d Direction, c byte) byte {
 		return c + p.orig - p.repl
 	}
 	return c
+}
+
+// MIFARE Classic commands inside InDataExchange, and where a sector
+// trailer keeps its keys (docs/protocols/pn532.md, Cards).
+const (
+	mifareAuthA = 0x60
+	mifareAuthB = 0x61
+	mifareRead  = 0x30
+	mifareWrite = 0xA0
+	// A trailer is key A (bytes 0–5), the access bits (6–9), key B
+	// (10–15).
+	trailerKeyA, trailerKeyB, mifareKeyLen = 0, 10, 6
+)
+
+// MIFARETrailer reports whether a MIFARE Classic block is a sector
+// trailer (key A, access bits, key B): the last of every 4 blocks below
+// block 128 (a 1K card, and the first 32 sectors of a 4K), the last of
+// every 16 from there on (the 4K's large sectors: 143, 159, …, 255).
+func MIFARETrailer(block byte) bool {
+	if block < 128 {
+		return block%4 == 3
+	}
+	return block%16 == 15
+}
+
+// inTrailerKey reports whether byte i of a sector trailer is a key byte.
+func inTrailerKey(i int) bool {
+	return i >= trailerKeyA && i < trailerKeyA+mifareKeyLen ||
+		i >= trailerKeyB && i < trailerKeyB+mifareKeyLen
+}
+
+// isTrailerRead reports whether a host frame's body is a MIFARE read of
+// a sector trailer: D4 40 Tg 30 block.
+func isTrailerRead(b []byte) bool {
+	return len(b) == 5 && b[0] == 0xD4 && b[1] == 0x40 && b[3] == mifareRead && MIFARETrailer(b[4])
 }
 
 // secret says whether body byte k (0: TFI) is a key or block data. The
@@ -218,14 +261,24 @@ func (p *pn532Redact) secret(r *Redactor, k int) bool {
 	case b[0] == 0xD4 && b[1] == 0x40 && len(b) >= 4:
 		// InDataExchange: D4 40 Tg cmd block …
 		switch b[3] {
-		case 0x60, 0x61: // MIFARE authenticate: key A/B, 6 bytes, then the UID
-			return r.fields["keys"] && k >= 5 && k < 11
-		case 0xA0: // MIFARE write: 16 bytes of block data
-			return r.fields["all-data"] && k >= 5
+		case mifareAuthA, mifareAuthB: // key A/B, 6 bytes, then the UID
+			return r.fields["keys"] && k >= 5 && k < 5+mifareKeyLen
+		case mifareWrite: // 16 bytes of block data
+			if r.fields["all-data"] {
+				return k >= 5
+			}
+			// A trailer written carries both keys: keep only the access
+			// bits, so the trace still shows what the sector allows.
+			return r.fields["keys"] && k >= 5 && MIFARETrailer(b[4]) && inTrailerKey(k-5)
 		}
 	case b[0] == 0xD5 && b[1] == 0x41:
 		// InDataExchange answer: D5 41 status data… (the block read)
-		return r.fields["all-data"] && k >= 3
+		if r.fields["all-data"] {
+			return k >= 3
+		}
+		// A trailer read back shows key B when the access bits let it
+		// be read; a genuine card reads key A as zeros, a clone may not.
+		return r.fields["keys"] && r.trailerRead && k >= 3 && inTrailerKey(k-3)
 	}
 	return false
 }
