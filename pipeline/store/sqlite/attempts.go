@@ -11,6 +11,17 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/store"
 )
 
+// The statements of the hot write paths, prepared when the store opens.
+const (
+	insertAttemptSQL = `
+INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING`
+	finishAttemptSQL = `
+UPDATE attempts SET status = ?, finished_at = ?, error_type = ?, error_message = ?, result = ?
+WHERE id = ? AND workspace_id = ? AND status = 'pending'`
+)
+
 // attemptColumns is the column list every attempt query selects, in the
 // order scanAttempt reads them.
 const attemptColumns = `id, workspace_id, encoder_id, credential_id, status, created_at, deadline,
@@ -53,10 +64,7 @@ func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
 		return fmt.Errorf("deadline: %w", err)
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO NOTHING`,
+		res, err := s.wq.exec(ctx, tx, insertAttemptSQL,
 			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, created, deadline)
 		if err != nil {
 			return err
@@ -75,9 +83,12 @@ ON CONFLICT (id) DO NOTHING`,
 // GetAttempt returns the attempt, or store.ErrNotFound unless it exists in
 // workspaceID.
 func (s *Store) GetAttempt(ctx context.Context, workspaceID, attemptID string) (*store.Attempt, error) {
-	row := s.r.QueryRowContext(ctx,
+	row, err := s.rq.queryRow(ctx,
 		`SELECT `+attemptColumns+` FROM attempts WHERE id = ? AND workspace_id = ?`,
 		attemptID, workspaceID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get attempt %q: %w", attemptID, err)
+	}
 	a, err := scanAttempt(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
@@ -125,9 +136,7 @@ func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.
 		result = sql.NullString{String: string(b), Valid: true}
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-UPDATE attempts SET status = ?, finished_at = ?, error_type = ?, error_message = ?, result = ?
-WHERE id = ? AND workspace_id = ? AND status = 'pending'`,
+		res, err := s.wq.exec(ctx, tx, finishAttemptSQL,
 			a.Status, finished, a.ErrorType, a.ErrorMessage, result, a.ID, a.WorkspaceID)
 		if err != nil {
 			return err
@@ -140,7 +149,7 @@ WHERE id = ? AND workspace_id = ? AND status = 'pending'`,
 			return whyNotPending(ctx, tx, a)
 		}
 		if cred != nil {
-			if err := putCredential(ctx, tx, cred); err != nil {
+			if err := s.putCredential(ctx, tx, cred); err != nil {
 				return fmt.Errorf("store credential %q: %w", cred.ACSCredentialID, err)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 // workspaces: putting an id that another workspace already holds fails
 // with an error matching store.ErrExists and leaves that credential alone.
 func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return putCredential(ctx, tx, c) }); err != nil {
+	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.putCredential(ctx, tx, c) }); err != nil {
 		return fmt.Errorf("sqlite: put credential %s: %w", credentialID(c), err)
 	}
 	return nil
@@ -29,8 +29,20 @@ func credentialID(c *seam.Credential) string {
 	return fmt.Sprintf("%q", c.ACSCredentialID)
 }
 
+// putCredentialSQL upserts a credential. The WHERE on the update keeps one
+// workspace from overwriting another's credential; it then changes no row.
+const putCredentialSQL = `
+INSERT INTO credentials (acs_credential_id, workspace_id, acs_system_id, acs_user_id, created_at, body)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (acs_credential_id) DO UPDATE SET
+	acs_system_id = excluded.acs_system_id,
+	acs_user_id = excluded.acs_user_id,
+	created_at = excluded.created_at,
+	body = excluded.body
+WHERE credentials.workspace_id = excluded.workspace_id`
+
 // putCredential upserts c within tx.
-func putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credential) error {
+func (s *Store) putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credential) error {
 	if c == nil {
 		return errors.New("credential is nil")
 	}
@@ -45,17 +57,7 @@ func putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credential) error {
 	if err != nil {
 		return fmt.Errorf("created_at: %w", err)
 	}
-	// The WHERE on the update keeps one workspace from overwriting
-	// another's credential; it then changes no row.
-	res, err := tx.ExecContext(ctx, `
-INSERT INTO credentials (acs_credential_id, workspace_id, acs_system_id, acs_user_id, created_at, body)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (acs_credential_id) DO UPDATE SET
-	acs_system_id = excluded.acs_system_id,
-	acs_user_id = excluded.acs_user_id,
-	created_at = excluded.created_at,
-	body = excluded.body
-WHERE credentials.workspace_id = excluded.workspace_id`,
+	res, err := s.wq.exec(ctx, tx, putCredentialSQL,
 		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, created, string(body))
 	if err != nil {
 		return err
@@ -74,9 +76,12 @@ WHERE credentials.workspace_id = excluded.workspace_id`,
 // exists in workspaceID.
 func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
 	var body string
-	err := s.r.QueryRowContext(ctx,
+	row, err := s.rq.queryRow(ctx,
 		`SELECT body FROM credentials WHERE acs_credential_id = ? AND workspace_id = ?`,
-		credentialID, workspaceID).Scan(&body)
+		credentialID, workspaceID)
+	if err == nil {
+		err = row.Scan(&body)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}

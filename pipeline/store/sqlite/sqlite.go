@@ -49,6 +49,11 @@ type Store struct {
 	// r has read-only connections for Get*, List* and PendingAttempts.
 	r *sql.DB
 
+	// commits runs every write (group commit).
+	commits *committer
+	// wq and rq are the prepared statements of the writer and the readers.
+	wq, rq *stmts
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -92,6 +97,13 @@ func Open(path string) (*Store, error) {
 		s.w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: read connection: %w", path, classify(err))
 	}
+	s.wq, s.rq = newStmts(s.w), newStmts(s.r)
+	if err := s.wq.prepare(context.Background(), insertAttemptSQL, finishAttemptSQL, putCredentialSQL); err != nil {
+		s.r.Close()
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.commits = newCommitter(s.w)
 	return s, nil
 }
 
@@ -154,34 +166,24 @@ func classify(err error) error {
 // into the main file. Calling Close again returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.commits.close()
+		serr := errors.Join(s.wq.close(), s.rq.close())
 		// Readers first, so the writer's connection is the last one and
 		// SQLite checkpoints and removes the WAL file when it closes.
 		rerr := s.r.Close()
 		werr := s.w.Close()
-		if err := errors.Join(rerr, werr); err != nil {
+		if err := errors.Join(serr, rerr, werr); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close %s: %w", s.path, err)
 		}
 	})
 	return s.closeErr
 }
 
-// writeTx runs fn in one write transaction and commits it, or rolls it
-// back when fn or the commit fails.
+// writeTx runs fn in a write transaction and returns once it committed,
+// or fn's error (fn's part rolled back). Writes from concurrent callers
+// share transactions (commit.go).
 func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
-		}
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.commits.do(ctx, fn)
 }
 
 // timeLayout is fixed width, so comparing the text compares the times.
