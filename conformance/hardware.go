@@ -262,7 +262,10 @@ type terminalOperator struct {
 	out io.Writer
 
 	start sync.Once
-	lines chan error // one value per line read; the read error when in ends
+	lines chan struct{} // one value per line read
+	// gone is closed when the input ends; goneErr then says how.
+	gone    chan struct{}
+	goneErr error
 }
 
 // ErrOperatorGone is returned by a TerminalOperator whose input ended.
@@ -272,20 +275,22 @@ func (o *terminalOperator) Perform(ctx context.Context, instruction string) erro
 	// One reader for the operator's lifetime: a Perform that gives up on
 	// ctx must not leave a second reader racing the next one for a line.
 	o.start.Do(func() {
-		o.lines = make(chan error)
+		o.lines = make(chan struct{})
+		o.gone = make(chan struct{})
 		go func() {
 			r := bufio.NewReader(o.in)
 			for {
-				_, err := r.ReadString('\n')
-				if err != nil {
+				if _, err := r.ReadString('\n'); err != nil {
 					if errors.Is(err, io.EOF) {
 						err = ErrOperatorGone
 					}
-					for {
-						o.lines <- err
-					}
+					// Every later Perform sees the input's end; the reader
+					// itself is done.
+					o.goneErr = err
+					close(o.gone)
+					return
 				}
-				o.lines <- nil
+				o.lines <- struct{}{}
 			}
 		}()
 	})
@@ -293,11 +298,10 @@ func (o *terminalOperator) Perform(ctx context.Context, instruction string) erro
 		return fmt.Errorf("prompting the operator: %w", err)
 	}
 	select {
-	case err := <-o.lines:
-		if err != nil {
-			return fmt.Errorf("waiting for the operator to %q: %w", instruction, err)
-		}
+	case <-o.lines:
 		return nil
+	case <-o.gone:
+		return fmt.Errorf("waiting for the operator to %q: %w", instruction, o.goneErr)
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the operator to %q: %w", instruction, ctx.Err())
 	}

@@ -60,6 +60,7 @@ func TestHardwareCapable(t *testing.T) {
 func TestTerminalOperator(t *testing.T) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
+	defer outW.Close() // ends the reader of the prompts below
 	op := conformance.TerminalOperator(inR, outW)
 	prompts := bufio.NewReader(outR)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -278,6 +278,12 @@ func (w *worker) openPort() (driver.Port, error) {
 // deadline has already passed, so the probe needs a deadline just ahead.
 const probeWindow = time.Millisecond
 
+// poller is a port that can tell at once whether its line hung up
+// (serialport.Port).
+type poller interface {
+	Poll() (readable, hungUp bool, err error)
+}
+
 // dropIfHungUp closes the open port if its line hung up since the last
 // encode, so the encode reopens the path. A port kept open between
 // encodes outlives the device behind it: an encoder unplugged and plugged
@@ -291,6 +297,15 @@ func (w *worker) dropIfHungUp() {
 	p := w.port
 	w.mu.Unlock()
 	if p == nil {
+		return
+	}
+	if pp, ok := p.(poller); ok {
+		// A port that can ask the kernel needs no probe window.
+		_, hungUp, err := pp.Poll()
+		if err != nil || hungUp {
+			w.svc.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
+			w.dropPort(p)
+		}
 		return
 	}
 	if err := p.SetReadDeadline(time.Now().Add(probeWindow)); err != nil {

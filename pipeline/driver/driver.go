@@ -25,6 +25,14 @@ type Port interface {
 	SetWriteDeadline(t time.Time) error
 }
 
+// InputFlusher is a Port that can discard, at once, what it has received
+// and not yet read (a serial port's tcflush). Drivers clear stale input
+// with it where a port has it, instead of reading until the line is
+// quiet, which costs a read deadline on every exchange.
+type InputFlusher interface {
+	FlushInput() error
+}
+
 // Job is the credential data a driver writes onto a card.
 type Job struct {
 	// CardID is the id the lock system knows the card by: 16 upper-case hex

@@ -132,6 +132,14 @@ func (s *session) exchange(code string, cmd []byte, resync bool) ([]string, erro
 // answers, stray ACKs, noise. It stops when a read finds nothing, or after
 // Ack on a line that keeps talking.
 func (s *session) drain() error {
+	if f, ok := s.p.(driver.InputFlusher); ok {
+		// The kernel discards what is queued at once; what comes later
+		// is the protocol's to sort out.
+		if err := f.FlushInput(); err != nil {
+			return driver.HungUp("drain", err)
+		}
+		return nil
+	}
 	end := time.Now().Add(s.t.Ack)
 	for time.Now().Before(end) {
 		if err := s.ctx.Err(); err != nil {

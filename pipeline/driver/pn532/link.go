@@ -59,6 +59,14 @@ func (s *session) detach() {
 
 // drain discards what the line holds from before this encode.
 func (s *session) drain() error {
+	if f, ok := s.p.(driver.InputFlusher); ok {
+		// The kernel discards what is queued at once; what comes later
+		// is the protocol's to sort out.
+		if err := f.FlushInput(); err != nil {
+			return driver.HungUp("drain", err)
+		}
+		return nil
+	}
 	end := time.Now().Add(s.t.Ack)
 	for time.Now().Before(end) {
 		if err := s.ctx.Err(); err != nil {
