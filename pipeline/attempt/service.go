@@ -79,6 +79,7 @@ type Service struct {
 	created  time.Time
 	shared   bool
 	sharing  Sharing
+	cache    *attemptCache
 
 	workers []*worker // in configuration order
 	byID    map[string]*worker
@@ -171,6 +172,7 @@ func New(cfg Config) (*Service, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("attempt: invalid config: %s", strings.Join(problems, "; "))
 	}
+	s.cache = newAttemptCache(!s.shared)
 	s.created = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -329,6 +331,7 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	if err := s.store.CreateAttempt(ctx, a); err != nil {
 		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
 	}
+	s.cache.put(a)
 	// A shared store's attempt on an encoder another server drives waits
 	// in the store until that server's next poll.
 	if !s.shared || w.lease.held() {
@@ -341,6 +344,9 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 
 // Attempt returns an attempt as the API shows it.
 func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*seam.ActionAttempt, error) {
+	if a, ok := s.cache.get(workspaceID, attemptID); ok {
+		return toSeam(a)
+	}
 	a, err := s.store.GetAttempt(ctx, workspaceID, attemptID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, seam.NotFound("action_attempt", attemptID)
@@ -348,6 +354,7 @@ func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*
 	if err != nil {
 		return nil, fmt.Errorf("attempt: reading action attempt %s: %w", attemptID, err)
 	}
+	s.cache.put(a)
 	return toSeam(a)
 }
 
@@ -510,6 +517,12 @@ func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, car
 		done.ErrorType, done.ErrorMessage = f.Type, f.Message
 	}
 	err := s.store.FinishAttempt(ctx, &done, cred)
+	switch {
+	case err == nil:
+		s.cache.put(&done)
+	case errors.Is(err, store.ErrNotPending):
+		s.cache.drop(a.ID) // finished elsewhere; the store says how
+	}
 	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
 	if card != nil {
 		log = log.With("card_number", card.Number)

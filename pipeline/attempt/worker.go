@@ -143,7 +143,11 @@ func (w *worker) process(ctx context.Context, j *job) {
 		s.finish(a, nil, f, nil)
 	}
 
-	cur, err := s.store.GetAttempt(ctx, a.WorkspaceID, a.ID)
+	cur, cached := s.cache.get(a.WorkspaceID, a.ID)
+	var err error
+	if !cached {
+		cur, err = s.store.GetAttempt(ctx, a.WorkspaceID, a.ID)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("reading queued action attempt failed", "action_attempt_id", a.ID, "err", err)

@@ -1,0 +1,77 @@
+package attempt
+
+import (
+	"sync"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// cacheSize bounds the attempts kept in memory: at thousands of encodes a
+// second, a few seconds' worth, which is how long clients poll one.
+const cacheSize = 16384
+
+// attemptCache keeps recent attempts in memory so that clients polling
+// action_attempts/get do not each cost a database read. It only ever
+// holds what the store has committed: entries are put after the store
+// call that made them true returned. A terminal attempt never changes, so
+// it is always safe to keep; a pending one only when this service is the
+// store's only writer (not shared), because then no one else can finish
+// it behind the cache's back.
+type attemptCache struct {
+	keepPending bool
+
+	mu    sync.Mutex
+	byID  map[string]*store.Attempt
+	order []string // ring of ids, oldest first once full
+	next  int
+}
+
+func newAttemptCache(keepPending bool) *attemptCache {
+	return &attemptCache{keepPending: keepPending, byID: make(map[string]*store.Attempt, cacheSize)}
+}
+
+// put remembers a (a copy) if it may be kept.
+func (c *attemptCache) put(a *store.Attempt) {
+	if a.Status == seam.StatusPending && !c.keepPending {
+		return
+	}
+	cp := *a
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[a.ID]; ok {
+		c.byID[a.ID] = &cp
+		return
+	}
+	if len(c.order) < cacheSize {
+		c.order = append(c.order, a.ID)
+	} else {
+		delete(c.byID, c.order[c.next])
+		c.order[c.next] = a.ID
+		c.next = (c.next + 1) % cacheSize
+	}
+	c.byID[a.ID] = &cp
+}
+
+// get returns a copy of the attempt with that id in that workspace, if
+// kept.
+func (c *attemptCache) get(workspaceID, id string) (*store.Attempt, bool) {
+	c.mu.Lock()
+	a, ok := c.byID[id]
+	c.mu.Unlock()
+	if !ok || a.WorkspaceID != workspaceID {
+		return nil, false
+	}
+	cp := *a
+	return &cp, true
+}
+
+// drop forgets an attempt whose cached state may be stale.
+func (c *attemptCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[id]; ok {
+		// The ring keeps the id; its slot is reused in turn.
+		delete(c.byID, id)
+	}
+}
