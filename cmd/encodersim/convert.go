@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,29 +11,39 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
-const convertUsage = `Usage: encodersim convert [--encoder ID] [--expect OUTCOME] [--system KEY] TRACE > scenario.yaml
+const convertUsage = `Usage: encodersim convert [--encoder ID] [--expect OUTCOME] [--system KEY] [--scale F] TRACE > scenario.yaml
 
 Turn a trace recorded by "encodersim record" into a scenario for the
 replay device model: byte-level steps in the order the line carried them
 (expect: what the host must send; send: what the device answered; wait:
-the gaps before each answer). PMS and PN532 frames are written as frame
-text, with patterns for what changes from run to run: in PMS the card id
-the host sends is captured as $cardid and echoed where the device answered
-with it, and the dates and label match anything; in PN532 the data the
-host writes to the credential blocks 4-6 is captured as $block4:16 … and
-echoed where the device answered a read of that block with it (and key
-bytes and block data the trace redacted match anything). Anything else
-(noise, the PN532 wake-up, damaged or extended frames) is exact hex.
+how long the device took before each thing it sent, counted from the
+last bytes either side sent before it, when 1 ms or more). PMS and PN532
+frames are written as frame text, with patterns for what changes from
+run to run: in PMS the card id the host sends is captured as $cardid and
+echoed where the device answered with it, and the dates and label match
+anything; in PN532 the data the host writes to the credential blocks 4-6
+is captured as $block4:16 … and echoed where the device answered a read
+of that block with it (and key bytes and block data the trace redacted
+match anything). Anything else (noise, the PN532 wake-up, damaged or
+extended frames) is exact hex.
 
 The trace cannot say what the pipeline made of the encode: give it with
 --expect (success, or error:TYPE such as error:no_credential_on_encoder), or fill
 in the scenario's expect by hand; "encodersim lint" reports it until then.
 
+Waits are written in device time, unscaled, like every duration of a
+scenario: a trace of a real device is in real time (the default, --scale
+1); for a trace of a virtual encoder run with "--scale 0.1", give
+--scale 0.1 and a recorded gap of 2 s is written as the 20 s the device
+meant. The replay scales them again with its own --scale.
+
 Examples:
   encodersim convert --expect success desk.jsonl > desk-bug.yaml
   encodersim convert --expect error:no_credential_on_encoder desk.jsonl > no-card.yaml
+  encodersim convert --scale 0.1 --expect success sim-run.jsonl > sim-run.yaml
 `
 
 func convertCmd(args []string, stdout, stderr io.Writer) int {
@@ -40,11 +51,16 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("encoder", "", "encoder id in the scenario (default: the trace's link name, or replayed-encoder)")
 	expect := fs.String("expect", "", "the encode's outcome: success, or error:TYPE")
 	system := fs.String("system", "visionline-hotel", "fixture ACS system of the credential to encode")
+	scale := fs.Float64("scale", 1, "time scale `F` the trace was recorded at (1: a real device)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "encodersim convert: want one TRACE file\n")
+		return exitUsage
+	}
+	if err := validScale(timescale.Scale(*scale)); err != nil || *scale == 0 {
+		fmt.Fprintf(stderr, "encodersim convert: --scale %v: want a factor in (0, 1000]\n", *scale)
 		return exitUsage
 	}
 	f, err := os.Open(fs.Arg(0))
@@ -58,7 +74,8 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "encodersim convert: %s: %v\n", fs.Arg(0), err)
 		return exitFail
 	}
-	out, err := Convert(tr, ConvertOptions{Name: scenarioName(fs.Arg(0)), Encoder: *id, Expect: *expect, System: *system})
+	out, err := Convert(tr, ConvertOptions{Name: scenarioName(fs.Arg(0)), Encoder: *id, Expect: *expect, System: *system,
+		Scale: timescale.Scale(*scale)})
 	if err != nil {
 		fmt.Fprintf(stderr, "encodersim convert: %s: %v\n", fs.Arg(0), err)
 		return exitUsage
@@ -107,17 +124,46 @@ type ConvertOptions struct {
 	// user to fill in (the scenario does not load until then).
 	Expect string
 	System string
+	// Scale is the time scale the trace was recorded at (0: real time).
+	// The trace's gaps are divided by it, so waits are written in device
+	// time, as every scenario duration is, and a replay at the same scale
+	// keeps the recorded timing.
+	Scale timescale.Scale
 }
 
-// minGap is the shortest gap before an answer written as a wait; shorter
-// ones are the recorder's own noise.
+// minGap is the shortest recorded gap before a device unit written as a
+// wait; shorter ones are the recorder's own noise. It applies to the gap
+// as recorded, in wall-clock time, where that noise is, whatever the
+// trace's scale.
 const minGap = time.Millisecond
+
+// maxWait bounds a wait: a longer one (a trace with absurd times) is
+// refused rather than overflowing a time.Duration.
+const maxWait = 100 * 365 * 24 * time.Hour
+
+// ErrBadScale is a ConvertOptions.Scale that is not a factor in (0, 1000].
+var ErrBadScale = errors.New("time scale out of range: want a factor in (0, 1000]")
+
+// validScale reports a scale Convert cannot divide by; 0 is real time.
+func validScale(s timescale.Scale) error {
+	if s != 0 && (s.Validate() != nil || !(s > 0)) { // !(s > 0) catches NaN too
+		return fmt.Errorf("%v: %w", float64(s), ErrBadScale)
+	}
+	return nil
+}
 
 // Convert writes tr as a replay scenario.
 func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 	expect, err := expectYAML(o.Expect)
 	if err != nil {
 		return nil, err
+	}
+	if err := validScale(o.Scale); err != nil {
+		return nil, err
+	}
+	scale := o.Scale
+	if scale == 0 {
+		scale = timescale.Real
 	}
 	proto := tr.Header.Protocol
 	if proto == "" {
@@ -146,13 +192,15 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "encoder: {model: replay, protocol: %s, id: %s}\n", proto, strconv.Quote(id))
 	fmt.Fprintf(&b, "credential: {system: %s, ends_in: 72h}\n", strconv.Quote(o.System))
+	if scale != timescale.Real {
+		fmt.Fprintf(&b, "# waits: the recorded gaps divided by %v, the time scale of the recording\n", float64(scale))
+	}
 	fmt.Fprintf(&b, "steps:\n")
 
-	c := converter{proto: tr.Header.Protocol, w: &b, redacted: map[string]bool{}}
+	c := converter{proto: tr.Header.Protocol, w: &b, redacted: map[string]bool{}, scale: scale, last: -1}
 	for _, r := range tr.Header.Redacted {
 		c.redacted[r] = true
 	}
-	var lastHost int64 = -1
 	for _, e := range tr.Events {
 		raw, err := e.Bytes()
 		if err != nil {
@@ -164,18 +212,11 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 		if len(raw) == 0 {
 			continue
 		}
-		if e.Dir == trace.HostToDevice {
-			c.host(raw)
-			lastHost = e.T
-			continue
+		side := hostSide
+		if e.Dir == trace.DeviceToHost {
+			side = deviceSide
 		}
-		if lastHost >= 0 {
-			if gap := time.Duration(e.T-lastHost) * time.Microsecond; gap >= minGap {
-				fmt.Fprintf(&b, "  - wait: %s\n", gap.Round(time.Millisecond))
-			}
-			lastHost = -1
-		}
-		c.device(raw)
+		c.feed(side, raw, e.T)
 	}
 	if err := c.flush(); err != nil {
 		return nil, err
@@ -200,13 +241,24 @@ func expectYAML(x string) (string, error) {
 
 // converter splits each direction's stream into units of the trace's
 // protocol (or keeps raw hex) and writes one step per unit.
+//
+// Timing: a step is placed at the time of the chunk that completed its
+// unit (a unit split across chunks is whole only then: a wait can never
+// fall inside it). A device unit gets a wait for the time since the
+// previous step in either direction, so a device that ACKs a command at
+// once and answers 20 s later replays both delays; host units get none,
+// the host keeps its own time.
 type converter struct {
-	proto    string // the trace's protocol: "pms", "pn532", or "" (hex only)
-	w        *bytes.Buffer
-	pending  [2][]byte       // per direction, bytes of a unit not yet complete
-	redacted map[string]bool // what the recorder blanked out, e.g. "pn532:keys"
-	cardID   string          // pms: the card id the last CN carried, "" before one
-	pn532    pn532State
+	proto     string // the trace's protocol: "pms", "pn532", or "" (hex only)
+	w         *bytes.Buffer
+	pending   [2][]byte       // per direction, bytes of a unit not yet complete
+	pendingAt [2]int64        // per direction, when pending's last bytes arrived (µs)
+	last      int64           // when the previous step's unit was complete (µs); -1 before any
+	scale     timescale.Scale // the trace's time scale: waits are gaps divided by it
+	err       error           // the first wait that cannot be written
+	redacted  map[string]bool // what the recorder blanked out, e.g. "pn532:keys"
+	cardID    string          // pms: the card id the last CN carried, "" before one
+	pn532     pn532State
 }
 
 const (
@@ -214,17 +266,16 @@ const (
 	deviceSide = 1
 )
 
-func (c *converter) host(b []byte)   { c.feed(hostSide, b) }
-func (c *converter) device(b []byte) { c.feed(deviceSide, b) }
-
-func (c *converter) feed(side int, b []byte) {
+// feed takes a chunk of side's bytes that arrived at µs and writes the
+// units it completes.
+func (c *converter) feed(side int, b []byte, at int64) {
 	unit := pmsUnit
 	switch c.proto {
 	case "pms":
 	case "pn532":
 		unit = pn532Unit
 	default:
-		c.step(side, b)
+		c.step(side, b, at)
 		return
 	}
 	// The other direction's partial unit cannot complete after this
@@ -236,10 +287,11 @@ func (c *converter) feed(side int, b []byte) {
 		if n == 0 {
 			break
 		}
-		c.step(side, buf[:n])
+		c.step(side, buf[:n], at)
 		buf = buf[n:]
 	}
 	c.pending[side] = buf
+	c.pendingAt[side] = at
 }
 
 // pmsUnit is the length of the complete unit at the start of b: a control
@@ -266,22 +318,25 @@ func pmsUnit(b []byte) int {
 func (c *converter) flush() error {
 	c.flushSide(hostSide)
 	c.flushSide(deviceSide)
-	return nil
+	return c.err
 }
 
 func (c *converter) flushSide(side int) {
 	if len(c.pending[side]) > 0 {
-		c.step(side, c.pending[side])
+		c.step(side, c.pending[side], c.pendingAt[side])
 		c.pending[side] = nil
 	}
 }
 
-// step writes one unit as an expect (host) or send (device) step.
-func (c *converter) step(side int, unit []byte) {
+// step writes one unit, complete at µs, as an expect (host) or send
+// (device) step; a send after a significant gap gets a wait first.
+func (c *converter) step(side int, unit []byte, at int64) {
 	op := "expect"
 	if side == deviceSide {
 		op = "send"
+		c.wait(at)
 	}
+	c.last = at
 	if text, ok := c.frameText(side, unit); ok {
 		fmt.Fprintf(c.w, "  - %s: {frame: %s}\n", op, strconv.Quote(text))
 		return
@@ -295,6 +350,32 @@ func (c *converter) step(side int, unit []byte) {
 		return
 	}
 	fmt.Fprintf(c.w, "  - %s: %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)))
+}
+
+// wait writes the gap between the previous step and a device unit
+// complete at µs, in device time, when it is significant.
+func (c *converter) wait(at int64) {
+	if c.last < 0 || at-c.last < minGap.Microseconds() {
+		return
+	}
+	gap := at - c.last
+	d := float64(gap) * float64(time.Microsecond) / float64(c.scale)
+	if d > float64(maxWait) {
+		if c.err == nil {
+			c.err = fmt.Errorf("event at %dµs: a gap of %dµs at time scale %v is longer than a scenario waits (%v)",
+				at, gap, float64(c.scale), maxWait)
+		}
+		return
+	}
+	w := time.Duration(d)
+	// Milliseconds read best; at a scale above 1 a significant gap can
+	// be shorter than that in device time.
+	if r := w.Round(time.Millisecond); r > 0 {
+		w = r
+	} else {
+		w = max(w.Round(time.Microsecond), time.Microsecond)
+	}
+	fmt.Fprintf(c.w, "  - wait: %s\n", w)
 }
 
 // frameText is unit as a frame pattern, when it is a valid unit of the

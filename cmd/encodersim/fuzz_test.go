@@ -29,6 +29,14 @@ func FuzzConvert(f *testing.F) {
 {"t_us":1000,"dir":"host>device","hex":"0000ff05fbd440013004b300"}
 {"t_us":1900,"dir":"device>host","hex":"0000ff00ff000000ff13edd5410011111111111111111111111111111111b900"}
 `))
+	// An empty reader: ACK at once, TO after the 20 s card wait, split
+	// across chunks with a gap inside it.
+	f.Add([]byte(`{"trace":1,"protocol":"pms","started":"2026-11-25T10:00:00Z"}
+{"t_us":0,"dir":"host>device","hex":"0602434eb33031b339463243344431413030303030303031b347b3323032363131323531373338b3323032363131323831373338b3526f6f6d203130310365"}
+{"t_us":135,"dir":"device>host","hex":"0602544f"}
+{"t_us":20001251,"dir":"device>host","hex":"b3303103aa"}
+{"t_us":20001400,"dir":"host>device","hex":"06"}
+`))
 	f.Add([]byte(`{"trace":1,"started":"2026-11-25T10:00:00Z","device":"/dev/ttyUSB0","note":"desk \"3\": #notes"}
 {"t_us":0,"dir":"device>host","hex":"","note":"hangup"}
 {"t_us":4,"dir":"device>host","hex":"ff00"}

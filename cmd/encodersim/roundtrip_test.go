@@ -22,6 +22,7 @@ import (
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/tap"
 	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // protocolCase is one protocol's round trip: a bundled scenario plays
@@ -119,8 +120,15 @@ func job(id string) driver.Job {
 // returned channel yields Play's error.
 func startEncoder(t *testing.T, sc *scenario.Scenario) (*sim.Encoder, <-chan error) {
 	t.Helper()
+	return startEncoderAt(t, sc, timescale.Real)
+}
+
+// startEncoderAt is startEncoder with every device and timeline duration
+// scaled.
+func startEncoderAt(t *testing.T, sc *scenario.Scenario, scale timescale.Scale) (*sim.Encoder, <-chan error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: t.TempDir()})
+	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: t.TempDir(), Scale: scale})
 	if err != nil {
 		cancel()
 		t.Fatalf("start %s: %v", sc.Name, err)
