@@ -12,6 +12,7 @@ import (
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/timeline"
 	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Names of a failed scenario's line trace and its timeline page, in its
@@ -32,8 +33,12 @@ type lineLog struct {
 	outcome string
 }
 
-func newLineLog(sc *scenario.Scenario) *lineLog {
-	return &lineLog{header: trace.Header{Protocol: sc.Encoder.Model, Started: time.Now(), Note: "scenario " + sc.File}}
+func newLineLog(sc *scenario.Scenario, scale timescale.Scale) *lineLog {
+	h := trace.Header{Protocol: sc.Encoder.Model, Started: time.Now(), Note: "scenario " + sc.File}
+	if scale != timescale.Real {
+		h.Scale = float64(scale)
+	}
+	return &lineLog{header: h}
 }
 
 // add is the virtual encoder's sim.Options.Trace.

@@ -16,6 +16,7 @@ import (
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // traceOnePing runs sc's virtual encoder with its line traced into l and
@@ -58,7 +59,7 @@ func TestFailedScenarioTimelineIsSavedAndLinked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	passed, failed := newLineLog(sc), newLineLog(sc)
+	passed, failed := newLineLog(sc, timescale.Real), newLineLog(sc, timescale.Real)
 	traceOnePing(t, passed, "first-issue")
 	traceOnePing(t, failed, "first-issue")
 	failed.fail()
@@ -131,5 +132,19 @@ func TestArtifactNameStaysInItsDirectory(t *testing.T) {
 		if got := artifactName(in); got != want {
 			t.Errorf("artifactName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A trace of a compressed run says its time scale, so convert can undo it.
+func TestLineLogRecordsScale(t *testing.T) {
+	sc, err := scenarios.Load("first-issue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := newLineLog(sc, 0.05).header.Scale; got != 0.05 {
+		t.Errorf("header scale %v at time scale 0.05", got)
+	}
+	if got := newLineLog(sc, timescale.Real).header.Scale; got != 0 {
+		t.Errorf("header scale %v at real time; want it absent", got)
 	}
 }

@@ -82,7 +82,7 @@ func registerGroup(cfg *Config, g Group) {
 		var rec *recording
 		var lines *lineLog // the line trace, kept for a failed scenario
 		if cfg.ArtifactDir != "" && cfg.Hardware == nil {
-			lines = newLineLog(sc)
+			lines = newLineLog(sc, cfg.TimeScale)
 			AfterEach(func() {
 				if CurrentSpecReport().Failed() {
 					lines.fail()

@@ -51,7 +51,7 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("encoder", "", "encoder id in the scenario (default: the trace's link name, or replayed-encoder)")
 	expect := fs.String("expect", "", "the encode's outcome: success, or error:TYPE")
 	system := fs.String("system", "visionline-hotel", "fixture ACS system of the credential to encode")
-	scale := fs.Float64("scale", 1, "time scale `F` the trace was recorded at (1: a real device)")
+	scale := fs.Float64("scale", 0, "time scale `F` the trace was recorded at (default: the scale in the trace's header, else 1, a real device)")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -59,7 +59,7 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "encodersim convert: want one TRACE file\n")
 		return exitUsage
 	}
-	if err := validScale(timescale.Scale(*scale)); err != nil || *scale == 0 {
+	if err := validScale(timescale.Scale(*scale)); err != nil || *scale < 0 {
 		fmt.Fprintf(stderr, "encodersim convert: --scale %v: want a factor in (0, 1000]\n", *scale)
 		return exitUsage
 	}
@@ -73,6 +73,9 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "encodersim convert: %s: %v\n", fs.Arg(0), err)
 		return exitFail
+	}
+	if *scale == 0 {
+		*scale = tr.Header.Scale // 0 too for a real device: real time
 	}
 	out, err := Convert(tr, ConvertOptions{Name: scenarioName(fs.Arg(0)), Encoder: *id, Expect: *expect, System: *system,
 		Scale: timescale.Scale(*scale)})

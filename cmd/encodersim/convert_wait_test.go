@@ -215,7 +215,29 @@ func TestConvertScaleFlag(t *testing.T) {
 	if !strings.Contains(out.String(), "  - wait: 500ms\n") {
 		t.Errorf("a 50 ms gap at scale 0.1 is not a 500 ms wait:\n%s", out.String())
 	}
-	for _, s := range []string{"0", "-0.5", "NaN", "2000"} {
+
+	// A trace that says its scale needs no flag.
+	b.Reset()
+	w, err = trace.NewWriter(&b, trace.Header{Protocol: "pms", Started: time.Unix(0, 0), Scale: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range traceOf("pms", chunk{0, trace.HostToDevice, []byte{0x05}}, chunk{50_000, trace.DeviceToHost, []byte{0x06}}).Events {
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"convert", "--expect", "success", path}, &out, &errOut); code != exitOK {
+		t.Fatalf("convert of a trace recorded at scale 0.1: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "  - wait: 500ms\n") {
+		t.Errorf("the header's scale 0.1 was not applied to a 50 ms gap:\n%s", out.String())
+	}
+	for _, s := range []string{"-0.5", "NaN", "2000"} {
 		if code := run(context.Background(), []string{"convert", "--scale", s, path}, io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("convert --scale %s: exit %d, want %d", s, code, exitUsage)
 		}

@@ -57,7 +57,7 @@ Usage:
   encodersim list
   encodersim show [-o OUT.html] [--outcome TEXT] TRACE
   encodersim record --device PATH --link PATH [--protocol P] [--out FILE] [--redact LIST]
-  encodersim convert [--expect OUTCOME] TRACE
+  encodersim convert [--encoder ID] [--expect OUTCOME] [--system KEY] [--scale F] TRACE
   encodersim help [COMMAND]
 
 Commands:
@@ -66,7 +66,7 @@ Commands:
   list     list the bundled scenarios
   show     draw a serial trace as an HTML timeline
   record   forward between an encoder and the pipeline, writing a trace
-  convert turn a trace into a replay scenario
+  convert  turn a trace into a replay scenario
 
 Run "encodersim COMMAND --help" for a command's flags and examples.
 `

@@ -39,6 +39,10 @@ type Header struct {
 	Redacted []string `json:"redacted,omitempty"`
 	// Note is free text: the field report this trace belongs to.
 	Note string `json:"note,omitempty"`
+	// Scale is the time scale the devices and the pipeline ran at while
+	// the trace was recorded (virtual encoders in a compressed run); 0
+	// or absent means real time, as on a real device.
+	Scale float64 `json:"scale,omitempty"`
 	// Outcome is how the encodes of the run this trace came from ended,
 	// when the recorder knew (e.g. "success, error/no_credential_on_encoder").
 	Outcome string `json:"outcome,omitempty"`
