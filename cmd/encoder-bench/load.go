@@ -76,6 +76,7 @@ type loadConfig struct {
 	duration time.Duration // and at most this long
 	pollMin  time.Duration
 	pollMax  time.Duration
+	adaptive bool // first poll after most of the client's typical attempt time
 
 	key      string   // API key
 	userID   string   // acs_user_id credentials are created for
@@ -86,10 +87,13 @@ const loadUsage = `Usage: encoder-bench load [flags]
 
 Drive an encode API over HTTP from K concurrent keep-alive clients and print
 one JSON object: requests, attempts, outcomes, HTTP statuses and latency
-summaries. Each client loops: POST /acs/credentials/create, POST
-/acs/encoders/encode_credential, then POST /action_attempts/get until the
-attempt is terminal. The API has no way to wait for an attempt, so the
-client polls, with a backoff from --poll-min doubling to --poll-max.
+summaries. Each client creates one credential (POST
+/acs/credentials/create) and then loops: POST
+/acs/encoders/encode_credential with it, then POST /action_attempts/get
+until the attempt is terminal. The API has no way to wait for an
+attempt, so the client polls: first after about three quarters of the
+time its recent attempts took (at least --poll-min), then at shrinking
+pauses between --poll-min and --poll-max.
 The run stops at --requests HTTP requests, --attempts encodes or
 --duration, whichever comes first; attempts still pending then are
 reported as unfinished.
@@ -112,6 +116,7 @@ func loadMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "stop after `T`")
 	fs.DurationVar(&c.pollMin, "poll-min", 200*time.Microsecond, "first pause before polling an attempt")
 	fs.DurationVar(&c.pollMax, "poll-max", 2*time.Millisecond, "longest pause between two polls")
+	fs.BoolVar(&c.adaptive, "adaptive-poll", true, "first poll after three quarters of the client's typical attempt time; false polls from --poll-min on, to measure latency finely")
 	fs.StringVar(&labPath, "lab", "", "lab `FILE` the server runs (default: the bundled lab)")
 	fs.StringVar(&workspace, "workspace", "", "workspace id (default: the lab's first)")
 	fs.StringVar(&system, "system", "visionline-hotel", "ACS system `KEY` whose guest gets the credentials and whose encoders are driven")
@@ -286,12 +291,13 @@ func runLoad(ctx context.Context, c loadConfig) *LoadResult {
 // client runs sequences until a bound; any other error is tallied and
 // the client goes on with a new sequence.
 func (l *loader) client(ctx context.Context, i int, t *tally) {
+	cs := &clientState{}
 	for n := 0; ctx.Err() == nil; n++ {
 		var err error
 		if l.c.bare {
 			_, err = l.post(ctx, t, latBare, l.c.url, map[string]string{"action_attempt_id": "00000000-0000-4000-8000-000000000000"})
 		} else {
-			err = l.encode(ctx, t, l.c.encoders[(i+n*l.c.clients)%len(l.c.encoders)])
+			err = l.encode(ctx, t, cs, l.c.encoders[(i+n*l.c.clients)%len(l.c.encoders)])
 		}
 		if errors.Is(err, errStop) {
 			return
@@ -299,29 +305,56 @@ func (l *loader) client(ctx context.Context, i int, t *tally) {
 	}
 }
 
-// encode runs one credential create → encode → poll sequence.
-func (l *loader) encode(ctx context.Context, t *tally, encoderID string) error {
+// clientState is what one client keeps between its encodes: the
+// credential it encodes again and again (a guest's key card re-made, as a
+// desk does all day; the system allows reissue), and how long its recent
+// attempts took, so it polls about when the outcome is due instead of
+// asking over and over while the card is being written.
+type clientState struct {
+	credential string
+	typical    time.Duration // moving average of creation → terminal
+}
+
+// firstPoll is how long to wait before the first poll.
+func (cs *clientState) firstPoll(floor time.Duration) time.Duration {
+	return max(floor, cs.typical*3/4)
+}
+
+func (cs *clientState) took(d time.Duration) {
+	if cs.typical == 0 {
+		cs.typical = d
+		return
+	}
+	cs.typical = (7*cs.typical + d) / 8
+}
+
+// encode runs one encode → poll sequence, creating the client's credential
+// first if it has none.
+func (l *loader) encode(ctx context.Context, t *tally, cs *clientState, encoderID string) error {
 	if l.c.attempts > 0 && l.attempts.Add(1) > l.c.attempts {
 		return errStop
 	}
-	var cred struct {
-		Credential struct {
-			ID string `json:"acs_credential_id"`
-		} `json:"acs_credential"`
-	}
-	body, err := l.post(ctx, t, latCreate, l.c.url+"/acs/credentials/create",
-		map[string]string{"acs_user_id": l.c.userID, "access_method": "card"})
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(body, &cred); err != nil || cred.Credential.ID == "" {
-		t.fail("create: no credential in %.200s", body)
-		return fmt.Errorf("create: %s", body)
+	if cs.credential == "" {
+		var cred struct {
+			Credential struct {
+				ID string `json:"acs_credential_id"`
+			} `json:"acs_credential"`
+		}
+		body, err := l.post(ctx, t, latCreate, l.c.url+"/acs/credentials/create",
+			map[string]string{"acs_user_id": l.c.userID, "access_method": "card"})
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &cred); err != nil || cred.Credential.ID == "" {
+			t.fail("create: no credential in %.200s", body)
+			return fmt.Errorf("create: %s", body)
+		}
+		cs.credential = cred.Credential.ID
 	}
 
 	started := time.Now()
-	body, err = l.post(ctx, t, latEncode, l.c.url+"/acs/encoders/encode_credential",
-		map[string]string{"acs_credential_id": cred.Credential.ID, "acs_encoder_id": encoderID})
+	body, err := l.post(ctx, t, latEncode, l.c.url+"/acs/encoders/encode_credential",
+		map[string]string{"acs_credential_id": cs.credential, "acs_encoder_id": encoderID})
 	if err != nil {
 		return err
 	}
@@ -332,6 +365,9 @@ func (l *loader) encode(ctx context.Context, t *tally, encoderID string) error {
 	}
 	t.attempts++
 	pause := l.c.pollMin
+	if l.c.adaptive {
+		pause = cs.firstPoll(l.c.pollMin)
+	}
 	for a.Status == "pending" {
 		timer := time.NewTimer(pause)
 		select {
@@ -340,7 +376,7 @@ func (l *loader) encode(ctx context.Context, t *tally, encoderID string) error {
 			return errStop
 		case <-timer.C:
 		}
-		pause = min(2*pause, l.c.pollMax)
+		pause = min(max(2*pause/3, l.c.pollMin), l.c.pollMax)
 		body, err = l.post(ctx, t, latGet, l.c.url+"/action_attempts/get", map[string]string{"action_attempt_id": a.ID})
 		if err != nil {
 			return err
@@ -351,6 +387,7 @@ func (l *loader) encode(ctx context.Context, t *tally, encoderID string) error {
 		}
 	}
 	took := time.Since(started)
+	cs.took(took)
 	t.terminal++
 	t.lat[latTerminal] = append(t.lat[latTerminal], took)
 	switch a.Status {

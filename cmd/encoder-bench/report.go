@@ -43,12 +43,15 @@ func (r *results) figures() *bench.Table {
 		if reqPerEnc > 0 {
 			httpCeil = bareRate / reqPerEnc
 		}
-		limit := min(r.sqlite.PairsPerTx1, httpCeil)
+		// The store commits concurrent writes together (group commit), so
+		// its ceiling is the batched one; the HTTP requests an encode
+		// takes usually bound it first on this machine kind.
+		limit := min(r.sqlite.PairsPerTx100, httpCeil)
 		v := bench.Verdict(fmt.Sprintf("%s ≥ 2,000; %s ≥ 5,000", bench.Judge(rate >= targetRateOneTx), bench.Judge(rate >= targetRateGroup)))
 		t.AddFigure(bench.Row{
 			Figure: fmt.Sprintf("encodes/s over HTTP, %d encoders, %d clients", m.Encoders, m.Clients),
 			Value:  bench.Rate(rate),
-			Limit:  fmt.Sprintf("%s (min of SQLite 1-tx pairs/s, bare HTTP ÷ %.1f req/encode)", bench.Rate(limit), reqPerEnc),
+			Limit:  fmt.Sprintf("%s (min of SQLite pairs/s in batches, bare HTTP ÷ %.1f req/encode)", bench.Rate(limit), reqPerEnc),
 			Ratio:  bench.Ratio(rate, limit), Target: "≥ 5,000 (group commit); ≥ 2,000", Verdict: v,
 		})
 		for _, name := range []string{latEncode, latGet} {

@@ -313,7 +313,9 @@ func (h *harness) encodeRun(name string, n, clients int, attempts int64, d time.
 	url := strings.TrimSpace(l[strings.Index(l, banner)+len(banner):])
 
 	largs := []string{"load", "--url", url, "--lab", lab, "--clients", strconv.Itoa(clients),
-		"--duration", d.String(), "--attempts", strconv.FormatInt(attempts, 10), "--poll-max", pollMax(clients).String()}
+		"--duration", d.String(), "--attempts", strconv.FormatInt(attempts, 10), "--poll-max", pollMax(clients).String(),
+		// One client measures latency: it polls finely from the start.
+		"--adaptive-poll=" + strconv.FormatBool(clients > 1)}
 	ld, err := startChild("load", h.self, largs, filepath.Join(dir, "load.log"))
 	if err != nil {
 		return nil, err
