@@ -37,7 +37,7 @@ type protocolCase struct {
 	// number is the card number the device reports.
 	number string
 	// last is text of the trace's final event: the run is recorded
-	// whole once the trace holds it.
+	// whole once the trace holds it after the answer with the card number.
 	last string
 	// steps are frame steps the converted scenario must hold.
 	steps []string
@@ -191,11 +191,19 @@ func record(t *testing.T, pc protocolCase) *trace.Trace {
 		t.Fatalf("%s timeline: %v", pc.scenario, err)
 	}
 	// The driver's last frame may still be on its way through the tap:
-	// wait until the trace holds it, then stop.
+	// wait until the trace holds it, after the answer that carried the
+	// card number (the same text, an ACK, comes earlier too), then stop.
+	recorded := func() bool {
+		s := out.String()
+		// The number is in a PMS frame's text, and in a PN532 event's
+		// lower-case hex.
+		i := max(strings.LastIndex(s, pc.number), strings.LastIndex(s, strings.ToLower(pc.number)))
+		return i >= 0 && strings.Contains(s[i:], pc.last)
+	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), pc.last) {
+	for !recorded() {
 		if time.Now().After(deadline) {
-			break
+			t.Fatalf("the trace never recorded the run's last event %s after the answer:\n%s", pc.last, out.String())
 		}
 		select {
 		case <-tp.HungUp():
