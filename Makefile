@@ -14,7 +14,7 @@ RACEFLAG := $(if $(filter 1 true yes,$(RACE)),-race,)
 all: build test
 
 help:
-	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON reports in reports/"
+	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
 	@echo "make test            every test (RACE=1 for the race detector); installs the Seam SDK and libnfc's tools where it can"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
@@ -30,13 +30,13 @@ help:
 	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
 	@echo "make postgres        PostgreSQL's server programs for the Postgres store's tests (needs apt-get)"
 
-## conformance: the bundled pipeline against every bundled scenario.
+## conformance: the bundled pipeline against every bundled scenario, in
+## CONFORMANCE_PROCS processes (each its own pipeline and encoders); the
+## summary, JUnit, Ginkgo JSON and the certification report (YAML, HTML,
+## with the trace and timeline of any failed scenario) in reports/conformance.
+CONFORMANCE_PROCS ?= 3
 conformance:
-	@mkdir -p $(REPORTS)
-	ENCODERLAB_ARTIFACTS=$(REPORTS)/conformance \
-	$(GO) test $(RACEFLAG) -count=1 -timeout 10m ./conformance -run TestConformance -v \
-		-args -ginkgo.junit-report=$(REPORTS)/conformance-junit.xml \
-		      -ginkgo.json-report=$(REPORTS)/conformance.json
+	$(GO) run ./cmd/encoder-conformance run --procs $(CONFORMANCE_PROCS) --report-dir $(REPORTS)/conformance
 
 ## certify: certified runs of both profiles; JUnit, Ginkgo JSON and the
 ## certification report (YAML, HTML) in reports/current and reports/older.
