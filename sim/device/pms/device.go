@@ -89,7 +89,7 @@ type command struct {
 	resync bool
 	// closed is set once the host ACKed its answer or the device gave up
 	// sending it; until then an identical frame is a retransmission, from
-	// then on a new command. Only the serving loop touches it.
+	// then on a new command. Guarded by the session's mu.
 	closed bool
 }
 
@@ -309,10 +309,6 @@ func (d *Device) decideLocked(cmd *command, answer []string) {
 	d.emit(EventAnswer, nil, fmt.Sprintf("%s #%d: %v", cmd.kind, cmd.n, answer))
 	if answer != nil {
 		cmd.s.pending = append(cmd.s.pending, cmd)
-		select {
-		case cmd.s.wake <- struct{}{}:
-		default:
-		}
 	}
 	if cc := cmd.crossedBy; cc != nil && !cc.done {
 		// A held cancel of this command: its CC answer comes after the

@@ -24,24 +24,50 @@ type writeDeadliner interface {
 }
 
 // session is one Serve call: the link layer on one line.
+//
+// There is no loop a frame must be handed to: the goroutine that reads
+// the line parses what it read, acts on it and writes the reply itself,
+// so a frame answered at once (ENQ, RC, a refusal) costs no goroutine
+// switch. What happens later runs on the goroutine that brings it about:
+// the ACK and inter-byte timers' callbacks, and the goroutine that waits
+// on a command the model answers later (an encode, a held command), which
+// sends that answer as soon as it is decided. mu serialises them all.
 type session struct {
 	d    *Device
 	conn Conn
+	// interrupt wakes a pending Read and Write on conn.
+	interrupt func()
+
+	// mu guards the link state below and every write to conn. It is
+	// taken before d.mu, never while holding it.
+	mu sync.Mutex
+	// closed is set when Serve is returning: nothing more is written.
+	closed bool
+	// err is the first error met off the reading goroutine (a write from
+	// a timer or for a later answer); it ends Serve.
+	err error
 
 	p parser
 	// last is the last command taken on this line, for spotting
 	// retransmissions.
 	last *command
 
-	// pending holds settled commands whose answers are to be sent;
-	// guarded by d.mu, drained by the loop. wake tells the loop.
-	pending []*command
-	wake    chan struct{}
-
 	queue    []*outgoing
 	inflight *outgoing
-	ackTimer *time.Timer
-	gapTimer *time.Timer
+	// ackTimer re-sends the answer in flight at ackDue; gapTimer ends a
+	// frame that stopped arriving at gapDue. A callback that finds its
+	// deadline moved (the timer was re-armed while it waited for mu)
+	// does nothing: the re-armed timer fires again.
+	ackTimer, gapTimer *time.Timer
+	ackDue, gapDue     time.Time
+	gapArmed           bool
+	// out collects what one step writes (an ACK, then an answer), so it
+	// reaches the line in one write.
+	out []byte
+
+	// pending holds settled commands whose answers are to be sent;
+	// guarded by d.mu, drained by flush.
+	pending []*command
 
 	jobs sync.WaitGroup
 }
@@ -53,10 +79,8 @@ type outgoing struct {
 	sends int
 }
 
-type chunk struct {
-	data []byte
-	err  error
-}
+// readSize is the read buffer: more than a whole frame, and reused.
+const readSize = 512
 
 // Serve speaks the protocol on conn until ctx ends (it returns nil) or
 // conn fails (it returns the error: io.EOF or EIO when the line hung up).
@@ -82,109 +106,152 @@ func (d *Device) Serve(ctx context.Context, conn Conn) error {
 	}
 
 	s := &session{
-		d:        d,
-		conn:     conn,
-		wake:     make(chan struct{}, 1),
-		ackTimer: stoppedTimer(),
-		gapTimer: stoppedTimer(),
+		d:    d,
+		conn: conn,
+		interrupt: func() {
+			past := time.Unix(1, 0)
+			_ = conn.SetReadDeadline(past)
+			if wd, ok := conn.(writeDeadliner); ok {
+				_ = wd.SetWriteDeadline(past)
+			}
+		},
 	}
-	defer s.ackTimer.Stop()
-	defer s.gapTimer.Stop()
-
-	interrupt := func() {
-		past := time.Unix(1, 0)
-		_ = conn.SetReadDeadline(past)
-		if wd, ok := conn.(writeDeadliner); ok {
-			_ = wd.SetWriteDeadline(past)
-		}
-	}
-	stop := context.AfterFunc(ctx, interrupt)
+	s.ackTimer = stoppedTimer(s.ackExpired)
+	s.gapTimer = stoppedTimer(s.gapExpired)
+	stop := context.AfterFunc(ctx, s.interrupt)
 	defer stop()
-
-	reads := make(chan chunk)
-	quit := make(chan struct{})
-	var reader sync.WaitGroup
-	reader.Add(1)
-	go func() {
-		defer reader.Done()
-		for {
-			buf := make([]byte, 512)
-			n, err := conn.Read(buf)
-			if n > 0 {
-				select {
-				case reads <- chunk{data: buf[:n]}:
-				case <-quit:
-					return
-				}
-			}
-			if err != nil {
-				select {
-				case reads <- chunk{err: err}:
-				case <-quit:
-				}
-				return
-			}
-		}
-	}()
-	defer func() {
-		close(quit)
-		interrupt()
-		reader.Wait()
-		s.dropOutstanding()
-		s.jobs.Wait()
-	}()
+	defer s.close()
 
 	d.log.Debug("serving")
-	err := s.loop(ctx, reads)
-	if ctx.Err() != nil {
+	err := s.read()
+	s.mu.Lock()
+	failed := s.err
+	s.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
 		return nil
+	case failed != nil:
+		return failed
 	}
 	return err
 }
 
-func stoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
+// stoppedTimer returns a timer that calls f once armed with Reset.
+func stoppedTimer(f func()) *time.Timer {
+	t := time.AfterFunc(time.Hour, f)
 	t.Stop()
 	return t
 }
 
-func (s *session) loop(ctx context.Context, reads <-chan chunk) error {
+// close ends the session: nothing more goes on the line, the command
+// outstanding is dropped, and the goroutines working on commands are
+// waited for.
+func (s *session) close() {
+	// A write blocked on a full line holds mu; the interrupt frees it.
+	s.interrupt()
+	s.mu.Lock()
+	s.closed = true
+	s.ackTimer.Stop()
+	s.gapTimer.Stop()
+	s.mu.Unlock()
+	s.dropOutstanding()
+	s.jobs.Wait()
+}
+
+// read reads the line and acts on what arrives until a read fails.
+func (s *session) read() error {
+	buf := make([]byte, readSize)
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case c := <-reads:
-			if c.err != nil {
-				return fmt.Errorf("pms device: read: %w", c.err)
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.mu.Lock()
+			werr := s.step(func() error { return s.received(buf[:n]) })
+			s.mu.Unlock()
+			if werr != nil {
+				return werr
 			}
-			for _, b := range c.data {
-				if ev, ok := s.p.feed(b); ok {
-					if err := s.handle(ev); err != nil {
-						return err
-					}
-				}
-			}
-			if s.p.inFrame() {
-				s.gapTimer.Reset(s.d.cfg.Ack)
-			} else {
-				s.gapTimer.Stop()
-			}
-		case <-s.gapTimer.C:
-			if ev, ok := s.p.abort(); ok {
-				if err := s.handle(ev); err != nil {
-					return err
-				}
-			}
-		case <-s.ackTimer.C:
-			if err := s.resend("no ACK"); err != nil {
-				return err
-			}
-		case <-s.wake:
 		}
-		if err := s.flush(); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("pms device: read: %w", err)
 		}
 	}
+}
+
+// received feeds bytes from the host to the parser, acting on each event
+// they complete, and arms the inter-byte timer while a frame is open.
+func (s *session) received(b []byte) error {
+	for _, c := range b {
+		if ev, ok := s.p.feed(c); ok {
+			if err := s.handle(ev); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case s.p.inFrame():
+		s.gapDue = time.Now().Add(s.d.cfg.Ack)
+		s.gapTimer.Reset(s.d.cfg.Ack)
+		s.gapArmed = true
+	case s.gapArmed:
+		s.gapTimer.Stop()
+		s.gapArmed = false
+	}
+	return nil
+}
+
+// step runs act with mu held, then queues the answers settled meanwhile
+// and writes what they all put out. It reports an error that ends Serve.
+func (s *session) step(act func() error) error {
+	if s.closed {
+		return nil
+	}
+	err := act()
+	if err == nil {
+		err = s.flush()
+	}
+	if len(s.out) > 0 {
+		_, werr := s.conn.Write(s.out)
+		s.out = s.out[:0]
+		if err == nil && werr != nil {
+			err = fmt.Errorf("pms device: write: %w", werr)
+		}
+	}
+	return err
+}
+
+// async runs act as a step off the reading goroutine: an error it meets
+// is kept for Serve and ends the session.
+func (s *session) async(act func() error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.step(act); err != nil && s.err == nil {
+		s.err = err
+		s.interrupt()
+	}
+}
+
+// ackExpired re-sends the answer in flight when its ACK is overdue.
+func (s *session) ackExpired() {
+	s.async(func() error {
+		if s.inflight == nil || time.Now().Before(s.ackDue) {
+			return nil
+		}
+		return s.resend("no ACK")
+	})
+}
+
+// gapExpired ends a frame whose bytes stopped arriving.
+func (s *session) gapExpired() {
+	s.async(func() error {
+		if !s.gapArmed || time.Now().Before(s.gapDue) {
+			return nil
+		}
+		s.gapArmed = false
+		if ev, ok := s.p.abort(); ok {
+			return s.handle(ev)
+		}
+		return nil
+	})
 }
 
 // handle acts on one link event.
@@ -237,7 +304,7 @@ func (s *session) handle(ev event) error {
 	d.emit(EventReceived, ev.raw, f[0])
 	// Count the command before the ACK goes out, so a host that has its
 	// ACK finds it counted. Its answer goes out after the ACK: answers
-	// wait in pending until the loop flushes them.
+	// wait in pending until the step flushes them.
 	s.take(ev.raw, f)
 	return s.write([]byte{ack}, false, "ACK")
 }
@@ -297,12 +364,27 @@ func (s *session) take(raw []byte, f []string) {
 		d.decideLocked(cmd, d.a("BY"))
 	default:
 		d.outstanding = cmd
-		s.jobs.Add(1)
-		go func() {
-			defer s.jobs.Done()
-			d.runEncode(cmd)
-		}()
+		s.later(cmd, func() { d.runEncode(cmd) })
+		return
 	}
+	if !cmd.done {
+		s.later(cmd, nil)
+	}
+}
+
+// later sends cmd's answer once it is decided off the reading goroutine:
+// by work (the encode; nil for a held command, which Answer decides), by
+// a cancel, or when the line goes. Called with d.mu held.
+func (s *session) later(cmd *command, work func()) {
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		if work != nil {
+			work()
+		}
+		<-cmd.decided
+		s.async(func() error { return nil })
+	}()
 }
 
 // cancelLocked acts on a CC. Every CC is answered by exactly one CC
@@ -332,6 +414,7 @@ func (d *Device) cancelLocked(cmd *command) {
 		// answer follows it (decideLocked).
 		cmd.target = out
 		out.crossedBy = cmd
+		cmd.s.later(cmd, nil)
 		return
 	}
 	d.decideLocked(out, nil)
@@ -386,6 +469,9 @@ func (s *session) next() error {
 func (s *session) transmit() error {
 	o := s.inflight
 	o.sends++
+	// The deadline is taken before the timer is armed, so that the
+	// callback, which fires no earlier than the timer, finds it passed.
+	s.ackDue = time.Now().Add(s.d.cfg.Ack)
 	s.ackTimer.Reset(s.d.cfg.Ack)
 	return s.write(o.frame, !o.cmd.resync, fmt.Sprintf("answer %s, send %d", o.cmd.answer[0], o.sends))
 }
@@ -407,8 +493,8 @@ func (s *session) resend(why string) error {
 	return s.transmit()
 }
 
-// write puts b on the line, unless the device is silenced; an answer
-// frame (garblable) may be garbled on the way.
+// write puts b on the line at the end of the step, unless the device is
+// silenced; an answer frame (garblable) may be garbled on the way.
 func (s *session) write(b []byte, garblable bool, what string) error {
 	d := s.d
 	d.mu.Lock()
@@ -425,9 +511,7 @@ func (s *session) write(b []byte, garblable bool, what string) error {
 		what += " (garbled)"
 	}
 	d.emit(EventSent, b, what)
-	if _, err := s.conn.Write(b); err != nil {
-		return fmt.Errorf("pms device: write: %w", err)
-	}
+	s.out = append(s.out, b...)
 	return nil
 }
 

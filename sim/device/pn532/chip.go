@@ -77,11 +77,11 @@ type target struct {
 }
 
 // reply is what the chip does with a command: send a frame now, or wait
-// (off the serving loop, abortable) and then compute the frame.
+// (off the reading goroutine, abortable) and then compute the frame.
 type reply struct {
 	frame []byte
 	// wait, when set, blocks until the command can be answered or ctx
-	// ends; then builds the frame on the serving loop.
+	// ends; then builds the frame with the session's lock held.
 	wait func(ctx context.Context)
 	then func() []byte
 }

@@ -297,9 +297,18 @@ func TestFaults(t *testing.T) {
 	h.send(nack)
 	h.expect("response sent again", chipFrame(fw...))
 
+	// A silenced chip still acts on a command (it counts the poll) but
+	// sends nothing: not even the ACK, which it decides before counting.
 	d.Silence(true)
-	h.send(hostFrame(0x02)) // acted on, but nothing comes back
+	h.send(hostFrame(0x4A, 0x01, 0x00))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Await(ctx, "read", 1); err != nil {
+		t.Fatal(err)
+	}
 	d.Silence(false)
+	// The next command supersedes the poll, still waiting for a card: the
+	// first bytes back are that command's ACK and response.
 	h.call("after the silence", []byte{0x02}, fw...)
 
 	if err := d.Answer("encode", 1, "ok"); !errors.Is(err, pn532.ErrUnsupported) {

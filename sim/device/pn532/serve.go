@@ -22,32 +22,50 @@ type writeDeadliner interface {
 	SetWriteDeadline(t time.Time) error
 }
 
-type chunk struct {
-	data []byte
-	err  error
-}
-
-// running is a command the chip is working on off the serving loop.
+// running is a command the chip is working on off the reading goroutine.
 type running struct {
 	cmd    byte
 	cancel context.CancelFunc
 	done   chan struct{} // closed when its wait returned
-	then   func() []byte
 }
 
 // session is one Serve call: the chip on one line.
+//
+// The goroutine that reads the line parses what it read, acts on it and
+// writes the reply itself, so a command answered at once costs no
+// goroutine switch. A command that waits (for a card, for a write) waits
+// on a goroutine of its own, which sends its response when the wait is
+// over. mu serialises them.
 type session struct {
 	d    *Device
 	conn Conn
+	// interrupt wakes a pending Read and Write on conn.
+	interrupt func()
+
+	// mu guards the chip and the link state below, and every write to
+	// conn. It is taken before d.mu, never while holding it.
+	mu   sync.Mutex
 	chip *chip
+	// closed is set when Serve is returning: nothing more is written.
+	closed bool
+	// err is the first error met writing a response off the reading
+	// goroutine; it ends Serve.
+	err error
 
 	p        parser
 	lastByte time.Time
 	// last is the last response frame sent, for a NACK from the host.
 	last []byte
 	cur  *running
+	// out collects what one step writes (the ACK frame, then the
+	// response), so it reaches the line in one write.
+	out  []byte
 	jobs sync.WaitGroup
 }
+
+// readSize is the read buffer, reused from read to read; a longer frame
+// arrives over several reads.
+const readSize = 512
 
 // Serve speaks the PN532 host interface on conn until ctx ends (it
 // returns nil) or conn fails (it returns the error: io.EOF or EIO when
@@ -72,80 +90,81 @@ func (d *Device) Serve(ctx context.Context, conn Conn) error {
 			return fmt.Errorf("pn532 device: clear write deadline: %w", err)
 		}
 	}
-	stop := context.AfterFunc(ctx, func() {
-		past := time.Unix(1, 0)
-		_ = conn.SetReadDeadline(past)
-		if wd, ok := conn.(writeDeadliner); ok {
-			_ = wd.SetWriteDeadline(past)
-		}
-	})
+	s := &session{
+		d:    d,
+		conn: conn,
+		chip: newChip(d),
+		interrupt: func() {
+			past := time.Unix(1, 0)
+			_ = conn.SetReadDeadline(past)
+			if wd, ok := conn.(writeDeadliner); ok {
+				_ = wd.SetWriteDeadline(past)
+			}
+		},
+	}
+	stop := context.AfterFunc(ctx, s.interrupt)
 	defer stop()
+	defer s.close()
 
-	s := &session{d: d, conn: conn, chip: newChip(d)}
-	reads := make(chan chunk)
-	quit := make(chan struct{})
-	var reader sync.WaitGroup
-	reader.Add(1)
-	go func() {
-		defer reader.Done()
-		for {
-			buf := make([]byte, 512)
-			n, err := conn.Read(buf)
-			if n > 0 {
-				select {
-				case reads <- chunk{data: buf[:n]}:
-				case <-quit:
-					return
-				}
-			}
-			if err != nil {
-				select {
-				case reads <- chunk{err: err}:
-				case <-quit:
-				}
-				return
-			}
-		}
-	}()
-	defer func() {
-		s.abort()
-		s.jobs.Wait()
-		close(quit)
-		reader.Wait()
-	}()
+	err := s.read()
+	s.mu.Lock()
+	failed := s.err
+	s.mu.Unlock()
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case failed != nil:
+		return failed
+	}
+	return err
+}
 
+// close ends the session: the command in progress is aborted unanswered
+// and its goroutine waited for.
+func (s *session) close() {
+	// A write blocked on a full line holds mu; the interrupt frees it.
+	s.interrupt()
+	s.mu.Lock()
+	s.closed = true
+	s.abort()
+	s.mu.Unlock()
+	s.jobs.Wait()
+}
+
+// read reads the line and acts on what arrives until a read fails.
+func (s *session) read() error {
+	buf := make([]byte, readSize)
 	for {
-		var done chan struct{}
-		if s.cur != nil {
-			done = s.cur.done
+		n, err := s.conn.Read(buf)
+		if n > 0 {
+			s.mu.Lock()
+			werr := s.step(func() error { return s.received(buf[:n]) })
+			s.mu.Unlock()
+			if werr != nil {
+				return werr
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case c := <-reads:
-			if c.err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return c.err
-			}
-			if err := s.received(c.data); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-		case <-done:
-			r := s.cur
-			s.cur = nil
-			if err := s.respond(r.then()); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// step runs act with mu held, then writes what it put out. It reports an
+// error that ends Serve.
+func (s *session) step(act func() error) error {
+	if s.closed {
+		return nil
+	}
+	err := act()
+	if len(s.out) > 0 {
+		_, werr := s.conn.Write(s.out)
+		s.out = s.out[:0]
+		if err == nil && werr != nil {
+			err = fmt.Errorf("pn532 device: write: %w", werr)
+		}
+	}
+	return err
 }
 
 // received feeds bytes from the host to the parser and acts on each
@@ -215,13 +234,27 @@ func (s *session) frame(f frame) error {
 		return s.respond(r.frame)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	run := &running{cmd: f.data[0], cancel: cancel, done: make(chan struct{}), then: r.then}
+	run := &running{cmd: f.data[0], cancel: cancel, done: make(chan struct{})}
 	s.cur = run
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
-		defer close(run.done)
 		r.wait(ctx)
+		close(run.done)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		err := s.step(func() error {
+			if s.cur != run {
+				// Aborted, or superseded by a newer command.
+				return nil
+			}
+			s.cur = nil
+			return s.respond(r.then())
+		})
+		if err != nil && s.err == nil {
+			s.err = err
+			s.interrupt()
+		}
 	}()
 	return nil
 }
@@ -242,7 +275,7 @@ func (s *session) respond(b []byte) error {
 	return s.send(b, true)
 }
 
-// send writes b, unless the device is silenced; a response (not an ACK
+// send writes b at the end of the step, unless the device is silenced; a response (not an ACK
 // or NACK) is garbled when the scenario asked for it.
 func (s *session) send(b []byte, isResponse bool) error {
 	s.d.mu.Lock()
@@ -261,8 +294,6 @@ func (s *session) send(b []byte, isResponse bool) error {
 		b[len(b)-2] ^= 0xFF // the DCS
 	}
 	s.d.log.Debug("sent", "bytes", fmt.Sprintf("% X", b))
-	if _, err := s.conn.Write(b); err != nil {
-		return fmt.Errorf("pn532 device: write: %w", err)
-	}
+	s.out = append(s.out, b...)
 	return nil
 }
