@@ -1,6 +1,7 @@
 package attempt
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/encoderlab/encoderlab/pipeline/seam"
@@ -74,4 +75,59 @@ func (c *attemptCache) drop(id string) {
 		// The ring keeps the id; its slot is reused in turn.
 		delete(c.byID, id)
 	}
+}
+
+// credentialCache keeps the credentials encodes read, as JSON so every
+// read decodes a copy of its own. It is used only when the service is the
+// store's only writer: the API creates credentials with new ids and never
+// changes one, and every later change is an encode's outcome, which the
+// service records itself and puts here once the store has committed it.
+type credentialCache struct {
+	mu    sync.Mutex
+	byID  map[string]cachedCredential
+	order []string
+	next  int
+}
+
+type cachedCredential struct {
+	workspace string
+	body      []byte
+}
+
+func newCredentialCache() *credentialCache {
+	return &credentialCache{byID: make(map[string]cachedCredential, cacheSize)}
+}
+
+func (c *credentialCache) put(cred *seam.Credential) {
+	body, err := json.Marshal(cred)
+	if err != nil {
+		return // not kept; the store is read instead
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := cred.ACSCredentialID
+	if _, ok := c.byID[id]; !ok {
+		if len(c.order) < cacheSize {
+			c.order = append(c.order, id)
+		} else {
+			delete(c.byID, c.order[c.next])
+			c.order[c.next] = id
+			c.next = (c.next + 1) % cacheSize
+		}
+	}
+	c.byID[id] = cachedCredential{workspace: cred.WorkspaceID, body: body}
+}
+
+func (c *credentialCache) get(workspaceID, id string) (*seam.Credential, bool) {
+	c.mu.Lock()
+	e, ok := c.byID[id]
+	c.mu.Unlock()
+	if !ok || e.workspace != workspaceID {
+		return nil, false
+	}
+	var cred seam.Credential
+	if err := json.Unmarshal(e.body, &cred); err != nil {
+		return nil, false
+	}
+	return &cred, true
 }

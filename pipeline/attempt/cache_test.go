@@ -62,3 +62,23 @@ func TestAttemptCache(t *testing.T) {
 		}
 	})
 }
+
+func TestCredentialCache(t *testing.T) {
+	c := newCredentialCache()
+	issued := true
+	cred := &seam.Credential{ACSCredentialID: "c1", WorkspaceID: "ws-1", IsIssued: &issued,
+		VisionlineMetadata: &seam.VisionlineMetadata{CardID: "AB"}}
+	c.put(cred)
+	cred.VisionlineMetadata.CardID = "changed after put"
+	got, ok := c.get("ws-1", "c1")
+	if !ok || got.VisionlineMetadata.CardID != "AB" || got.IsIssued == nil || !*got.IsIssued {
+		t.Fatalf("get = %+v, %v; want the credential as put", got, ok)
+	}
+	got.VisionlineMetadata.CardID = "changed by a reader"
+	if again, _ := c.get("ws-1", "c1"); again.VisionlineMetadata.CardID != "AB" {
+		t.Errorf("a reader's change reached the cache: %q", again.VisionlineMetadata.CardID)
+	}
+	if _, ok := c.get("ws-2", "c1"); ok {
+		t.Error("a credential of ws-1 is found for ws-2")
+	}
+}

@@ -80,6 +80,7 @@ type Service struct {
 	shared   bool
 	sharing  Sharing
 	cache    *attemptCache
+	creds    *credentialCache // nil when the store is shared
 
 	workers []*worker // in configuration order
 	byID    map[string]*worker
@@ -173,6 +174,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("attempt: invalid config: %s", strings.Join(problems, "; "))
 	}
 	s.cache = newAttemptCache(!s.shared)
+	if !s.shared {
+		s.creds = newCredentialCache()
+	}
 	s.created = s.now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -295,7 +299,7 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	if w == nil {
 		return nil, seam.NotFound("acs_encoder", encoderID)
 	}
-	c, err := s.store.GetCredential(ctx, workspaceID, credentialID)
+	c, err := s.credential(ctx, workspaceID, credentialID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, seam.NotFound("acs_credential", credentialID)
 	}
@@ -340,6 +344,21 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	s.log.Info("action attempt queued", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"acs_credential_id", credentialID, "deadline", seam.At(a.Deadline))
 	return toSeam(a)
+}
+
+// credential reads a credential, from memory when the service may keep
+// it there (credentialCache).
+func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam.Credential, error) {
+	if s.creds != nil {
+		if c, ok := s.creds.get(workspaceID, id); ok {
+			return c, nil
+		}
+	}
+	c, err := s.store.GetCredential(ctx, workspaceID, id)
+	if err == nil && s.creds != nil {
+		s.creds.put(c)
+	}
+	return c, err
 }
 
 // Attempt returns an attempt as the API shows it.
@@ -520,6 +539,9 @@ func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, car
 	switch {
 	case err == nil:
 		s.cache.put(&done)
+		if cred != nil && s.creds != nil {
+			s.creds.put(cred)
+		}
 	case errors.Is(err, store.ErrNotPending):
 		s.cache.drop(a.ID) // finished elsewhere; the store says how
 	}

@@ -166,7 +166,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
-	c, err := s.store.GetCredential(ctx, a.WorkspaceID, a.CredentialID)
+	c, err := s.credential(ctx, a.WorkspaceID, a.CredentialID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s no longer exists", a.CredentialID)})
