@@ -15,7 +15,7 @@ all: build test
 
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
-	@echo "make test            every test (RACE=1 for the race detector); installs the Seam SDK and libnfc's tools where it can"
+	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 2 s; installs the Seam SDK, libnfc's tools and PostgreSQL where it can"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
@@ -53,9 +53,12 @@ realtime:
 	$(GO) run ./cmd/encoder-conformance run --scale 1 --procs 6 \
 		--label-filter '$(TIMEOUT_SCENARIOS)' --report-dir $(REPORTS)/realtime
 
-## test: every test in the module.
+## test: every test in the module, then each fuzz target briefly
+## (FUZZ_BRIEF each; FUZZ_BRIEF=0 skips them).
+FUZZ_BRIEF ?= 2s
 test: sdk-deps libnfc postgres
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
+	@if [ "$(FUZZ_BRIEF)" != "0" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF); fi
 
 ## mutants: the suite against each deliberately broken pipeline
 ## (conformance/mutant); fails unless every one is caught. The kill table

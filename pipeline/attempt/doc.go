@@ -20,6 +20,16 @@
 //   - The store is the source of truth. After a restart, Start expires the
 //     pending attempts whose deadline passed and resumes the others on
 //     their encoders with their original deadlines.
+//   - Drain stops taking encodes (503 service_unavailable) and waits for
+//     the attempts in flight, each of which ends by its deadline; a
+//     server's graceful shutdown is Drain then Close.
+//   - With Sharing, several servers use one store: each encoder is driven
+//     by the holder of its lease (shared.go); attempts accepted by another
+//     server are found by polling the store; a dead holder's encoders are
+//     taken over when its leases expire.
+//   - Reads of attempts and credentials are served from memory where that
+//     cannot go stale (cache.go): entries are put only after the store
+//     committed them.
 //   - Driver outcomes map onto API error types in one table (outcome.go),
 //     following docs/protocols/pms.md, so a newer API revision changes that
 //     table and not the drivers.
