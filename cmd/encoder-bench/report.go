@@ -216,7 +216,7 @@ func (r *results) report(w, md io.Writer) error {
 	return nil
 }
 
-const howNote = `- encoderd, the virtual encoders (encoder-bench fleet) and the load generator (encoder-bench load) are three processes on loopback and ptys. Each client creates a credential, encodes it on its own encoder and polls action_attempts/get (the API offers no way to wait) with a backoff from 200 µs doubling to 100 µs per client (200 µs for one client, 25.6 ms at 256), so polling alone never asks more than 10,000 requests a second; latencies are the client's.
+const howNote = `- encoderd, the virtual encoders (encoder-bench fleet) and the load generator (encoder-bench load) are three processes on loopback and ptys. Each client creates one credential and re-encodes it on its encoder, again and again, polling action_attempts/get (the API offers no way to wait): first after three quarters of its recent attempts' time, then at pauses of at most 100 µs per client (200 µs for one client, 25.6 ms at 256), so polling alone never asks more than 10,000 requests a second. The single client of the creation→success run polls every 200 µs from the start. Latencies are the client's.
 - Each virtual encoder holds a blank card; once written it is replaced by a new blank card with a new UID (pms.Device.Restock).
 - Limits come from the same run: a 16-byte echo through a pty with both ends on Go's poller; a bare net/http JSON handler driven by the same load generator at the same concurrency; bare SQLite (modernc, WAL, synchronous=FULL) insert+update pairs.
 - Memory per idle encoder is the growth of heap in use plus goroutine stacks after a GC, divided by the encoders; its limit is the same for bare pty pairs with one idle reader each.
