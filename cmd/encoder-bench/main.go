@@ -15,18 +15,19 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/encoderlab/encoderlab/internal/cli"
 )
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFail
+	exitUsage = cli.ExitUsage
 )
 
 const usage = `Usage: encoder-bench COMMAND [flags]
@@ -48,26 +49,12 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		return runMain(ctx, rest, stdout, stderr)
-	case "load":
-		return loadMain(ctx, rest, stdout, stderr)
-	case "fleet":
-		return fleetMain(ctx, rest, stdin, stdout, stderr)
-	case "serve":
-		return serveMain(ctx, rest, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "encoder-bench: unknown command %q\n\n%s", cmd, usage)
-		return exitUsage
-	}
+	return cli.Dispatch("encoder-bench", usage, args, stdout, stderr,
+		cli.Command{Name: "run", Run: func(a []string) int { return runMain(ctx, a, stdout, stderr) }},
+		cli.Command{Name: "load", Run: func(a []string) int { return loadMain(ctx, a, stdout, stderr) }},
+		cli.Command{Name: "fleet", Run: func(a []string) int { return fleetMain(ctx, a, stdin, stdout, stderr) }},
+		cli.Command{Name: "serve", Run: func(a []string) int { return serveMain(ctx, a, stdout, stderr) }},
+	)
 }
 
 // usageCode is the exit code for a flag parse error: 0 after --help.

@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,13 +22,15 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/encoderlab/encoderlab/internal/cli"
 )
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1 // a requirement failed, or the run could not certify
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFail // a requirement failed, or the run could not certify
+	exitUsage = cli.ExitUsage
 )
 
 func main() {
@@ -56,44 +57,23 @@ Exit status: 0 all requirements passed, 1 a failure, 2 a usage error.
 
 // run is the whole program, with its environment passed in.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		return runCmd(ctx, rest, stdout, stderr)
-	case "requirements":
-		return requirementsCmd(rest, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && rest[0] != "help" {
-			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
-		}
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "encoder-conformance: unknown command %q\n\n%s", cmd, usage)
-		return exitUsage
-	}
+	return cli.Dispatch("encoder-conformance", usage, args, stdout, stderr,
+		cli.Command{Name: "run", Run: func(a []string) int { return runCmd(ctx, a, stdout, stderr) }},
+		cli.Command{Name: "requirements", Run: func(a []string) int { return requirementsCmd(a, stdout, stderr) }},
+	)
 }
 
 // newFlags returns a flag set for a subcommand whose --help prints text,
 // which documents the flags itself (so internal flags stay out of it).
 func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("encoder-conformance "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), text) }
-	return fs
+	return cli.NewFlagSet("encoder-conformance", name, text, stderr, false)
 }
 
 // parse parses args, returning an exit code when the command must stop:
 // exitOK after --help, exitUsage on a bad flag or a stray argument.
 func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
-		return exitUsage, true
+	if code, stop := cli.Parse(fs, args); stop {
+		return code, true
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q (every option is a flag)\n", fs.Name(), fs.Arg(0))

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/timescale"
@@ -41,9 +42,9 @@ import (
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1 // the server could not start or stop cleanly
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFail // the server could not start or stop cleanly
+	exitUsage = cli.ExitUsage
 )
 
 func main() {

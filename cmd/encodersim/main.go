@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/scenario"
@@ -37,9 +38,9 @@ import (
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1 // a scenario failed to load, to start or to play; a recording failed or its device hung up
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFail // a scenario failed to load, to start or to play; a recording failed or its device hung up
+	exitUsage = cli.ExitUsage
 )
 
 func main() {
@@ -73,64 +74,25 @@ Run "encodersim COMMAND --help" for a command's flags and examples.
 
 // run is the whole program, with its environment passed in.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	switch cmd, rest := args[0], args[1:]; cmd {
-	case "run":
-		return runCmd(ctx, rest, stdout, stderr)
-	case "lint":
-		return lintCmd(rest, stdout, stderr)
-	case "list":
-		return listCmd(rest, stdout, stderr)
-	case "show":
-		return showCmd(rest, stdout, stderr)
-	case "record":
-		return recordCmd(ctx, rest, stdout, stderr)
-	case "convert":
-		return convertCmd(rest, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 && rest[0] != "help" {
-			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
-		}
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "encodersim: unknown command %q\n\n%s", cmd, usage)
-		return exitUsage
-	}
+	return cli.Dispatch("encodersim", usage, args, stdout, stderr,
+		cli.Command{Name: "run", Run: func(a []string) int { return runCmd(ctx, a, stdout, stderr) }},
+		cli.Command{Name: "lint", Run: func(a []string) int { return lintCmd(a, stdout, stderr) }},
+		cli.Command{Name: "list", Run: func(a []string) int { return listCmd(a, stdout, stderr) }},
+		cli.Command{Name: "show", Run: func(a []string) int { return showCmd(a, stdout, stderr) }},
+		cli.Command{Name: "record", Run: func(a []string) int { return recordCmd(ctx, a, stdout, stderr) }},
+		cli.Command{Name: "convert", Run: func(a []string) int { return convertCmd(a, stdout, stderr) }},
+	)
 }
 
 // newFlags returns a flag set for a subcommand whose --help prints text
 // and the flags.
 func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("encodersim "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), text)
-		var b strings.Builder
-		fs.SetOutput(&b)
-		fs.PrintDefaults()
-		fs.SetOutput(stderr)
-		if b.Len() > 0 {
-			fmt.Fprintf(fs.Output(), "\nFlags:\n%s", b.String())
-		}
-	}
-	return fs
+	return cli.NewFlagSet("encodersim", name, text, stderr, true)
 }
 
 // parse parses args, returning an exit code when the command must stop:
 // exitOK after --help, exitUsage on a bad flag.
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
-		return exitUsage, true
-	}
-	return 0, false
-}
+func parse(fs *flag.FlagSet, args []string) (int, bool) { return cli.Parse(fs, args) }
 
 // defaultLinks is where encoderd's bundled lab looks for encoders.
 func defaultLinks() string { return filepath.Join(os.TempDir(), "encoderlab") }

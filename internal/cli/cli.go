@@ -1,0 +1,87 @@
+// Package cli is what encoderlab's commands share: one set of exit
+// statuses, subcommand dispatch with a help command, and flag sets whose
+// parsing says whether the command must stop and with which status.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit statuses of every encoderlab command.
+const (
+	ExitOK    = 0 // done, or --help
+	ExitFail  = 1 // the work failed
+	ExitUsage = 2 // the command line was wrong
+)
+
+// Command is a subcommand; Run gets the arguments after its name.
+type Command struct {
+	Name string
+	Run  func(args []string) int
+}
+
+// Dispatch runs the command args[0] names. Without arguments it prints
+// usage to stderr and returns ExitUsage; "help", "-h" and "--help" print
+// it to stdout, and "help NAME" runs NAME with --help. An unknown name is
+// a usage error that says so.
+func Dispatch(prog, usage string, args []string, stdout, stderr io.Writer, cmds ...Command) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" {
+			return Dispatch(prog, usage, []string{rest[0], "--help"}, stdout, stderr, cmds...)
+		}
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	for _, c := range cmds {
+		if c.Name == name {
+			return c.Run(rest)
+		}
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", prog, name, usage)
+	return ExitUsage
+}
+
+// NewFlagSet returns the flag set of "prog name", writing to stderr, whose
+// --help prints text and then, with listFlags, the flags and their
+// defaults (without it, text documents the flags itself).
+func NewFlagSet(prog, name, text string, stderr io.Writer, listFlags bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), text)
+		if !listFlags {
+			return
+		}
+		var b strings.Builder
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+		if b.Len() > 0 {
+			fmt.Fprintf(fs.Output(), "\nFlags:\n%s", b.String())
+		}
+	}
+	return fs
+}
+
+// Parse parses args into fs. It returns (ExitOK, true) after --help,
+// (ExitUsage, true) on a bad flag (fs has said what is wrong), and
+// (0, false) when the command goes on.
+func Parse(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK, true
+		}
+		return ExitUsage, true
+	}
+	return 0, false
+}

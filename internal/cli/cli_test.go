@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestDispatch(t *testing.T) {
+	var got []string
+	cmds := []Command{
+		{"run", func(args []string) int { got = args; return 7 }},
+	}
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		out, errs string
+		ranWith   []string
+	}{
+		{args: nil, code: ExitUsage, errs: "USAGE"},
+		{args: []string{"help"}, code: ExitOK, out: "USAGE"},
+		{args: []string{"--help"}, code: ExitOK, out: "USAGE"},
+		{args: []string{"help", "run"}, code: 7, ranWith: []string{"--help"}},
+		{args: []string{"run", "a", "b"}, code: 7, ranWith: []string{"a", "b"}},
+		{args: []string{"frob"}, code: ExitUsage, errs: `prog: unknown command "frob"`},
+	} {
+		got = nil
+		var out, errs bytes.Buffer
+		code := Dispatch("prog", "USAGE", tc.args, &out, &errs, cmds...)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) || !strings.Contains(errs.String(), tc.errs) {
+			t.Errorf("%q: %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, out.String(), errs.String(), tc.code, tc.out, tc.errs)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.ranWith, " ") {
+			t.Errorf("%q: ran with %q, want %q", tc.args, got, tc.ranWith)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, list := range []bool{false, true} {
+		var errs bytes.Buffer
+		fs := NewFlagSet("prog", "run", "TEXT\n", &errs, list)
+		n := fs.Int("n", 3, "how `many`")
+		if code, stop := Parse(fs, []string{"--help"}); !stop || code != ExitOK {
+			t.Errorf("--help: %d, %v; want %d, true", code, stop, ExitOK)
+		}
+		help := errs.String()
+		if !strings.HasPrefix(help, "TEXT\n") || strings.Contains(help, "-n many") != list {
+			t.Errorf("listFlags %v: help %q", list, help)
+		}
+		if code, stop := Parse(fs, []string{"-n", "x"}); !stop || code != ExitUsage {
+			t.Errorf("bad value: %d, %v; want %d, true", code, stop, ExitUsage)
+		}
+		if code, stop := Parse(fs, []string{"-n", "5", "rest"}); stop || code != 0 || *n != 5 || fs.Arg(0) != "rest" {
+			t.Errorf("good flags: %d, %v, n=%d, args %q", code, stop, *n, fs.Args())
+		}
+	}
+}
