@@ -59,6 +59,14 @@ type CredentialFilter struct {
 // Store persists credentials and attempts. Every method is safe for
 // concurrent use. Records are copied in and out: callers may keep and
 // change what they pass and get back.
+//
+// A store refuses, with an error and changing nothing, what it cannot
+// keep: a nil record; a credential or attempt without its id or workspace
+// id; a new attempt whose Status is neither pending nor empty; a finish
+// whose Status is neither success nor error; a time outside the years
+// 0000-9999; a lease without a name or a holder, or with a ttl that is
+// not positive. Its errors name the operation and the record, as in
+// `finish attempt "att-1": action attempt is no longer pending`.
 type Store interface {
 	// PutCredential inserts or replaces a credential. A credential id
 	// that belongs to another workspace is refused with ErrExists.

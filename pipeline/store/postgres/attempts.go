@@ -2,16 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // attemptColumns is the column list every attempt query selects, in the
@@ -25,41 +24,21 @@ const attemptColumns = `id, workspace_id, encoder_id, credential_id, status, cre
 // any workspace.
 func (s *Store) CreateAttempt(ctx context.Context, a *store.Attempt) error {
 	if err := s.createAttempt(ctx, a); err != nil {
-		return fmt.Errorf("postgres: create attempt %s: %w", attemptID(a), err)
+		return fmt.Errorf("postgres: create attempt %s: %w", record.AttemptID(a), err)
 	}
 	return nil
 }
 
-func attemptID(a *store.Attempt) string {
-	if a == nil {
-		return "<nil>"
-	}
-	return strconv.Quote(a.ID)
-}
-
 func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
-	if a == nil {
-		return errors.New("attempt is nil")
-	}
-	if a.ID == "" || a.WorkspaceID == "" {
-		return errors.New("attempt needs an id and a workspace id")
-	}
-	if a.Status != "" && a.Status != seam.StatusPending {
-		return fmt.Errorf("status is %q; a new attempt is %q", a.Status, seam.StatusPending)
-	}
-	created, err := checkTime(a.CreatedAt)
+	created, deadline, err := record.NewAttempt(a)
 	if err != nil {
-		return fmt.Errorf("created_at: %w", err)
-	}
-	deadline, err := checkTime(a.Deadline)
-	if err != nil {
-		return fmt.Errorf("deadline: %w", err)
+		return err
 	}
 	tag, err := s.pool.Exec(ctx, `
 INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (id) DO NOTHING`,
-		a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, created, deadline)
+		a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, truncMicro(created), truncMicro(deadline))
 	if err != nil {
 		return err
 	}
@@ -97,34 +76,21 @@ func (s *Store) GetAttempt(ctx context.Context, workspaceID, attemptID string) (
 // transaction, then finds the attempt no longer pending.
 func (s *Store) FinishAttempt(ctx context.Context, a *store.Attempt, cred *seam.Credential) error {
 	if err := s.finishAttempt(ctx, a, cred); err != nil {
-		return fmt.Errorf("postgres: finish attempt %s: %w", attemptID(a), err)
+		return fmt.Errorf("postgres: finish attempt %s: %w", record.AttemptID(a), err)
 	}
 	return nil
 }
 
 func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.Credential) error {
-	if a == nil {
-		return errors.New("attempt is nil")
+	f, result, err := record.Finish(a)
+	if err != nil {
+		return err
 	}
-	if a.Status != seam.StatusSuccess && a.Status != seam.StatusError {
-		return fmt.Errorf("status is %q; want %q or %q", a.Status, seam.StatusSuccess, seam.StatusError)
-	}
+	// A zero FinishedAt is kept as NULL.
 	var finished *time.Time
-	if !a.FinishedAt.IsZero() {
-		f, err := checkTime(a.FinishedAt)
-		if err != nil {
-			return fmt.Errorf("finished_at: %w", err)
-		}
+	if !f.IsZero() {
+		f = truncMicro(f)
 		finished = &f
-	}
-	var result *string
-	if a.Result != nil {
-		b, err := json.Marshal(a.Result)
-		if err != nil {
-			return fmt.Errorf("encode result: %w", err)
-		}
-		r := string(b)
-		result = &r
 	}
 	return s.writeTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
@@ -179,18 +145,10 @@ func (s *Store) pendingAttempts(ctx context.Context) ([]*store.Attempt, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	list := []*store.Attempt{}
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, a)
-	}
-	return list, rows.Err()
+	return record.Collect(rows, scanAttempt)
 }
 
-func scanAttempt(row pgx.Row) (*store.Attempt, error) {
+func scanAttempt(row record.Scanner) (*store.Attempt, error) {
 	var (
 		a        store.Attempt
 		finished *time.Time
@@ -206,8 +164,8 @@ func scanAttempt(row pgx.Row) (*store.Attempt, error) {
 	}
 	if result != nil {
 		var err error
-		if a.Result, err = decodeCredential(*result); err != nil {
-			return nil, fmt.Errorf("attempt %q: result: %w", a.ID, err)
+		if a.Result, err = record.DecodeResult(a.ID, *result); err != nil {
+			return nil, err
 		}
 	}
 	return &a, nil

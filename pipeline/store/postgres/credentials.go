@@ -2,16 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // PutCredential inserts or replaces c. A credential id is unique across
@@ -19,33 +18,16 @@ import (
 // with an error matching store.ErrExists and leaves that credential alone.
 func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
 	if err := s.writeTx(ctx, func(tx pgx.Tx) error { return putCredential(ctx, tx, c) }); err != nil {
-		return fmt.Errorf("postgres: put credential %s: %w", credentialID(c), err)
+		return fmt.Errorf("postgres: put credential %s: %w", record.CredentialID(c), err)
 	}
 	return nil
 }
 
-func credentialID(c *seam.Credential) string {
-	if c == nil {
-		return "<nil>"
-	}
-	return strconv.Quote(c.ACSCredentialID)
-}
-
 // putCredential upserts c within tx.
 func putCredential(ctx context.Context, tx pgx.Tx, c *seam.Credential) error {
-	if c == nil {
-		return errors.New("credential is nil")
-	}
-	if c.ACSCredentialID == "" || c.WorkspaceID == "" {
-		return errors.New("credential needs acs_credential_id and workspace_id")
-	}
-	body, err := json.Marshal(c)
+	body, created, err := record.Credential(c)
 	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	created, err := checkTime(c.CreatedAt.Time)
-	if err != nil {
-		return fmt.Errorf("created_at: %w", err)
+		return err
 	}
 	// The WHERE on the update keeps one workspace from overwriting
 	// another's credential; it then changes no row. Two Puts of a new id
@@ -59,7 +41,7 @@ ON CONFLICT (acs_credential_id) DO UPDATE SET
 	created_at = excluded.created_at,
 	body = excluded.body
 WHERE credentials.workspace_id = excluded.workspace_id`,
-		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, created, string(body))
+		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, truncMicro(created), body)
 	if err != nil {
 		return err
 	}
@@ -72,17 +54,12 @@ WHERE credentials.workspace_id = excluded.workspace_id`,
 // GetCredential returns the credential, or store.ErrNotFound unless it
 // exists in workspaceID.
 func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
-	var body string
-	err := s.pool.QueryRow(ctx,
+	c, err := record.ScanCredential(s.pool.QueryRow(ctx,
 		`SELECT body FROM credentials WHERE acs_credential_id = $1 AND workspace_id = $2`,
-		credentialID, workspaceID).Scan(&body)
+		credentialID, workspaceID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get credential %q: %w", credentialID, err)
-	}
-	c, err := decodeCredential(body)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: get credential %q: %w", credentialID, err)
 	}
@@ -117,25 +94,5 @@ func (s *Store) listCredentials(ctx context.Context, q string, args []any) ([]*s
 		return nil, err
 	}
 	defer rows.Close()
-	list := []*seam.Credential{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
-		}
-		c, err := decodeCredential(body)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	return list, rows.Err()
-}
-
-func decodeCredential(body string) (*seam.Credential, error) {
-	var c seam.Credential
-	if err := json.Unmarshal([]byte(body), &c); err != nil {
-		return nil, fmt.Errorf("decode stored credential: %w", err)
-	}
-	return &c, nil
+	return record.Collect(rows, record.ScanCredential)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // AcquireLease takes the named lease for holder until ttl from now, or
@@ -27,11 +28,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 }
 
 func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration) (time.Time, error) {
-	if name == "" || holder == "" {
-		return time.Time{}, errors.New("a lease needs a name and a holder")
-	}
-	if ttl <= 0 {
-		return time.Time{}, fmt.Errorf("ttl is %s; it must be positive", ttl)
+	if err := record.CheckLease(name, holder, ttl); err != nil {
+		return time.Time{}, err
 	}
 	micros := (ttl + time.Microsecond - 1) / time.Microsecond
 	// One statement decides and writes. now() is the statement's one

@@ -126,14 +126,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
-// checkTime refuses the times the SQLite store refuses, years outside
-// 0000-9999, so that both stores accept the same records, and drops what
-// is below a microsecond, which the database does not keep, so that what
-// is stored is exactly what was given, truncated rather than rounded.
-func checkTime(t time.Time) (time.Time, error) {
-	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return time.Time{}, fmt.Errorf("time %s is outside the years 0000-9999", t.Format(time.RFC3339))
-	}
-	return t.Truncate(time.Microsecond), nil
-}
+// truncMicro drops what is below a microsecond, which the database does not
+// keep, so that what is stored is exactly what was given, truncated rather
+// than rounded; the time must have passed record.CheckTime.
+func truncMicro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }

@@ -231,8 +231,9 @@ func TestCloseTwice(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close() = %v, want nil", err)
 	}
-	if _, err := s.PendingAttempts(t.Context()); err == nil {
-		t.Errorf("PendingAttempts() after Close = nil error, want an error")
+	_, err = s.PendingAttempts(t.Context())
+	if want := "postgres: pending attempts: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("PendingAttempts() after Close = %v, want an error starting %q", err, want)
 	}
 }
 
@@ -241,73 +242,20 @@ func attempt(id string, created time.Time) *store.Attempt {
 		Status: seam.StatusPending, CreatedAt: created, Deadline: created.Add(time.Minute)}
 }
 
-func TestPutCredentialOtherWorkspace(t *testing.T) {
+// TestNULRefused: PostgreSQL's text holds no NUL byte, so an id or a
+// lease name with one is refused with the server's error, never stored
+// cut short.
+func TestNULRefused(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := t.Context()
-	mine := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", DisplayName: "mine",
-		CreatedAt: seam.At(time.Now())}
-	if err := s.PutCredential(ctx, mine); err != nil {
-		t.Fatal(err)
+	if err := s.CreateAttempt(ctx, attempt("att-\x00", time.Now())); err == nil {
+		t.Errorf("CreateAttempt(%q) = nil error, want an error", "att-\x00")
 	}
-	theirs := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-b", DisplayName: "theirs",
-		CreatedAt: seam.At(time.Now())}
-	if err := s.PutCredential(ctx, theirs); !errors.Is(err, store.ErrExists) {
-		t.Errorf("PutCredential of ws-a's id from ws-b = %v, want ErrExists", err)
+	if exp, err := s.AcquireLease(ctx, "enc-\x00", "server-a", time.Minute); err == nil || errors.Is(err, store.ErrLeaseHeld) {
+		t.Errorf("AcquireLease(%q) = %v, %v; want an error other than ErrLeaseHeld", "enc-\x00", exp, err)
 	}
-	got, err := s.GetCredential(ctx, "ws-a", "cred-1")
-	if err != nil || got.DisplayName != "mine" {
-		t.Errorf("GetCredential(ws-a, cred-1) after refused Put = %+v, %v; want it unchanged", got, err)
-	}
-
-	// The same check guards the credential a successful Finish carries,
-	// and refusing it refuses the whole Finish.
-	a := attempt("att-1", time.Now())
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	done := *a
-	done.Status, done.FinishedAt, done.Result = seam.StatusSuccess, time.Now(), theirs
-	if err := s.FinishAttempt(ctx, &done, theirs); !errors.Is(err, store.ErrExists) {
-		t.Errorf("FinishAttempt carrying ws-a's id from ws-b = %v, want ErrExists", err)
-	}
-	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
-		t.Errorf("GetAttempt after the refused Finish = %+v, %v; want it still pending", got, err)
-	}
-}
-
-func TestInvalidAttempts(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := t.Context()
-	now := time.Now()
-
-	noID := attempt("", now)
-	finished := attempt("att-x", now)
-	finished.Status = seam.StatusSuccess
-	farFuture := attempt("att-y", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
-	nul := attempt("att-\x00", now)
-	for name, a := range map[string]*store.Attempt{"empty id": noID, "status success": finished,
-		"year 10000": farFuture, "a NUL in the id": nul} {
-		if err := s.CreateAttempt(ctx, a); err == nil {
-			t.Errorf("CreateAttempt with %s = nil error, want an error", name)
-		}
-	}
-
-	a := attempt("att-1", now)
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	for _, status := range []string{"", seam.StatusPending, "done"} {
-		b := *a
-		b.Status = status
-		if err := s.FinishAttempt(ctx, &b, nil); err == nil {
-			t.Errorf("FinishAttempt with status %q = nil error, want an error", status)
-		}
-	}
-	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
-		t.Errorf("GetAttempt after refused Finishes = %+v, %v; want it still pending", got, err)
-	}
-	if pending, err := s.PendingAttempts(ctx); err != nil || len(pending) != 1 {
-		t.Errorf("PendingAttempts() = %d attempts, %v; want only att-1", len(pending), err)
+	if pending, err := s.PendingAttempts(ctx); err != nil || len(pending) != 0 {
+		t.Errorf("PendingAttempts() after the refused Create = %d attempts, %v; want none", len(pending), err)
 	}
 }
 
@@ -326,60 +274,6 @@ func TestTimesTruncated(t *testing.T) {
 	}
 	if want := created.Truncate(time.Microsecond); !got.CreatedAt.Equal(want) {
 		t.Errorf("GetAttempt(att-1).CreatedAt = %s, want %s", got.CreatedAt.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
-	}
-}
-
-func TestErrorsNameOperation(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := t.Context()
-	a := attempt("att-1", time.Now())
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	a.Status, a.FinishedAt, a.ErrorType = seam.StatusError, time.Now(), seam.ErrUncategorized
-	if err := s.FinishAttempt(ctx, a, nil); err != nil {
-		t.Fatal(err)
-	}
-	err := s.FinishAttempt(ctx, a, nil)
-	if !errors.Is(err, store.ErrNotPending) {
-		t.Fatalf("second FinishAttempt = %v, want ErrNotPending", err)
-	}
-	if want := `postgres: finish attempt "att-1": `; !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("second FinishAttempt error %q, want it to start with %q", err, want)
-	}
-	_, err = s.GetCredential(ctx, "ws-a", "nope")
-	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
-		t.Errorf("GetCredential(nope) = %v, want ErrNotFound naming the id", err)
-	}
-	s.AcquireLease(ctx, "enc-1", "server-a", time.Minute)
-	_, err = s.AcquireLease(ctx, "enc-1", "server-b", time.Minute)
-	if want := `postgres: acquire lease "enc-1" for "server-b": `; !errors.Is(err, store.ErrLeaseHeld) || !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("AcquireLease of a held lease = %v, want ErrLeaseHeld starting with %q", err, want)
-	}
-}
-
-func TestInvalidLeases(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := t.Context()
-	for _, c := range []struct {
-		name, holder string
-		ttl          time.Duration
-	}{
-		{"", "server-a", time.Minute},
-		{"enc-1", "", time.Minute},
-		{"enc-1", "server-a", 0},
-		{"enc-1", "server-a", -time.Second},
-		{"enc-\x00", "server-a", time.Minute},
-	} {
-		if exp, err := s.AcquireLease(ctx, c.name, c.holder, c.ttl); err == nil || errors.Is(err, store.ErrLeaseHeld) {
-			t.Errorf("AcquireLease(%q, %q, %s) = %v, %v; want an error other than ErrLeaseHeld", c.name, c.holder, c.ttl, exp, err)
-		}
-	}
-	if _, err := s.AcquireLease(ctx, "enc-1", "server-b", time.Minute); err != nil {
-		t.Errorf("AcquireLease(enc-1, server-b) after refused calls = %v, want nil", err)
-	}
-	if err := s.ReleaseLease(ctx, "", ""); err != nil {
-		t.Errorf("ReleaseLease(\"\", \"\") = %v, want nil: nobody holds that", err)
 	}
 }
 
@@ -488,36 +382,12 @@ func TestSeveralStores(t *testing.T) {
 	}
 }
 
-// BenchmarkFinishAttempt measures a create and a finish, each its own
-// durable transaction, per op.
-func BenchmarkFinishAttempt(b *testing.B) {
-	s, _ := openTemp(b)
-	ctx := context.Background()
-	base := time.Now()
-	cred := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", ACSSystemID: "sys-1",
-		AccessMethod: seam.AccessCard, CreatedAt: seam.At(base), Errors: []seam.CredentialError{},
-		Warnings: []seam.CredentialWarning{}}
-	i := 0
-	for b.Loop() {
-		a := attempt(fmt.Sprintf("att-%d", i), base.Add(time.Duration(i)))
-		i++
-		if err := s.CreateAttempt(ctx, a); err != nil {
-			b.Fatal(err)
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		s, err := Open(b.Context(), pgtest.ForTest(b))
+		if err != nil {
+			b.Fatalf("Open: %v", err)
 		}
-		a.Status, a.FinishedAt, a.Result = seam.StatusSuccess, time.Now(), cred
-		if err := s.FinishAttempt(ctx, a, cred); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkAcquireLease measures one renewal of a held lease.
-func BenchmarkAcquireLease(b *testing.B) {
-	s, _ := openTemp(b)
-	ctx := context.Background()
-	for b.Loop() {
-		if _, err := s.AcquireLease(ctx, "enc-1", "server-a", time.Minute); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return s
+	})
 }

@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // The statements of the hot write paths, prepared when the store opens.
@@ -33,39 +33,20 @@ const attemptColumns = `id, workspace_id, encoder_id, credential_id, status, cre
 // any workspace.
 func (s *Store) CreateAttempt(ctx context.Context, a *store.Attempt) error {
 	if err := s.createAttempt(ctx, a); err != nil {
-		return fmt.Errorf("sqlite: create attempt %s: %w", attemptID(a), err)
+		return fmt.Errorf("sqlite: create attempt %s: %w", record.AttemptID(a), err)
 	}
 	return nil
 }
 
-func attemptID(a *store.Attempt) string {
-	if a == nil {
-		return "<nil>"
-	}
-	return fmt.Sprintf("%q", a.ID)
-}
-
 func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
-	if a == nil {
-		return errors.New("attempt is nil")
-	}
-	if a.ID == "" || a.WorkspaceID == "" {
-		return errors.New("attempt needs an id and a workspace id")
-	}
-	if a.Status != "" && a.Status != seam.StatusPending {
-		return fmt.Errorf("status is %q; a new attempt is %q", a.Status, seam.StatusPending)
-	}
-	created, err := formatTime(a.CreatedAt)
+	created, deadline, err := record.NewAttempt(a)
 	if err != nil {
-		return fmt.Errorf("created_at: %w", err)
-	}
-	deadline, err := formatTime(a.Deadline)
-	if err != nil {
-		return fmt.Errorf("deadline: %w", err)
+		return err
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, insertAttemptSQL,
-			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, created, deadline)
+			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending,
+			created.Format(timeLayout), deadline.Format(timeLayout))
 		if err != nil {
 			return err
 		}
@@ -107,33 +88,20 @@ func (s *Store) GetAttempt(ctx context.Context, workspaceID, attemptID string) (
 // store.ErrNotFound when it does not exist in a.WorkspaceID.
 func (s *Store) FinishAttempt(ctx context.Context, a *store.Attempt, cred *seam.Credential) error {
 	if err := s.finishAttempt(ctx, a, cred); err != nil {
-		return fmt.Errorf("sqlite: finish attempt %s: %w", attemptID(a), err)
+		return fmt.Errorf("sqlite: finish attempt %s: %w", record.AttemptID(a), err)
 	}
 	return nil
 }
 
 func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.Credential) error {
-	if a == nil {
-		return errors.New("attempt is nil")
+	f, result, err := record.Finish(a)
+	if err != nil {
+		return err
 	}
-	if a.Status != seam.StatusSuccess && a.Status != seam.StatusError {
-		return fmt.Errorf("status is %q; want %q or %q", a.Status, seam.StatusSuccess, seam.StatusError)
-	}
+	// A zero FinishedAt is kept as NULL.
 	var finished sql.NullString
-	if !a.FinishedAt.IsZero() {
-		f, err := formatTime(a.FinishedAt)
-		if err != nil {
-			return fmt.Errorf("finished_at: %w", err)
-		}
-		finished = sql.NullString{String: f, Valid: true}
-	}
-	var result sql.NullString
-	if a.Result != nil {
-		b, err := json.Marshal(a.Result)
-		if err != nil {
-			return fmt.Errorf("encode result: %w", err)
-		}
-		result = sql.NullString{String: string(b), Valid: true}
+	if !f.IsZero() {
+		finished = sql.NullString{String: f.Format(timeLayout), Valid: true}
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, finishAttemptSQL,
@@ -190,21 +158,10 @@ func (s *Store) pendingAttempts(ctx context.Context) ([]*store.Attempt, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	list := []*store.Attempt{}
-	for rows.Next() {
-		a, err := scanAttempt(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, a)
-	}
-	return list, rows.Err()
+	return record.Collect(rows, scanAttempt)
 }
 
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface{ Scan(dest ...any) error }
-
-func scanAttempt(sc scanner) (*store.Attempt, error) {
+func scanAttempt(sc record.Scanner) (*store.Attempt, error) {
 	var (
 		a                 store.Attempt
 		created, deadline string
@@ -227,8 +184,8 @@ func scanAttempt(sc scanner) (*store.Attempt, error) {
 		}
 	}
 	if result.Valid {
-		if a.Result, err = decodeCredential(result.String); err != nil {
-			return nil, fmt.Errorf("attempt %q: result: %w", a.ID, err)
+		if a.Result, err = record.DecodeResult(a.ID, result.String); err != nil {
+			return nil, err
 		}
 	}
 	return &a, nil

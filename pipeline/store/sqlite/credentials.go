@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // PutCredential inserts or replaces c. A credential id is unique across
@@ -17,16 +17,9 @@ import (
 // with an error matching store.ErrExists and leaves that credential alone.
 func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
 	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.putCredential(ctx, tx, c) }); err != nil {
-		return fmt.Errorf("sqlite: put credential %s: %w", credentialID(c), err)
+		return fmt.Errorf("sqlite: put credential %s: %w", record.CredentialID(c), err)
 	}
 	return nil
-}
-
-func credentialID(c *seam.Credential) string {
-	if c == nil {
-		return "<nil>"
-	}
-	return fmt.Sprintf("%q", c.ACSCredentialID)
 }
 
 // putCredentialSQL upserts a credential. The WHERE on the update keeps one
@@ -43,22 +36,12 @@ WHERE credentials.workspace_id = excluded.workspace_id`
 
 // putCredential upserts c within tx.
 func (s *Store) putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credential) error {
-	if c == nil {
-		return errors.New("credential is nil")
-	}
-	if c.ACSCredentialID == "" || c.WorkspaceID == "" {
-		return errors.New("credential needs acs_credential_id and workspace_id")
-	}
-	body, err := json.Marshal(c)
+	body, created, err := record.Credential(c)
 	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	created, err := formatTime(c.CreatedAt.Time)
-	if err != nil {
-		return fmt.Errorf("created_at: %w", err)
+		return err
 	}
 	res, err := s.wq.exec(ctx, tx, putCredentialSQL,
-		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, created, string(body))
+		c.ACSCredentialID, c.WorkspaceID, c.ACSSystemID, c.ACSUserID, created.Format(timeLayout), body)
 	if err != nil {
 		return err
 	}
@@ -75,20 +58,16 @@ func (s *Store) putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credentia
 // GetCredential returns the credential, or store.ErrNotFound unless it
 // exists in workspaceID.
 func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
-	var body string
+	var c *seam.Credential
 	row, err := s.rq.queryRow(ctx,
 		`SELECT body FROM credentials WHERE acs_credential_id = ? AND workspace_id = ?`,
 		credentialID, workspaceID)
 	if err == nil {
-		err = row.Scan(&body)
+		c, err = record.ScanCredential(row)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get credential %q: %w", credentialID, err)
-	}
-	c, err := decodeCredential(body)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get credential %q: %w", credentialID, err)
 	}
@@ -123,25 +102,5 @@ func (s *Store) listCredentials(ctx context.Context, q string, args []any) ([]*s
 		return nil, err
 	}
 	defer rows.Close()
-	list := []*seam.Credential{}
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
-		}
-		c, err := decodeCredential(body)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, c)
-	}
-	return list, rows.Err()
-}
-
-func decodeCredential(body string) (*seam.Credential, error) {
-	var c seam.Credential
-	if err := json.Unmarshal([]byte(body), &c); err != nil {
-		return nil, fmt.Errorf("decode stored credential: %w", err)
-	}
-	return &c, nil
+	return record.Collect(rows, record.ScanCredential)
 }

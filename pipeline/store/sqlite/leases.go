@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // AcquireLease takes the named lease for holder until ttl from now, or
@@ -25,11 +25,8 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 }
 
 func (s *Store) acquireLease(ctx context.Context, name, holder string, ttl time.Duration) (time.Time, error) {
-	if err := checkLease(name, holder); err != nil {
+	if err := record.CheckLease(name, holder, ttl); err != nil {
 		return time.Time{}, err
-	}
-	if ttl <= 0 {
-		return time.Time{}, fmt.Errorf("ttl is %s; it must be positive", ttl)
 	}
 	now := time.Now().UTC()
 	expires := now.Add(ttl)
@@ -77,13 +74,6 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: release lease %q for %q: %w", name, holder, err)
-	}
-	return nil
-}
-
-func checkLease(name, holder string) error {
-	if name == "" || holder == "" {
-		return errors.New("a lease needs a name and a holder")
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/encoderlab/encoderlab/pipeline/store"
+	"github.com/encoderlab/encoderlab/pipeline/store/internal/record"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -190,11 +191,12 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // formatTime writes t in UTC in timeLayout. Years outside 0000–9999 would
-// break the fixed width, and with it the ordering, so they are refused.
+// break the fixed width, and with it the ordering, so they are refused
+// (record.CheckTime).
 func formatTime(t time.Time) (string, error) {
-	t = t.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return "", fmt.Errorf("time %s is outside the years 0000-9999", t.Format(time.RFC3339))
+	t, err := record.CheckTime(t)
+	if err != nil {
+		return "", err
 	}
 	return t.Format(timeLayout), nil
 }

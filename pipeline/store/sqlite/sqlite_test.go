@@ -169,31 +169,6 @@ VALUES ('att-1', 'ws-a', 'enc-1', 'cred-1', 'pending', '2025-03-01T12:00:00.0000
 	}
 }
 
-func TestInvalidLeases(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	for _, c := range []struct {
-		name, holder string
-		ttl          time.Duration
-	}{
-		{"", "server-a", time.Minute},
-		{"enc-1", "", time.Minute},
-		{"enc-1", "server-a", 0},
-		{"enc-1", "server-a", -time.Second},
-	} {
-		if exp, err := s.AcquireLease(ctx, c.name, c.holder, c.ttl); err == nil || errors.Is(err, store.ErrLeaseHeld) {
-			t.Errorf("AcquireLease(%q, %q, %s) = %v, %v; want an error other than ErrLeaseHeld", c.name, c.holder, c.ttl, exp, err)
-		}
-	}
-	// None of them took the lease.
-	if _, err := s.AcquireLease(ctx, "enc-1", "server-b", time.Minute); err != nil {
-		t.Errorf("AcquireLease(enc-1, server-b) after refused calls = %v, want nil", err)
-	}
-	if err := s.ReleaseLease(ctx, "", ""); err != nil {
-		t.Errorf("ReleaseLease(\"\", \"\") = %v, want nil: nobody holds that", err)
-	}
-}
-
 // TestLeaseTwoStoresOneFile races holders on two Stores on one file, as
 // two processes would: exactly one gets the lease.
 func TestLeaseTwoStoresOneFile(t *testing.T) {
@@ -336,106 +311,15 @@ func TestCloseTwice(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close() = %v, want nil", err)
 	}
-	if _, err := s.PendingAttempts(context.Background()); err == nil {
-		t.Errorf("PendingAttempts() after Close = nil error, want an error")
+	_, err = s.PendingAttempts(context.Background())
+	if want := "sqlite: pending attempts: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("PendingAttempts() after Close = %v, want an error starting %q", err, want)
 	}
 }
 
 func attempt(id string, created time.Time) *store.Attempt {
 	return &store.Attempt{ID: id, WorkspaceID: "ws-a", EncoderID: "enc-1", CredentialID: "cred-1",
 		Status: seam.StatusPending, CreatedAt: created, Deadline: created.Add(time.Minute)}
-}
-
-func TestPutCredentialOtherWorkspace(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	mine := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", DisplayName: "mine",
-		CreatedAt: seam.At(time.Now())}
-	if err := s.PutCredential(ctx, mine); err != nil {
-		t.Fatal(err)
-	}
-	theirs := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-b", DisplayName: "theirs",
-		CreatedAt: seam.At(time.Now())}
-	if err := s.PutCredential(ctx, theirs); !errors.Is(err, store.ErrExists) {
-		t.Errorf("PutCredential of ws-a's id from ws-b = %v, want ErrExists", err)
-	}
-	got, err := s.GetCredential(ctx, "ws-a", "cred-1")
-	if err != nil || got.DisplayName != "mine" {
-		t.Errorf("GetCredential(ws-a, cred-1) after refused Put = %+v, %v; want it unchanged", got, err)
-	}
-
-	// The same check guards the credential a successful Finish carries,
-	// and refusing it refuses the whole Finish.
-	a := attempt("att-1", time.Now())
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	done := *a
-	done.Status, done.FinishedAt, done.Result = seam.StatusSuccess, time.Now(), theirs
-	if err := s.FinishAttempt(ctx, &done, theirs); !errors.Is(err, store.ErrExists) {
-		t.Errorf("FinishAttempt carrying ws-a's id from ws-b = %v, want ErrExists", err)
-	}
-	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
-		t.Errorf("GetAttempt after the refused Finish = %+v, %v; want it still pending", got, err)
-	}
-}
-
-func TestInvalidAttempts(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	now := time.Now()
-
-	noID := attempt("", now)
-	finished := attempt("att-x", now)
-	finished.Status = seam.StatusSuccess
-	farFuture := attempt("att-y", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
-	for name, a := range map[string]*store.Attempt{"empty id": noID, "status success": finished, "year 10000": farFuture} {
-		if err := s.CreateAttempt(ctx, a); err == nil {
-			t.Errorf("CreateAttempt with %s = nil error, want an error", name)
-		}
-	}
-
-	a := attempt("att-1", now)
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	for _, status := range []string{"", seam.StatusPending, "done"} {
-		b := *a
-		b.Status = status
-		if err := s.FinishAttempt(ctx, &b, nil); err == nil {
-			t.Errorf("FinishAttempt with status %q = nil error, want an error", status)
-		}
-	}
-	if got, err := s.GetAttempt(ctx, "ws-a", "att-1"); err != nil || got.Status != seam.StatusPending {
-		t.Errorf("GetAttempt after refused Finishes = %+v, %v; want it still pending", got, err)
-	}
-	if pending, err := s.PendingAttempts(ctx); err != nil || len(pending) != 1 {
-		t.Errorf("PendingAttempts() = %d attempts, %v; want only att-1", len(pending), err)
-	}
-}
-
-func TestErrorsNameOperation(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	a := attempt("att-1", time.Now())
-	if err := s.CreateAttempt(ctx, a); err != nil {
-		t.Fatal(err)
-	}
-	a.Status, a.FinishedAt, a.ErrorType = seam.StatusError, time.Now(), seam.ErrUncategorized
-	if err := s.FinishAttempt(ctx, a, nil); err != nil {
-		t.Fatal(err)
-	}
-	err := s.FinishAttempt(ctx, a, nil)
-	if !errors.Is(err, store.ErrNotPending) {
-		t.Fatalf("second FinishAttempt = %v, want ErrNotPending", err)
-	}
-	if want := `sqlite: finish attempt "att-1": `; !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("second FinishAttempt error %q, want it to start with %q", err, want)
-	}
-	_, err = s.GetCredential(ctx, "ws-a", "nope")
-	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
-		t.Errorf("GetCredential(nope) = %v, want ErrNotFound naming the id", err)
-	}
 }
 
 // TestTwoStoresOneFile writes from two Stores on the same file at once, as
@@ -486,37 +370,13 @@ func TestTwoStoresOneFile(t *testing.T) {
 	}
 }
 
-// BenchmarkFinishAttempt measures a create and a finish, each its own
-// durable transaction, per op.
-func BenchmarkFinishAttempt(b *testing.B) {
-	s, _ := openTemp(b)
-	ctx := context.Background()
-	base := time.Now()
-	cred := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", ACSSystemID: "sys-1",
-		AccessMethod: seam.AccessCard, CreatedAt: seam.At(base), Errors: []seam.CredentialError{},
-		Warnings: []seam.CredentialWarning{}}
-	i := 0
-	for b.Loop() {
-		a := attempt(fmt.Sprintf("att-%d", i), base.Add(time.Duration(i)))
-		i++
-		if err := s.CreateAttempt(ctx, a); err != nil {
-			b.Fatal(err)
+// BenchmarkStore: every write is a durable transaction (synchronous=FULL).
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		s, err := Open(filepath.Join(b.TempDir(), "store.db"))
+		if err != nil {
+			b.Fatalf("Open: %v", err)
 		}
-		a.Status, a.FinishedAt, a.Result = seam.StatusSuccess, time.Now(), cred
-		if err := s.FinishAttempt(ctx, a, cred); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkAcquireLease measures one renewal of a held lease, a durable
-// transaction.
-func BenchmarkAcquireLease(b *testing.B) {
-	s, _ := openTemp(b)
-	ctx := context.Background()
-	for b.Loop() {
-		if _, err := s.AcquireLease(ctx, "enc-1", "server-a", time.Minute); err != nil {
-			b.Fatal(err)
-		}
-	}
+		return s
+	})
 }

@@ -17,6 +17,9 @@
 // again on the same directory: what was acknowledged survives, and
 // attempts still pending are found again.
 //
+// Benchmark measures the write paths (create and finish an attempt,
+// renew a lease) the same way on any store, so that figures compare.
+//
 // An implementation's own tests call them:
 //
 //	func TestConformance(t *testing.T) {

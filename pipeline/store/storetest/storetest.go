@@ -30,6 +30,7 @@ var checks = []check{
 	{"CredentialCopies", testCredentialCopies},
 	{"ListCredentials", testListCredentials},
 	{"CredentialWorkspaces", testCredentialWorkspaces},
+	{"PutCredentialOtherWorkspace", testPutCredentialOtherWorkspace},
 	{"CreateGetAttempt", testCreateGetAttempt},
 	{"CreateAttemptExists", testCreateAttemptExists},
 	{"AttemptWorkspaces", testAttemptWorkspaces},
@@ -44,6 +45,9 @@ var checks = []check{
 	{"TimesRoundTrip", testTimesRoundTrip},
 	{"ConcurrentUse", testConcurrentUse},
 	{"NilInputs", testNilInputs},
+	{"InvalidAttempts", testInvalidAttempts},
+	{"InvalidCredentials", testInvalidCredentials},
+	{"ErrorsNameOperation", testErrorsNameOperation},
 	{"LeaseFree", testLeaseFree},
 	{"LeaseRenew", testLeaseRenew},
 	{"LeaseHeld", testLeaseHeld},
@@ -52,6 +56,7 @@ var checks = []check{
 	{"LeaseReleaseByOther", testLeaseReleaseByOther},
 	{"LeaseNames", testLeaseNames},
 	{"LeaseConcurrent", testLeaseConcurrent},
+	{"LeaseInvalid", testLeaseInvalid},
 }
 
 // Run checks every promise of store.Store on stores made by open, one

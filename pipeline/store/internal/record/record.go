@@ -1,0 +1,151 @@
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// AttemptID returns a's ID quoted, for an error message; "<nil>" when a
+// is nil, so that refusing a nil attempt still reads well.
+func AttemptID(a *store.Attempt) string {
+	if a == nil {
+		return "<nil>"
+	}
+	return strconv.Quote(a.ID)
+}
+
+// CredentialID returns c's id quoted, for an error message; "<nil>" when
+// c is nil.
+func CredentialID(c *seam.Credential) string {
+	if c == nil {
+		return "<nil>"
+	}
+	return strconv.Quote(c.ACSCredentialID)
+}
+
+// CheckTime returns t in UTC, or an error when its year is outside
+// 0000-9999. The SQLite store's fixed-width text, on which its ordering
+// rests, cannot hold other years, and the PostgreSQL store refuses them
+// too so that both stores accept the same records.
+func CheckTime(t time.Time) (time.Time, error) {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("time %s is outside the years 0000-9999", t.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// NewAttempt checks that a can be stored as a new pending attempt: it has
+// an ID and a WorkspaceID, its Status is pending or empty (meaning
+// pending), and its times pass CheckTime. It returns a's CreatedAt and
+// Deadline in UTC.
+func NewAttempt(a *store.Attempt) (created, deadline time.Time, err error) {
+	if a == nil {
+		return time.Time{}, time.Time{}, errors.New("attempt is nil")
+	}
+	if a.ID == "" || a.WorkspaceID == "" {
+		return time.Time{}, time.Time{}, errors.New("attempt needs an id and a workspace id")
+	}
+	if a.Status != "" && a.Status != seam.StatusPending {
+		return time.Time{}, time.Time{}, fmt.Errorf("status is %q; a new attempt is %q", a.Status, seam.StatusPending)
+	}
+	if created, err = CheckTime(a.CreatedAt); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("created_at: %w", err)
+	}
+	if deadline, err = CheckTime(a.Deadline); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("deadline: %w", err)
+	}
+	return created, deadline, nil
+}
+
+// Finish checks that a can be recorded as an attempt's end: its Status is
+// success or error, and its FinishedAt, unless zero, passes CheckTime. It
+// returns FinishedAt in UTC (zero stays zero) and a.Result encoded as
+// Encode does, nil when a has no Result.
+func Finish(a *store.Attempt) (finished time.Time, result *string, err error) {
+	if a == nil {
+		return time.Time{}, nil, errors.New("attempt is nil")
+	}
+	if a.Status != seam.StatusSuccess && a.Status != seam.StatusError {
+		return time.Time{}, nil, fmt.Errorf("status is %q; want %q or %q", a.Status, seam.StatusSuccess, seam.StatusError)
+	}
+	if !a.FinishedAt.IsZero() {
+		if finished, err = CheckTime(a.FinishedAt); err != nil {
+			return time.Time{}, nil, fmt.Errorf("finished_at: %w", err)
+		}
+	}
+	if a.Result != nil {
+		r, err := Encode(a.Result)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("encode result: %w", err)
+		}
+		result = &r
+	}
+	return finished, result, nil
+}
+
+// Credential checks that c can be stored: it has an id and a workspace
+// id, it encodes, and its CreatedAt passes CheckTime. It returns c's JSON
+// body and its CreatedAt in UTC.
+func Credential(c *seam.Credential) (body string, created time.Time, err error) {
+	if c == nil {
+		return "", time.Time{}, errors.New("credential is nil")
+	}
+	if c.ACSCredentialID == "" || c.WorkspaceID == "" {
+		return "", time.Time{}, errors.New("credential needs acs_credential_id and workspace_id")
+	}
+	if body, err = Encode(c); err != nil {
+		return "", time.Time{}, fmt.Errorf("encode: %w", err)
+	}
+	if created, err = CheckTime(c.CreatedAt.Time); err != nil {
+		return "", time.Time{}, fmt.Errorf("created_at: %w", err)
+	}
+	return body, created, nil
+}
+
+// Encode returns c as the JSON the stores keep: the API's own encoding,
+// so that a credential reads back with every field it was given.
+func Encode(c *seam.Credential) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Decode reads a credential kept as Encode wrote it.
+func Decode(body string) (*seam.Credential, error) {
+	var c seam.Credential
+	if err := json.Unmarshal([]byte(body), &c); err != nil {
+		return nil, fmt.Errorf("decode stored credential: %w", err)
+	}
+	return &c, nil
+}
+
+// DecodeResult reads the Result kept for the attempt with id attemptID;
+// its error names the attempt.
+func DecodeResult(attemptID, body string) (*seam.Credential, error) {
+	c, err := Decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("attempt %q: result: %w", attemptID, err)
+	}
+	return c, nil
+}
+
+// CheckLease checks the arguments of AcquireLease: a name, a holder, and
+// a positive ttl.
+func CheckLease(name, holder string, ttl time.Duration) error {
+	if name == "" || holder == "" {
+		return errors.New("a lease needs a name and a holder")
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("ttl is %s; it must be positive", ttl)
+	}
+	return nil
+}
