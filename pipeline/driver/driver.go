@@ -5,6 +5,12 @@
 //
 // A driver never maps its outcomes onto API error types; pipeline/attempt
 // does, so a newer API revision changes one table, not every driver.
+//
+// What every protocol's link layer does alike lives here too, so that a
+// driver keeps only its frame codec and the meaning of its exchanges: a
+// FrameReader reads a FrameDecoder's events with deadlines and notices a
+// frame that stops part-way; Drain clears stale input; WriteWithin bounds
+// a write; WakeOnDone lets a cancelled context wake a blocked call.
 package driver
 
 import (

@@ -104,11 +104,11 @@ type decoder struct {
 	reason string // first fault found in the current frame
 }
 
-// inFrame reports whether a frame has started and not yet ended.
-func (d *decoder) inFrame() bool { return d.state != idle }
+// InFrame reports whether a frame has started and not yet ended.
+func (d *decoder) InFrame() bool { return d.state != idle }
 
-// feed consumes c and returns the event it completes, if any.
-func (d *decoder) feed(c byte) (event, bool) {
+// Feed consumes c and returns the event it completes, if any.
+func (d *decoder) Feed(c byte) (event, bool) {
 	if c == stx && d.state != check && d.state != skipLRC {
 		d.state, d.buf, d.reason = body, append(d.buf[:0], stx), ""
 		return event{}, false

@@ -16,7 +16,7 @@ func decodeAll(in []byte) []string {
 	var d decoder
 	var out []string
 	for _, c := range in {
-		ev, ok := d.feed(c)
+		ev, ok := d.Feed(c)
 		if !ok {
 			continue
 		}
@@ -101,11 +101,11 @@ func TestDecoder(t *testing.T) {
 func TestDecoderAbort(t *testing.T) {
 	var d decoder
 	for _, c := range []byte("\x02OK\xB301") {
-		if _, ok := d.feed(c); ok {
+		if _, ok := d.Feed(c); ok {
 			t.Fatal("event before the frame ended")
 		}
 	}
-	if !d.inFrame() {
+	if !d.InFrame() {
 		t.Fatal("inFrame() = false inside a frame")
 	}
 	ev := d.abort()
@@ -116,10 +116,10 @@ func TestDecoderAbort(t *testing.T) {
 	if !bytes.Equal(fe.Frame, []byte("\x02OK\xB301")) {
 		t.Errorf("frame = % X, want the bytes received", fe.Frame)
 	}
-	if d.inFrame() {
+	if d.InFrame() {
 		t.Error("inFrame() = true after abort")
 	}
-	if ev, ok := d.feed(ack); !ok || ev.kind != evACK {
+	if ev, ok := d.Feed(ack); !ok || ev.kind != evACK {
 		t.Error("decoder did not resume after abort")
 	}
 }
@@ -132,7 +132,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var d decoder
 		for _, c := range in {
-			ev, ok := d.feed(c)
+			ev, ok := d.Feed(c)
 			if !ok {
 				continue
 			}
@@ -161,7 +161,7 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("unknown event kind %d", ev.kind)
 			}
 		}
-		if d.inFrame() {
+		if d.InFrame() {
 			if ev := d.abort(); ev.kind != evBadFrame {
 				t.Fatalf("abort() = %s", render(ev))
 			}

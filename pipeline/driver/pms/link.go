@@ -14,9 +14,7 @@ import (
 // the scheduler between setting the deadline and reading.
 const drainWait = 2 * time.Millisecond
 
-// errTimeout is a protocol timeout: the deadline the session chose passed
-// (not the caller's context).
-var errTimeout = errors.New("timeout")
+var _ driver.FrameDecoder[event] = (*decoder)(nil)
 
 // session runs one command exchange over a port: the link layer (ENQ,
 // ACK/NAK, resends, duplicate answers) and the cancel handshake.
@@ -26,9 +24,8 @@ type session struct {
 	addr string
 	ctx  context.Context
 
-	dec     decoder
-	pending []byte // read from the port, not yet decoded
-	rbuf    [256]byte
+	dec decoder
+	r   *driver.FrameReader[event]
 
 	// last is the answer frame most recently ACKed; an identical frame
 	// is a retransmission until the device ACKs the next command.
@@ -43,36 +40,25 @@ type session struct {
 	// answered CC.
 	settled bool
 
-	// stopWake and woken undo the context hook that unblocks I/O.
-	stopWake func() bool
-	woken    chan struct{}
-	detached bool
+	// unwake undoes the context hook that unblocks I/O.
+	unwake func()
 }
 
 func newSession(ctx context.Context, p driver.Port, t Timing, addr string) *session {
-	s := &session{p: p, t: t, addr: addr, ctx: ctx, woken: make(chan struct{})}
+	s := &session{p: p, t: t, addr: addr, ctx: ctx}
+	// A frame that stops arriving for Ack is an event to NAK.
+	s.r = driver.NewFrameReader(p, &s.dec, t.Ack, func() (event, bool) { return s.dec.abort(), true })
 	// A context without a deadline can still be cancelled while a read
-	// waits on a protocol timeout: move the port's deadlines to now so the
-	// blocked call returns and sees ctx.Err().
-	s.stopWake = context.AfterFunc(ctx, func() {
-		defer close(s.woken)
-		now := time.Now()
-		_ = p.SetReadDeadline(now)
-		_ = p.SetWriteDeadline(now)
-	})
+	// waits on a protocol timeout: the hook wakes the blocked call so
+	// that it sees ctx.Err().
+	s.unwake = driver.WakeOnDone(ctx, p)
 	return s
 }
 
 // detach stops watching the caller's context, waiting for the hook if it
 // already started so that it cannot cut short the I/O that follows.
 func (s *session) detach() {
-	if s.detached {
-		return
-	}
-	s.detached = true
-	if !s.stopWake() {
-		<-s.woken
-	}
+	s.unwake()
 	s.ctx = context.Background()
 }
 
@@ -132,36 +118,13 @@ func (s *session) exchange(code string, cmd []byte, resync bool) ([]string, erro
 // answers, stray ACKs, noise. It stops when a read finds nothing, or after
 // Ack on a line that keeps talking.
 func (s *session) drain() error {
-	if f, ok := s.p.(driver.InputFlusher); ok {
-		// The kernel discards what is queued at once; what comes later
-		// is the protocol's to sort out.
-		if err := f.FlushInput(); err != nil {
-			return driver.HungUp("drain", err)
-		}
-		return nil
+	if err := driver.Drain(s.ctx, s.p, drainWait, s.t.Ack); err != nil {
+		return named(err)
 	}
-	end := time.Now().Add(s.t.Ack)
-	for time.Now().Before(end) {
-		if err := s.ctx.Err(); err != nil {
-			return fmt.Errorf("pms: %w", err)
-		}
-		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
-			return driver.HungUp("drain", err)
-		}
-		n, err := s.p.Read(s.rbuf[:])
-		if n > 0 {
-			continue
-		}
-		if driver.IsTimeout(err) {
-			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("pms: %w", err)
-			}
-			return nil
-		}
-		if err != nil {
-			return driver.HungUp("drain", err)
-		}
-	}
+	// What was read ahead of the drain, and a frame begun, are from
+	// before it too.
+	s.r.Discard()
+	s.dec = decoder{}
 	return nil
 }
 
@@ -176,7 +139,7 @@ func (s *session) enquire() error {
 	wait:
 		for {
 			ev, err := s.next(deadline)
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, driver.ErrTimeout) {
 				break wait
 			}
 			if err != nil {
@@ -216,7 +179,7 @@ func (s *session) send(code string, cmd []byte) ([]string, error) {
 	wait:
 		for {
 			ev, err := s.next(deadline)
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, driver.ErrTimeout) {
 				break wait
 			}
 			if err != nil {
@@ -262,7 +225,7 @@ func (s *session) awaitAnswer(code string, within time.Duration) ([]string, erro
 	deadline := time.Now().Add(within)
 	for {
 		ev, err := s.next(deadline)
-		if errors.Is(err, errTimeout) {
+		if errors.Is(err, driver.ErrTimeout) {
 			return nil, driver.Errorf(driver.NotAnswering, "no answer to %s within %v", code, within)
 		}
 		if err != nil {
@@ -285,7 +248,7 @@ func (s *session) pause(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		ev, err := s.next(deadline)
-		if errors.Is(err, errTimeout) {
+		if errors.Is(err, driver.ErrTimeout) {
 			return nil
 		}
 		if err != nil {
@@ -390,7 +353,7 @@ send:
 		deadline := time.Now().Add(s.t.Ack)
 		for {
 			ev, err := s.next(deadline)
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, driver.ErrTimeout) {
 				continue send
 			}
 			if err != nil {
@@ -432,7 +395,7 @@ send:
 	deadline := time.Now().Add(within)
 	for {
 		ev, err := s.next(deadline)
-		if errors.Is(err, errTimeout) {
+		if errors.Is(err, driver.ErrTimeout) {
 			return crossed, driver.Errorf(driver.NotAnswering, "no answer to CC within %v", within)
 		}
 		if err != nil {
@@ -449,76 +412,23 @@ send:
 // deadline or the context's deadline, whichever comes first. A frame that
 // stops arriving for Ack is returned as an evBadFrame to NAK.
 func (s *session) next(deadline time.Time) (event, error) {
-	for {
-		for len(s.pending) > 0 {
-			c := s.pending[0]
-			s.pending = s.pending[1:]
-			if ev, ok := s.dec.feed(c); ok {
-				return ev, nil
-			}
-		}
-		dl, ctxBound := driver.Earlier(s.ctx, deadline)
-		stalled := false
-		if s.dec.inFrame() {
-			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
-				dl, ctxBound, stalled = t, false, true
-			}
-		}
-		if err := s.p.SetReadDeadline(dl); err != nil {
-			return event{}, driver.HungUp("read", err)
-		}
-		if err := s.ctx.Err(); err != nil {
-			return event{}, fmt.Errorf("pms: %w", err)
-		}
-		n, err := s.p.Read(s.rbuf[:])
-		if n > 0 {
-			// An error alongside data recurs on the next read.
-			s.pending = s.rbuf[:n]
-			continue
-		}
-		switch {
-		case err == nil:
-			continue
-		case !driver.IsTimeout(err):
-			return event{}, driver.HungUp("read", err)
-		case stalled && s.ctx.Err() == nil:
-			return s.dec.abort(), nil
-		}
-		return event{}, s.timeout(ctxBound)
-	}
+	ev, err := s.r.Next(s.ctx, deadline)
+	return ev, named(err)
 }
 
 // write sends b (what names it in errors), bounded by Ack.
 func (s *session) write(b []byte, what string) error {
-	dl, ctxBound := driver.Earlier(s.ctx, time.Now().Add(s.t.Ack))
-	if err := s.p.SetWriteDeadline(dl); err != nil {
-		return driver.HungUp("write "+what, err)
+	err := driver.WriteWithin(s.ctx, s.p, b, s.t.Ack, "write "+what)
+	if errors.Is(err, driver.ErrTimeout) {
+		return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: device not reading", what), Err: err}
 	}
-	if err := s.ctx.Err(); err != nil {
-		return fmt.Errorf("pms: %w", err)
-	}
-	_, err := s.p.Write(b)
-	switch {
-	case err == nil:
-		return nil
-	case !driver.IsTimeout(err):
-		return driver.HungUp("write "+what, err)
-	}
-	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
-		return err
-	}
-	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: device not reading", what), Err: err}
+	return named(err)
 }
 
-// timeout turns a port timeout into the context's error when the context
-// ended or its deadline was the one that passed, and errTimeout otherwise.
-func (s *session) timeout(ctxBound bool) error {
-	if ctxBound {
-		// The port's clock may run a hair ahead of the context's timer.
-		<-s.ctx.Done()
-	}
-	if err := s.ctx.Err(); err != nil {
+// named says which driver a context error ended.
+func named(err error) error {
+	if driver.IsContextErr(err) {
 		return fmt.Errorf("pms: %w", err)
 	}
-	return errTimeout
+	return err
 }

@@ -115,7 +115,7 @@ func (ch *testChip) serve() {
 			return
 		}
 		for _, c := range buf[:n] {
-			ev, ok := dec.feed(c)
+			ev, ok := dec.Feed(c)
 			if !ok {
 				continue
 			}

@@ -95,14 +95,14 @@ type decoder struct {
 	buf    []byte
 }
 
-// inFrame reports whether a frame has started and not yet ended.
-func (d *decoder) inFrame() bool { return d.state > dsZero }
+// InFrame reports whether a frame has started and not yet ended.
+func (d *decoder) InFrame() bool { return d.state > dsZero }
 
 // reset drops a partial frame.
 func (d *decoder) reset() { d.state, d.buf = dsIdle, d.buf[:0] }
 
-// feed consumes c and returns the event it completes, if any.
-func (d *decoder) feed(c byte) (event, bool) {
+// Feed consumes c and returns the event it completes, if any.
+func (d *decoder) Feed(c byte) (event, bool) {
 	switch d.state {
 	case dsIdle:
 		if c == 0x00 {

@@ -33,7 +33,7 @@ func TestDecoder(t *testing.T) {
 	var kinds []eventKind
 	var last event
 	for _, c := range stream {
-		if ev, ok := d.feed(c); ok {
+		if ev, ok := d.Feed(c); ok {
 			kinds = append(kinds, ev.kind)
 			last = ev
 		}
@@ -59,7 +59,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var d decoder
 		for _, c := range in {
-			ev, ok := d.feed(c)
+			ev, ok := d.Feed(c)
 			if !ok {
 				continue
 			}

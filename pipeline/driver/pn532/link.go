@@ -13,9 +13,7 @@ import (
 // the line come back at once.
 const drainWait = 2 * time.Millisecond
 
-// errTimeout is a protocol timeout the session chose (not the caller's
-// context).
-var errTimeout = errors.New("timeout")
+var _ driver.FrameDecoder[event] = (*decoder)(nil)
 
 // session runs commands over a port: frames, ACK and NACK, re-sends, and
 // the abort of a command in progress when the caller's context ends.
@@ -24,72 +22,41 @@ type session struct {
 	t   Timing
 	ctx context.Context
 
-	dec     decoder
-	pending []byte
-	rbuf    [512]byte
+	dec decoder
+	r   *driver.FrameReader[event]
 
-	stopWake func() bool
-	woken    chan struct{}
-	detached bool
+	unwake func()
 }
 
 func newSession(ctx context.Context, p driver.Port, t Timing) *session {
-	s := &session{p: p, t: t, ctx: ctx, woken: make(chan struct{})}
-	// A cancelled context must wake a read blocked on a protocol timeout.
-	s.stopWake = context.AfterFunc(ctx, func() {
-		defer close(s.woken)
-		now := time.Now()
-		_ = p.SetReadDeadline(now)
-		_ = p.SetWriteDeadline(now)
+	s := &session{p: p, t: t, ctx: ctx}
+	// A frame that stops arriving for Ack is dropped and the decoder
+	// looks for a start code again, so that the next frame is not
+	// counted into the length of one that will never end.
+	s.r = driver.NewFrameReader(p, &s.dec, t.Ack, func() (event, bool) {
+		s.dec.reset()
+		return event{}, false
 	})
+	// A cancelled context must wake a read blocked on a protocol timeout.
+	s.unwake = driver.WakeOnDone(ctx, p)
 	return s
 }
 
 // detach stops watching the caller's context.
 func (s *session) detach() {
-	if s.detached {
-		return
-	}
-	s.detached = true
-	if !s.stopWake() {
-		<-s.woken
-	}
+	s.unwake()
 	s.ctx = context.Background()
 }
 
 // drain discards what the line holds from before this encode.
 func (s *session) drain() error {
-	if f, ok := s.p.(driver.InputFlusher); ok {
-		// The kernel discards what is queued at once; what comes later
-		// is the protocol's to sort out.
-		if err := f.FlushInput(); err != nil {
-			return driver.HungUp("drain", err)
-		}
-		return nil
+	if err := driver.Drain(s.ctx, s.p, drainWait, s.t.Ack); err != nil {
+		return named(err)
 	}
-	end := time.Now().Add(s.t.Ack)
-	for time.Now().Before(end) {
-		if err := s.ctx.Err(); err != nil {
-			return fmt.Errorf("pn532: %w", err)
-		}
-		if err := s.p.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
-			return driver.HungUp("drain", err)
-		}
-		n, err := s.p.Read(s.rbuf[:])
-		if n > 0 {
-			continue
-		}
-		if driver.IsTimeout(err) {
-			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("pn532: %w", err)
-			}
-			break
-		}
-		if err != nil {
-			return driver.HungUp("drain", err)
-		}
-	}
-	s.pending, s.dec = nil, decoder{}
+	// What was read ahead of the drain, and a frame begun, are from
+	// before it too, whether the port flushed or was read until quiet.
+	s.r.Discard()
+	s.dec.reset()
 	return nil
 }
 
@@ -128,7 +95,7 @@ send:
 		deadline := time.Now().Add(s.t.Ack)
 		for {
 			ev, err := s.next(deadline)
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, driver.ErrTimeout) {
 				continue send
 			}
 			if err != nil {
@@ -209,7 +176,7 @@ func (s *session) response(code byte, first *event) (data []byte, acks int, err 
 		} else {
 			var err error
 			ev, err = s.next(deadline)
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, driver.ErrTimeout) {
 				return nil, acks, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
 			}
 			if err != nil {
@@ -253,7 +220,7 @@ func (s *session) settle(code byte, owed int) error {
 	deadline := time.Now().Add(s.t.Ack)
 	for owed > 0 {
 		ev, err := s.next(deadline)
-		if errors.Is(err, errTimeout) {
+		if errors.Is(err, driver.ErrTimeout) {
 			return nil
 		}
 		if err != nil {
@@ -310,75 +277,23 @@ func (s *session) pause(d time.Duration) error {
 // the context's deadline, whichever comes first. A frame that stops
 // arriving for Ack is dropped.
 func (s *session) next(deadline time.Time) (event, error) {
-	for {
-		for len(s.pending) > 0 {
-			c := s.pending[0]
-			s.pending = s.pending[1:]
-			if ev, ok := s.dec.feed(c); ok {
-				return ev, nil
-			}
-		}
-		dl, ctxBound := driver.Earlier(s.ctx, deadline)
-		stalled := false
-		if s.dec.inFrame() {
-			if t := time.Now().Add(s.t.Ack); t.Before(dl) {
-				dl, ctxBound, stalled = t, false, true
-			}
-		}
-		if err := s.p.SetReadDeadline(dl); err != nil {
-			return event{}, driver.HungUp("read", err)
-		}
-		if err := s.ctx.Err(); err != nil {
-			return event{}, fmt.Errorf("pn532: %w", err)
-		}
-		n, err := s.p.Read(s.rbuf[:])
-		if n > 0 {
-			s.pending = s.rbuf[:n]
-			continue
-		}
-		switch {
-		case err == nil:
-			continue
-		case !driver.IsTimeout(err):
-			return event{}, driver.HungUp("read", err)
-		case stalled && s.ctx.Err() == nil:
-			s.dec.reset()
-			continue
-		}
-		return event{}, s.timeout(ctxBound)
-	}
+	ev, err := s.r.Next(s.ctx, deadline)
+	return ev, named(err)
 }
 
 // write sends b (what names it in errors), bounded by Ack.
 func (s *session) write(b []byte, what string) error {
-	dl, ctxBound := driver.Earlier(s.ctx, time.Now().Add(s.t.Ack))
-	if err := s.p.SetWriteDeadline(dl); err != nil {
-		return driver.HungUp("write "+what, err)
+	err := driver.WriteWithin(s.ctx, s.p, b, s.t.Ack, "write "+what)
+	if errors.Is(err, driver.ErrTimeout) {
+		return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: chip not reading", what), Err: err}
 	}
-	if err := s.ctx.Err(); err != nil {
-		return fmt.Errorf("pn532: %w", err)
-	}
-	_, err := s.p.Write(b)
-	switch {
-	case err == nil:
-		return nil
-	case !driver.IsTimeout(err):
-		return driver.HungUp("write "+what, err)
-	}
-	if err := s.timeout(ctxBound); !errors.Is(err, errTimeout) {
-		return err
-	}
-	return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("write %s: chip not reading", what), Err: err}
+	return named(err)
 }
 
-// timeout turns a port timeout into the context's error when the context
-// ended or its deadline was the one that passed, errTimeout otherwise.
-func (s *session) timeout(ctxBound bool) error {
-	if ctxBound {
-		<-s.ctx.Done() // the port's clock may run a hair ahead of the context's timer
-	}
-	if err := s.ctx.Err(); err != nil {
+// named says which driver a context error ended.
+func named(err error) error {
+	if driver.IsContextErr(err) {
 		return fmt.Errorf("pn532: %w", err)
 	}
-	return errTimeout
+	return err
 }
