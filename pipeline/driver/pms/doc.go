@@ -51,5 +51,8 @@
 // An answer frame identical to the one just ACKed is a retransmission (the
 // device missed the ACK): it is ACKed again and ignored, until the device
 // ACKs the host's next command. After that an identical frame is a new
-// answer, as when a command re-sent after BY is answered BY again.
+// answer, as when a command re-sent after BY is answered BY again. The
+// answer ACKed last is remembered with a line the driver left idle, so a
+// copy that crosses the next exchange's command is known too; the device
+// stops re-sending it once that command arrives, before it ACKs it.
 package pms

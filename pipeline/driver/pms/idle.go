@@ -23,37 +23,45 @@ type line struct {
 // idleLines is the set of lines whose device the driver's last exchange
 // left owing nothing: its answer was read and understood, or its cancel
 // was answered CC. An exchange on any other line (a freshly opened port,
-// or one whose last exchange ended in doubt) resynchronises first. The
-// zero value is empty and ready; it is safe for concurrent use.
+// or one whose last exchange ended in doubt) resynchronises first.
+//
+// With each line it keeps the answer frame that exchange ACKed last. The
+// host's ACK to it may have been lost, and then the device re-sends it
+// until the next command reaches it; a copy that crosses that command on
+// the line must be known for a retransmission, not taken for the new
+// command's answer. The zero value is empty and ready; it is safe for
+// concurrent use.
 type idleLines struct {
 	mu sync.Mutex
-	m  map[line]struct{}
+	m  map[line][]byte
 }
 
-// take reports whether l is known idle and forgets it: until the exchange
-// now starting ends cleanly, nothing is known about the line.
-func (s *idleLines) take(l line) bool {
+// take reports whether l is known idle, with the answer frame last ACKed
+// on it, and forgets it: until the exchange now starting ends cleanly,
+// nothing is known about the line.
+func (s *idleLines) take(l line) (lastAnswer []byte, ok bool) {
 	if !keyable(l.port) {
-		return false
+		return nil, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.m[l]
+	lastAnswer, ok = s.m[l]
 	delete(s.m, l)
-	return ok
+	return lastAnswer, ok
 }
 
-// add records that l's device owes nothing.
-func (s *idleLines) add(l line) {
+// add records that l's device owes nothing, and lastAnswer is the answer
+// frame last ACKed on it.
+func (s *idleLines) add(l line, lastAnswer []byte) {
 	if !keyable(l.port) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil || len(s.m) >= maxIdleLines {
-		s.m = map[line]struct{}{}
+		s.m = map[line][]byte{}
 	}
-	s.m[l] = struct{}{}
+	s.m[l] = lastAnswer
 }
 
 // keyable reports whether p can be a map key: a port whose dynamic type

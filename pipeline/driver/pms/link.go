@@ -27,8 +27,10 @@ type session struct {
 	dec decoder
 	r   *driver.FrameReader[event]
 
-	// last is the answer frame most recently ACKed; an identical frame
-	// is a retransmission until the device ACKs the next command.
+	// last is the answer frame most recently ACKed, on this line and not
+	// only in this exchange (the driver hands it on between exchanges on
+	// a line it left idle); an identical frame is a retransmission until
+	// the device ACKs the next command.
 	last []byte
 	// bad counts NAKed frames since the last good one.
 	bad int

@@ -176,8 +176,9 @@ func (d *Driver) exchange(ctx context.Context, p driver.Port, code string, args 
 		return fmt.Errorf("pms: %w", err)
 	}
 	l := line{port: p, addr: d.Address}
-	known := d.idle.take(l)
+	lastAnswer, known := d.idle.take(l)
 	s := newSession(ctx, p, d.Timing, d.Address)
+	s.last = lastAnswer
 	defer s.detach()
 	answer, err := s.exchange(code, appendFrame(nil, append([]string{code, d.Address}, args...)...), !known)
 	clean := s.settled && driver.IsContextErr(err)
@@ -186,7 +187,7 @@ func (d *Driver) exchange(ctx context.Context, p driver.Port, code string, args 
 		clean = s.settled && (err == nil || answer[0] != "OK" && documented(answer[0]))
 	}
 	if clean {
-		d.idle.add(l)
+		d.idle.add(l, s.last)
 	}
 	return err
 }

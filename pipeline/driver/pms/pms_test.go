@@ -566,6 +566,29 @@ func TestEncodeDuplicateAnswerIgnored(t *testing.T) {
 	})
 }
 
+func TestEncodeOldAnswerCrossesTheNextCommand(t *testing.T) {
+	// The host's ACK to an OK is lost, and it moves on to its next
+	// encode (the same job: the same CN bytes, and an OK that looks the
+	// same). The device re-sends the OK until that CN reaches it; a copy
+	// that crosses the CN on the line is the old answer, not the new
+	// one. The device stops re-sending it once the CN arrives, so from
+	// the ACK to CN on, the next answer is the CN's own: here TO.
+	errs := encodes(t, pms.New(testTiming()), 2, func(p *peer) {
+		p.handshake(cnExample)
+		p.answer(okAnswer) // the ACK read here is lost on the line
+		p.expect("ENQ", ENQ)
+		p.send("ACK to ENQ", ACK)
+		p.expect("CN", cnExample)
+		p.answer(okAnswer) // re-sent: it crossed the CN
+		p.send("ACK to CN", ACK)
+		p.answer(frame("TO", "01"))
+	})
+	if errs[0] != nil {
+		t.Fatalf("first Encode: %v", errs[0])
+	}
+	wantKind(t, errs[1], driver.NoCard, "answer TO")
+}
+
 func TestEncodeAnswerBeforeACK(t *testing.T) {
 	// The device's ACK to CN is lost; its answer still counts.
 	_, err := encode(t, t.Context(), pms.New(testTiming()), exampleJob, func(p *peer) {

@@ -21,7 +21,9 @@
 // due, and a frame identical to the last command is a retransmission
 // until that command's answer is ACKed or given up; together they let a
 // host that starts on a line in an unknown state (its predecessor died
-// mid-command) resynchronise with one CC.
+// mid-command) resynchronise with one CC. A new command other than CC
+// acknowledges the answer still being re-sent (the host read it; its ACK
+// was lost), so that answer never follows the new command's ACK.
 //
 // Where the protocol page leaves a choice, the device takes these: a
 // command that arrives while another is outstanding is answered BY; a

@@ -302,11 +302,33 @@ func (s *session) handle(ev event) error {
 		return s.write([]byte{ack}, false, "ACK to retransmission")
 	}
 	d.emit(EventReceived, ev.raw, f[0])
+	s.supersede(f[0])
 	// Count the command before the ACK goes out, so a host that has its
 	// ACK finds it counted. Its answer goes out after the ACK: answers
 	// wait in pending until the step flushes them.
 	s.take(ev.raw, f)
 	return s.write([]byte{ack}, false, "ACK")
+}
+
+// supersede acts on the acknowledgement a new command (code) carries: a
+// host sends its next command only after reading the answer to the last,
+// so an answer still being re-sent when a new command other than CC
+// arrives was received, and only its ACK was lost. It is not re-sent:
+// after the new command's ACK it would reach a host that has moved on and
+// could take it for the new command's answer. This runs before that ACK
+// is written, so every copy of the old answer is on the line ahead of it,
+// where the host knows it for a retransmission. CC is sent while a
+// command is outstanding, so it acknowledges nothing; its answer waits
+// behind the one in flight.
+func (s *session) supersede(code string) {
+	o := s.inflight
+	if o == nil || code == "CC" {
+		return
+	}
+	s.d.emit(EventReceived, nil, fmt.Sprintf("ACK implied by %s: answer %s not re-sent", code, o.cmd.answer[0]))
+	o.cmd.closed = true
+	s.inflight = nil
+	s.ackTimer.Stop()
 }
 
 // take acts on a command frame that was ACKed.

@@ -86,6 +86,82 @@ func TestServeOnAPty(t *testing.T) {
 	}
 }
 
+// On a real pty, a host whose ACK to an answer is lost reads that answer
+// and moves on to its next command: the new command acknowledges the old
+// answer, so the first frame after the new command's ACK is the new
+// command's answer, never the old one again.
+func TestServeNextCommandAcknowledgesTheAnswer(t *testing.T) {
+	pair, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pair.Close()
+	cfg := testConfig()
+	cfg.Ack = time.Second
+	d := pms.New(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx, pair.Master()) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	port, err := serialport.Open(pair.TTY(), serialport.Mode{Baud: 9600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := port.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
+	place(t, d, c)
+	ok := frame("OK", "01", "01020304", "mifare-classic-1k", cn[2])
+	write(frame(cn...))
+	readExactly(t, "ACK to CN", port, []byte{ACK})
+	readExactly(t, "answer to CN", port, ok)
+	// The host's ACK to the OK is lost. The read it sends next is held,
+	// so its answer is decided only once the ACK to it has arrived: had
+	// the OK still been in flight, the NC would queue behind it and the
+	// OK come first.
+	d.Hold("read", 1)
+	write(frame("RC", "01"))
+	// Copies of the OK the device re-sent before the RC reached it may
+	// come ahead of the ACK; the host ignores them as retransmissions.
+	for {
+		if err := port.SetReadDeadline(time.Now().Add(patience)); err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(port, first); err != nil {
+			t.Fatalf("ACK to RC: %v", err)
+		}
+		if first[0] == ACK {
+			break
+		}
+		if first[0] != STX {
+			t.Fatalf("read %02X before the ACK to RC, want ACK or a copy of the OK", first[0])
+		}
+		readExactly(t, "copy of the OK before the ACK to RC", port, ok[1:])
+	}
+	if err := d.Answer("read", 1, "no-card"); err != nil {
+		t.Fatal(err)
+	}
+	readExactly(t, "answer to RC", port, frame("NC", "01"))
+	write([]byte{ACK})
+	write([]byte{ENQ})
+	readExactly(t, "ENQ after the answer", port, []byte{ACK}) // nothing else was owed
+	if n, w := d.Count("encode"), c.Contents().Writes; n != 1 || w != 1 {
+		t.Fatalf("Count(encode) = %d, writes = %d; want 1 and 1", n, w)
+	}
+}
+
 // Serve returns when its context ends even while a write of its own is
 // blocked on a host that stopped reading, and a scenario's Answer never
 // waits for the line.
