@@ -25,43 +25,51 @@ type line struct {
 // was answered CC. An exchange on any other line (a freshly opened port,
 // or one whose last exchange ended in doubt) resynchronises first.
 //
-// With each line it keeps the answer frame that exchange ACKed last. The
-// host's ACK to it may have been lost, and then the device re-sends it
-// until the next command reaches it; a copy that crosses that command on
-// the line must be known for a retransmission, not taken for the new
-// command's answer. The zero value is empty and ready; it is safe for
-// concurrent use.
+// With each line it keeps the answer frame that exchange ACKed last and
+// the command frame it sent. The host's ACK to the answer may have been
+// lost, and then the device re-sends it until the next command reaches
+// it; a copy that crosses that command on the line must be known for a
+// retransmission, not taken for the new command's answer. A next command
+// identical to the last one would itself be taken by such a device for a
+// retransmission of the old command, and answered with the old answer, so
+// that exchange resynchronises first. The zero value is empty and ready;
+// it is safe for concurrent use.
 type idleLines struct {
 	mu sync.Mutex
-	m  map[line][]byte
+	m  map[line]lastExchange
 }
 
-// take reports whether l is known idle, with the answer frame last ACKed
-// on it, and forgets it: until the exchange now starting ends cleanly,
+// lastExchange is what the driver's last clean exchange on a line sent
+// and ACKed.
+type lastExchange struct {
+	command, answer []byte
+}
+
+// take reports whether l is known idle, with the last clean exchange on
+// it, and forgets it: until the exchange now starting ends cleanly,
 // nothing is known about the line.
-func (s *idleLines) take(l line) (lastAnswer []byte, ok bool) {
+func (s *idleLines) take(l line) (last lastExchange, ok bool) {
 	if !keyable(l.port) {
-		return nil, false
+		return lastExchange{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lastAnswer, ok = s.m[l]
+	last, ok = s.m[l]
 	delete(s.m, l)
-	return lastAnswer, ok
+	return last, ok
 }
 
-// add records that l's device owes nothing, and lastAnswer is the answer
-// frame last ACKed on it.
-func (s *idleLines) add(l line, lastAnswer []byte) {
+// add records that l's device owes nothing after last.
+func (s *idleLines) add(l line, last lastExchange) {
 	if !keyable(l.port) {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil || len(s.m) >= maxIdleLines {
-		s.m = map[line][]byte{}
+		s.m = map[line]lastExchange{}
 	}
-	s.m[l] = lastAnswer
+	s.m[l] = last
 }
 
 // keyable reports whether p can be a map key: a port whose dynamic type

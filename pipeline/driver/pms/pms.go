@@ -1,6 +1,7 @@
 package pms
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -176,18 +177,23 @@ func (d *Driver) exchange(ctx context.Context, p driver.Port, code string, args 
 		return fmt.Errorf("pms: %w", err)
 	}
 	l := line{port: p, addr: d.Address}
-	lastAnswer, known := d.idle.take(l)
+	last, known := d.idle.take(l)
 	s := newSession(ctx, p, d.Timing, d.Address)
-	s.last = lastAnswer
+	s.last = last.answer
 	defer s.detach()
-	answer, err := s.exchange(code, appendFrame(nil, append([]string{code, d.Address}, args...)...), !known)
+	cmd := appendFrame(nil, append([]string{code, d.Address}, args...)...)
+	// The same command again (the same card encoded twice in a row) looks
+	// like a retransmission to a device whose last answer the host's ACK
+	// never reached: resynchronise so that it owes nothing first.
+	resync := !known || bytes.Equal(cmd, last.command)
+	answer, err := s.exchange(code, cmd, resync)
 	clean := s.settled && driver.IsContextErr(err)
 	if err == nil {
 		err = interpret(answer)
 		clean = s.settled && (err == nil || answer[0] != "OK" && documented(answer[0]))
 	}
 	if clean {
-		d.idle.add(l, s.last)
+		d.idle.add(l, lastExchange{command: cmd, answer: s.last})
 	}
 	return err
 }

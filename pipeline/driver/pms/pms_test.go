@@ -3,6 +3,7 @@ package pms_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -574,13 +575,44 @@ func TestEncodeOldAnswerCrossesTheNextCommand(t *testing.T) {
 	// one. The device stops re-sending it once the CN arrives, so from
 	// the ACK to CN on, the next answer is the CN's own: here TO.
 	errs := encodes(t, pms.New(testTiming()), 2, func(p *peer) {
+		p.handshake(cnN(0))
+		p.answer(okAnswer) // the ACK read here is lost on the line
+		p.expect("ENQ", ENQ)
+		p.send("ACK to ENQ", ACK)
+		p.expect("CN", cnN(1))
+		p.answer(okAnswer) // re-sent: it crossed the CN
+		p.send("ACK to CN", ACK)
+		p.answer(frame("TO", "01"))
+	})
+	if errs[0] != nil {
+		t.Fatalf("first Encode: %v", errs[0])
+	}
+	wantKind(t, errs[1], driver.NoCard, "answer TO")
+}
+
+func TestEncodeSameJobTwiceResynchronises(t *testing.T) {
+	// The same job again sends the same CN bytes, which a device still
+	// re-sending its answer to the first (the host's ACK lost) would take
+	// for a retransmission and answer with that old OK: a false success.
+	// So the host resynchronises first; the re-sent OK turns up during
+	// the resynchronisation, is ACKed and set aside, and the CN that
+	// follows is a new command.
+	var errs [2]error
+	_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+		d := pms.New(testTiming())
+		_, errs[0] = d.Encode(ctx, p, exampleJob)
+		_, errs[1] = d.Encode(ctx, p, exampleJob)
+		return nil
+	}, func(p *peer) {
 		p.handshake(cnExample)
 		p.answer(okAnswer) // the ACK read here is lost on the line
 		p.expect("ENQ", ENQ)
 		p.send("ACK to ENQ", ACK)
-		p.expect("CN", cnExample)
-		p.answer(okAnswer) // re-sent: it crossed the CN
-		p.send("ACK to CN", ACK)
+		p.expect("resync CC", ccFrame)
+		p.send("ACK to CC", ACK)
+		p.answer(okAnswer) // re-sent, during the resynchronisation
+		p.answer(ccAnswer)
+		p.command(cnExample)
 		p.answer(frame("TO", "01"))
 	})
 	if errs[0] != nil {
@@ -900,28 +932,41 @@ func TestResyncSetsAsideWhatWasDue(t *testing.T) {
 	}
 }
 
-// encodes runs Encode of job n times in a row with d on one line under
-// script, and returns each outcome's error.
+// encodes runs Encode n times in a row with d on one line under script,
+// the i-th of jobN(i), and returns each outcome's error.
 func encodes(t *testing.T, d *pms.Driver, n int, script func(*peer)) []error {
 	t.Helper()
 	errs := make([]error, n)
 	_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
 		for i := range errs {
-			_, errs[i] = d.Encode(ctx, p, exampleJob)
+			_, errs[i] = d.Encode(ctx, p, jobN(i))
 		}
 		return nil
 	}, script)
 	return errs
 }
 
+// jobN is exampleJob for another room: encodes in a row send different
+// CN frames, as a desk making cards for different guests does.
+func jobN(i int) driver.Job {
+	j := exampleJob
+	j.Label = fmt.Sprintf("Room %d", 101+i)
+	return j
+}
+
+// cnN is the CN frame of jobN(i); cnN(0) is cnExample.
+func cnN(i int) []byte {
+	return frame("CN", "01", "9F2C4D1A00000001", "G", "202611251400", "202611281100", fmt.Sprintf("Room %d", 101+i))
+}
+
 func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 	t.Run("a line left idle is not resynchronised", func(t *testing.T) {
 		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
-			p.handshake(cnExample)
+			p.handshake(cnN(0))
 			p.answer(okAnswer)
-			p.known(cnExample) // no CC: the host left the device owing nothing
+			p.known(cnN(1)) // no CC: the host left the device owing nothing
 			p.answer(frame("TO", "01"))
-			p.known(cnExample) // a documented failure answer leaves it idle too
+			p.known(cnN(2)) // a documented failure answer leaves it idle too
 			p.answer(okAnswer)
 		})
 		if errs[0] != nil || errs[2] != nil {
@@ -944,9 +989,9 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 		// exchange resynchronises. The real answer turns up before the
 		// CC answer.
 		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
-			p.handshake(cnExample)
+			p.handshake(cnN(0))
 			p.answer(okAnswer)
-			p.known(cnExample)
+			p.known(cnN(1))
 			p.answer(staleOK)
 			p.expect("ENQ", ENQ)
 			p.send("ACK to ENQ", ACK)
@@ -954,7 +999,7 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 			p.send("ACK to CC", ACK)
 			p.answer(okAnswer)
 			p.answer(ccAnswer)
-			p.command(cnExample)
+			p.command(cnN(2))
 			p.answer(okAnswer)
 		})
 		wantKind(t, errs[1], driver.Device, `card id "49B2419198CB833A", want "9F2C4D1A00000001"`)
@@ -964,14 +1009,14 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 	})
 	t.Run("an OK for another card id before the ACK", func(t *testing.T) {
 		errs := encodes(t, pms.New(testTiming()), 3, func(p *peer) {
-			p.handshake(cnExample)
+			p.handshake(cnN(0))
 			p.answer(okAnswer)
 			p.expect("ENQ", ENQ)
 			p.send("ACK to ENQ", ACK)
-			p.expect("CN", cnExample)
+			p.expect("CN", cnN(1))
 			p.answer(staleOK) // taken as the answer whose ACK was lost
 			p.send("ACK to CN, late", ACK)
-			p.handshake(cnExample)
+			p.handshake(cnN(2))
 			p.answer(okAnswer)
 		})
 		wantKind(t, errs[1], driver.Device, `card id "49B2419198CB833A"`)
@@ -983,11 +1028,11 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 		tm := testTiming()
 		tm.Retries = 1
 		errs := encodes(t, pms.New(tm), 3, func(p *peer) {
-			p.handshake(cnExample)
+			p.handshake(cnN(0))
 			p.answer(okAnswer)
-			p.known(cnExample)
+			p.known(cnN(1))
 			p.answer(frame("BY", "01"))
-			p.command(cnExample) // re-sent after T_busy
+			p.command(cnN(1)) // re-sent after T_busy
 			p.answer(frame("BY", "01"))
 			// A device that stayed busy may be working on a command the
 			// host knows nothing of: the next exchange cancels it.
@@ -997,7 +1042,7 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 			p.send("ACK to CC", ACK)
 			p.answer(frame("RM", "01"))
 			p.answer(ccAnswer)
-			p.command(cnExample)
+			p.command(cnN(2))
 			p.answer(okAnswer)
 		})
 		wantKind(t, errs[1], driver.Busy, "answer BY to CN on all 2 sends")
@@ -1011,15 +1056,15 @@ func TestResyncOnlyWhereTheLineIsInDoubt(t *testing.T) {
 		_ = run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
 			short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			defer cancel()
-			_, errs[0] = d.Encode(short, p, exampleJob)
-			_, errs[1] = d.Encode(ctx, p, exampleJob)
+			_, errs[0] = d.Encode(short, p, jobN(0))
+			_, errs[1] = d.Encode(ctx, p, jobN(1))
 			return nil
 		}, func(p *peer) {
-			p.handshake(cnExample)
+			p.handshake(cnN(0))
 			p.expect("CC", ccFrame)
 			p.send("ACK to CC", ACK)
 			p.answer(ccAnswer)
-			p.known(cnExample)
+			p.known(cnN(1))
 			p.answer(okAnswer)
 		})
 		if !errors.Is(errs[0], context.DeadlineExceeded) {
@@ -1043,7 +1088,7 @@ func TestResyncFails(t *testing.T) {
 				p.expect("CC", ccFrame)
 				p.send("NAK", NAK)
 			}
-			p.handshake(cnExample) // still in doubt: resynchronised again
+			p.handshake(cnN(1)) // still in doubt: resynchronised again
 			p.answer(okAnswer)
 		})
 		wantKind(t, errs[0], driver.Link, "resynchronising: NAK to CC on every send (2 sends)")
