@@ -87,10 +87,10 @@ const loadUsage = `Usage: encoder-bench load [flags]
 
 Drive an encode API over HTTP from K concurrent keep-alive clients and print
 one JSON object: requests, attempts, outcomes, HTTP statuses and latency
-summaries. Each client creates one credential (POST
+summaries. Each client creates two credentials (POST
 /acs/credentials/create) and then loops: POST
-/acs/encoders/encode_credential with it, then POST /action_attempts/get
-until the attempt is terminal. The API has no way to wait for an
+/acs/encoders/encode_credential with each in turn, then POST
+/action_attempts/get until the attempt is terminal. The API has no way to wait for an
 attempt, so the client polls: first after about three quarters of the
 time its recent attempts took (at least --poll-min), then at shrinking
 pauses between --poll-min and --poll-max.
@@ -306,13 +306,15 @@ func (l *loader) client(ctx context.Context, i int, t *tally) {
 }
 
 // clientState is what one client keeps between its encodes: the
-// credential it encodes again and again (a guest's key card re-made, as a
-// desk does all day; the system allows reissue), and how long its recent
-// attempts took, so it polls about when the outcome is due instead of
-// asking over and over while the card is being written.
+// credentials it encodes in turn (two guests' key cards re-made by turns,
+// as a desk does all day; the system allows reissue, and consecutive
+// encodes on an encoder differ, as they do at a desk), and how long its
+// recent attempts took, so it polls about when the outcome is due
+// instead of asking over and over while the card is being written.
 type clientState struct {
-	credential string
-	typical    time.Duration // moving average of creation → terminal
+	credentials [2]string
+	turn        int
+	typical     time.Duration // moving average of creation → terminal
 }
 
 // firstPoll is how long to wait before the first poll.
@@ -334,7 +336,8 @@ func (l *loader) encode(ctx context.Context, t *tally, cs *clientState, encoderI
 	if l.c.attempts > 0 && l.attempts.Add(1) > l.c.attempts {
 		return errStop
 	}
-	if cs.credential == "" {
+	cs.turn = (cs.turn + 1) % len(cs.credentials)
+	if cs.credentials[cs.turn] == "" {
 		var cred struct {
 			Credential struct {
 				ID string `json:"acs_credential_id"`
@@ -349,12 +352,12 @@ func (l *loader) encode(ctx context.Context, t *tally, cs *clientState, encoderI
 			t.fail("create: no credential in %.200s", body)
 			return fmt.Errorf("create: %s", body)
 		}
-		cs.credential = cred.Credential.ID
+		cs.credentials[cs.turn] = cred.Credential.ID
 	}
 
 	started := time.Now()
 	body, err := l.post(ctx, t, latEncode, l.c.url+"/acs/encoders/encode_credential",
-		map[string]string{"acs_credential_id": cs.credential, "acs_encoder_id": encoderID})
+		map[string]string{"acs_credential_id": cs.credentials[cs.turn], "acs_encoder_id": encoderID})
 	if err != nil {
 		return err
 	}
