@@ -15,7 +15,7 @@ all: build test
 
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
-	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 2 s; installs the Seam SDK, libnfc's tools and PostgreSQL where it can"
+	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs; installs the Seam SDK, libnfc's tools and PostgreSQL where it can"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
@@ -54,8 +54,11 @@ realtime:
 		--label-filter '$(TIMEOUT_SCENARIOS)' --report-dir $(REPORTS)/realtime
 
 ## test: every test in the module, then each fuzz target briefly
-## (FUZZ_BRIEF each; FUZZ_BRIEF=0 skips them).
-FUZZ_BRIEF ?= 2s
+## (FUZZ_BRIEF each; FUZZ_BRIEF=0 skips them). The brief run is counted in
+## executions, not seconds: Go 1.26's fuzzing coordinator can fail a
+## duration-bounded run at its deadline with "context deadline exceeded"
+## and no crasher (go.dev/issue/75804), which CI must not mistake for a bug.
+FUZZ_BRIEF ?= 5000x
 test: sdk-deps libnfc postgres
 	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
 	@if [ "$(FUZZ_BRIEF)" != "0" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF); fi
@@ -172,8 +175,10 @@ bench:
 	$(GO) build -o bin/ ./cmd/encoderd ./cmd/encoder-bench
 	bin/encoder-bench run --out $(REPORTS)/bench.md --profile $(REPORTS)/bench-profiles $(BENCH_FLAGS)
 
-## fuzz: every native Go fuzz target in turn, FUZZTIME each (CI runs it
-## briefly); fuzz-soak is the same for longer. New crashers land in the
+## fuzz: every native Go fuzz target in turn, FUZZTIME each (make test
+## runs it briefly, by count); fuzz-soak is the same for longer. A run that
+## ends "context deadline exceeded" without writing a crasher hit the Go
+## fuzzing coordinator's deadline race (go.dev/issue/75804), not a bug. New crashers land in the
 ## package's testdata/fuzz/<FuzzName>/, where they stay as seeds.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
