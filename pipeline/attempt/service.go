@@ -462,16 +462,22 @@ func (s *Service) untrack(j *job) {
 	}
 }
 
-// forget drops an attempt from tracked and, once a drain has nothing left
-// to wait for, says so. The caller holds mu.
+// forget drops an attempt from tracked. The caller holds mu.
 func (s *Service) forget(id string) {
 	delete(s.tracked, id)
-	if s.draining && len(s.tracked) == 0 {
-		select {
-		case <-s.drained:
-		default:
-			close(s.drained)
-		}
+	s.noteDrained()
+}
+
+// noteDrained closes drained once a drain has nothing left to wait for.
+// The caller holds mu.
+func (s *Service) noteDrained() {
+	if !s.draining || len(s.tracked) > 0 {
+		return
+	}
+	select {
+	case <-s.drained:
+	default:
+		close(s.drained)
 	}
 }
 
@@ -484,9 +490,7 @@ func (s *Service) forget(id string) {
 func (s *Service) Drain(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	s.draining = true
-	if len(s.tracked) == 0 {
-		s.forget("")
-	}
+	s.noteDrained()
 	s.mu.Unlock()
 	select {
 	case <-s.drained:
