@@ -13,10 +13,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
-	"github.com/encoderlab/encoderlab/sim/scenario"
-	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // Crash test timing. At time scale 0.1 the attempt deadline is 3 s and the
@@ -77,28 +74,11 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	t.Logf("kill moments from seed %d (ENCODERLAB_KILL_SEED=%d replays them)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	lab := fixtures.Bundled()
-	ws := lab.Workspaces[0]
-	sys := ws.System("visionline-hotel")
+	ws := fixtures.Bundled().Workspaces[0]
 	encoderID := encoderIDOf(t, ws, "front-desk-1")
-
-	dir := t.TempDir()
-	links := filepath.Join(dir, "links")
-	if err := os.Mkdir(links, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	db := filepath.Join(dir, "encoderd.db")
-	sc, err := scenario.Load("crash-desk.yaml", []byte(crashScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: links, Scale: timescale.Scale(crashScale)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc, links := startDesk(t, "crash-desk.yaml", crashScenario)
+	db := filepath.Join(t.TempDir(), "encoderd.db")
+	ctx := context.Background()
 
 	args := []string{"--db", db, "--links", links, "--scale", fmt.Sprint(crashScale), "--log-level", "debug"}
 	run := 0
@@ -115,14 +95,10 @@ func TestSurvivesSIGKILL(t *testing.T) {
 		if err := enc.Device().Place(c); err != nil {
 			t.Fatalf("round %d: placing %s: %v", r, c.Name, err)
 		}
-		cred, err := api.object(ctx, "/acs/credentials/create", "acs_credential", map[string]any{
-			"acs_user_id": sys.User("guest").ID, "access_method": "card",
-			"visionline_metadata": map[string]any{"card_function_type": "guest"},
-		})
+		credID, err := api.guestCredential(ctx)
 		if err != nil {
 			t.Fatalf("round %d: %v", r, err)
 		}
-		credID := cred["acs_credential_id"].(string)
 
 		type acked struct {
 			id  string
@@ -188,15 +164,12 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	if err := enc.Device().Place(c); err != nil {
 		t.Fatal(err)
 	}
-	cred, err := api.object(ctx, "/acs/credentials/create", "acs_credential", map[string]any{
-		"acs_user_id": sys.User("guest").ID, "access_method": "card",
-		"visionline_metadata": map[string]any{"card_function_type": "guest"},
-	})
+	credID, err := api.guestCredential(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := api.object(ctx, "/acs/encoders/encode_credential", "action_attempt", map[string]any{
-		"acs_credential_id": cred["acs_credential_id"], "acs_encoder_id": encoderID,
+		"acs_credential_id": credID, "acs_encoder_id": encoderID,
 	})
 	if err != nil {
 		t.Fatalf("encoding after the last restart: %v", err)
@@ -205,7 +178,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	if final != nil && final["status"] != "success" {
 		t.Errorf("the encode after the last restart ended %v, want success", final)
 	}
-	checkIssuedOnCard(ctx, t, api, cred["acs_credential_id"].(string), c, rounds, 0)
+	checkIssuedOnCard(ctx, t, api, credID, c, rounds, 0)
 	t.Logf("%d SIGKILLs: %d attempts acknowledged before the kill and found after it (%d succeeded, %d expired, %d failed otherwise), %d encode calls cut off before their answer",
 		rounds, tally.acknowledged, tally.success, tally.expired, tally.failed, tally.unacknowledged)
 }

@@ -17,6 +17,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // The tests in this file's neighbours run encoderd as a separate process,
@@ -217,4 +222,40 @@ func (c *apiClient) object(ctx context.Context, path, name string, body any) (ma
 		return nil, fmt.Errorf("%s: no %q object in %v", path, name, out)
 	}
 	return obj, nil
+}
+
+// startDesk runs the virtual encoder a scenario describes, at crashScale,
+// published in a new link directory it returns; both go when the test ends.
+func startDesk(t *testing.T, name, yaml string) (*sim.Encoder, string) {
+	t.Helper()
+	links := filepath.Join(t.TempDir(), "links")
+	if err := os.Mkdir(links, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Load(name, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: links, Scale: timescale.Scale(crashScale)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	return enc, links
+}
+
+// guestCredential creates a Visionline guest card credential for the
+// bundled lab's guest and returns its id.
+func (c *apiClient) guestCredential(ctx context.Context) (string, error) {
+	sys := fixtures.Bundled().Workspaces[0].System("visionline-hotel")
+	cred, err := c.object(ctx, "/acs/credentials/create", "acs_credential", map[string]any{
+		"acs_user_id": sys.User("guest").ID, "access_method": "card",
+		"visionline_metadata": map[string]any{"card_function_type": "guest"},
+	})
+	if err != nil {
+		return "", err
+	}
+	return cred["acs_credential_id"].(string), nil
 }

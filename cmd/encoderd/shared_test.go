@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,9 +12,6 @@ import (
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres/pgtest"
-	"github.com/encoderlab/encoderlab/sim"
-	"github.com/encoderlab/encoderlab/sim/scenario"
-	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // sharedDeadline is the attempt deadline of the scale-out test, long
@@ -43,26 +39,11 @@ func TestTwoInstancesOneStore(t *testing.T) {
 }
 
 func testTwoInstances(t *testing.T, db string) {
-	lab := fixtures.Bundled()
-	ws := lab.Workspaces[0]
-	sys := ws.System("visionline-hotel")
+	ws := fixtures.Bundled().Workspaces[0]
 	encoderID := encoderIDOf(t, ws, "front-desk-1")
-	links := filepath.Join(t.TempDir(), "links")
-	if err := os.Mkdir(links, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// Writing takes 5 s (500 ms at crashScale): time to kill the writer.
-	sc, err := scenario.Load("shared-desk.yaml", []byte(strings.Replace(crashScenario, "write_time: 2s", "write_time: 5s", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: links, Scale: timescale.Scale(crashScale)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc, links := startDesk(t, "shared-desk.yaml", strings.Replace(crashScenario, "write_time: 2s", "write_time: 5s", 1))
+	ctx := context.Background()
 
 	start := func(name string) (*daemon, *apiClient) {
 		d := startDaemon(t, "encoderd-"+name+".log", "--shared", "--instance", name, "--lease-ttl", "1s",
@@ -79,14 +60,11 @@ func testTwoInstances(t *testing.T, db string) {
 
 	newCredential := func(api *apiClient) string {
 		t.Helper()
-		c, err := api.object(ctx, "/acs/credentials/create", "acs_credential", map[string]any{
-			"acs_user_id": sys.User("guest").ID, "access_method": "card",
-			"visionline_metadata": map[string]any{"card_function_type": "guest"},
-		})
+		id, err := api.guestCredential(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c["acs_credential_id"].(string)
+		return id
 	}
 	encode := func(api *apiClient, credID string) (string, time.Time) {
 		t.Helper()

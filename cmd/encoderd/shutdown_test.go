@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/sim"
-	"github.com/encoderlab/encoderlab/sim/scenario"
-	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // An encoder with an empty reader that waits a minute for a card: an
@@ -42,27 +38,12 @@ type shutdownRig struct {
 
 func newShutdownRig(t *testing.T, extra ...string) *shutdownRig {
 	t.Helper()
-	lab := fixtures.Bundled()
-	ws := lab.Workspaces[0]
-	dir := t.TempDir()
-	links := filepath.Join(dir, "links")
-	if err := os.Mkdir(links, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sc, err := scenario.Load("waiting-desk.yaml", []byte(waitingScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: links, Scale: timescale.Scale(crashScale)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { enc.Close() })
+	ws := fixtures.Bundled().Workspaces[0]
+	enc, links := startDesk(t, "waiting-desk.yaml", waitingScenario)
+	ctx := context.Background()
 
 	r := &shutdownRig{
-		args:    append([]string{"--db", filepath.Join(dir, "encoderd.db"), "--links", links, "--scale", fmt.Sprint(crashScale), "--log-level", "debug"}, extra...),
+		args:    append([]string{"--db", filepath.Join(t.TempDir(), "encoderd.db"), "--links", links, "--scale", fmt.Sprint(crashScale), "--log-level", "debug"}, extra...),
 		encoder: encoderIDOf(t, ws, "front-desk-1"),
 	}
 	r.d = startDaemon(t, "encoderd.log", r.args...)
@@ -84,14 +65,11 @@ func newShutdownRig(t *testing.T, extra ...string) *shutdownRig {
 
 func (r *shutdownRig) newCredential(t *testing.T) string {
 	t.Helper()
-	sys := fixtures.Bundled().Workspaces[0].System("visionline-hotel")
-	c, err := r.api.object(context.Background(), "/acs/credentials/create", "acs_credential", map[string]any{
-		"acs_user_id": sys.User("guest").ID, "access_method": "card",
-	})
+	id, err := r.api.guestCredential(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c["acs_credential_id"].(string)
+	return id
 }
 
 // TestSIGTERMDrains: on SIGTERM encoderd refuses new encodes with a
