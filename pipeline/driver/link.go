@@ -24,6 +24,8 @@ type FrameDecoder[E any] interface {
 	Feed(b byte) (E, bool)
 	// InFrame reports whether a frame has started and not yet ended.
 	InFrame() bool
+	// Reset drops a frame begun: the decoder looks for a frame's start.
+	Reset()
 }
 
 // FrameReader reads the events of a FrameDecoder from a Port. A frame that
@@ -99,6 +101,18 @@ func (r *FrameReader[E]) Next(ctx context.Context, deadline time.Time) (E, error
 // Discard drops the bytes read from the port and not yet decoded. The
 // decoder's state is its owner's to reset.
 func (r *FrameReader[E]) Discard() { r.pending = nil }
+
+// Drain clears the line of everything from before now (see Drain): what
+// the port holds, what r has read ahead, and a frame its decoder has
+// begun.
+func (r *FrameReader[E]) Drain(ctx context.Context, quiet, bound time.Duration) error {
+	if err := Drain(ctx, r.port, quiet, bound); err != nil {
+		return err
+	}
+	r.Discard()
+	r.dec.Reset()
+	return nil
+}
 
 // WriteWithin writes b to p, giving up after within or when ctx ends,
 // whichever comes first. op names the write in a Hangup error. It returns

@@ -22,6 +22,8 @@ type angles struct {
 
 func (d *angles) InFrame() bool { return d.in }
 
+func (d *angles) Reset() { d.in, d.buf = false, d.buf[:0] }
+
 func (d *angles) Feed(b byte) (string, bool) {
 	switch {
 	case b == '<':
@@ -213,6 +215,30 @@ func TestFrameReaderDiscard(t *testing.T) {
 		t.Fatalf("after Discard, Next = %q, %v; want \"c\" (\"b\" was read ahead)", got, err)
 	}
 	if err := <-sent; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
+// FrameReader.Drain clears what the reader has read ahead and a frame its
+// decoder has begun, not only what the port holds.
+func TestFrameReaderDrain(t *testing.T) {
+	host, dev := pipe(t)
+	r := NewFrameReader(host, &angles{}, longWait, noStall(t))
+	sent := send(dev, "<a><b><half")
+	if got, err := r.Next(context.Background(), time.Now().Add(longWait)); err != nil || got != "a" {
+		t.Fatalf("Next = %q, %v; want \"a\"", got, err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := r.Drain(context.Background(), 50*time.Millisecond, longWait); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	fresh := send(dev, "x>", "<fresh>")
+	if got, err := r.Next(context.Background(), time.Now().Add(longWait)); err != nil || got != "fresh" {
+		t.Fatalf("after Drain, Next = %q, %v; want \"fresh\" (\"b\" was read ahead, \"<half\" begun)", got, err)
+	}
+	if err := <-fresh; err != nil {
 		t.Fatalf("write: %v", err)
 	}
 }

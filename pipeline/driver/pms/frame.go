@@ -107,6 +107,9 @@ type decoder struct {
 // InFrame reports whether a frame has started and not yet ended.
 func (d *decoder) InFrame() bool { return d.state != idle }
 
+// Reset drops a frame begun.
+func (d *decoder) Reset() { d.state, d.buf, d.reason = idle, d.buf[:0], "" }
+
 // Feed consumes c and returns the event it completes, if any.
 func (d *decoder) Feed(c byte) (event, bool) {
 	if c == stx && d.state != check && d.state != skipLRC {

@@ -120,14 +120,7 @@ func (s *session) exchange(code string, cmd []byte, resync bool) ([]string, erro
 // answers, stray ACKs, noise. It stops when a read finds nothing, or after
 // Ack on a line that keeps talking.
 func (s *session) drain() error {
-	if err := driver.Drain(s.ctx, s.p, drainWait, s.t.Ack); err != nil {
-		return named(err)
-	}
-	// What was read ahead of the drain, and a frame begun, are from
-	// before it too.
-	s.r.Discard()
-	s.dec = decoder{}
-	return nil
+	return named(s.r.Drain(s.ctx, drainWait, s.t.Ack))
 }
 
 // enquire sends ENQ until the device ACKs it.

@@ -98,8 +98,8 @@ type decoder struct {
 // InFrame reports whether a frame has started and not yet ended.
 func (d *decoder) InFrame() bool { return d.state > dsZero }
 
-// reset drops a partial frame.
-func (d *decoder) reset() { d.state, d.buf = dsIdle, d.buf[:0] }
+// Reset drops a partial frame.
+func (d *decoder) Reset() { d.state, d.buf = dsIdle, d.buf[:0] }
 
 // Feed consumes c and returns the event it completes, if any.
 func (d *decoder) Feed(c byte) (event, bool) {

@@ -34,7 +34,7 @@ func newSession(ctx context.Context, p driver.Port, t Timing) *session {
 	// looks for a start code again, so that the next frame is not
 	// counted into the length of one that will never end.
 	s.r = driver.NewFrameReader(p, &s.dec, t.Ack, func() (event, bool) {
-		s.dec.reset()
+		s.dec.Reset()
 		return event{}, false
 	})
 	// A cancelled context must wake a read blocked on a protocol timeout.
@@ -50,14 +50,7 @@ func (s *session) detach() {
 
 // drain discards what the line holds from before this encode.
 func (s *session) drain() error {
-	if err := driver.Drain(s.ctx, s.p, drainWait, s.t.Ack); err != nil {
-		return named(err)
-	}
-	// What was read ahead of the drain, and a frame begun, are from
-	// before it too, whether the port flushed or was read until quiet.
-	s.r.Discard()
-	s.dec.reset()
-	return nil
+	return named(s.r.Drain(s.ctx, drainWait, s.t.Ack))
 }
 
 // command sends the command code with params and returns the response
