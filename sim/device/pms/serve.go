@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/encoderlab/encoderlab/sim/device"
 )
 
 // Conn is the line a device is served on: a pty master, a serial port, or
@@ -17,10 +19,6 @@ import (
 type Conn interface {
 	io.ReadWriter
 	SetReadDeadline(t time.Time) error
-}
-
-type writeDeadliner interface {
-	SetWriteDeadline(t time.Time) error
 }
 
 // session is one Serve call: the link layer on one line.
@@ -96,25 +94,14 @@ func (d *Device) Serve(ctx context.Context, conn Conn) error {
 	defer d.serving.Store(false)
 
 	// A conn served before may carry the deadline that ended that Serve.
-	if err := conn.SetReadDeadline(time.Time{}); err != nil {
-		return fmt.Errorf("pms device: clear read deadline: %w", err)
-	}
-	if wd, ok := conn.(writeDeadliner); ok {
-		if err := wd.SetWriteDeadline(time.Time{}); err != nil {
-			return fmt.Errorf("pms device: clear write deadline: %w", err)
-		}
+	if err := device.ClearDeadlines(conn); err != nil {
+		return fmt.Errorf("pms device: %w", err)
 	}
 
 	s := &session{
-		d:    d,
-		conn: conn,
-		interrupt: func() {
-			past := time.Unix(1, 0)
-			_ = conn.SetReadDeadline(past)
-			if wd, ok := conn.(writeDeadliner); ok {
-				_ = wd.SetWriteDeadline(past)
-			}
-		},
+		d:         d,
+		conn:      conn,
+		interrupt: device.Interrupter(conn),
 	}
 	s.ackTimer = stoppedTimer(s.ackExpired)
 	s.gapTimer = stoppedTimer(s.gapExpired)
