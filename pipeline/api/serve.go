@@ -14,6 +14,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/google/uuid"
 )
 
@@ -166,6 +167,11 @@ type errorDetail struct {
 // 500 internal_error whose detail stays in the log.
 func (s *server) writeError(x *exchange, err error) {
 	se, ok := errors.AsType[*seam.Error](err)
+	if !ok && errors.Is(err, store.ErrUnavailable) {
+		x.err = err
+		se, ok = &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
+			Message: "the server cannot write to its store now; retry later (request " + x.id + ")"}, true
+	}
 	if !ok {
 		x.err = err
 		se = &seam.Error{Status: http.StatusInternalServerError, Type: "internal_error",

@@ -17,12 +17,28 @@
 //     time. The store's FinishAttempt is exactly-once: whichever of the
 //     timer and the worker finishes first wins, and a worker that loses
 //     leaves the credential untouched.
-//   - The store is the source of truth. After a restart, Start expires the
-//     pending attempts whose deadline passed and resumes the others on
-//     their encoders with their original deadlines.
+//   - An outcome is decided in memory first and written to the store
+//     second (record.go): readers see it at once, so an attempt is
+//     terminal by its deadline however slow or full the store is. An
+//     outcome the store refuses stays in memory, served with the
+//     credential change it brings, and is written again until the store
+//     takes it. While the store refuses writes, new encodes get 503
+//     service_unavailable and no card is written: a queued attempt waits
+//     for the store and expires, card untouched, if it does not recover.
+//   - The store is the source of truth across restarts. After a restart,
+//     Start expires the pending attempts whose deadline passed and resumes
+//     the others on their encoders with their original deadlines.
+//   - A credential whose system refuses reissue is on one card at most:
+//     its encodes take a claim on it (claim.go; a lease in the store too
+//     when servers share one) and check is_issued again under the claim,
+//     which is released once the outcome is in the store.
+//   - A credential whose ends_at has passed is not encoded: Encode refuses
+//     it (400 invalid_input), and one that ends while queued fails
+//     (uncategorized_error) before its card is written.
 //   - Drain stops taking encodes (503 service_unavailable) and waits for
-//     the attempts in flight, each of which ends by its deadline; a
-//     server's graceful shutdown is Drain then Close.
+//     the encodes being accepted, the attempts in flight, each of which
+//     ends by its deadline, and their outcomes' writes; a server's
+//     graceful shutdown is Drain then Close.
 //   - With Sharing, several servers use one store: each encoder is driven
 //     by the holder of its lease (shared.go); attempts accepted by another
 //     server are found by polling the store; a dead holder's encoders are

@@ -81,6 +81,9 @@ type Service struct {
 	sharing  Sharing
 	cache    *attemptCache
 	creds    *credentialCache // nil when the store is shared
+	rec      *recorder        // outcomes decided, until the store has them
+	claims   claims           // encodes of credentials whose system refuses reissue
+	instance string           // names this service in the store's leases
 
 	workers []*worker // in configuration order
 	byID    map[string]*worker
@@ -93,8 +96,12 @@ type Service struct {
 	started  bool
 	closed   bool
 	draining bool
-	drained  chan struct{}   // closed once draining with nothing tracked
+	drained  chan struct{}   // closed once draining with nothing in flight
 	tracked  map[string]*job // attempts queued or running, by attempt id
+	// accepting counts encodes past the draining check and not yet
+	// queued: Drain waits for them too, so an encode is either refused
+	// or waited for.
+	accepting int
 }
 
 // New checks cfg and returns a Service whose workers have not started yet.
@@ -120,6 +127,7 @@ func New(cfg Config) (*Service, error) {
 		byID:     map[string]*worker{},
 		tracked:  map[string]*job{},
 		drained:  make(chan struct{}),
+		rec:      newRecorder(),
 	}
 	if s.deadline == 0 {
 		s.deadline = DefaultDeadline
@@ -139,6 +147,9 @@ func New(cfg Config) (*Service, error) {
 			bad("%v", err)
 		}
 		s.shared = true
+		s.instance = s.sharing.Instance
+	} else {
+		s.instance = "encoderd-" + uuid.NewString()
 	}
 	for i, ec := range cfg.Encoders {
 		name := ec.DisplayName
@@ -208,6 +219,11 @@ func (s *Service) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.recordLoop()
+	}()
 	if s.shared {
 		// The coordinator queues what the store holds for the encoders
 		// whose leases it takes, and expires what nobody ran in time.
@@ -286,6 +302,7 @@ func (s *Service) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.flushUnrecorded()
 	if s.shared {
 		s.releaseLeases()
 	}
@@ -314,15 +331,31 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		return nil, seam.InvalidInput("credential %s belongs to acs system %s, but encoder %s (%s) encodes for acs system %s",
 			credentialID, c.ACSSystemID, encoderID, w.cfg.DisplayName, w.cfg.SystemID)
 	}
+	now := s.now()
+	if end, ok := endsAt(c); ok && !now.Before(end) {
+		return nil, seam.InvalidInput("credential %s ended at %s (its ends_at): a card valid only until then opens nothing; "+
+			"create a credential whose ends_at is in the future", credentialID, seam.At(end))
+	}
+	if failing, _ := s.rec.refusing(); failing != nil {
+		return nil, unavailable(failing)
+	}
 
 	s.mu.Lock()
 	closed, draining := s.closed, s.draining
+	if !closed && !draining {
+		s.accepting++
+	}
 	s.mu.Unlock()
 	if closed || draining {
 		return nil, &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
 			Message: "the server is shutting down and takes no new encodes; retry on another instance or after it restarts"}
 	}
-	now := s.now()
+	defer func() {
+		s.mu.Lock()
+		s.accepting--
+		s.noteDrained()
+		s.mu.Unlock()
+	}()
 	a := &store.Attempt{
 		ID:           uuid.NewString(),
 		WorkspaceID:  workspaceID,
@@ -333,6 +366,12 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		Deadline:     now.Add(s.deadline),
 	}
 	if err := s.store.CreateAttempt(ctx, a); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, store.ErrExists) {
+			// Nothing was acknowledged; encodes wait until the store
+			// takes writes again.
+			s.rec.fail(err)
+			return nil, unavailable(err)
+		}
 		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
 	}
 	s.cache.put(a)
@@ -349,6 +388,9 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 // credential reads a credential, from memory when the service may keep
 // it there (credentialCache).
 func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam.Credential, error) {
+	if c, ok := s.rec.credential(workspaceID, id); ok {
+		return c, nil
+	}
 	if s.creds != nil {
 		if c, ok := s.creds.get(workspaceID, id); ok {
 			return c, nil
@@ -363,6 +405,9 @@ func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam
 
 // Attempt returns an attempt as the API shows it.
 func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*seam.ActionAttempt, error) {
+	if a, ok := s.rec.attempt(workspaceID, attemptID); ok {
+		return toSeam(a)
+	}
 	if a, ok := s.cache.get(workspaceID, attemptID); ok {
 		return toSeam(a)
 	}
@@ -439,6 +484,9 @@ func (s *Service) worker(workspaceID, encoderID string) *worker {
 // enqueue tracks a pending attempt, arms its deadline timer and queues it
 // on w. An attempt already tracked is not queued twice.
 func (s *Service) enqueue(w *worker, a *store.Attempt) {
+	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
+		return // its outcome is decided; only the store does not know it yet
+	}
 	j := &job{attempt: a, encoder: w.cfg.DisplayName}
 	s.mu.Lock()
 	if s.closed || s.tracked[a.ID] != nil {
@@ -471,7 +519,7 @@ func (s *Service) forget(id string) {
 // noteDrained closes drained once a drain has nothing left to wait for.
 // The caller holds mu.
 func (s *Service) noteDrained() {
-	if !s.draining || len(s.tracked) > 0 {
+	if !s.draining || s.inFlight() > 0 {
 		return
 	}
 	select {
@@ -481,12 +529,25 @@ func (s *Service) noteDrained() {
 	}
 }
 
+// inFlight counts what a drain waits for: encodes being accepted,
+// attempts queued or running, and outcomes not yet in the store. The
+// caller holds mu.
+func (s *Service) inFlight() int { return s.accepting + len(s.tracked) + s.rec.count() }
+
+// noteRecorded lets a drain see that an outcome reached the store.
+func (s *Service) noteRecorded() {
+	s.mu.Lock()
+	s.noteDrained()
+	s.mu.Unlock()
+}
+
 // Drain stops taking new encodes (Encode answers 503 service_unavailable)
-// and waits until every attempt queued or running has reached its terminal
-// status, which each does by its deadline, or until ctx ends. The rest of
-// the service keeps working meanwhile, so clients can still read the
-// outcomes. It returns how many attempts were still in flight when ctx
-// ended (they stay pending, as after Close) with ctx's error, or 0 and nil.
+// and waits until every encode already accepted has reached its terminal
+// status, which each does by its deadline, and that status is in the
+// store, or until ctx ends. The rest of the service keeps working
+// meanwhile, so clients can still read the outcomes. It returns how many
+// attempts were still in flight when ctx ended (they stay pending in the
+// store, as after Close) with ctx's error, or 0 and nil.
 func (s *Service) Drain(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	s.draining = true
@@ -498,7 +559,7 @@ func (s *Service) Drain(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return len(s.tracked), ctx.Err()
+		return s.inFlight(), ctx.Err()
 	}
 }
 
@@ -517,19 +578,26 @@ func (s *Service) expire(j *job) {
 
 	d := j.attempt.Deadline.Sub(j.attempt.CreatedAt).Round(time.Millisecond)
 	msg := fmt.Sprintf("the attempt waited %v in the queue of encoder %s and expired before it started", d, j.encoder)
-	if j.started.Load() {
+	if failing, _ := s.rec.refusing(); failing != nil && !j.writing.Load() {
+		msg = fmt.Sprintf("the server could not record encode outcomes for %v (%v), so encoder %s did not write the card", d, failing, j.encoder)
+	} else if j.started.Load() {
 		msg = fmt.Sprintf("encoder %s did not finish encoding within %v", j.encoder, d)
 	}
 	s.finish(j.attempt, nil, failure{seam.ErrActionAttemptExpired, msg}, nil)
 }
 
-// finish records an attempt's terminal status: success with cred when f is
-// nil, otherwise the failure. It reports whether this call decided the
+// finish decides an attempt's terminal status: success with cred when f
+// is nil, otherwise the failure. It reports whether this call decided the
 // outcome; false means the attempt had already finished (its deadline
-// timer won) or the store failed, both logged.
+// timer won), which is logged. The outcome stands from the moment it is
+// decided, whether the store takes it now or later (record.go).
 func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
+	return s.conclude(a, cred, f, card, nil)
+}
+
+// conclude is finish with after, which runs once the outcome is in the
+// store (or known to have lost to another).
+func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card, after func()) bool {
 	done := *a
 	done.FinishedAt = s.now()
 	if cred != nil {
@@ -539,37 +607,41 @@ func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, car
 		done.Status = seam.StatusError
 		done.ErrorType, done.ErrorMessage = f.Type, f.Message
 	}
-	err := s.store.FinishAttempt(ctx, &done, cred)
-	switch {
-	case err == nil:
-		s.cache.put(&done)
-		if cred != nil && s.creds != nil {
-			s.creds.put(cred)
-		}
-	case errors.Is(err, store.ErrNotPending):
-		s.cache.drop(a.ID) // finished elsewhere; the store says how
-	}
 	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
 	if card != nil {
 		log = log.With("card_number", card.Number)
 	}
-	switch {
-	case errors.Is(err, store.ErrNotPending):
-		if card != nil {
-			log.Warn("card written after the attempt had expired; the credential is left unchanged")
-		} else {
-			log.Info("action attempt had already finished (expired first)", "outcome", done.Status, "error_type", f.Type)
+	d := &decided{attempt: &done, cred: cred, after: after}
+	if !s.rec.decide(d) {
+		if after != nil {
+			after()
 		}
+		s.lostRace(log, &done, f, card)
+		return false
+	}
+	stands, err := s.record(d)
+	switch {
+	case !stands:
+		s.lostRace(log, &done, f, card)
 		return false
 	case err != nil:
-		log.Error("recording action attempt outcome failed", "outcome", done.Status, "error_type", f.Type, "err", err)
-		return false
+		log.Warn("the store did not take the outcome; it stands, is served from memory and is written when the store takes writes",
+			"outcome", done.Status, "error_type", f.Type, "err", err)
 	case cred != nil:
 		log.Info("action attempt succeeded")
 	default:
 		log.Info("action attempt failed", "error_type", f.Type, "message", f.Message)
 	}
 	return true
+}
+
+// lostRace logs an outcome that came after the attempt had one.
+func (s *Service) lostRace(log *slog.Logger, done *store.Attempt, f failure, card *driver.Card) {
+	if card != nil {
+		log.Warn("card written after the attempt had expired; the credential is left unchanged")
+		return
+	}
+	log.Info("action attempt had already finished (expired first)", "outcome", done.Status, "error_type", f.Type)
 }
 
 // toSeam converts a stored attempt to its API form, keeping the status

@@ -23,8 +23,9 @@ type job struct {
 	encoder string // display name, for messages
 	timer   *time.Timer
 	// started is set when the worker takes the job off the queue, so an
-	// expiry can say whether the attempt was still waiting its turn.
-	started atomic.Bool
+	// expiry can say whether the attempt was still waiting its turn;
+	// writing once the driver has been handed the card.
+	started, writing atomic.Bool
 }
 
 // worker runs one encoder's attempts in FIFO order.
@@ -143,6 +144,10 @@ func (w *worker) process(ctx context.Context, j *job) {
 		s.finish(a, nil, f, nil)
 	}
 
+	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
+		s.untrack(j)
+		return
+	}
 	cur, cached := s.cache.get(a.WorkspaceID, a.ID)
 	var err error
 	if !cached {
@@ -178,15 +183,68 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
-	if c.IsIssued != nil && *c.IsIssued && w.refusesReissue(c) {
-		fail(failure{seam.ErrCredentialCannotBeReissued, fmt.Sprintf(
-			"credential %s is already issued and its acs system does not allow encoding it again", c.ACSCredentialID)})
+	refuses := w.refusesReissue(c)
+	if isIssued(c) && refuses {
+		fail(reissueRefused(c))
+		return
+	}
+	if end, ok := endsAt(c); ok && !s.now().Before(end) {
+		fail(failure{seam.ErrUncategorized, fmt.Sprintf(
+			"credential %s ended at %s (its ends_at) while the attempt waited; the card was not written", c.ACSCredentialID, seam.At(end))})
 		return
 	}
 
+	encodeCtx, cancel := context.WithDeadline(ctx, a.Deadline)
+	defer cancel()
+	// release, once set, gives up the claim on the credential; a success
+	// hands it to the outcome, which releases it once recorded.
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	if refuses {
+		if release, err = s.claimCredential(encodeCtx, a.WorkspaceID, a.CredentialID, a.Deadline); err != nil {
+			if ctx.Err() == nil {
+				fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+					"another encode of credential %s held it until the attempt's deadline: %v", a.CredentialID, err)})
+			}
+			return
+		}
+		// Another encode of it may have ended while this one waited.
+		c, err = s.credential(ctx, a.WorkspaceID, a.CredentialID)
+		if err != nil {
+			if ctx.Err() == nil {
+				fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s could not be read: %v", a.CredentialID, err)})
+			}
+			return
+		}
+		if isIssued(c) {
+			fail(reissueRefused(c))
+			return
+		}
+	}
+
 	if o := w.takeArmed(); o != nil {
-		w.simulate(j, c, o)
+		w.simulate(j, c, o, &release)
 		return
+	}
+
+	// No card is written while the store cannot record the outcome.
+	if failing, healthy := s.rec.refusing(); failing != nil {
+		s.log.Warn("the store refuses writes; the encode waits for it before writing the card",
+			"action_attempt_id", a.ID, "encoder", w.cfg.DisplayName, "err", failing)
+		select {
+		case <-healthy:
+		case <-encodeCtx.Done():
+			if ctx.Err() == nil {
+				fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+					"the server could not record encode outcomes until the attempt's deadline (%v), so encoder %s did not write the card",
+					failing, w.cfg.DisplayName)})
+			}
+			return
+		}
 	}
 
 	w.dropIfHungUp()
@@ -199,8 +257,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
-	encodeCtx, cancel := context.WithDeadline(ctx, a.Deadline)
-	defer cancel()
+	j.writing.Store(true)
 	card, err := w.cfg.Driver.Encode(encodeCtx, port, credential.Job(c))
 	if closesPort(err) {
 		w.dropPort(port)
@@ -215,7 +272,25 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 	s.untrack(j)
-	s.finish(a, credential.Issue(c, card, s.now()), failure{}, &card)
+	after := release
+	release = nil
+	s.conclude(a, credential.Issue(c, card, s.now()), failure{}, &card, after)
+}
+
+func isIssued(c *seam.Credential) bool { return c.IsIssued != nil && *c.IsIssued }
+
+func reissueRefused(c *seam.Credential) failure {
+	return failure{seam.ErrCredentialCannotBeReissued, fmt.Sprintf(
+		"credential %s is already issued and its acs system does not allow encoding it again", c.ACSCredentialID)}
+}
+
+// endsAt is the end of c's validity, if it has one.
+func endsAt(c *seam.Credential) (time.Time, bool) {
+	if c.EndsAt == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.EndsAt)
+	return t, err == nil
 }
 
 // refusesReissue reports whether c's ACS system refuses to encode a
@@ -233,7 +308,7 @@ func (w *worker) refusesReissue(c *seam.Credential) bool {
 }
 
 // simulate ends the attempt with an armed outcome, without the device.
-func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome) {
+func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, release *func()) {
 	s := w.svc
 	s.untrack(j)
 	if o.errType != "" {
@@ -243,7 +318,9 @@ func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome) {
 	}
 	job := credential.Job(c)
 	card := driver.Card{Number: syntheticCardNumber(), Technology: "simulated", CardID: job.CardID}
-	s.finish(j.attempt, credential.Issue(c, card, s.now()), failure{}, &card)
+	after := *release
+	*release = nil
+	s.conclude(j.attempt, credential.Issue(c, card, s.now()), failure{}, &card, after)
 }
 
 // syntheticCardNumber is a random 7-byte UID in upper-case hex, the shape

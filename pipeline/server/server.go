@@ -196,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler: api.New(api.Deps{
 			Lab:      cfg.Lab,
-			Store:    s.store,
+			Store:    s.svc.View(),
 			Encoding: s.svc,
 			Encoders: s.svc,
 			Logger:   cfg.Logger,

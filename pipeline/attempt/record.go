@@ -1,0 +1,332 @@
+package attempt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// An attempt's outcome is decided in memory first and written to the
+// store second. Readers see the terminal status the moment it is decided,
+// so an attempt is terminal by its deadline whatever the store does: a
+// store that is slow, full or unreachable delays only the write. An
+// outcome the store refused stays in memory (served to readers, its
+// credential change included) and is written again until the store takes
+// it. While the store refuses writes, the service takes no new encode and
+// writes no card: a card written now would carry an outcome that might
+// never be recorded.
+
+// Retry pacing of outcomes the store refused, and of the probe that tells
+// when a store that refused a write takes writes again.
+const (
+	retryFirst = 20 * time.Millisecond
+	retryMax   = time.Second
+)
+
+// decided is an outcome the store has not confirmed yet.
+type decided struct {
+	attempt *store.Attempt   // terminal
+	cred    *seam.Credential // the credential as the success left it; nil otherwise
+	// after runs once the outcome is in the store (or known never to be):
+	// it releases what must be held until other servers can see it.
+	after func()
+	// refused is set once the store refused the outcome: from then on
+	// only the retry loop writes it.
+	refused bool
+}
+
+// recorder holds decided outcomes until the store has them, and knows
+// whether the store takes writes.
+type recorder struct {
+	mu      sync.Mutex
+	byID    map[string]*decided // by attempt id
+	failing error               // the last write error while the store refuses writes
+	healthy chan struct{}       // closed while the store takes writes
+	kick    chan struct{}       // capacity 1: something to retry
+}
+
+func newRecorder() *recorder {
+	r := &recorder{byID: map[string]*decided{}, healthy: make(chan struct{}), kick: make(chan struct{}, 1)}
+	close(r.healthy)
+	return r
+}
+
+// decide keeps d in memory; false if the attempt already has an outcome
+// waiting to be recorded (the deadline timer and the worker raced).
+func (r *recorder) decide(d *decided) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID[d.attempt.ID] != nil {
+		return false
+	}
+	r.byID[d.attempt.ID] = d
+	return true
+}
+
+// done forgets the outcome of an attempt once the store has it, or once
+// the store showed that another outcome won; it runs the outcome's after.
+func (r *recorder) done(id string) {
+	r.mu.Lock()
+	d := r.byID[id]
+	delete(r.byID, id)
+	r.mu.Unlock()
+	if d != nil && d.after != nil {
+		d.after()
+	}
+}
+
+// attempt returns a copy of a decided, unrecorded attempt.
+func (r *recorder) attempt(workspaceID, id string) (*store.Attempt, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.byID[id]
+	if d == nil || d.attempt.WorkspaceID != workspaceID {
+		return nil, false
+	}
+	cp := *d.attempt
+	return &cp, true
+}
+
+// credential returns the newest unrecorded success's credential, if any.
+func (r *recorder) credential(workspaceID, id string) (*seam.Credential, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var best *decided
+	for _, d := range r.byID {
+		if d.cred == nil || d.cred.ACSCredentialID != id || d.cred.WorkspaceID != workspaceID {
+			continue
+		}
+		if best == nil || d.attempt.FinishedAt.After(best.attempt.FinishedAt) {
+			best = d
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	return copyCredential(best.cred)
+}
+
+// copyCredential returns a deep copy of c, so that a reader may change
+// what it gets; false if c does not survive a JSON round trip, which its
+// plain-data fields always do.
+func copyCredential(c *seam.Credential) (*seam.Credential, bool) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, false
+	}
+	var out seam.Credential
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, false
+	}
+	return &out, true
+}
+
+// unrecorded returns the outcomes the store refused, to write again.
+func (r *recorder) unrecorded() []*decided {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*decided, 0, len(r.byID))
+	for _, d := range r.byID {
+		if d.refused {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
+
+// refuse notes that the store refused to record d.
+func (r *recorder) refuse(d *decided, err error) {
+	r.mu.Lock()
+	d.refused = true
+	r.mu.Unlock()
+	r.fail(err)
+}
+
+// fail notes that the store refused a write.
+func (r *recorder) fail(err error) {
+	r.mu.Lock()
+	if r.failing == nil {
+		r.healthy = make(chan struct{})
+	}
+	r.failing = err
+	r.mu.Unlock()
+	r.poke()
+}
+
+// ok notes that the store took a write.
+func (r *recorder) ok() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failing != nil {
+		r.failing = nil
+		close(r.healthy)
+	}
+}
+
+// refusing returns the store's last write error while it refuses writes,
+// and a channel closed once it takes writes again.
+func (r *recorder) refusing() (error, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing, r.healthy
+}
+
+func (r *recorder) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// unavailable is the API's answer to an encode while the store refuses
+// writes.
+func unavailable(err error) *seam.Error {
+	return &seam.Error{Status: 503, Type: "service_unavailable", Message: fmt.Sprintf(
+		"the server cannot record encode outcomes now (%v) and takes no new encodes until it can; retry later", err)}
+}
+
+// record writes a decided outcome. It reports whether the outcome stands:
+// false when the store says another outcome was recorded first.
+func (s *Service) record(d *decided) (stands bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err = s.store.FinishAttempt(ctx, d.attempt, d.cred)
+	switch {
+	case err == nil:
+		s.rec.ok()
+		s.cache.put(d.attempt)
+		if d.cred != nil && s.creds != nil {
+			s.creds.put(d.cred)
+		}
+		s.rec.done(d.attempt.ID)
+		s.noteRecorded()
+		return true, nil
+	case errors.Is(err, store.ErrNotPending), errors.Is(err, store.ErrNotFound):
+		// The store holds another outcome (an instance sharing the
+		// store expired it), or no longer the attempt at all: its word
+		// stands.
+		s.rec.ok()
+		s.cache.drop(d.attempt.ID)
+		s.rec.done(d.attempt.ID)
+		s.noteRecorded()
+		return false, err
+	default:
+		s.rec.refuse(d, err)
+		return true, err
+	}
+}
+
+// recordLoop writes again what the store refused, and probes a store
+// that refused a write until it takes writes again, until the service
+// closes.
+func (s *Service) recordLoop() {
+	wait := retryFirst
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.rec.kick:
+		case <-timer.C:
+		}
+		failing, _ := s.rec.refusing()
+		pending := s.rec.unrecorded()
+		if failing == nil && len(pending) == 0 {
+			wait = retryFirst
+			continue
+		}
+		progress := false
+		for _, d := range pending {
+			if _, err := s.record(d); err == nil || errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound) {
+				progress = true
+			}
+		}
+		if len(pending) == 0 {
+			progress = s.probe() == nil
+		}
+		if failing, _ = s.rec.refusing(); failing == nil && s.rec.count() == 0 {
+			s.log.Info("the store takes writes again; every decided outcome is recorded")
+			wait = retryFirst
+			continue
+		}
+		if progress {
+			wait = retryFirst
+		} else {
+			wait = min(2*wait, retryMax)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// probe makes a small write to learn whether a store that refused one
+// takes writes again: a lease of this service's own, released at once.
+func (s *Service) probe() error {
+	ctx, cancel := context.WithTimeout(s.ctx, storeTimeout)
+	defer cancel()
+	name := "probe/" + s.instance
+	if _, err := s.store.AcquireLease(ctx, name, s.instance, time.Minute); err != nil {
+		s.rec.fail(err)
+		return err
+	}
+	s.rec.ok()
+	if err := s.store.ReleaseLease(ctx, name, s.instance); err != nil {
+		s.log.Debug("releasing the store probe's lease failed; it expires on its own", "err", err)
+	}
+	return nil
+}
+
+// flushUnrecorded makes a last try at writing what the store refused,
+// when the service closes, and logs what stays unrecorded: those attempts
+// are pending in the store, and the next start resolves them.
+func (s *Service) flushUnrecorded() {
+	for _, d := range s.rec.unrecorded() {
+		if _, err := s.record(d); err != nil && !errors.Is(err, store.ErrNotPending) && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("closing with an outcome the store did not take; the attempt stays pending in the store",
+				"action_attempt_id", d.attempt.ID, "outcome", d.attempt.Status, "error_type", d.attempt.ErrorType, "err", err)
+		}
+	}
+}
+
+// View returns the service's store as readers must see it: credentials
+// as the outcomes decided but not yet written left them. The API reads
+// credentials through it, so a credential an encode issued reads issued
+// while the store still refuses the write.
+func (s *Service) View() store.Store { return view{Store: s.store, rec: s.rec} }
+
+type view struct {
+	store.Store
+	rec *recorder
+}
+
+func (v view) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
+	if c, ok := v.rec.credential(workspaceID, credentialID); ok {
+		return c, nil
+	}
+	return v.Store.GetCredential(ctx, workspaceID, credentialID)
+}
+
+func (v view) ListCredentials(ctx context.Context, workspaceID string, f store.CredentialFilter) ([]*seam.Credential, error) {
+	cs, err := v.Store.ListCredentials(ctx, workspaceID, f)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cs {
+		if d, ok := v.rec.credential(workspaceID, c.ACSCredentialID); ok {
+			cs[i] = d
+		}
+	}
+	return cs, nil
+}
