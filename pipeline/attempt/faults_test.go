@@ -369,3 +369,75 @@ func TestExpiredCredentialIsNotEncoded(t *testing.T) {
 	wantSeamError(t, err, 400, "invalid_input")
 	r.drivers[frontDesk1].idle(t)
 }
+
+// Two servers sharing one store, each driving one of two encoders of a
+// system that refuses reissue, encode the same credential at once: one
+// card is written, the other encode ends credential_cannot_be_reissued.
+func TestConcurrentReissueAcrossServersSharingAStore(t *testing.T) {
+	r := newRig(t)
+	only := func(name, instance string) *attempt.Service {
+		cfg := r.cfg
+		cfg.Encoders = nil
+		for _, e := range r.cfg.Encoders {
+			if e.DisplayName == name {
+				cfg.Encoders = append(cfg.Encoders, e)
+			}
+		}
+		cfg.Sharing = &attempt.Sharing{Instance: instance, LeaseTTL: 2 * time.Second, Poll: 20 * time.Millisecond}
+		svc, err := attempt.New(cfg)
+		if err != nil {
+			t.Fatalf("attempt.New: %v", err)
+		}
+		t.Cleanup(func() { svc.Close() })
+		if err := svc.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		return svc
+	}
+	svcs := map[string]*attempt.Service{stationDesk: only(stationDesk, "server-a"), "nfc-station-desk": only("nfc-station-desk", "server-b")}
+	c := r.credential("salto-space-hotel", seam.AccessCard)
+	ids := map[string]string{}
+	for name, svc := range svcs {
+		// Each server drives its encoder once its lease is taken.
+		var a *seam.ActionAttempt
+		a, err := svc.Encode(context.Background(), r.ws.ID, c.ACSCredentialID, r.encoderID(name))
+		if err != nil {
+			t.Fatalf("Encode on %s: %v", name, err)
+		}
+		ids[name] = a.ActionAttemptID
+	}
+	wait := func(name string) *seam.ActionAttempt {
+		t.Helper()
+		var got *seam.ActionAttempt
+		eventually(t, "attempt on "+name+" ends", func() bool {
+			a, err := svcs[name].Attempt(context.Background(), r.ws.ID, ids[name])
+			if err != nil {
+				t.Fatalf("Attempt: %v", err)
+			}
+			got = a
+			return a.Status != seam.StatusPending
+		})
+		return got
+	}
+	var winner, loser string
+	select {
+	case call := <-r.drivers[stationDesk].calls:
+		winner, loser = stationDesk, "nfc-station-desk"
+		call.reply <- succeed("04000000000040")
+	case call := <-r.drivers["nfc-station-desk"].calls:
+		winner, loser = "nfc-station-desk", stationDesk
+		call.reply <- succeed("04000000000040")
+	case <-time.After(waitBound):
+		t.Fatal("neither encoder was asked to write")
+	}
+	if got := wait(winner); got.Status != seam.StatusSuccess {
+		t.Fatalf("encode on %s ended %s %+v, want success", winner, got.Status, got.Error)
+	}
+	got := wait(loser)
+	if got.Status != seam.StatusError || got.Error.Type != seam.ErrCredentialCannotBeReissued {
+		t.Fatalf("encode on %s ended %s %+v, want error %s", loser, got.Status, got.Error, seam.ErrCredentialCannotBeReissued)
+	}
+	if r.drivers[loser].received(credential.CardID(c.ACSCredentialID)) {
+		t.Fatalf("%s was asked to write a credential whose system refuses reissue after %s wrote it", loser, winner)
+	}
+}
