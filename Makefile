@@ -1,7 +1,9 @@
 # encoderlab: make conformance (the main job) and make test (every test).
-# Needs only Go; Go tools come through the Go module proxy, and the
-# optional checks install what they need (npm packages, Debian packages)
-# where the machine can, and are skipped with a note where it cannot.
+# Needs only Go; Go tools come through the Go module proxy, and make test
+# installs what its checks need (npm packages, Debian packages), failing
+# with what to install by hand where the machine cannot.
+
+SHELL := /bin/bash
 
 GO       ?= go
 REPORTS  ?= $(CURDIR)/reports
@@ -15,7 +17,7 @@ all: build test
 
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
-	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs; installs the Seam SDK, libnfc's tools and PostgreSQL where it can"
+	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools and PostgreSQL (fails where it cannot)"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
@@ -60,7 +62,7 @@ realtime:
 ## and no crasher (go.dev/issue/75804), which CI must not mistake for a bug.
 FUZZ_BRIEF ?= 5000x
 test: sdk-deps libnfc postgres
-	$(GO) test $(RACEFLAG) -count=1 -timeout 15m ./...
+	set -o pipefail; $(GO) test $(RACEFLAG) -count=1 -timeout 15m -json ./... | $(GO) run ./internal/tools/testsummary
 	@if [ "$(FUZZ_BRIEF)" != "0" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF); fi
 
 ## mutants: the suite against each deliberately broken pipeline
@@ -95,12 +97,12 @@ clean:
 
 ## sdk-deps: Seam's JavaScript SDK, as pinned in .ci/sdk/package-lock.json,
 ## for the SDK check (TestSeamSDK in cmd/encoderd). Installed again only
-## when the lock file changes; without npm the check is skipped, with a note.
+## when the lock file changes; without npm it fails, saying what to install.
 SDK_DIR := .ci/sdk
 .PHONY: sdk-deps
 sdk-deps:
 	@if ! command -v npm >/dev/null 2>&1; then \
-		echo "note: npm not found; the Seam SDK check (TestSeamSDK) will be skipped. Install Node.js and npm to run it."; \
+		echo "error: npm not found; the Seam SDK check (TestSeamSDK) needs it: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; \
 	elif [ -f $(SDK_DIR)/node_modules/.package-lock.json ] && \
 	     [ ! $(SDK_DIR)/package-lock.json -nt $(SDK_DIR)/node_modules/.package-lock.json ]; then \
 		: up to date; \
@@ -111,13 +113,13 @@ sdk-deps:
 
 ## libnfc: Debian's libnfc-bin and libnfc-examples, for the tests that run
 ## nfc-list and nfc-mfclassic against the virtual PN532 (sim/device/pn532).
-## Without apt-get (or root) it only says so; those tests then skip.
+## Without apt-get (or root) it fails, saying what to install by hand.
 .PHONY: libnfc
 libnfc:
 	@if command -v nfc-list >/dev/null 2>&1 && command -v nfc-mfclassic >/dev/null 2>&1; then \
 		: already installed; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-		echo "note: apt-get not found; install libnfc's nfc-list and nfc-mfclassic by hand, or the libnfc tests will be skipped."; \
+		echo "error: apt-get not found; install libnfc's tools (nfc-list, nfc-poll, nfc-mfclassic) by hand: the PN532 compatibility tests need them"; exit 1; \
 	else \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples \
@@ -127,13 +129,13 @@ libnfc:
 
 ## postgres: Debian's postgresql, whose initdb and postgres the Postgres
 ## store's tests (pipeline/store/postgres/pgtest) run a throwaway server
-## with. Without apt-get (or root) it only says so; those tests then skip.
+## with. Without apt-get (or root) it fails, saying what to install by hand.
 .PHONY: postgres
 postgres:
 	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		: already installed; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
-		echo "note: apt-get not found; install PostgreSQL's server (initdb, postgres) by hand, or set ENCODERLAB_POSTGRES_URL, or the Postgres store's tests will be skipped."; \
+		echo "error: apt-get not found; install PostgreSQL's server (initdb, postgres) by hand, or set ENCODERLAB_POSTGRES_URL: the Postgres store's tests need one"; exit 1; \
 	else \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql \

@@ -18,6 +18,8 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/encoderlab/encoderlab/conformance"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // externalScale is the time scale of the demonstration: encoderd's
@@ -38,7 +40,7 @@ func TestExternalServer(t *testing.T) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("the go command is not on PATH; it builds encoderd and the suite")
+		require.Missing(t, "the go command is not on PATH; it builds encoderd and the suite")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

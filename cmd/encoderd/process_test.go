@@ -22,6 +22,8 @@ import (
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // The tests in this file's neighbours run encoderd as a separate process,
@@ -40,7 +42,7 @@ func encoderdBinary(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("the go command is not on PATH; it builds encoderd for the process tests")
+		require.Missing(t, "the go command is not on PATH; it builds encoderd for the process tests")
 	}
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "encoderd-bin-")

@@ -18,6 +18,8 @@ import (
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // sdkDir holds the Seam SDK check: .ci/sdk/encode.mjs and the SDK
@@ -78,14 +80,14 @@ func sdkOrSkip(t *testing.T) (node, script string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not found: install Node.js, then run make sdk-deps to install the Seam SDK")
+		require.Missing(t, "node not found: install Node.js, then run make sdk-deps to install the Seam SDK")
 	}
 	dir, err := filepath.Abs(sdkDir)
 	if err != nil {
 		t.Fatalf("locating %s: %v", sdkDir, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@seamapi", "http", "package.json")); err != nil {
-		t.Skipf("run make sdk-deps to install the Seam SDK (%s/node_modules has no @seamapi/http package)", dir)
+		require.Missing(t, "run make sdk-deps to install the Seam SDK (%s/node_modules has no @seamapi/http package)", dir)
 	}
 	return node, filepath.Join(dir, "encode.mjs")
 }

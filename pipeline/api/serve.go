@@ -91,7 +91,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("workspace_id", x.workspace))
 		}
 		level := slog.LevelInfo
-		if x.status >= 500 {
+		switch {
+		case x.status == http.StatusServiceUnavailable:
+			// Refused on purpose (draining, or the store cannot write):
+			// worth seeing, not a fault of the server.
+			level = slog.LevelWarn
+			if x.err != nil {
+				attrs = append(attrs, slog.Any("error", x.err))
+			}
+		case x.status >= 500:
 			level = slog.LevelError
 			attrs = append(attrs, slog.Any("error", x.err))
 		}

@@ -10,6 +10,8 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres/pgtest"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // TestSurvivesServerCrash: what the store acknowledged is there after the
@@ -26,7 +28,7 @@ func TestSurvivesServerCrash(t *testing.T) {
 	dir = filepath.Join(dir, "pg")
 	srv, err := pgtest.Start(dir)
 	if errors.Is(err, pgtest.ErrNotInstalled) {
-		t.Skipf("%v; make postgres installs it", err)
+		require.Missing(t, "%v; make postgres installs it", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // EnvURL names the environment variable that points ForTest at a server
@@ -63,7 +65,7 @@ func ForTest(t testing.TB) string {
 
 	srv, err := sharedServer()
 	if err != nil {
-		t.Skipf("PostgreSQL tests skipped: %v\n"+
+		require.Missing(t, "PostgreSQL tests need a server: %v\n"+
 			"\tinstall Debian's postgresql package (make postgres), or set %s to a server where the tests may create databases",
 			err, EnvURL)
 	}

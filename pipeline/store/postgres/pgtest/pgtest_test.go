@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres/pgtest"
+
+	"github.com/encoderlab/encoderlab/internal/require"
 )
 
 // serverDir returns a directory for Start that the postgres user can
@@ -33,7 +35,7 @@ func start(t *testing.T, dir string) *pgtest.Server {
 	t.Helper()
 	s, err := pgtest.Start(dir)
 	if errors.Is(err, pgtest.ErrNotInstalled) {
-		t.Skipf("%v; make postgres installs it", err)
+		require.Missing(t, "%v; make postgres installs it", err)
 	}
 	if err != nil {
 		t.Fatalf("Start(%q) = %v", dir, err)
