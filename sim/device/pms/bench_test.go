@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
-	"github.com/encoderlab/encoderlab/sim/device/internal/linebench"
+	"github.com/encoderlab/encoderlab/internal/linebench"
 	"github.com/encoderlab/encoderlab/sim/device/pms"
 )
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/encoderlab/encoderlab/sim/device/internal/linebench"
+	"github.com/encoderlab/encoderlab/internal/linebench"
 	"github.com/encoderlab/encoderlab/sim/device/pn532"
 )
 
