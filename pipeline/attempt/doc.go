@@ -49,4 +49,11 @@
 //   - Driver outcomes map onto API error types in one table (outcome.go),
 //     following docs/protocols/pms.md, so a newer API revision changes that
 //     table and not the drivers.
+//
+// The files follow the jobs: config.go (what a Service is made from),
+// service.go (start, resume, close), api.go (what the API calls),
+// track.go (deadline timers and draining), worker.go (one encoder's
+// queue and its walk from the store to the driver and back), record.go
+// (deciding and recording outcomes), claim.go, shared.go, cache.go and
+// outcome.go.
 package attempt

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 )
@@ -329,4 +331,62 @@ func (v view) ListCredentials(ctx context.Context, workspaceID string, f store.C
 		}
 	}
 	return cs, nil
+}
+
+// finish decides an attempt's terminal status: success with cred when f
+// is nil, otherwise the failure. It reports whether this call decided the
+// outcome; false means the attempt had already finished (its deadline
+// timer won), which is logged. The outcome stands from the moment it is
+// decided, whether the store takes it now or later (record.go).
+func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card) bool {
+	return s.conclude(a, cred, f, card, nil)
+}
+
+// conclude is finish with after, which runs once the outcome is in the
+// store (or known to have lost to another).
+func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card, after func()) bool {
+	done := *a
+	done.FinishedAt = s.now()
+	if cred != nil {
+		done.Status = seam.StatusSuccess
+		done.Result = cred
+	} else {
+		done.Status = seam.StatusError
+		done.ErrorType, done.ErrorMessage = f.Type, f.Message
+	}
+	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
+	if card != nil {
+		log = log.With("card_number", card.Number)
+	}
+	d := &decided{attempt: &done, cred: cred, after: after}
+	if !s.rec.decide(d) {
+		if after != nil {
+			after()
+		}
+		s.lostRace(log, &done, f, card)
+		return false
+	}
+	stands, err := s.record(d)
+	switch {
+	case !stands:
+		s.lostRace(log, &done, f, card)
+		return false
+	case err != nil:
+		log.Warn("the store did not take the outcome; it stands, is served from memory and is written when the store takes writes",
+			"outcome", done.Status, "error_type", f.Type, "err", err)
+	case cred != nil:
+		log.Info("action attempt succeeded")
+	default:
+		log.Info("action attempt failed", "error_type", f.Type, "message", f.Message)
+	}
+	return true
+}
+
+// lostRace logs an outcome that came after the attempt had one.
+func (s *Service) lostRace(log *slog.Logger, done *store.Attempt, f failure, card *driver.Card) {
+	if card != nil {
+		log.Warn("card written after the attempt had expired; the credential is left unchanged")
+		return
+	}
+	log.Info("action attempt had already finished (expired first)", "outcome", done.Status, "error_type", f.Type)
 }

@@ -1,0 +1,69 @@
+package attempt
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/serialport"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// DefaultDeadline is how long an attempt may stay pending when
+// Config.Deadline is zero. It is longer than the PMS driver's ACK wait plus
+// its answer wait, so an encoder that answers in time always answers before
+// the attempt expires.
+const DefaultDeadline = 30 * time.Second
+
+// storeTimeout bounds each store call a worker or timer makes. Those calls
+// must not inherit an attempt's deadline: recording that the deadline
+// passed happens after it.
+const storeTimeout = 10 * time.Second
+
+// EncoderConfig is one encoder the service drives.
+type EncoderConfig struct {
+	// ID is the API id (acs_encoder_id); DisplayName names it in messages.
+	ID, WorkspaceID, SystemID, ConnectedAccountID, DisplayName string
+	// Driver speaks the encoder's protocol.
+	Driver driver.Driver
+	// Port is the path of the encoder's line: any tty.
+	Port string
+	// Baud is the line speed.
+	Baud int
+}
+
+// Config configures a Service. Zero values of the optional fields are
+// replaced by the defaults documented on each.
+type Config struct {
+	// Store holds credentials and attempts. Required.
+	Store store.Store
+	// Lab supplies each ACS system's reissue policy. Required.
+	Lab *fixtures.Lab
+	// Encoders are the encoders to drive; ids must be unique.
+	Encoders []EncoderConfig
+	// Deadline is how long an attempt may stay pending; default 30 s.
+	Deadline time.Duration
+	// Open opens an encoder's port; default serialport.Open.
+	Open func(path string, baud int) (driver.Port, error)
+	// Now is the clock for attempt and credential times; default
+	// time.Now. Deadlines run on real timers, so Now must keep pace with
+	// the wall clock.
+	Now func() time.Time
+	// Logger receives the life cycle of attempts; default slog.Default().
+	Logger *slog.Logger
+	// Sharing, when set, makes the service one of several servers on one
+	// store, with each encoder driven by the holder of its lease (see
+	// Sharing). Nil: this service is the store's only user.
+	Sharing *Sharing
+}
+
+// openSerial adapts serialport.Open to Config.Open.
+func openSerial(path string, baud int) (driver.Port, error) {
+	p, err := serialport.Open(path, serialport.Mode{Baud: baud})
+	if err != nil {
+		// Return a nil interface, not a nil *serialport.Port inside one.
+		return nil, err
+	}
+	return p, nil
+}

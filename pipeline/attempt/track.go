@@ -1,0 +1,115 @@
+package attempt
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// enqueue tracks a pending attempt, arms its deadline timer and queues it
+// on w. An attempt already tracked is not queued twice.
+func (s *Service) enqueue(w *worker, a *store.Attempt) {
+	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
+		return // its outcome is decided; only the store does not know it yet
+	}
+	j := &job{attempt: a, encoder: w.cfg.DisplayName}
+	s.mu.Lock()
+	if s.closed || s.tracked[a.ID] != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.tracked[a.ID] = j
+	j.timer = time.AfterFunc(a.Deadline.Sub(s.now()), func() { s.expire(j) })
+	s.mu.Unlock()
+	w.push(j)
+}
+
+// untrack forgets an attempt whose outcome the worker is about to record
+// (or found recorded) and stops its deadline timer.
+func (s *Service) untrack(j *job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tracked[j.attempt.ID] == j {
+		s.forget(j.attempt.ID)
+		j.timer.Stop()
+	}
+}
+
+// forget drops an attempt from tracked. The caller holds mu.
+func (s *Service) forget(id string) {
+	delete(s.tracked, id)
+	s.noteDrained()
+}
+
+// noteDrained closes drained once a drain has nothing left to wait for.
+// The caller holds mu.
+func (s *Service) noteDrained() {
+	if !s.draining || s.inFlight() > 0 {
+		return
+	}
+	select {
+	case <-s.drained:
+	default:
+		close(s.drained)
+	}
+}
+
+// inFlight counts what a drain waits for: encodes being accepted,
+// attempts queued or running, and outcomes not yet in the store. The
+// caller holds mu.
+func (s *Service) inFlight() int { return s.accepting + len(s.tracked) + s.rec.count() }
+
+// noteRecorded lets a drain see that an outcome reached the store.
+func (s *Service) noteRecorded() {
+	s.mu.Lock()
+	s.noteDrained()
+	s.mu.Unlock()
+}
+
+// Drain stops taking new encodes (Encode answers 503 service_unavailable)
+// and waits until every encode already accepted has reached its terminal
+// status, which each does by its deadline, and that status is in the
+// store, or until ctx ends. The rest of the service keeps working
+// meanwhile, so clients can still read the outcomes. It returns how many
+// attempts were still in flight when ctx ended (they stay pending in the
+// store, as after Close) with ctx's error, or 0 and nil.
+func (s *Service) Drain(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	s.draining = true
+	s.noteDrained()
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		return 0, nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inFlight(), ctx.Err()
+	}
+}
+
+// expire runs on an attempt's deadline timer and records that it expired,
+// unless it has already finished.
+func (s *Service) expire(j *job) {
+	s.mu.Lock()
+	if s.closed || s.tracked[j.attempt.ID] != j {
+		s.mu.Unlock()
+		return
+	}
+	s.forget(j.attempt.ID)
+	s.wg.Add(1) // under mu, so Close cannot be waiting yet
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	d := j.attempt.Deadline.Sub(j.attempt.CreatedAt).Round(time.Millisecond)
+	msg := fmt.Sprintf("the attempt waited %v in the queue of encoder %s and expired before it started", d, j.encoder)
+	if failing, _ := s.rec.refusing(); failing != nil && !j.writing.Load() {
+		msg = fmt.Sprintf("the server could not record encode outcomes for %v (%v), so encoder %s did not write the card", d, failing, j.encoder)
+	} else if j.started.Load() {
+		msg = fmt.Sprintf("encoder %s did not finish encoding within %v", j.encoder, d)
+	}
+	s.finish(j.attempt, nil, failure{seam.ErrActionAttemptExpired, msg}, nil)
+}
