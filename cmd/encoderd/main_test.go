@@ -40,7 +40,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("--help exit %d, want %d", code, exitOK)
 	}
 	help := errOut.String()
-	for _, want := range []string{"Usage: encoderd", "Examples:", "-deadline", "(default 30s)", "-scale", "-lab", "-links", "-log-level"} {
+	for _, want := range []string{"Usage: encoderd", "Examples:", "-deadline", "(default 30s)", "-scale", "-lab", "-links", "$XDG_RUNTIME_DIR/encoderlab", "$TMPDIR/encoderlab-<uid>", "-log-level"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not mention %q:\n%s", want, help)
 		}

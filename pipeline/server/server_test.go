@@ -286,10 +286,14 @@ func TestStartRejectsDriverWithoutConstructor(t *testing.T) {
 
 func TestStartRejectsBadSettings(t *testing.T) {
 	for name, mutate := range map[string]func(*server.Config){
-		"scale":    func(c *server.Config) { c.Scale = -1 },
-		"deadline": func(c *server.Config) { c.AttemptDeadline = -time.Second },
-		"address":  func(c *server.Config) { c.Addr = "127.0.0.1:not-a-port" },
-		"database": func(c *server.Config) { c.DBPath = filepath.Join(t.TempDir(), "missing-dir", "x.db") },
+		"scale":         func(c *server.Config) { c.Scale = -1 },
+		"deadline":      func(c *server.Config) { c.AttemptDeadline = -time.Second },
+		"address":       func(c *server.Config) { c.Addr = "127.0.0.1:not-a-port" },
+		"database":      func(c *server.Config) { c.DBPath = filepath.Join(t.TempDir(), "missing-dir", "x.db") },
+		"read timeout":  func(c *server.Config) { c.ReadTimeout = -time.Second },
+		"write timeout": func(c *server.Config) { c.WriteTimeout = -time.Second },
+		"idle timeout":  func(c *server.Config) { c.IdleTimeout = -time.Second },
+		"max conns":     func(c *server.Config) { c.MaxConns = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t)
