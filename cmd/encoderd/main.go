@@ -237,7 +237,9 @@ func banner(w io.Writer, srv *server.Server, lab *fixtures.Lab, cfg server.Confi
 
 // serveProfiles serves net/http/pprof's handlers on their own listener, so
 // the API's mux never exposes them, and turns on block and mutex
-// profiling, which cost nothing until asked for.
+// profiling, which cost nothing until asked for. Its cmdline endpoint
+// shows the command line as the banner and logs would: without the
+// PostgreSQL password.
 func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -247,7 +249,7 @@ func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 	runtime.SetMutexProfileFraction(10)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", redactedCmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -264,4 +266,26 @@ func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 		runtime.SetBlockProfileRate(0)
 		runtime.SetMutexProfileFraction(0)
 	}, nil
+}
+
+// redactedCmdline answers as pprof.Cmdline does, the arguments separated
+// by NUL bytes, with every store URL as server.DisplayStore shows it.
+func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, strings.Join(redactArgs(os.Args), "\x00"))
+}
+
+// redactArgs returns args with each PostgreSQL URL, alone ("--db" "URL")
+// or in a flag ("--db=URL"), replaced by its display form.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if name, value, ok := strings.Cut(a, "="); ok && strings.HasPrefix(name, "-") {
+			out[i] = name + "=" + server.DisplayStore(value)
+			continue
+		}
+		out[i] = server.DisplayStore(a)
+	}
+	return out
 }

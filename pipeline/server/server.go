@@ -428,7 +428,8 @@ func isPostgresURL(s string) bool {
 }
 
 // DisplayStore is dbPath as logs and banners may show it: a PostgreSQL
-// URL loses its password.
+// URL loses its password, in the user part ("user:xxxxx@") or in the
+// query ("?password=xxxxx"), which PostgreSQL clients accept too.
 func DisplayStore(dbPath string) string {
 	if !isPostgresURL(dbPath) {
 		return dbPath
@@ -436,6 +437,10 @@ func DisplayStore(dbPath string) string {
 	u, err := url.Parse(dbPath)
 	if err != nil {
 		return "a PostgreSQL URL that does not parse"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

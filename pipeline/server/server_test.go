@@ -322,3 +322,18 @@ func TestURLOnEveryInterface(t *testing.T) {
 		t.Errorf("GET without a token: status %d, want 401", resp.StatusCode)
 	}
 }
+
+func TestDisplayStoreHidesPasswords(t *testing.T) {
+	for in, want := range map[string]string{
+		"encoderd.db": "encoderd.db",
+		"postgres://encoderd:s3cret@db.internal/e":      "postgres://encoderd:xxxxx@db.internal/e",
+		"postgresql://encoderd:s3cret@db.internal/e":    "postgresql://encoderd:xxxxx@db.internal/e",
+		"postgres://db.internal/e?password=s3cret&x=1":  "postgres://db.internal/e?password=xxxxx&x=1",
+		"postgres://encoderd@db.internal/e":             "postgres://encoderd@db.internal/e",
+		"postgres://encoderd:s3cret@db.internal:bad/e%": "a PostgreSQL URL that does not parse",
+	} {
+		if got := server.DisplayStore(in); got != want {
+			t.Errorf("DisplayStore(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
