@@ -7,6 +7,9 @@
 // and a pty whose slave a client opens. With Options.LinkDir set, the
 // slave is also published as LinkDir/<encoder id>, a stable path that
 // survives Hangup, which replaces the pty as unplugging and replugging
-// the encoder would. Play runs the scenario's timeline against the
+// the encoder would. The directory must be the user's own (it is created
+// mode 0700), and the encoder holds its link's name while it runs, so a
+// second encoder of the same id under the same directory is refused
+// rather than taking the first one's link over. Play runs the scenario's timeline against the
 // running encoder; Close stops it and releases everything.
 package sim

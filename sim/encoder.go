@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/fault"
 	"github.com/encoderlab/encoderlab/sim/pty"
@@ -22,7 +23,11 @@ var ErrClosed = errors.New("sim: encoder is closed")
 // Options say where and how encoders run.
 type Options struct {
 	// LinkDir, when set, is where an encoder publishes its line as a
-	// symlink named after its id.
+	// symlink named after its id. It is created (mode 0700) if missing,
+	// and refused if another user owns it or may write it. The encoder
+	// claims its link's name for as long as it runs (linkdir.Claim): a
+	// name another running encoder holds, in this process or another, is
+	// refused with a *linkdir.HeldError that names the holder.
 	LinkDir string
 	// Scale compresses every device and timeline duration (0: real time).
 	Scale timescale.Scale
@@ -44,6 +49,7 @@ type Encoder struct {
 	serve serveFunc
 	scale timescale.Scale
 	link  string
+	hold  *linkdir.Hold // the link's name, claimed; nil without a link
 	log   *slog.Logger
 	trace *lineTracer // nil: not traced
 	// faults sits between the line (as traced) and the device model, so
@@ -119,9 +125,17 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 			return nil, fmt.Errorf("sim: start %s: %w", id, err)
 		}
 	}
+	if e.link != "" {
+		if err := linkdir.Prepare(opts.LinkDir); err != nil {
+			return nil, fmt.Errorf("sim: start %s: %w", id, err)
+		}
+		if e.hold, err = linkdir.Claim(e.link); err != nil {
+			return nil, fmt.Errorf("sim: start %s: %w", id, err)
+		}
+	}
 	pair, err := e.open()
 	if err != nil {
-		return nil, fmt.Errorf("sim: start %s: %w", id, err)
+		return nil, errors.Join(fmt.Errorf("sim: start %s: %w", id, err), e.hold.Release())
 	}
 	e.mu.Lock()
 	e.run(pair)
@@ -302,7 +316,13 @@ func (e *Encoder) Close() error {
 		return nil
 	}
 	e.closed = true
-	if err := e.halt(); err != nil {
+	// The link goes before its name is released, so the next holder
+	// finds the name free and no link of ours left.
+	err := e.halt()
+	if rerr := e.hold.Release(); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
 		return fmt.Errorf("close %s: %w", e.ID(), err)
 	}
 	return nil

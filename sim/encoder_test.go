@@ -3,6 +3,7 @@ package sim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
@@ -242,6 +244,9 @@ func TestCloseReleasesEverything(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "desk-1")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("link still there after Close: %v", err)
 	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("Close left %s in the links directory (the link's lock file?)", entries[0].Name())
+	}
 	if err := e.Hangup(context.Background()); !errors.Is(err, sim.ErrClosed) {
 		t.Fatalf("Hangup after Close = %v, want ErrClosed", err)
 	}
@@ -257,5 +262,89 @@ func TestCloseReleasesEverything(t *testing.T) {
 			buf := make([]byte, 1<<16)
 			t.Fatalf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 		}
+	}
+}
+
+// TestSecondEncoderOfANameIsRefused: an encoder never takes over the link
+// another running encoder publishes under the same directory and id, and
+// never removes it on its way out; it names the holder instead.
+func TestSecondEncoderOfANameIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, desk(), sim.Options{LinkDir: dir, Scale: 0.01})
+	link := first.Link()
+
+	second, err := sim.Start(context.Background(), desk(), sim.Options{LinkDir: dir, Scale: 0.01})
+	if err == nil {
+		second.Close()
+		t.Fatal("a second encoder desk-1 started under the same links directory")
+	}
+	var held *linkdir.HeldError
+	if !errors.As(err, &held) || held.Link != link {
+		t.Fatalf("second Start: %v, want a *linkdir.HeldError for %s", err, link)
+	}
+	if want := fmt.Sprintf("pid %d", os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal %q should name the holder (%s)", err, want)
+	}
+	if target, err := os.Readlink(link); err != nil || target != first.TTY() {
+		t.Fatalf("after the refusal %s -> %q (%v), want the first encoder's %q", link, target, err, first.TTY())
+	}
+	ping(t, open(t, link))
+
+	// Once the first has gone, the name is free.
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := start(t, desk(), sim.Options{LinkDir: dir, Scale: 0.01})
+	if target, err := os.Readlink(link); err != nil || target != next.TTY() {
+		t.Fatalf("%s -> %q (%v), want the new encoder's %q", link, target, err, next.TTY())
+	}
+}
+
+func TestStartRefusesALinksDirectoryOthersControl(t *testing.T) {
+	for name, spoil := range map[string]func(t *testing.T, dir string){
+		"owned by another user": func(t *testing.T, dir string) {
+			if os.Geteuid() != 0 {
+				t.Skip("giving a directory to another user (os.Lchown) takes root")
+			}
+			if err := os.Lchown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"writable by others": func(t *testing.T, dir string) {
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "links")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			spoil(t, dir)
+			e, err := sim.Start(context.Background(), desk(), sim.Options{LinkDir: dir, Scale: 0.01})
+			if err == nil {
+				e.Close()
+				t.Fatalf("Start published a link in a directory %s", name)
+			}
+			if !errors.Is(err, linkdir.ErrUnsafe) || !strings.Contains(err.Error(), dir) {
+				t.Errorf("Start: %v, want a refusal (linkdir.ErrUnsafe) naming %s", err, dir)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("Start left %d entries in the refused directory", len(entries))
+			}
+		})
+	}
+}
+
+func TestStartCreatesAPrivateLinksDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "encoderlab-0")
+	start(t, desk(), sim.Options{LinkDir: dir, Scale: 0.01})
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("links directory created with mode %04o, want 0700", fi.Mode().Perm())
 	}
 }

@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	instance := fs.String("instance", "", "with --shared, this instance's `NAME` in leases (default: host, pid and a random suffix)")
 	fs.DurationVar(&lease, "lease-ttl", 0, "with --shared, how long an encoder's lease lasts unrenewed (`D`, real time; default 5s scaled, at least 1s)")
 	fs.StringVar(&o.labPath, "lab", "", "lab `FILE` (workspaces, keys, systems, encoders); default: the bundled fixtures/lab.yaml")
-	fs.StringVar(&o.cfg.LinkDir, "links", server.DefaultLinkDir(), "`DIR` that replaces {links} in encoder ports")
+	fs.StringVar(&o.cfg.LinkDir, "links", server.DefaultLinkDir(), "`DIR` that replaces {links} in encoder ports; by default your own $XDG_RUNTIME_DIR/encoderlab, or $TMPDIR/encoderlab-<uid> without XDG_RUNTIME_DIR (a DIR or link another user owns or may write is refused)")
 	scale := fs.Float64("scale", 1, "time scale `F` for protocol timeouts and the attempt deadline (0.01 runs 100 times faster; must match encodersim's)")
 	fs.DurationVar(&o.cfg.AttemptDeadline, "deadline", attempt.DefaultDeadline, "attempt deadline `D`, in real time before --scale applies")
 	fs.DurationVar(&o.grace, "shutdown-grace", 0, "on SIGINT/SIGTERM, wait at most `D` (real time) for attempts in flight; default: the scaled attempt deadline and a second")
@@ -237,7 +237,9 @@ func banner(w io.Writer, srv *server.Server, lab *fixtures.Lab, cfg server.Confi
 
 // serveProfiles serves net/http/pprof's handlers on their own listener, so
 // the API's mux never exposes them, and turns on block and mutex
-// profiling, which cost nothing until asked for.
+// profiling, which cost nothing until asked for. Its cmdline endpoint
+// shows the command line as the banner and logs would: without the
+// PostgreSQL password.
 func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -247,7 +249,7 @@ func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 	runtime.SetMutexProfileFraction(10)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", redactedCmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -264,4 +266,26 @@ func serveProfiles(addr string, log *slog.Logger) (stop func(), err error) {
 		runtime.SetBlockProfileRate(0)
 		runtime.SetMutexProfileFraction(0)
 	}, nil
+}
+
+// redactedCmdline answers as pprof.Cmdline does, the arguments separated
+// by NUL bytes, with every store URL as server.DisplayStore shows it.
+func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, strings.Join(redactArgs(os.Args), "\x00"))
+}
+
+// redactArgs returns args with each PostgreSQL URL, alone ("--db" "URL")
+// or in a flag ("--db=URL"), replaced by its display form.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if name, value, ok := strings.Cut(a, "="); ok && strings.HasPrefix(name, "-") {
+			out[i] = name + "=" + server.DisplayStore(value)
+			continue
+		}
+		out[i] = server.DisplayStore(a)
+	}
+	return out
 }

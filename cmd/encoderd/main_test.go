@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,7 +42,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("--help exit %d, want %d", code, exitOK)
 	}
 	help := errOut.String()
-	for _, want := range []string{"Usage: encoderd", "Examples:", "-deadline", "(default 30s)", "-scale", "-lab", "-links", "-log-level"} {
+	for _, want := range []string{"Usage: encoderd", "Examples:", "-deadline", "(default 30s)", "-scale", "-lab", "-links", "$XDG_RUNTIME_DIR/encoderlab", "$TMPDIR/encoderlab-<uid>", "-log-level"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not mention %q:\n%s", want, help)
 		}
@@ -137,8 +139,17 @@ func TestServesUntilCancelled(t *testing.T) {
 }
 
 // TestProfiles: --pprof serves Go's profiles on a listener of its own, and
-// the API does not.
+// the API does not; its cmdline endpoint never shows the store's password,
+// which the banner and logs hide too.
 func TestProfiles(t *testing.T) {
+	// The process's command line as the cmdline endpoint reads it: a
+	// PostgreSQL URL with a password, in every form a flag can take.
+	const secret = "s3cret-Pa55"
+	args := os.Args
+	os.Args = []string{args[0], "--db", "postgres://encoderd:" + secret + "@db.internal/encoderd",
+		"--db=postgresql://encoderd:" + secret + "@db.internal/encoderd", "-db=postgres://db.internal/encoderd?password=" + secret,
+		"--shared"}
+	t.Cleanup(func() { os.Args = args })
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -171,6 +182,27 @@ func TestProfiles(t *testing.T) {
 		}
 		res.Body.Close()
 		return res.StatusCode
+	}
+	res, err := client.Get(pm[1] + "cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(body), secret) {
+		t.Errorf("GET %scmdline shows the store's password: %q", pm[1], body)
+	}
+	if res.StatusCode == http.StatusOK {
+		// Served redacted: the rest of the line is still there.
+		for _, want := range []string{"\x00--db\x00postgres://encoderd:xxxxx@db.internal/encoderd\x00", "--db=postgresql://encoderd:xxxxx@db.internal/encoderd",
+			"-db=postgres://db.internal/encoderd?password=xxxxx", "\x00--shared"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("GET %scmdline = %q, want it to show %q", pm[1], body, want)
+			}
+		}
 	}
 	if code := get(pm[1] + "goroutine?debug=1"); code != http.StatusOK {
 		t.Errorf("GET %sgoroutine: %d, want 200", pm[1], code)

@@ -7,9 +7,13 @@
 //	encodersim list
 //	encodersim show [-o OUT.html] [--outcome TEXT] TRACE
 //
-// Run publishes each encoder as DIR/<encoder id>, by default under
-// $TMPDIR/encoderlab, where the bundled lab (fixtures/lab.yaml) tells
-// encoderd to look, so the two find each other with no configuration.
+// Run publishes each encoder as DIR/<encoder id>, by default under the
+// user's own $XDG_RUNTIME_DIR/encoderlab (or $TMPDIR/encoderlab-<uid>
+// without XDG_RUNTIME_DIR), where the bundled lab (fixtures/lab.yaml)
+// tells encoderd to look, so the two find each other with no
+// configuration. A links directory another user owns or may write is
+// refused, and so is an encoder whose link another running simulator
+// holds.
 package main
 
 import (
@@ -21,7 +25,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +33,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/encoderlab/encoderlab/internal/cli"
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/scenario"
@@ -95,7 +99,7 @@ func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) (int, bool) { return cli.Parse(fs, args) }
 
 // defaultLinks is where encoderd's bundled lab looks for encoders.
-func defaultLinks() string { return filepath.Join(os.TempDir(), "encoderlab") }
+func defaultLinks() string { return linkdir.Default() }
 
 const runUsage = `Usage: encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
 
@@ -106,6 +110,15 @@ SIGTERM). An argument ending in .yaml or .yml is a file; any other
 argument, or every argument with --bundled, names a bundled scenario
 ("encodersim list" shows them).
 
+Links. Each encoder is published as DIR/<encoder id>, a symlink to its
+pty. DIR defaults to $XDG_RUNTIME_DIR/encoderlab, or to
+$TMPDIR/encoderlab-<uid> when XDG_RUNTIME_DIR is not set: where encoderd
+looks by default. DIR is created with mode 0700; a DIR another user owns,
+or that group or others may write, is refused, since whoever controls it
+controls what encoderd talks to. An encoder whose link another running
+simulator holds is refused too, naming that simulator; the link of one
+that was killed is taken over.
+
 Examples:
   encodersim run first-issue
   encodersim run --scale 0.1 empty-reader busy-then-success
@@ -114,7 +127,7 @@ Examples:
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", runUsage, stderr)
-	links := fs.String("links", defaultLinks(), "publish each encoder as `DIR`/<encoder id>")
+	links := fs.String("links", defaultLinks(), "publish each encoder as `DIR`/<encoder id> (a directory of your own; see Links above)")
 	scale := fs.Float64("scale", 1, "time scale `F` for every device and timeline duration (0.01 runs 100 times faster)")
 	bundled := fs.Bool("bundled", false, "read every argument as a bundled scenario name")
 	debug := fs.Bool("debug", false, "log every byte on the lines")

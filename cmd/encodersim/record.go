@@ -23,7 +23,13 @@ opens the encoder's serial device, offers the pipeline a pty published at
 every byte both ways unchanged, and writes a trace: each chunk with its
 direction, its time in µs and, with --protocol, the frames it completes.
 Each event is written out as it happens, so the trace is whole up to the
-moment the recording ends, however it ends.
+moment the recording ends, however it ends. With the bundled lab, encoderd
+opens front-desk-1 at DIR/front-desk-1, DIR being its --links directory:
+by default $XDG_RUNTIME_DIR/encoderlab, or $TMPDIR/encoderlab-<uid> when
+XDG_RUNTIME_DIR is not set. The link's directory is created with mode
+0700 and must be your own (one another user owns or may write is
+refused), and a link another running simulator or recorder holds is
+refused, naming it.
 
 It stops on Ctrl-C (or SIGTERM), or when the device hangs up (unplugged,
 powered off: end of file or an I/O error on its line); then it notes the
@@ -40,8 +46,8 @@ up (the trace is complete up to the hangup), could not be opened, or the
 trace could not be written; 2 for bad usage.
 
 Examples:
-  encodersim record --device /dev/ttyUSB0 --link /tmp/encoderlab/front-desk-1 --protocol pms --out desk.jsonl
-  encodersim record --device /dev/ttyUSB0 --link /tmp/encoderlab/front-desk-1 --protocol pms --redact label,card-id --out bug-123.jsonl
+  encodersim record --device /dev/ttyUSB0 --link "$XDG_RUNTIME_DIR/encoderlab/front-desk-1" --protocol pms --out desk.jsonl
+  encodersim record --device /dev/ttyUSB0 --link "$XDG_RUNTIME_DIR/encoderlab/front-desk-1" --protocol pms --redact label,card-id --out bug-123.jsonl
 `
 
 func recordCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -4,24 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/pipeline/api"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
 	"github.com/encoderlab/encoderlab/pipeline/driver/pn532"
+	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
@@ -41,14 +42,21 @@ const LinksPlaceholder = "{links}"
 const shutdownTimeout = 10 * time.Second
 
 // DefaultLinkDir is where the simulator publishes its encoders unless told
-// otherwise: $TMPDIR/encoderlab.
-func DefaultLinkDir() string { return filepath.Join(os.TempDir(), "encoderlab") }
+// otherwise, a directory of the user's own: $XDG_RUNTIME_DIR/encoderlab,
+// or $TMPDIR/encoderlab-<uid> when XDG_RUNTIME_DIR is not set
+// (linkdir.Default).
+func DefaultLinkDir() string { return linkdir.Default() }
 
 // Config configures a Server. Zero values select the documented defaults.
 type Config struct {
 	// Lab is the fixture set to serve; default fixtures.Bundled().
 	Lab *fixtures.Lab
 	// LinkDir replaces "{links}" in encoder ports; default DefaultLinkDir().
+	// Before it opens such a port the server checks the directory and the
+	// link (linkdir.CheckLink): one another user owns or may write, or a
+	// link leading to another user's pty, fails the encode with a message
+	// that says what to fix, since whoever controls the link receives the
+	// card data and chooses the card a credential is issued on.
 	LinkDir string
 	// DBPath is the store: a SQLite file, or a PostgreSQL URL
 	// ("postgres://…" or "postgresql://…"); default DefaultDBPath.
@@ -70,6 +78,27 @@ type Config struct {
 	AttemptDeadline time.Duration
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
+	// ReadTimeout bounds reading a whole request, header and body;
+	// default DefaultReadTimeout (20 s). The header alone must come within
+	// DefaultReadHeaderTimeout (10 s), or ReadTimeout if shorter.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its header to the end
+	// of its answer; default DefaultWriteTimeout (30 s).
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request; default DefaultIdleTimeout (60 s).
+	IdleTimeout time.Duration
+	// MaxConns caps the API's open connections. Default: the soft limit
+	// on open files (RLIMIT_NOFILE) less 128 for the store, logs and the
+	// runtime and 3 per encoder (its port, a simulator's pty), at most
+	// 4096 and at least 16 (896 under the common limit of 1024 with no
+	// encoders). At the cap a new connection is taken, not refused: the
+	// connection waiting longest without a request in progress (idle
+	// keep-alive, or connected without sending a byte) is closed to make
+	// room, so clients that connect and say nothing cannot starve real
+	// ones. When every connection is serving a request, the new one waits
+	// for one to finish, which the timeouts bound.
+	MaxConns int
 	// Drivers adds protocol drivers by the name an encoder's "driver"
 	// field uses, over the built-in ones (a name of both means this one):
 	// a vendor runs the server with its own driver this way. Each
@@ -151,10 +180,32 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"read timeout", &cfg.ReadTimeout, DefaultReadTimeout},
+		{"write timeout", &cfg.WriteTimeout, DefaultWriteTimeout},
+		{"idle timeout", &cfg.IdleTimeout, DefaultIdleTimeout},
+	} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("server: %s %v is negative", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.MaxConns < 0 {
+		return nil, fmt.Errorf("server: connection cap %d is negative", cfg.MaxConns)
+	}
 
-	encoders, encoderCfgs, err := buildEncoders(cfg)
+	encoders, encoderCfgs, linked, err := buildEncoders(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = defaultMaxConns(len(encoders))
 	}
 
 	s := &Server{log: cfg.Logger, dbPath: cfg.DBPath, encoders: encoders, served: make(chan struct{})}
@@ -179,6 +230,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Lab:      cfg.Lab,
 		Encoders: encoderCfgs,
 		Deadline: cfg.Scale.Of(cfg.AttemptDeadline),
+		Open:     openPort(linked),
 		Logger:   cfg.Logger,
 		Sharing:  sharing,
 	})
@@ -189,10 +241,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("server: %w", err), s.svc.Close(), s.store.Close())
 	}
 	var lc net.ListenConfig
-	s.ln, err = lc.Listen(ctx, "tcp", cfg.Addr)
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("server: listening on %s: %w", cfg.Addr, err), s.svc.Close(), s.store.Close())
 	}
+	limiter := newConnLimiter(ln, cfg.MaxConns)
+	s.ln = limiter
 	s.http = &http.Server{
 		Handler: api.New(api.Deps{
 			Lab:      cfg.Lab,
@@ -201,7 +255,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Encoders: s.svc,
 			Logger:   cfg.Logger,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(DefaultReadHeaderTimeout, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ConnState:         limiter.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
@@ -211,18 +269,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}()
 	s.log.Info("encode server listening", "url", s.URL(), "db", s.dbPath, "shared", sharing != nil, "encoders", len(encoders),
-		"scale", float64(cfg.Scale), "attempt_deadline", cfg.Scale.Of(cfg.AttemptDeadline))
+		"scale", float64(cfg.Scale), "attempt_deadline", cfg.Scale.Of(cfg.AttemptDeadline), "max_conns", cfg.MaxConns)
 	return s, nil
 }
 
 // buildEncoders resolves every workspace's encoders, reporting every
-// encoder whose driver is unknown at once.
-func buildEncoders(cfg Config) ([]Encoder, []attempt.EncoderConfig, error) {
-	var (
-		out      []Encoder
-		cfgs     []attempt.EncoderConfig
-		problems []string
-	)
+// encoder whose driver is unknown at once. linked holds the ports that
+// are links in cfg.LinkDir.
+func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, linked map[string]bool, err error) {
+	var problems []string
+	linked = map[string]bool{}
 	built := map[string]driver.Driver{} // one driver per protocol: drivers keep no per-port state
 	known := maps.Clone(drivers)
 	for name, newDriver := range cfg.Drivers {
@@ -251,6 +307,9 @@ func buildEncoders(cfg Config) ([]Encoder, []attempt.EncoderConfig, error) {
 				built[e.Driver] = d
 			}
 			port := strings.ReplaceAll(e.Port, LinksPlaceholder, cfg.LinkDir)
+			if strings.Contains(e.Port, LinksPlaceholder) {
+				linked[port] = true
+			}
 			out = append(out, Encoder{WorkspaceID: ws.ID, ID: e.ID, DisplayName: e.DisplayName,
 				Driver: e.Driver, Port: port, Baud: e.Baud})
 			cfgs = append(cfgs, attempt.EncoderConfig{
@@ -260,9 +319,29 @@ func buildEncoders(cfg Config) ([]Encoder, []attempt.EncoderConfig, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, nil, fmt.Errorf("server: %s", strings.Join(problems, "; "))
+		return nil, nil, nil, fmt.Errorf("server: %s", strings.Join(problems, "; "))
 	}
-	return out, cfgs, nil
+	return out, cfgs, linked, nil
+}
+
+// openPort opens encoders' ports as the attempt service's default does,
+// first checking the ports that are links in the links directory: a
+// directory or link another user could have made or changed is refused
+// (linkdir.CheckLink). A missing link is left to the open, whose error
+// says to check the path.
+func openPort(linked map[string]bool) func(path string, baud int) (driver.Port, error) {
+	return func(path string, baud int) (driver.Port, error) {
+		if linked[path] {
+			if err := linkdir.CheckLink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		}
+		p, err := serialport.Open(path, serialport.Mode{Baud: baud})
+		if err != nil {
+			return nil, err // a nil interface, not a nil *serialport.Port in one
+		}
+		return p, nil
+	}
 }
 
 // URL is the base URL of the API, e.g. "http://127.0.0.1:8450". A server
@@ -349,7 +428,8 @@ func isPostgresURL(s string) bool {
 }
 
 // DisplayStore is dbPath as logs and banners may show it: a PostgreSQL
-// URL loses its password.
+// URL loses its password, in the user part ("user:xxxxx@") or in the
+// query ("?password=xxxxx"), which PostgreSQL clients accept too.
 func DisplayStore(dbPath string) string {
 	if !isPostgresURL(dbPath) {
 		return dbPath
@@ -357,6 +437,10 @@ func DisplayStore(dbPath string) string {
 	u, err := url.Parse(dbPath)
 	if err != nil {
 		return "a PostgreSQL URL that does not parse"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

@@ -286,10 +286,14 @@ func TestStartRejectsDriverWithoutConstructor(t *testing.T) {
 
 func TestStartRejectsBadSettings(t *testing.T) {
 	for name, mutate := range map[string]func(*server.Config){
-		"scale":    func(c *server.Config) { c.Scale = -1 },
-		"deadline": func(c *server.Config) { c.AttemptDeadline = -time.Second },
-		"address":  func(c *server.Config) { c.Addr = "127.0.0.1:not-a-port" },
-		"database": func(c *server.Config) { c.DBPath = filepath.Join(t.TempDir(), "missing-dir", "x.db") },
+		"scale":         func(c *server.Config) { c.Scale = -1 },
+		"deadline":      func(c *server.Config) { c.AttemptDeadline = -time.Second },
+		"address":       func(c *server.Config) { c.Addr = "127.0.0.1:not-a-port" },
+		"database":      func(c *server.Config) { c.DBPath = filepath.Join(t.TempDir(), "missing-dir", "x.db") },
+		"read timeout":  func(c *server.Config) { c.ReadTimeout = -time.Second },
+		"write timeout": func(c *server.Config) { c.WriteTimeout = -time.Second },
+		"idle timeout":  func(c *server.Config) { c.IdleTimeout = -time.Second },
+		"max conns":     func(c *server.Config) { c.MaxConns = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t)
@@ -316,5 +320,20 @@ func TestURLOnEveryInterface(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET without a token: status %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestDisplayStoreHidesPasswords(t *testing.T) {
+	for in, want := range map[string]string{
+		"encoderd.db": "encoderd.db",
+		"postgres://encoderd:s3cret@db.internal/e":      "postgres://encoderd:xxxxx@db.internal/e",
+		"postgresql://encoderd:s3cret@db.internal/e":    "postgresql://encoderd:xxxxx@db.internal/e",
+		"postgres://db.internal/e?password=s3cret&x=1":  "postgres://db.internal/e?password=xxxxx&x=1",
+		"postgres://encoderd@db.internal/e":             "postgres://encoderd@db.internal/e",
+		"postgres://encoderd:s3cret@db.internal:bad/e%": "a PostgreSQL URL that does not parse",
+	} {
+		if got := server.DisplayStore(in); got != want {
+			t.Errorf("DisplayStore(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	creack "github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 )
 
 // Pair is an open pseudo-terminal: the master a device model drives, and
@@ -83,8 +85,10 @@ func (p *Pair) Master() *os.File { return p.master }
 // /dev/pts/7.
 func (p *Pair) TTY() string { return p.tty }
 
-// Link publishes path as a symlink to the slave, creating parent
-// directories as needed. An existing file or link at path is replaced
+// Link publishes path as a symlink to the slave, creating its directory
+// (mode 0700) as needed. A directory another user owns or may write is
+// refused (linkdir.Check): whoever controls it would choose what clients
+// of the link talk to. An existing file or link at path is replaced
 // atomically: a client opening path sees the old target or the new one,
 // never nothing. Close removes the link if it still points at this pair.
 func (p *Pair) Link(path string) error {
@@ -106,7 +110,7 @@ func (p *Pair) Link(path string) error {
 // it, since rename(2) replaces its destination atomically.
 func replaceSymlink(target, path string) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := linkdir.Prepare(dir); err != nil {
 		return err
 	}
 	for range 100 {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/sim/pty"
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
@@ -24,7 +26,10 @@ type Device interface {
 // Config says where the tap publishes its line and what it records.
 type Config struct {
 	// Link is where the pty the pipeline opens is published ("": not
-	// published; use TTY).
+	// published; use TTY). Its directory must be the user's own
+	// (linkdir.Check; it is created mode 0700), and the tap holds the
+	// link's name while it runs (linkdir.Claim): a name another running
+	// process holds is refused.
 	Link string
 	// Protocol names the protocol for frame decoding and redaction
 	// ("pms", "pn532"), or "" for raw bytes only.
@@ -43,6 +48,7 @@ type Config struct {
 type Tap struct {
 	dev     Device
 	pair    *pty.Pair
+	hold    *linkdir.Hold // cfg.Link's name; nil without a link
 	w       *trace.Writer
 	log     *slog.Logger
 	started time.Time
@@ -101,13 +107,23 @@ func Start(dev Device, started time.Time, cfg Config) (*Tap, error) {
 		}
 		red = r
 	}
+	var hold *linkdir.Hold
+	if cfg.Link != "" {
+		if err := linkdir.Prepare(filepath.Dir(cfg.Link)); err != nil {
+			return nil, fmt.Errorf("tap: %w", err)
+		}
+		var err error
+		if hold, err = linkdir.Claim(cfg.Link); err != nil {
+			return nil, fmt.Errorf("tap: %w", err)
+		}
+	}
 	pair, err := pty.Open()
 	if err != nil {
-		return nil, fmt.Errorf("tap: %w", err)
+		return nil, errors.Join(fmt.Errorf("tap: %w", err), hold.Release())
 	}
 	if cfg.Link != "" {
 		if err := pair.Link(cfg.Link); err != nil {
-			return nil, errors.Join(fmt.Errorf("tap: %w", err), pair.Close())
+			return nil, errors.Join(fmt.Errorf("tap: %w", err), pair.Close(), hold.Release())
 		}
 	}
 	log := cfg.Logger
@@ -115,7 +131,7 @@ func Start(dev Device, started time.Time, cfg Config) (*Tap, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Tap{
-		dev: dev, pair: pair, w: cfg.Trace, log: log, started: started,
+		dev: dev, pair: pair, hold: hold, w: cfg.Trace, log: log, started: started,
 		stopping: make(chan struct{}), hungUp: make(chan struct{}), redact: red,
 	}
 	t.wg.Add(2)
@@ -143,8 +159,10 @@ func (t *Tap) Close() error {
 	})
 	err := t.pair.Close()
 	t.wg.Wait()
+	// Released once the link is gone; a second Close finds nil.
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	err = errors.Join(err, t.hold.Release())
 	return errors.Join(t.werr, err)
 }
 
