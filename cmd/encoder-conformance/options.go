@@ -53,7 +53,7 @@ Examples:
   encoder-conformance run --certified --procs 2 --profile older --report-dir reports/older
   encoder-conformance run --label-filter 'api || scenario:first-issue'
   encoder-conformance run --target external --api-url http://127.0.0.1:8450 \
-      --links /tmp/encoderlab --product acme-encode --version 1.4.2
+      --links "$XDG_RUNTIME_DIR/encoderlab" --product acme-encode --version 1.4.2
   encoder-conformance run --hardware --scale 1 --port front-desk-1=/dev/ttyUSB0
 
 Exit status: 0 all requirements passed, 1 a failure (or, with --certified,
