@@ -28,6 +28,11 @@ var ErrExists = errors.New("already exists")
 // ErrLeaseHeld: another holder's lease on that name has not expired.
 var ErrLeaseHeld = errors.New("lease held by another holder")
 
+// ErrUnavailable: the store cannot write now (its disk is full, or it
+// failed to write or read it) and changed nothing; the same write may
+// succeed later, once the cause is gone. Reads may still work.
+var ErrUnavailable = errors.New("store cannot write now")
+
 // Attempt is an encode action attempt as stored.
 type Attempt struct {
 	ID           string

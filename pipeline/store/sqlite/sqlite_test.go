@@ -19,10 +19,15 @@ import (
 
 func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
+	return openTempWith(t, Options{})
+}
+
+func openTempWith(t testing.TB, o Options) (*Store, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := Open(path)
+	s, err := OpenWith(path, o)
 	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
+		t.Fatalf("OpenWith(%q, %+v) = %v", path, o, err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -172,8 +177,8 @@ VALUES ('att-1', 'ws-a', 'enc-1', 'cred-1', 'pending', '2025-03-01T12:00:00.0000
 // TestLeaseTwoStoresOneFile races holders on two Stores on one file, as
 // two processes would: exactly one gets the lease.
 func TestLeaseTwoStoresOneFile(t *testing.T) {
-	s1, path := openTemp(t)
-	s2, err := Open(path)
+	s1, path := openTempWith(t, Options{Shared: true})
+	s2, err := OpenWith(path, Options{Shared: true})
 	if err != nil {
 		t.Fatalf("second Open(%q) = %v", path, err)
 	}
@@ -326,8 +331,8 @@ func attempt(id string, created time.Time) *store.Attempt {
 // two processes would: their writes wait for each other (BEGIN IMMEDIATE
 // and busy_timeout) rather than fail with SQLITE_BUSY.
 func TestTwoStoresOneFile(t *testing.T) {
-	s1, path := openTemp(t)
-	s2, err := Open(path)
+	s1, path := openTempWith(t, Options{Shared: true})
+	s2, err := OpenWith(path, Options{Shared: true})
 	if err != nil {
 		t.Fatalf("second Open(%q) = %v", path, err)
 	}
