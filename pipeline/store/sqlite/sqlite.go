@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -86,6 +87,12 @@ type Store struct {
 	shared bool
 	// accepted is what Open found wrong and AcceptReset accepted.
 	accepted string
+	// wal is the WAL file, kept open for markWAL; nil when shared.
+	wal *os.File
+	// shm is the start of the -shm file (the WAL index) mapped read-only,
+	// where markWAL reads the WAL's salts and committed frames; nil when
+	// it could not be mapped.
+	shm []byte
 
 	closeOnce sync.Once
 	closeErr  error
@@ -150,6 +157,12 @@ func (s *Store) open(o Options) (err error) {
 			}
 			if s.w != nil {
 				s.w.Close()
+			}
+			if s.wal != nil {
+				s.wal.Close()
+			}
+			if s.shm != nil {
+				_ = unix.Munmap(s.shm)
 			}
 			sc.discard()
 		}
@@ -220,6 +233,16 @@ func (s *Store) open(o Options) (err error) {
 			}
 		}
 	} else {
+		if err := sc.writeMark(walMark{}, false); err != nil {
+			return err
+		}
+		sc.mapMarks()
+		// SQLite made the WAL when it first read the file, and removes
+		// it only when its last connection closes.
+		if s.wal, err = os.OpenFile(walPath(path), os.O_RDONLY|unix.O_NOATIME, 0); err != nil {
+			return fmt.Errorf("opening the WAL: %w", err)
+		}
+		s.shm = mapIndex(path)
 		s.markWAL()
 		after = s.markWAL
 	}
@@ -519,6 +542,12 @@ func (s *Store) Close() error {
 		rerr := s.r.Close()
 		werr := s.w.Close()
 		lerr := s.side.close()
+		if s.wal != nil {
+			s.wal.Close()
+		}
+		if s.shm != nil {
+			_ = unix.Munmap(s.shm)
+		}
 		if err := errors.Join(serr, cerr, rerr, werr, lerr); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close %s: %w", s.path, err)
 		}
@@ -537,7 +566,13 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // checkpoint), best effort: without a mark, Open cannot tell a WAL cut at
 // a frame boundary. Only a store that is the file's one process marks.
 func (s *Store) markWAL() {
-	w, err := readWAL(s.path)
+	if s.shm != nil {
+		if m, ok := indexMark(s.shm); ok {
+			_ = s.side.writeMark(m, true)
+			return
+		}
+	}
+	w, err := statWAL(s.wal)
 	if err != nil {
 		return
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // WAL file layout (https://www.sqlite.org/fileformat2.html#walformat): a
@@ -34,15 +36,20 @@ func walPath(db string) string { return db + "-wal" }
 
 // readWAL looks at db's WAL without SQLite: its size and its header.
 func readWAL(db string) (walFile, error) {
-	var w walFile
 	f, err := os.Open(walPath(db))
 	if errors.Is(err, fs.ErrNotExist) {
-		return w, nil
+		return walFile{}, nil
 	}
 	if err != nil {
-		return w, err
+		return walFile{}, err
 	}
 	defer f.Close()
+	return statWAL(f)
+}
+
+// statWAL reads the size and the header of the WAL open as f.
+func statWAL(f *os.File) (walFile, error) {
+	var w walFile
 	st, err := f.Stat()
 	if err != nil {
 		return w, err
@@ -140,4 +147,48 @@ func checkWAL(db string, sc *sidecar) (string, error) {
 		return fmt.Sprintf("the WAL file %s is %d bytes, not a header and a whole number of frames: it was cut", p, w.size), nil
 	}
 	return "", nil
+}
+
+// The WAL index (the -shm file, https://www.sqlite.org/walformat.html)
+// starts with a 48-byte header, in the machine's byte order, of which
+// markWAL reads szPage (u16 at 14; 1 means 65536), mxFrame (u32 at 16:
+// the last committed frame) and aSalt (8 bytes at 32, copied as they are
+// from the WAL header). SQLite keeps two copies of the header and writes
+// the first one last; read after this store's own commit, on the file's
+// only writer, it holds what that commit left.
+const walIndexHeaderSize = 48
+
+// mapIndex maps the start of db's -shm file read-only, or returns nil.
+func mapIndex(db string) []byte {
+	f, err := os.Open(db + "-shm")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, walIndexHeaderSize, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// indexMark is the mark of the WAL as the index describes it: its salts
+// and the size of its header and committed frames.
+func indexMark(shm []byte) (walMark, bool) {
+	if len(shm) < walIndexHeaderSize || shm[12] != 1 {
+		return walMark{}, false
+	}
+	page := int64(binary.NativeEndian.Uint16(shm[14:]))
+	if page == 1 {
+		page = 65536
+	}
+	frames := int64(binary.NativeEndian.Uint32(shm[16:]))
+	if page < 512 {
+		return walMark{}, false
+	}
+	size := int64(0)
+	if frames > 0 {
+		size = walHeaderSize + frames*(walFrameHeaderSize+page)
+	}
+	return walMark{salt1: binary.BigEndian.Uint32(shm[32:]), salt2: binary.BigEndian.Uint32(shm[36:]), size: size}, true
 }
