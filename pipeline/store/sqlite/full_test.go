@@ -152,6 +152,7 @@ func TestWALDoesNotFillDisk(t *testing.T) {
 	defer func() { s.Close() }()
 	acked, err := writeUntilRefused(t, s, 0, 20000)
 	wantUnavailable(t, "the store filling its disk", err)
+	t.Logf("%d writes before the %d-byte disk was full", len(acked), fsSize)
 	if held := 300 * len(acked); held < fsSize/4 {
 		t.Errorf("the store took %d writes (%d bytes of credential ids) before the %d-byte disk was full, want at least %d bytes: the WAL took the disk",
 			len(acked), held, fsSize, fsSize/4)
