@@ -5,6 +5,7 @@
 //
 //	encoderd [--addr HOST:PORT] [--db FILE] [--lab FILE] [--links DIR]
 //	         [--scale F] [--deadline D] [--shutdown-grace D] [--log-level LEVEL]
+//	         [--shared] [--accept-store-reset]
 //
 // On start it prints the API's URL, the store, each encoder and the
 // lab's test-only API keys with a ready curl line. SIGINT or SIGTERM stops
@@ -37,6 +38,7 @@ import (
 	"github.com/encoderlab/encoderlab/internal/cli"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
@@ -110,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	fs.StringVar(&o.cfg.Addr, "addr", server.DefaultAddr, "listen on `HOST:PORT` (port 0 picks a free one)")
 	fs.StringVar(&o.cfg.DBPath, "db", server.DefaultDBPath, "the store: a SQLite database `FILE` (created if missing) or a PostgreSQL URL (postgres://user:password@host/db)")
 	shared := fs.Bool("shared", false, "share the store with other encoderd instances: each encoder is driven by one instance at a time, holding its lease")
+	fs.BoolVar(&o.cfg.AcceptStoreReset, "accept-store-reset", false, "start on a SQLite store that was emptied, replaced or lost its WAL since it was initialised, as it is now, instead of refusing it (what it lost stays lost; give it once, on purpose)")
 	instance := fs.String("instance", "", "with --shared, this instance's `NAME` in leases (default: host, pid and a random suffix)")
 	fs.DurationVar(&lease, "lease-ttl", 0, "with --shared, how long an encoder's lease lasts unrenewed (`D`, real time; default 5s scaled, at least 1s)")
 	fs.StringVar(&o.labPath, "lab", "", "lab `FILE` (workspaces, keys, systems, encoders); default: the bundled fixtures/lab.yaml")
@@ -190,6 +193,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv, err := server.Start(ctx, o.cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "encoderd: %v\n", err)
+		if hint := storeHint(err); hint != "" {
+			fmt.Fprintf(stderr, "encoderd: %s\n", hint)
+		}
 		return exitFail
 	}
 	banner(stdout, srv, lab, o.cfg)
@@ -205,6 +211,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// storeHint says which flag answers a store that refused to open.
+func storeHint(err error) string {
+	switch {
+	case errors.Is(err, sqlite.ErrInUse):
+		return "another encoderd (or another program) has this SQLite store open; to run several encoderd on one file, start every one of them with --shared"
+	case errors.Is(err, sqlite.ErrDamaged):
+		return "the store refused is not the one this server wrote; restore it from a backup, or start once with --accept-store-reset to go on with it as it is (what it lost stays lost)"
+	}
+	return ""
 }
 
 // banner prints what a person needs to use the server.

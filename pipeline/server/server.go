@@ -67,6 +67,11 @@ type Config struct {
 	// default to attempt's defaults scaled by Scale, but a lease lasts at
 	// least a second.
 	Sharing *attempt.Sharing
+	// AcceptStoreReset opens a SQLite store that was emptied, replaced or
+	// lost its WAL since it was initialised as it is now, instead of
+	// refusing it (sqlite.Options.AcceptReset); the server logs what it
+	// accepted.
+	AcceptStoreReset bool
 	// Addr is the listen address; default DefaultAddr. A port of 0 picks
 	// a free one (see URL).
 	Addr string
@@ -209,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	s := &Server{log: cfg.Logger, dbPath: cfg.DBPath, encoders: encoders, served: make(chan struct{})}
-	s.store, err = openStore(ctx, cfg.DBPath)
+	s.store, err = openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -406,9 +411,11 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// openStore opens the store dbPath names: PostgreSQL for a postgres:// or
-// postgresql:// URL, otherwise a SQLite file.
-func openStore(ctx context.Context, dbPath string) (store.Store, error) {
+// openStore opens the store cfg.DBPath names: PostgreSQL for a
+// postgres:// or postgresql:// URL, otherwise a SQLite file, which other
+// processes may share only when the server shares its store.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	dbPath := cfg.DBPath
 	if isPostgresURL(dbPath) {
 		st, err := postgres.Open(ctx, dbPath)
 		if err != nil {
@@ -416,9 +423,12 @@ func openStore(ctx context.Context, dbPath string) (store.Store, error) {
 		}
 		return st, nil
 	}
-	st, err := sqlite.Open(dbPath)
+	st, err := sqlite.OpenWith(dbPath, sqlite.Options{Shared: cfg.Sharing != nil, AcceptReset: cfg.AcceptStoreReset})
 	if err != nil {
 		return nil, err
+	}
+	if a := st.Accepted(); a != "" {
+		cfg.Logger.Warn("store reset accepted: what was lost cannot be recovered by this server", "db", dbPath, "accepted", a)
 	}
 	return st, nil
 }

@@ -29,8 +29,8 @@ var ErrExists = errors.New("already exists")
 var ErrLeaseHeld = errors.New("lease held by another holder")
 
 // ErrUnavailable: the store cannot write now (its disk is full, or it
-// cannot reach its files or its server). Nothing was changed; the same
-// write may succeed later. Reads may still work.
+// cannot reach its files or its server) and changed nothing; the same
+// write may succeed later, once the cause is gone. Reads may still work.
 var ErrUnavailable = errors.New("store cannot write now")
 
 // Attempt is an encode action attempt as stored.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -29,7 +30,14 @@ type write struct {
 // acknowledged is on disk (synchronous=FULL) as before. An idle store
 // commits each write at once: batching adds no wait.
 type committer struct {
-	db    *sql.DB
+	db *sql.DB
+	// after, if not nil, runs after each batch that committed, before
+	// the writes are acknowledged.
+	after func()
+	// full, if not nil, runs after a batch failed because the disk is
+	// full; it frees what it can and reports whether the batch should be
+	// tried once more.
+	full  func() bool
 	queue chan *write
 	stop  chan struct{}
 	done  sync.WaitGroup
@@ -40,8 +48,8 @@ type committer struct {
 	stopping bool
 }
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, queue: make(chan *write, maxBatch), stop: make(chan struct{})}
+func newCommitter(db *sql.DB, after func(), full func() bool) *committer {
+	c := &committer{db: db, after: after, full: full, queue: make(chan *write, maxBatch), stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
 	return c
@@ -119,6 +127,15 @@ func (c *committer) run() {
 func (c *committer) commit(batch []*write) {
 	results := make([]error, len(batch))
 	err := c.transact(batch, results)
+	if c.full != nil && (isFull(err) || slices.ContainsFunc(results, isFull)) && c.full() {
+		// Nothing of the batch committed: a full disk fails the writes
+		// of the transaction's frames, the commit frame last.
+		clear(results)
+		err = c.transact(batch, results)
+	}
+	if err == nil && c.after != nil {
+		c.after()
+	}
 	for i, w := range batch {
 		switch {
 		case results[i] != nil:

@@ -6,6 +6,27 @@
 // power loss; Open refuses to continue if the file cannot be put in WAL
 // mode.
 //
+// Safety checks. A sidecar file next to the database, <db>.encoderlab,
+// keeps the store's random id (also in the database's meta table), whether
+// the last run closed cleanly, and the WAL as it was after the last
+// acknowledged commit. Open compares the files with it and refuses, with
+// ErrDamaged, a store whose database was emptied, removed or replaced, or
+// whose WAL was lost after a crash or cut short; ErrCorrupt when SQLite's
+// quick_check fails. Options.AcceptReset takes the store as it is. A store
+// without a sidecar (made before them) is adopted. docs/store.md has the
+// rules, and why a torn last WAL frame is not damage.
+//
+// One process. Open holds an flock on the sidecar, exclusive unless
+// Options.Shared: a second process on the file is refused with ErrInUse
+// unless every one of them opened it shared.
+//
+// A full disk. The WAL is checkpointed every 256 pages and cut back to
+// 1 MiB, and checkpointed with TRUNCATE when a write hits a full disk, so
+// that the data lives in the database and a disk that gets room back
+// takes writes again. Writes that fail on a full disk or an I/O error
+// return an error matching store.ErrUnavailable; reads go on.
+// Store.LimitGrowth simulates a full disk for tests.
+//
 // Concurrency. Writes go through a pool of exactly one connection, so
 // writers queue in Go instead of spinning on SQLITE_BUSY; each write is one
 // transaction begun with BEGIN IMMEDIATE, which also keeps a second process

@@ -51,11 +51,19 @@ CREATE TABLE leases (
 	expires TEXT NOT NULL
 ) STRICT;
 `,
+	// 3: the store's own facts; store_id is its random id, also kept in
+	// the sidecar file, so that a file replaced by another is noticed.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version, PRAGMA user_version, this code
 // writes and reads: the number of migrations.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrate brings the database to SchemaVersion in one transaction, so a
 // crash mid-way leaves the file at its old version, not half-migrated.

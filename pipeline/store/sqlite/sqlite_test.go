@@ -19,10 +19,15 @@ import (
 
 func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
+	return openTempWith(t, Options{})
+}
+
+func openTempWith(t testing.TB, o Options) (*Store, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := Open(path)
+	s, err := OpenWith(path, o)
 	if err != nil {
-		t.Fatalf("Open(%q) = %v", path, err)
+		t.Fatalf("OpenWith(%q, %+v) = %v", path, o, err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -169,11 +174,11 @@ VALUES ('att-1', 'ws-a', 'enc-1', 'cred-1', 'pending', '2025-03-01T12:00:00.0000
 	}
 }
 
-// TestLeaseTwoStoresOneFile races holders on two Stores on one file, as
-// two processes would: exactly one gets the lease.
+// TestLeaseTwoStoresOneFile races holders on two Stores on one file, both
+// opened shared, as two processes would: exactly one gets the lease.
 func TestLeaseTwoStoresOneFile(t *testing.T) {
-	s1, path := openTemp(t)
-	s2, err := Open(path)
+	s1, path := openTempWith(t, Options{Shared: true})
+	s2, err := OpenWith(path, Options{Shared: true})
 	if err != nil {
 		t.Fatalf("second Open(%q) = %v", path, err)
 	}
@@ -229,6 +234,9 @@ func TestOpenNotDatabase(t *testing.T) {
 	got, rerr := os.ReadFile(path)
 	if rerr != nil || string(got) != text {
 		t.Errorf("Open changed the file it refused (read error %v)", rerr)
+	}
+	if _, err := os.Stat(path + ".encoderlab"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused Open left a sidecar next to the file it refused: %v", err)
 	}
 }
 
@@ -322,12 +330,12 @@ func attempt(id string, created time.Time) *store.Attempt {
 		Status: seam.StatusPending, CreatedAt: created, Deadline: created.Add(time.Minute)}
 }
 
-// TestTwoStoresOneFile writes from two Stores on the same file at once, as
-// two processes would: their writes wait for each other (BEGIN IMMEDIATE
+// TestTwoStoresOneFile writes from two Stores on the same file at once,
+// both opened shared, as two processes would: their writes wait for each other (BEGIN IMMEDIATE
 // and busy_timeout) rather than fail with SQLITE_BUSY.
 func TestTwoStoresOneFile(t *testing.T) {
-	s1, path := openTemp(t)
-	s2, err := Open(path)
+	s1, path := openTempWith(t, Options{Shared: true})
+	s2, err := OpenWith(path, Options{Shared: true})
 	if err != nil {
 		t.Fatalf("second Open(%q) = %v", path, err)
 	}
