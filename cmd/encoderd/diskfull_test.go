@@ -74,8 +74,9 @@ type outcome struct {
 }
 
 // TestDiskFull runs encoderd with its SQLite store on a 16 MiB
-// filesystem that fills while four clients encode on four encoders, then
-// frees the space and restarts the server. It checks the promises of the
+// filesystem that fills while four clients encode on four encoders, frees
+// the space, fills it again, stops the server while it is full, frees it
+// and restarts the server. It checks the promises of the
 // pipeline (README, "Reliability"):
 //
 //   - every acknowledged attempt is terminal by its deadline (plus the
@@ -91,7 +92,9 @@ func TestDiskFull(t *testing.T) {
 		t.Skip("runs encoderd as a process on a small filesystem; skipped with -short")
 	}
 	disk := mountSmallDisk(t, "16m")
-	filler := fill(t, disk, 1<<20)
+	// 2 MiB free: the store sets 1 MiB aside (sqlite.ReserveSize) and
+	// fills the rest.
+	filler := fill(t, disk, 2<<20)
 
 	ws := fixtures.Bundled().Workspaces[0]
 	links := filepath.Join(t.TempDir(), "links")

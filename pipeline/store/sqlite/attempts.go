@@ -43,6 +43,9 @@ func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
 	if err != nil {
 		return err
 	}
+	if err := s.reserve.ensure(); err != nil {
+		return err // new work waits for room; outcomes do not
+	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, insertAttemptSQL,
 			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending,

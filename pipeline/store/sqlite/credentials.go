@@ -16,6 +16,9 @@ import (
 // workspaces: putting an id that another workspace already holds fails
 // with an error matching store.ErrExists and leaves that credential alone.
 func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
+	if err := s.reserve.ensure(); err != nil {
+		return fmt.Errorf("sqlite: put credential %s: %w", record.CredentialID(c), err)
+	}
 	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.putCredential(ctx, tx, c) }); err != nil {
 		return fmt.Errorf("sqlite: put credential %s: %w", record.CredentialID(c), err)
 	}

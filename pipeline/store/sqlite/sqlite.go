@@ -93,6 +93,9 @@ type Store struct {
 	// where markWAL reads the WAL's salts and committed frames; nil when
 	// it could not be mapped.
 	shm []byte
+	// reserve is room kept on the disk for outcomes (reserve.go); none
+	// when shared.
+	reserve *reserve
 
 	closeOnce sync.Once
 	closeErr  error
@@ -246,6 +249,14 @@ func (s *Store) open(o Options) (err error) {
 		s.markWAL()
 		after = s.markWAL
 	}
+	size := int64(ReserveSize)
+	if s.shared {
+		// Several processes would each need their own reserve, and one
+		// that died would leave its file behind: a shared store (more
+		// often PostgreSQL) keeps none.
+		size = 0
+	}
+	s.reserve = newReserve(path, size)
 	s.commits = newCommitter(s.w, after, s.checkpointFull)
 	return nil
 }
@@ -498,6 +509,9 @@ func isFull(err error) bool {
 func (s *Store) checkpointFull() bool {
 	// The failed transaction may still be open on the connection.
 	_, _ = s.w.Exec("ROLLBACK")
+	// The reserve's room goes to what is being written now; new work is
+	// refused until it can be set aside again.
+	freed := s.reserve.spend()
 	if !s.shared {
 		// Before the WAL shrinks: a mark of the longer WAL would make the
 		// next Open take the shorter one for a cut one.
@@ -506,7 +520,7 @@ func (s *Store) checkpointFull() bool {
 	}
 	var busy, frames, copied int
 	err := s.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
-	return err == nil && busy == 0
+	return (err == nil && busy == 0) || freed
 }
 
 func isUnavailable(err error) bool {
