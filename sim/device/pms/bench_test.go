@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/internal/linebench"
+	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/sim/device/pms"
 )
 
