@@ -221,7 +221,7 @@ func (ch *testChip) respond(cmd byte, p []byte) []byte {
 		return ch.fw
 	case cmdInListPassiveTarget:
 		c := ch.card
-		if c == nil || (len(p) > 2 && !bytes.Equal(p[2:], c.uid)) {
+		if c == nil || (len(p) > 2 && !bytes.Equal(p[2:], selectData(c.uid))) {
 			return []byte{0}
 		}
 		ch.halted, ch.authedAs = false, 0
@@ -231,6 +231,20 @@ func (ch *testChip) respond(cmd byte, p []byte) []byte {
 		return ch.exchange(p[1:])
 	}
 	return nil
+}
+
+// selectData is the InitiatorData that selects the card with uid, as
+// the table of UM0701-02 7.3.5 gives it: cascade level 1 "UID1 UID2 UID3
+// UID4", level 2 "CT UID1 … UID7", level 3 "CT UID1 UID2 UID3 CT UID4 …
+// UID10", with CT the cascade tag 0x88.
+func selectData(uid []byte) []byte {
+	switch len(uid) {
+	case 7:
+		return append([]byte{0x88}, uid...)
+	case 10:
+		return slices.Concat([]byte{0x88}, uid[:3], []byte{0x88}, uid[3:])
+	}
+	return uid
 }
 
 func (ch *testChip) exchange(d []byte) []byte {
@@ -246,6 +260,12 @@ func (ch *testChip) exchange(d []byte) []byte {
 			key = trailer[10:16]
 		}
 		transport := bytes.Equal(trailer[6:9], []byte{0xFF, 0x07, 0x80})
+		if len(d) != 12 || !bytes.Equal(d[8:12], c.uid[len(c.uid)-4:]) {
+			// Crypto1 takes the UID's last four bytes (libnfc's
+			// nfc-mfclassic sends the same).
+			ch.halted = true
+			return []byte{stMifare}
+		}
 		if !bytes.Equal(key, d[2:8]) || (d[0] == mfAuthB && transport) {
 			ch.halted = true
 			return []byte{stMifare}

@@ -277,7 +277,7 @@ func (d *Driver) waitForCard(s *session) (target, error) {
 // reselect selects the card t again, after a failed authentication or to
 // verify; the card gone is an interrupted encode.
 func (d *Driver) reselect(s *session, t target) error {
-	got, ok, err := d.list(s, t.uid)
+	got, ok, err := d.list(s, cascaded(t.uid))
 	if err != nil {
 		return err
 	}
@@ -287,10 +287,28 @@ func (d *Driver) reselect(s *session, t target) error {
 	return nil
 }
 
-// list runs InListPassiveTarget for one 106 kbps type A target, uid to
-// select that card only (nil: any).
-func (d *Driver) list(s *session, uid []byte) (target, bool, error) {
-	r, err := s.command(cmdInListPassiveTarget, append([]byte{0x01, 0x00}, uid...)...)
+// cascaded is uid as InListPassiveTarget takes it to select that card
+// (UM0701-02 7.3.5, after ISO/IEC 14443-3 6.4.4): one four-byte cascade
+// level per select the card answers, each but the last made of the
+// cascade tag 0x88 and three UID bytes. A 7-byte UID is 88 and the UID;
+// a 10-byte one 88, its first three bytes, 88, the other seven. Given
+// the bare UID, the chip would look for a card whose first level is the
+// UID's first four bytes, and find none.
+func cascaded(uid []byte) []byte {
+	const tag = 0x88
+	out := make([]byte, 0, 12)
+	for len(uid) > 4 {
+		out = append(out, tag)
+		out = append(out, uid[:3]...)
+		uid = uid[3:]
+	}
+	return append(out, uid...)
+}
+
+// list runs InListPassiveTarget for one 106 kbps type A target, sel (the
+// UID in cascade levels) to select that card only (nil: any).
+func (d *Driver) list(s *session, sel []byte) (target, bool, error) {
+	r, err := s.command(cmdInListPassiveTarget, append([]byte{0x01, 0x00}, sel...)...)
 	if err != nil {
 		return target{}, false, err
 	}

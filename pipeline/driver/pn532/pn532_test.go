@@ -3,8 +3,10 @@ package pn532
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +106,66 @@ func TestEncodeBlankCard(t *testing.T) {
 	}
 	if c := ch.commands(); !bytes.Equal(c, wantCmds) {
 		t.Errorf("commands % X\nwant     % X", c, wantCmds)
+	}
+}
+
+// TestEncodeSelectsByCascadedUID encodes blank cards of the three UID
+// sizes of ISO/IEC 14443-3, each of which the driver must select again
+// twice (after key B is refused, and to verify). The selections must
+// carry the UID as UM0701-02 7.3.5 gives it, the cascade tag 0x88 before
+// every level but the last, and the authentications the UID's last four
+// bytes; the vectors are written out by hand from those tables.
+func TestEncodeSelectsByCascadedUID(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		uid        []byte
+		atqa       [2]byte
+		selectData []byte
+		authUID    []byte
+	}{
+		{"single", []byte{0x04, 0xA1, 0xB2, 0xC3}, [2]byte{0x00, 0x04},
+			[]byte{0x04, 0xA1, 0xB2, 0xC3}, []byte{0x04, 0xA1, 0xB2, 0xC3}},
+		{"double", []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}, [2]byte{0x00, 0x44},
+			[]byte{0x88, 0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}, []byte{0xC3, 0xD4, 0xE5, 0xF6}},
+		{"triple", []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18, 0x29}, [2]byte{0x00, 0x84},
+			[]byte{0x88, 0x04, 0xA1, 0xB2, 0x88, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18, 0x29}, []byte{0xF6, 0x07, 0x18, 0x29}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			card := classicCard(c.uid...)
+			card.atqa = c.atqa
+			ch, host := newTestChip(t, card)
+			got, err := encode(t, host, guestJob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.ToUpper(hex.EncodeToString(c.uid)); got.Number != want {
+				t.Errorf("card number %s, want %s", got.Number, want)
+			}
+			var selects, auths [][]byte
+			ch.mu.Lock()
+			for _, cmd := range ch.cmds {
+				switch {
+				case cmd[0] == cmdInListPassiveTarget && len(cmd) > 3:
+					selects = append(selects, cmd[3:])
+				case cmd[0] == cmdInDataExchange && (cmd[2] == mfAuthA || cmd[2] == mfAuthB):
+					auths = append(auths, cmd[10:])
+				}
+			}
+			ch.mu.Unlock()
+			if len(selects) != 2 {
+				t.Errorf("%d selections by UID, want 2 (after key B, to verify)", len(selects))
+			}
+			for _, s := range selects {
+				if !bytes.Equal(s, c.selectData) {
+					t.Errorf("InListPassiveTarget InitiatorData % X, want % X", s, c.selectData)
+				}
+			}
+			for _, a := range auths {
+				if !bytes.Equal(a, c.authUID) {
+					t.Errorf("authentication UID % X, want % X", a, c.authUID)
+				}
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package pn532
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"slices"
@@ -246,12 +247,20 @@ func (ch *chip) listPassive(p []byte) reply {
 	ch.d.count(cmdRead)
 	ch.targets = nil
 	maxTg, typeA := int(p[0]), p[1] == 0x00
-	var uid []byte
+	var levels []byte // the UID to select, as cascade levels
 	if typeA && len(p) > 2 {
-		uid = p[2:]
+		levels = p[2:]
+		if len(levels)%4 != 0 || len(levels) > 12 {
+			// Neither one, two nor three cascade levels.
+			return now(errorFrame)
+		}
 	}
 	match := func(c *card.Card) bool {
-		return uid == nil || hex.EncodeToString(uid) == lowerHex(c.UID)
+		if levels == nil {
+			return true
+		}
+		uid, err := hex.DecodeString(c.UID)
+		return err == nil && bytes.HasPrefix(cascadeLevels(uid), levels)
 	}
 	within := ch.attempts()
 	return reply{
@@ -270,6 +279,23 @@ func (ch *chip) listPassive(p []byte) reply {
 			return response(cmdInListPassiveTarget, out...)
 		},
 	}
+}
+
+// cascadeLevels is uid as the anticollision loop of ISO/IEC 14443-3
+// (6.4.4) carries it, four bytes per cascade level: each level but the
+// last starts with the cascade tag 0x88 and holds three UID bytes, the
+// last holds four. UM0701-02 7.3.5 has the host give InListPassiveTarget
+// the UID in this form ("the UID must include the cascade tag CT if it is
+// cascaded level 2 or 3"), whole levels from the first; the chip runs the
+// levels given and lets the card answer the rest.
+func cascadeLevels(uid []byte) []byte {
+	const ct = 0x88
+	var out []byte
+	for len(uid) > 4 {
+		out = append(out, ct, uid[0], uid[1], uid[2])
+		uid = uid[3:]
+	}
+	return append(out, uid...)
 }
 
 // autoPoll runs InAutoPoll: PollNr, Period (150 ms units), types. Type A
@@ -467,10 +493,18 @@ func (ch *chip) classic(cmd byte, t *target, data []byte) reply {
 	}
 	switch data[0] {
 	case mfAuthA, mfAuthB:
-		if len(data) < 8 {
+		if len(data) != 12 {
 			return now(response(cmd, stBadParam))
 		}
 		blk, kt := int(data[1]), card.KeyType(data[0])
+		// The card's Crypto1 handshake takes four UID bytes, those of the
+		// last cascade level (the UID's last four, as libnfc's
+		// nfc-mfclassic sends them); with any others the reader cannot
+		// make sense of the card's answer.
+		if uid, err := hex.DecodeString(t.c.UID); err != nil || !bytes.Equal(data[8:12], uid[len(uid)-4:]) {
+			ch.d.log.Debug("authentication with another UID", "card", t.c.Name, "uid", hex.EncodeToString(data[8:12]))
+			return now(ch.nak(cmd, t))
+		}
 		if err := mem.Authenticate(blk, kt, card.Key(data[2:8])); err != nil {
 			ch.d.log.Debug("authentication failed", "card", t.c.Name, "err", err)
 			return now(ch.nak(cmd, t))
@@ -604,13 +638,4 @@ func (ch *chip) ultralight(t *target, data []byte) []byte {
 		return []byte{stOK}
 	}
 	return []byte{stTimeout}
-}
-
-// lowerHex is s in lower case, for comparing with hex.EncodeToString.
-func lowerHex(s string) string {
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return ""
-	}
-	return hex.EncodeToString(b)
 }

@@ -3,13 +3,16 @@ package pn532_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/encoderlab/encoderlab/internal/require"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/device/pn532"
 	"github.com/encoderlab/encoderlab/sim/pty"
@@ -19,12 +22,13 @@ import (
 // test instead of the whole run.
 const libnfcTimeout = 60 * time.Second
 
-// needTool skips the test when a libnfc tool is not installed.
+// needTool returns the path of a libnfc tool; without it the test skips,
+// or fails where every check must run (internal/require).
 func needTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not found: run make libnfc (Debian packages libnfc-bin, libnfc-examples)", name)
+		require.Missing(t, "%s not found: make libnfc installs it (Debian packages libnfc-bin, libnfc-examples)", name)
 	}
 	return path
 }
@@ -78,19 +82,165 @@ func mustCard(t *testing.T, name string, tech card.Technology, uid string, c car
 	return k
 }
 
+// uidSizes are the three UID lengths of ISO/IEC 14443-3 (single, double
+// and triple size, 6.4.4), each on a MIFARE Classic 1K. libnfc selects a
+// card again with the cascade tag 0x88 before each cascade level but the
+// last, as UM0701-02 7.3.5 has the host do; the virtual chip must accept
+// that form, which only the 7- and 10-byte cards exercise.
+var uidSizes = []struct {
+	name, uid string
+	listed    string // as nfc-list prints it
+	atqa      string // SENS_RES, as nfc-list prints it: the UID size in bits 7–8
+}{
+	{"single", "DEADBEEF", "de  ad  be  ef", "00  04"},
+	{"double", "04A1B2C3D4E5F6", "04  a1  b2  c3  d4  e5  f6", "00  44"},
+	{"triple", "04A1B2C3D4E5F6071829", "04  a1  b2  c3  d4  e5  f6  07  18  29", "00  84"},
+}
+
 func TestLibnfcListFindsTheCard(t *testing.T) {
 	tool := needTool(t, "nfc-list")
-	d := pn532.New(pn532.DefaultConfig())
-	if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, "DEADBEEF", card.Contents{})); err != nil {
-		t.Fatal(err)
+	for _, u := range uidSizes {
+		t.Run(u.name, func(t *testing.T) {
+			d := pn532.New(pn532.DefaultConfig())
+			if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, u.uid, card.Contents{})); err != nil {
+				t.Fatal(err)
+			}
+			tty := servePTY(t, d)
+			out := runLibnfc(t, t.TempDir(), tty, tool)
+			if !strings.Contains(out, "UID (NFCID1): "+u.listed) {
+				t.Errorf("nfc-list did not report the card's UID %s:\n%s", u.listed, out)
+			}
+			if !strings.Contains(out, "ATQA (SENS_RES): "+u.atqa) || !strings.Contains(out, "SAK (SEL_RES): 08") {
+				t.Errorf("nfc-list did not report ATQA %s, SAK 08:\n%s", u.atqa, out)
+			}
+		})
 	}
-	tty := servePTY(t, d)
-	out := runLibnfc(t, t.TempDir(), tty, tool)
-	if !strings.Contains(out, "de  ad  be  ef") {
-		t.Errorf("nfc-list did not report the card's UID de ad be ef:\n%s", out)
+}
+
+// TestLibnfcPollSeesTheCardUntilRemoved runs nfc-poll, which selects the
+// card and then checks it is still there by selecting it again by UID
+// (cascaded) until that fails: the card must stay present while it lies
+// on the reader and be gone once removed.
+func TestLibnfcPollSeesTheCardUntilRemoved(t *testing.T) {
+	tool := needTool(t, "nfc-poll")
+	for _, u := range uidSizes {
+		t.Run(u.name, func(t *testing.T) {
+			d := pn532.New(pn532.DefaultConfig())
+			if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, u.uid, card.Contents{})); err != nil {
+				t.Fatal(err)
+			}
+			tty := servePTY(t, d)
+			ctx, cancel := context.WithTimeout(context.Background(), libnfcTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, tool)
+			cmd.Dir = t.TempDir()
+			cmd.Env = append(os.Environ(), "LIBNFC_DEVICE=pn532_uart:"+tty, "LIBNFC_AUTO_SCAN=false", "LIBNFC_LOG_LEVEL=3")
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// nfc-poll prints "Waiting for card removing..." without a line
+			// end before its presence checks, and "done." after them.
+			out := &watchedOutput{marker: "Waiting for card removing", seen: make(chan struct{})}
+			copied := make(chan struct{})
+			go func() {
+				defer close(copied)
+				_, _ = io.Copy(out, stdout)
+			}()
+			select {
+			case <-out.seen:
+			case <-copied:
+				t.Fatalf("nfc-poll ended before it waited for the card to go:\n%s\n%s", out, stderr.String())
+			}
+			if !strings.Contains(out.String(), "UID (NFCID1): "+u.listed) {
+				t.Fatalf("nfc-poll did not report the card's UID %s:\n%s\n%s", u.listed, out, stderr.String())
+			}
+			// Each presence check is one selection by UID, and nfc-poll
+			// stops at the first that fails: three more selections mean
+			// at least two checks found the card still there.
+			checks, stop := context.WithCancel(ctx)
+			defer stop()
+			go func() {
+				<-copied // nfc-poll ended: no more checks come
+				stop()
+			}()
+			if err := d.Await(checks, "read", d.Count("read")+3); err != nil {
+				t.Fatalf("nfc-poll stopped checking for the card while it lay on the reader: %v\n%s\n%s", err, out, stderr.String())
+			}
+			if err := d.Remove("blank"); err != nil {
+				t.Fatal(err)
+			}
+			<-copied
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("nfc-poll: %v\n%s\n%s", err, out, stderr.String())
+			}
+			if !strings.Contains(out.String(), "done.") {
+				t.Errorf("nfc-poll did not report the card removed:\n%s", out)
+			}
+		})
 	}
-	if !strings.Contains(out, "00  04") || !strings.Contains(out, "SAK (SEL_RES): 08") {
-		t.Errorf("nfc-list did not report ATQA 00 04, SAK 08:\n%s", out)
+}
+
+// TestLibnfcMfclassicTriesTheNextKey reads a card one of whose sectors
+// opens only with the second of nfc-mfclassic's default keys: after the
+// first key is refused the card halts, and nfc-mfclassic selects it again
+// by UID (cascaded) before it tries the next key.
+func TestLibnfcMfclassicTriesTheNextKey(t *testing.T) {
+	tool := needTool(t, "nfc-mfclassic")
+	// The MIFARE Application Directory's key A, second in libnfc's list.
+	madKey := card.Key{0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5}
+	for _, u := range uidSizes {
+		t.Run(u.name, func(t *testing.T) {
+			d := pn532.New(pn532.DefaultConfig())
+			blank := mustCard(t, "blank", card.MifareClassic1K, u.uid, card.Contents{})
+			mem, err := d.ClassicMemory(blank)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const sector = 2
+			data := card.Block{0x5E, 0xC7, 0x02}
+			if err := mem.SetRaw(8, data); err != nil {
+				t.Fatal(err)
+			}
+			transport := card.Key{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+			// Transport access conditions, key A changed.
+			if err := mem.SetRaw(11, card.Trailer(madKey, card.AccessBits([4]byte{0, 0, 0, 1}), 0x69, transport)); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Place(blank); err != nil {
+				t.Fatal(err)
+			}
+			tty := servePTY(t, d)
+			dir := t.TempDir()
+			runLibnfc(t, dir, tty, tool, "r", "a", "u", "dump.mfd")
+			got, err := os.ReadFile(filepath.Join(dir, "dump.mfd"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := mem.Dump()
+			if len(got) != len(want) {
+				t.Fatalf("dump is %d bytes, want %d", len(got), len(want))
+			}
+			for b := 0; b < len(want)/card.BlockSize; b++ {
+				if card.IsTrailer(b) {
+					// A trailer's key A never reads back; nfc-mfclassic puts
+					// in the key that opened the sector.
+					continue
+				}
+				g, w := got[b*16:b*16+16], want[b*16:b*16+16]
+				if !bytes.Equal(g, w) {
+					t.Errorf("block %d: got % X, want % X", b, g, w)
+				}
+			}
+			if g := got[11*16 : 11*16+6]; !bytes.Equal(g, madKey[:]) {
+				t.Errorf("sector %d opened with key % X, want % X", sector, g, madKey)
+			}
+		})
 	}
 }
 
@@ -140,4 +290,31 @@ func TestLibnfcMfclassicReadsTheCard(t *testing.T) {
 	if c := guest.Contents(); c.Writes != 0 {
 		t.Errorf("reading the card wrote it %d times", c.Writes)
 	}
+}
+
+// watchedOutput collects a program's output and closes seen once it
+// holds marker, whether or not a line end follows.
+type watchedOutput struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	marker string
+	seen   chan struct{}
+	closed bool
+}
+
+func (w *watchedOutput) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.closed && strings.Contains(w.buf.String(), w.marker) {
+		w.closed = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func (w *watchedOutput) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
