@@ -61,9 +61,15 @@ type testChip struct {
 	// sends it again, then ACKs and answers both copies, the second after
 	// chipWork.
 	lateAuthB bool
-	held      []byte
-	delayed   []byte // written after chipWork
-	busy      bool   // answer every write with status 0x27
+	// secondAfterNext, with lateAuthB, holds the second copy's ACK and
+	// response until the host's next command arrives, and sends them
+	// before that command's: as on a slow line where they come after the
+	// host stopped waiting for them (seen in fault-pn532-slow-line).
+	secondAfterNext bool
+	owed            [][]byte
+	held            []byte
+	delayed         []byte // written after chipWork
+	busy            bool   // answer every write with status 0x27
 	// goneAfter, when > 0, takes the card away after that many writes.
 	goneAfter int
 	fw        []byte
@@ -107,6 +113,25 @@ func chipFrame(data ...byte) []byte {
 }
 
 func (ch *testChip) serve() {
+	// What the chip sends goes out through a buffer, as through a UART's
+	// FIFO: the chip does not wait for the host to read before it reads
+	// the host's next frame.
+	out := make(chan []byte, 64)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range out {
+			if _, err := ch.conn.Write(b); err != nil {
+				for range out {
+				}
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(out)
+		<-written
+	}()
 	var dec decoder
 	buf := make([]byte, 512)
 	for {
@@ -119,16 +144,12 @@ func (ch *testChip) serve() {
 			if !ok {
 				continue
 			}
-			for _, out := range ch.handle(ev) {
-				if _, err := ch.conn.Write(out); err != nil {
-					return
-				}
+			for _, b := range ch.handle(ev) {
+				out <- b
 			}
-			if out := ch.takeDelayed(); out != nil {
+			if b := ch.takeDelayed(); b != nil {
 				<-time.After(chipWork) // the chip works on the command
-				if _, err := ch.conn.Write(out); err != nil {
-					return
-				}
+				out <- b
 			}
 		}
 	}
@@ -161,9 +182,15 @@ func (ch *testChip) handle(ev event) [][]byte {
 		}
 		ch.lateAuthB = false
 		first := ch.answer(ch.held)
+		if ch.secondAfterNext {
+			ch.owed = [][]byte{ackFrame, ch.answer(ev.data)}
+			return [][]byte{ackFrame, first}
+		}
 		ch.delayed = ch.answer(ev.data)
 		return [][]byte{ackFrame, first, ackFrame}
 	}
+	var out [][]byte
+	out, ch.owed = ch.owed, nil
 	prev := ch.last
 	r := ch.answer(ev.data)
 	ack := ackFrame
@@ -171,7 +198,6 @@ func (ch *testChip) handle(ev event) [][]byte {
 		ch.badACK--
 		ack = []byte{0x00, 0x00, 0xFF, 0x01, 0xFF, 0x00}
 	}
-	var out [][]byte
 	if ch.staleBeforePoll && ev.data[0] == cmdInListPassiveTarget && prev != nil {
 		out = append(out, prev)
 	}
@@ -219,6 +245,13 @@ func (ch *testChip) respond(cmd byte, p []byte) []byte {
 	switch cmd {
 	case cmdGetFirmwareVersion:
 		return ch.fw
+	case cmdDiagnose:
+		// Test 00, the communication line test, echoes its data
+		// (UM0701-02 7.2.1); the response carries NumTst first.
+		if len(p) > 0 && p[0] == 0x00 {
+			return p
+		}
+		return nil
 	case cmdInListPassiveTarget:
 		c := ch.card
 		if c == nil || (len(p) > 2 && !bytes.Equal(p[2:], selectData(c.uid))) {

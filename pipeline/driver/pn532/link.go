@@ -1,9 +1,12 @@
 package pn532
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
@@ -26,10 +29,16 @@ type session struct {
 	r   *driver.FrameReader[event]
 
 	unwake func()
+
+	// ackWait is how long to wait for an ACK before sending again: Ack,
+	// doubled (up to Answer) each time an ACK or response comes only
+	// after a re-send, so that a slow line costs one re-send per encode,
+	// not one per command.
+	ackWait time.Duration
 }
 
 func newSession(ctx context.Context, p driver.Port, t Timing) *session {
-	s := &session{p: p, t: t, ctx: ctx}
+	s := &session{p: p, t: t, ctx: ctx, ackWait: t.Ack}
 	// A frame that stops arriving for Ack is dropped and the decoder
 	// looks for a start code again, so that the next frame is not
 	// counted into the length of one that will never end.
@@ -59,40 +68,72 @@ func (s *session) drain() error {
 // Retries times; a damaged response is NACKed, and the chip sends it
 // again, at most Retries times.
 func (s *session) command(code byte, params ...byte) ([]byte, error) {
-	data, sent, err := s.exchange(code, params)
-	if err != nil && sent && driver.IsContextErr(err) {
+	data, taken, err := s.exchange(code, params, nil)
+	if err == nil && taken > 1 {
+		// The chip may have taken the command more than once and owe
+		// answers that carry the same response code as a later command
+		// (InDataExchange after InDataExchange).
+		err = s.resync()
+	}
+	if err != nil && taken > 0 && driver.IsContextErr(err) {
 		return nil, s.abort(commandName(code), err)
 	}
 	return data, err
 }
 
-// exchange is command without the abort; sent reports whether the
-// command may have reached the chip.
-func (s *session) exchange(code byte, params []byte) (data []byte, sent bool, err error) {
+// diagLineTest is Diagnose's communication line test (NumTst 00): the
+// chip echoes the data (UM0701-02 7.2.1).
+const diagLineTest byte = 0x00
+
+// resync clears the line of answers the chip may still owe to copies of
+// a command it took more than once. The chip handles commands in the
+// order they arrive and a new command ends the one in progress, so once
+// it has echoed a line test sent after them, nothing of theirs can
+// follow. The echo carries a fresh random tag, so an echo owed to an
+// earlier line test (its copy sent twice) is not taken for this one; such
+// an echo, whose response code no other command shares, is discarded by
+// any later command. This costs a round trip only after a re-send, and
+// does not depend on how late the owed answers are.
+func (s *session) resync() error {
+	probe := make([]byte, 5)
+	probe[0] = diagLineTest
+	binary.BigEndian.PutUint32(probe[1:], rand.Uint32())
+	_, _, err := s.exchange(cmdDiagnose, probe, func(data []byte) bool { return bytes.Equal(data, probe) })
+	if err != nil {
+		return fmt.Errorf("line test after a re-send: %w", err)
+	}
+	return nil
+}
+
+// exchange is command without the abort and the line test: it returns
+// the response to code whose data satisfies match (nil: any), and how
+// many copies of the command the chip may have taken (those it did not
+// NACK).
+func (s *session) exchange(code byte, params []byte, match func([]byte) bool) (data []byte, taken int, err error) {
 	name := commandName(code)
 	frame := appendFrame(nil, append([]byte{code}, params...))
+	answers := func(ev event) bool { return isResponse(ev, code) && (match == nil || match(ev.data[1:])) }
 	// A response sent twice, or one to a command given up on, must not
 	// be taken for this command's.
 	if err := s.drain(); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	sends, made, nacks, acks := s.t.Retries+1, 0, 0, 0
 	var early *event // a response that overtook a lost ACK
 send:
 	for range sends {
-		sent = true
 		made++
 		if err := s.write(frame, name); err != nil {
-			return nil, sent, err
+			return nil, made - nacks, err
 		}
-		deadline := time.Now().Add(s.t.Ack)
+		deadline := time.Now().Add(s.ackWait)
 		for {
 			ev, err := s.next(deadline)
 			if errors.Is(err, driver.ErrTimeout) {
 				continue send
 			}
 			if err != nil {
-				return nil, sent, err
+				return nil, made - nacks, err
 			}
 			switch ev.kind {
 			case evACK:
@@ -102,13 +143,13 @@ send:
 				nacks++
 				continue send
 			case evError:
-				return nil, sent, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
+				return nil, made - nacks, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
 			case evInfo:
 				// A frame that is not this command's response (a TFI
 				// other than the chip's, such as an ACK damaged into a
 				// frame with good checksums, or an earlier command's
 				// response) is no ACK: wait on.
-				if !isResponse(ev, code) {
+				if !answers(ev) {
 					continue
 				}
 				// The ACK was lost on the line, and here is the response.
@@ -128,25 +169,18 @@ send:
 	if acks == 0 && early == nil {
 		switch nacks {
 		case sends:
-			return nil, sent, driver.Errorf(driver.Link, "NACK to %s on every send (%d sends)", name, sends)
+			return nil, 0, driver.Errorf(driver.Link, "NACK to %s on every send (%d sends)", name, sends)
 		case 0:
-			return nil, sent, driver.Errorf(driver.NotAnswering, "no ACK to %s after %d sends", name, sends)
+			return nil, made, driver.Errorf(driver.NotAnswering, "no ACK to %s after %d sends", name, sends)
 		}
-		return nil, sent, driver.Errorf(driver.Link, "no ACK to %s after %d sends (%d NACK)", name, sends, nacks)
+		return nil, made - nacks, driver.Errorf(driver.Link, "no ACK to %s after %d sends (%d NACK)", name, sends, nacks)
 	}
-	data, late, err := s.response(code, early)
-	if err != nil {
-		return nil, sent, err
+	if made-nacks > 1 {
+		// The chip took a copy after all: it is slower than ackWait.
+		s.ackWait = min(2*s.ackWait, s.t.Answer)
 	}
-	// The response answers the last copy ACKed so far (a copy the chip
-	// takes aborts the one in progress), or, its ACK lost, some copy. A
-	// copy sent after it (again, after a late ACK) may be answered too.
-	if owed := made - nacks - max(acks+late, 1); owed > 0 {
-		if err := s.settle(code, owed); err != nil {
-			return nil, sent, err
-		}
-	}
-	return data, sent, nil
+	data, err = s.response(name, answers, early)
+	return data, made - nacks, err
 }
 
 // isResponse reports whether ev is the chip's response to the command
@@ -155,11 +189,11 @@ func isResponse(ev event, code byte) bool {
 	return ev.kind == evInfo && ev.tfi == tfiChip && len(ev.data) > 0 && ev.data[0] == code+1
 }
 
-// response reads the response to code, starting with first when the
-// response already arrived. It also returns how many ACK frames came
-// meanwhile: ACKs of copies of the command sent before.
-func (s *session) response(code byte, first *event) (data []byte, acks int, err error) {
-	name := commandName(code)
+// response reads the response to the command name, the first frame
+// answers accepts, starting with first when the response already
+// arrived. Other frames (ACKs of copies sent before, responses owed to
+// earlier commands) are passed over.
+func (s *session) response(name string, answers func(event) bool, first *event) ([]byte, error) {
 	deadline := time.Now().Add(s.t.Answer)
 	bad := 0
 	for {
@@ -170,64 +204,38 @@ func (s *session) response(code byte, first *event) (data []byte, acks int, err 
 			var err error
 			ev, err = s.next(deadline)
 			if errors.Is(err, driver.ErrTimeout) {
-				return nil, acks, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
+				return nil, driver.Errorf(driver.NotAnswering, "no response to %s within %v", name, s.t.Answer)
 			}
 			if err != nil {
-				return nil, acks, err
+				return nil, err
 			}
 		}
 		switch ev.kind {
 		case evInfo:
-			if isResponse(ev, code) {
-				return ev.data[1:], acks, nil
+			if answers(ev) {
+				return ev.data[1:], nil
 			}
 			// Not from the chip, or the response to an earlier command
 			// sent twice: not the answer, wait on within the deadline.
 		case evError:
-			return nil, acks, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
+			return nil, driver.Errorf(driver.Device, "%s: the chip answered with the error frame", name)
 		case evBad, evBadLen:
 			bad++
 			if bad > s.t.Retries {
-				return nil, acks, &driver.Error{Kind: driver.Link, Detail: fmt.Sprintf("damaged response to %s %d times", name, bad), Err: ev.err}
+				return nil, &driver.Error{Kind: driver.Link, Detail: fmt.Sprintf("damaged response to %s %d times", name, bad), Err: ev.err}
 			}
 			// The rest of the damaged frame must not be read as frames.
 			if err := s.drain(); err != nil {
-				return nil, acks, err
+				return nil, err
 			}
 			if err := s.write(nack, "NACK"); err != nil {
-				return nil, acks, err
+				return nil, err
 			}
 			deadline = time.Now().Add(s.t.Answer)
-		case evACK:
-			acks++
 		}
-		// A NACK here is a late echo of the link layer.
+		// An ACK here belongs to a copy sent before; a NACK is a late
+		// echo of the link layer.
 	}
-}
-
-// settle takes off the line the answers to owed further copies of the
-// command code, sent again after a late ACK, so that none is taken for
-// the next command's response. It waits Ack for a copy's ACK, then Answer
-// for its response; a copy the chip never took costs one Ack.
-func (s *session) settle(code byte, owed int) error {
-	deadline := time.Now().Add(s.t.Ack)
-	for owed > 0 {
-		ev, err := s.next(deadline)
-		if errors.Is(err, driver.ErrTimeout) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case ev.kind == evACK:
-			deadline = time.Now().Add(s.t.Answer)
-		case isResponse(ev, code):
-			owed--
-			deadline = time.Now().Add(s.t.Ack)
-		}
-	}
-	return nil
 }
 
 // abort tells the chip to drop the command in progress (an ACK frame from

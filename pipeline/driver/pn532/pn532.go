@@ -14,6 +14,7 @@ import (
 
 // Command codes (UM0701-02, chapter 7).
 const (
+	cmdDiagnose            byte = 0x00
 	cmdGetFirmwareVersion  byte = 0x02
 	cmdSAMConfiguration    byte = 0x14
 	cmdRFConfiguration     byte = 0x32
@@ -24,6 +25,8 @@ const (
 
 func commandName(code byte) string {
 	switch code {
+	case cmdDiagnose:
+		return "Diagnose"
 	case cmdGetFirmwareVersion:
 		return "GetFirmwareVersion"
 	case cmdSAMConfiguration:

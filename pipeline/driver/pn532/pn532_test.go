@@ -466,6 +466,7 @@ func TestEncodeLateACKAnsweredOnce(t *testing.T) {
 	want := []byte{
 		cmdSAMConfiguration, cmdGetFirmwareVersion, cmdRFConfiguration,
 		cmdInListPassiveTarget, cmdInDataExchange, cmdInDataExchange, // key B, sent twice
+		cmdDiagnose, // line test: the second answer is off the line
 		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // read 4-6
 		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // write 4-6
 		cmdInListPassiveTarget, cmdInDataExchange, // verify: select, key B
@@ -474,5 +475,28 @@ func TestEncodeLateACKAnsweredOnce(t *testing.T) {
 	}
 	if c := ch.commands(); !bytes.Equal(c, want) {
 		t.Errorf("commands % X\nwant     % X", c, want)
+	}
+}
+
+func TestEncodeLateSecondAnswerIsNotTheNextCommands(t *testing.T) {
+	// As TestEncodeLateACKAnsweredOnce, but the second copy's ACK and
+	// response come only once the host has sent its next command, the
+	// read of block 4, which has the same response code (D5 41): a
+	// host that counts on them arriving within a wait takes D5 41 00
+	// for the read's answer ("read block 4: 0 bytes").
+	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, host := newTestChip(t, systemCard(old), func(ch *testChip) {
+		ch.lateAuthB, ch.secondAfterNext = true, true
+	})
+	if _, err := encode(t, host, guestJob); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range wantBlocks {
+		if b := ch.block(4 + i); b != w {
+			t.Errorf("block %d = % X, want % X", 4+i, b, w)
+		}
 	}
 }
