@@ -466,7 +466,7 @@ func TestEncodeLateACKAnsweredOnce(t *testing.T) {
 	want := []byte{
 		cmdSAMConfiguration, cmdGetFirmwareVersion, cmdRFConfiguration,
 		cmdInListPassiveTarget, cmdInDataExchange, cmdInDataExchange, // key B, sent twice
-		cmdDiagnose, // line test: the second answer is off the line
+		cmdDiagnose,                                             // line test: the second answer is off the line
 		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // read 4-6
 		cmdInDataExchange, cmdInDataExchange, cmdInDataExchange, // write 4-6
 		cmdInListPassiveTarget, cmdInDataExchange, // verify: select, key B
