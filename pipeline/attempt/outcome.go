@@ -32,6 +32,7 @@ var kindOutcomes = map[driver.Kind]struct {
 	driver.Link:             {seam.ErrUncategorized, "lost the link"},
 	driver.Hangup:           {seam.ErrUncategorized, "hung up"},
 	driver.Device:           {seam.ErrUncategorized, "reported an error"},
+	driver.SeveralCards:     {seam.ErrUncategorized, "found more than one card and wrote none"},
 }
 
 // encodeFailure describes err, returned by a driver's Encode on encoder

@@ -107,6 +107,8 @@ const (
 	Link
 	// Hangup: the line closed (EOF or EIO); the port must be reopened.
 	Hangup
+	// SeveralCards: more than one card in the field; none was written.
+	SeveralCards
 )
 
 var kindNames = map[Kind]string{
@@ -119,6 +121,7 @@ var kindNames = map[Kind]string{
 	NotAnswering:     "encoder not answering",
 	Link:             "link failure",
 	Hangup:           "line hung up",
+	SeveralCards:     "several cards in the field",
 }
 
 func (k Kind) String() string {

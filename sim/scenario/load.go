@@ -21,6 +21,13 @@ import (
 // Models lists the device models an encoder may name.
 var Models = []string{"pms", "pn532", ReplayModel}
 
+// StackingModels are the models whose field holds several cards at once,
+// so that a scenario may place a second card before removing the first:
+// a PN532 sees every card its field reaches (docs/protocols/pn532.md,
+// "Several cards"); a PMS encoder's slot takes one card
+// (docs/protocols/pms.md, "One card at a time").
+var StackingModels = []string{"pn532"}
+
 // Ops lists every timeline operation, in the order the format documents them.
 var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpExpect, OpSend}
 
@@ -396,7 +403,7 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 	}
 	if n, ok := f["steps"]; ok {
 		l.protocol = s.Encoder.Protocol
-		s.Steps = l.steps(n, declared)
+		s.Steps = l.steps(n, declared, slices.Contains(StackingModels, s.Encoder.Model))
 	}
 	l.checkBytes(s)
 	if n, ok := f["faults"]; ok {
@@ -570,10 +577,10 @@ func (l *loader) credential(n *yaml.Node) Credential {
 	return c
 }
 
-func (l *loader) steps(n *yaml.Node, declared map[string]bool) []Step {
+func (l *loader) steps(n *yaml.Node, declared map[string]bool, stacking bool) []Step {
 	var out []Step
-	onReader := "" // the card on the reader as the timeline goes, "" for none
-	var prev Op    // the previous step's operation, "" if unusable
+	var onReader []string // the cards on the reader as the timeline goes
+	var prev Op           // the previous step's operation, "" if unusable
 	for i, it := range l.list(n, "steps") {
 		st, ok := l.step(it, i)
 		if !ok {
@@ -586,16 +593,19 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool) []Step {
 			if !declared[st.Card] {
 				l.addf(it.Content[1], "%s: no card named %q in cards", what, st.Card)
 			}
-			if st.Op == OpPlace {
-				if onReader != "" {
-					l.addf(it.Content[1], "%s: card %q is already on the reader; remove it first", what, onReader)
-				}
-				onReader = st.Card
-			} else {
-				if onReader != st.Card {
-					l.addf(it.Content[1], "%s: card %q is not on the reader (place it first)", what, st.Card)
-				}
-				onReader = ""
+			on := slices.Index(onReader, st.Card)
+			switch {
+			case st.Op == OpPlace && on >= 0:
+				l.addf(it.Content[1], "%s: card %q is already on the reader", what, st.Card)
+			case st.Op == OpPlace && len(onReader) > 0 && !stacking:
+				l.addf(it.Content[1], "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
+					what, onReader[0], strings.Join(StackingModels, " or "))
+			case st.Op == OpPlace:
+				onReader = append(onReader, st.Card)
+			case on < 0:
+				l.addf(it.Content[1], "%s: card %q is not on the reader (place it first)", what, st.Card)
+			default:
+				onReader = slices.Delete(onReader, on, on+1)
 			}
 		case OpReply:
 			if prev != OpAwait {

@@ -156,7 +156,9 @@ func TestLoadProblems(t *testing.T) {
 		{"unknown card in step", head + "steps:\n  - place: c\n" + okExpect, 8, 12, `no card named "c"`},
 		{"remove never placed", head + "steps:\n  - remove: a\n" + okExpect, 8, 13, `card "a" is not on the reader`},
 		{"remove other card", head + "steps:\n  - place: a\n  - remove: b\n" + okExpect, 9, 13, `card "b" is not on the reader`},
-		{"place on occupied reader", head + "steps:\n  - place: a\n  - place: b\n" + okExpect, 9, 12, `card "a" is already on the reader`},
+		{"place on occupied reader", head + "steps:\n  - place: a\n  - place: b\n" + okExpect, 9, 12, `card "a" is already on the reader; remove it first (only a pn532 encoder holds several cards)`},
+		{"place twice", strings.Replace(head, "model: pms", "model: pn532", 1) + "steps:\n  - place: a\n  - place: a\n" + okExpect, 9, 12, `card "a" is already on the reader`},
+		{"remove one of two, then again", strings.Replace(head, "model: pms", "model: pn532", 1) + "steps:\n  - place: a\n  - place: b\n  - remove: a\n  - remove: a\n" + okExpect, 11, 13, `card "a" is not on the reader`},
 		{"unknown command", head + "steps:\n  - await: write\n" + okExpect, 8, 12, `unknown command "write"`},
 		{"unknown answer", head + "steps:\n  - await: encode\n  - reply: maybe\n" + okExpect, 9, 12, `unknown answer "maybe"`},
 		{"reply first", head + "steps:\n  - reply: ok\n" + okExpect, 8, 5, "reply must come directly after an await"},
@@ -231,6 +233,27 @@ expect: {status: success, card: b, written: guest}
 	}
 	if b := s.Cards[1]; b.UID != "12345678901234" || b.CardID != "1234567890123456" {
 		t.Errorf("card b = %+v, want the digits as written", b)
+	}
+}
+
+func TestLoadStackedCards(t *testing.T) {
+	// A PN532's field holds several cards: a second card placed on the
+	// first, then both taken off in either order.
+	doc := strings.Replace(head, "model: pms", "model: pn532", 1) + `steps:
+  - place: a
+  - place: b
+  - remove: a
+  - place: a
+  - remove: b
+  - remove: a
+expect: {status: error, error: {type: uncategorized_error}}
+`
+	s, err := scenario.Load("stacked.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(s.Steps) != 6 {
+		t.Errorf("%d steps, want 6", len(s.Steps))
 	}
 }
 

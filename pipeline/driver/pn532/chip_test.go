@@ -39,6 +39,9 @@ func classicCard(uid ...byte) *testCard {
 type testChip struct {
 	conn net.Conn
 	card *testCard
+	// second is a card stacked on card: listed too when the host asks
+	// for two targets (MaxTg 2).
+	second *testCard
 
 	mu      sync.Mutex
 	cmds    [][]byte // command code and parameters of each frame taken
@@ -259,7 +262,13 @@ func (ch *testChip) respond(cmd byte, p []byte) []byte {
 		}
 		ch.halted, ch.authedAs = false, 0
 		out := []byte{1, 1, c.atqa[0], c.atqa[1], c.sak, byte(len(c.uid))}
-		return append(out, c.uid...)
+		out = append(out, c.uid...)
+		if o := ch.second; o != nil && p[0] == 2 && len(p) == 2 {
+			out[0] = 2
+			out = append(out, 2, o.atqa[0], o.atqa[1], o.sak, byte(len(o.uid)))
+			out = append(out, o.uid...)
+		}
+		return out
 	case cmdInDataExchange:
 		return ch.exchange(p[1:])
 	}

@@ -308,26 +308,68 @@ func cascaded(uid []byte) []byte {
 	return append(out, uid...)
 }
 
-// list runs InListPassiveTarget for one 106 kbps type A target, sel (the
-// UID in cascade levels) to select that card only (nil: any).
+// list runs InListPassiveTarget for 106 kbps type A targets. With sel
+// nil it looks for any card, two at most (MaxTg 2), so that a second card
+// in the field is seen: the driver writes a card only when it is alone,
+// as the write could otherwise land on a card the guest did not hand
+// over. With sel (a UID in cascade levels) it selects that card only.
 func (d *Driver) list(s *session, sel []byte) (target, bool, error) {
-	r, err := s.command(cmdInListPassiveTarget, append([]byte{0x01, 0x00}, sel...)...)
+	maxTg := byte(2)
+	if sel != nil {
+		maxTg = 1
+	}
+	r, err := s.command(cmdInListPassiveTarget, append([]byte{maxTg, 0x00}, sel...)...)
 	if err != nil {
 		return target{}, false, err
 	}
 	if len(r) == 0 {
 		return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: empty response")
 	}
-	if r[0] == 0 {
+	n := int(r[0])
+	if n == 0 {
 		return target{}, false, nil
 	}
-	// NbTg, Tg, ATQA (2), SAK, NFCIDLength, NFCID1 [, ATS]
-	if r[0] != 1 || len(r) < 6 || (r[5] != 4 && r[5] != 7 && r[5] != 10) || len(r) < 6+int(r[5]) {
-		return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: malformed response % X", r)
+	if n > int(maxTg) {
+		return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: %d targets, asked for %d at most", n, maxTg)
 	}
-	t := target{atqa: [2]byte{r[2], r[3]}, sak: r[4], uid: append([]byte(nil), r[6:6+int(r[5])]...)}
+	var found []target
+	for rest := r[1:]; len(found) < n; {
+		t, tail, ok := parseTarget(rest)
+		if !ok {
+			return target{}, false, driver.Errorf(driver.Device, "InListPassiveTarget: malformed response % X", r)
+		}
+		found, rest = append(found, t), tail
+	}
+	if len(found) > 1 {
+		return target{}, false, driver.Errorf(driver.SeveralCards,
+			"cards %X and %X are both in the field: take away all but the card to encode", found[0].uid, found[1].uid)
+	}
+	return found[0], true, nil
+}
+
+// parseTarget reads one target's data from an InListPassiveTarget
+// response at 106 kbps type A (UM0701-02 7.3.5): Tg, ATQA (2), SAK,
+// NFCIDLength, NFCID1, and the ATS (its length byte first) when the SAK
+// says ISO/IEC 14443-4. It returns the bytes after it.
+func parseTarget(b []byte) (target, []byte, bool) {
+	if len(b) < 5 {
+		return target{}, nil, false
+	}
+	n := int(b[4])
+	if (n != 4 && n != 7 && n != 10) || len(b) < 5+n {
+		return target{}, nil, false
+	}
+	t := target{atqa: [2]byte{b[1], b[2]}, sak: b[3], uid: append([]byte(nil), b[5:5+n]...)}
 	t.tech = technology(t.sak)
-	return t, true, nil
+	rest := b[5+n:]
+	if t.sak&0x20 != 0 && len(rest) > 0 {
+		ats := int(rest[0])
+		if ats < 1 || len(rest) < ats {
+			return target{}, nil, false
+		}
+		rest = rest[ats:]
+	}
+	return t, rest, true
 }
 
 // Technology names, as pipeline/driver reports them.

@@ -500,3 +500,51 @@ func TestEncodeLateSecondAnswerIsNotTheNextCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeTwoCardsWritesNeither(t *testing.T) {
+	// A guest card stacked on a blank one: the driver asks for two
+	// targets, sees both, and writes neither.
+	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := systemCard(old)
+	ch, host := newTestChip(t, classicCard(0x04, 0xA1, 0xB2, 0xC3), func(ch *testChip) { ch.second = other })
+	_, err = encode(t, host, guestJob)
+	wantKind(t, err, driver.SeveralCards)
+	for _, uid := range []string{"04A1B2C3", "04E2F3A4B5C6D7"} {
+		if !strings.Contains(err.Error(), uid) {
+			t.Errorf("error %q does not name card %s", err, uid)
+		}
+	}
+	if w := ch.writes(); len(w) != 0 {
+		t.Errorf("blocks written % X, want none", w)
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, c := range ch.cmds {
+		if c[0] == cmdInDataExchange {
+			t.Errorf("InDataExchange % X sent with two cards in the field", c)
+		}
+		if c[0] == cmdInListPassiveTarget && !bytes.Equal(c[1:3], []byte{0x02, 0x00}) {
+			t.Errorf("poll InListPassiveTarget % X, want MaxTg 2, BrTy 00", c[1:])
+		}
+	}
+}
+
+func TestParseTargetWithATS(t *testing.T) {
+	// Two targets as UM0701-02 7.3.5 lays them out, the first a DESFire
+	// with its ATS (length byte first), the second a Classic 1K.
+	r := []byte{
+		0x01, 0x03, 0x44, 0x20, 0x07, 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x06, 0x75, 0x77, 0x81, 0x02, 0x80,
+		0x02, 0x00, 0x04, 0x08, 0x04, 0xDE, 0xAD, 0xBE, 0xEF,
+	}
+	a, rest, ok := parseTarget(r)
+	if !ok || a.tech != techDESFire || !bytes.Equal(a.uid, []byte{0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}) {
+		t.Fatalf("first target %+v ok=%v", a, ok)
+	}
+	b, rest, ok := parseTarget(rest)
+	if !ok || b.tech != techClassic1K || !bytes.Equal(b.uid, []byte{0xDE, 0xAD, 0xBE, 0xEF}) || len(rest) != 0 {
+		t.Fatalf("second target %+v ok=%v rest % X", b, ok, rest)
+	}
+}
