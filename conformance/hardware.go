@@ -159,6 +159,7 @@ func playOnHardware(ctx context.Context, cfg *Config, sc *scenario.Scenario, op 
 	if err != nil {
 		return &scenario.StepError{File: sc.File, Step: clear, Err: fmt.Errorf("clearing the reader: %w", err)}
 	}
+	onReader := 0 // cards the timeline has put on the reader
 	for _, st := range sc.Steps {
 		var err error
 		switch st.Op {
@@ -171,7 +172,17 @@ func playOnHardware(ctx context.Context, cfg *Config, sc *scenario.Scenario, op 
 			if sp, ok := op.(StepPerformer); ok {
 				err = sp.PerformStep(ctx, st, c, sc.Encoder.ID)
 			} else {
-				err = op.Perform(ctx, Instruction(st, c, sc.Encoder.ID))
+				say := Instruction(st, c, sc.Encoder.ID)
+				if st.Op == scenario.OpPlace && onReader > 0 {
+					// Stacked cards (a PN532 scenario): the first stays.
+					say = strings.Replace(say, ", then press Enter", ", on top of the card already there (leave that one), then press Enter", 1)
+				}
+				err = op.Perform(ctx, say)
+			}
+			if st.Op == scenario.OpPlace {
+				onReader++
+			} else {
+				onReader--
 			}
 		case scenario.OpWait:
 			err = waitFor(ctx, cfg.TimeScale.Of(st.Duration))

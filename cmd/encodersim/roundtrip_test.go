@@ -89,7 +89,7 @@ var pn532Case = protocolCase{
 	number:   "04C1A2B3C4D5E6",
 	last:     `D5 53 00"]`, // InRelease answered
 	steps: []string{
-		`{frame: "D4 4A 01 00"}`,
+		`{frame: "D4 4A 02 00"}`, // the poll: two targets at most
 		`{frame: "D4 40 01 A0 04 $block4:16"}`, `{frame: "D4 40 01 A0 05 $block5:16"}`, `{frame: "D4 40 01 A0 06 $block6:16"}`,
 		`{frame: "D5 41 00 $block4"}`, `{frame: "D5 41 00 $block5"}`, `{frame: "D5 41 00 $block6"}`,
 		`{frame: "ACK"}`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,8 +79,8 @@ type scriptedDesk struct {
 
 	mu       sync.Mutex
 	encoders map[string]*sim.Encoder
-	onReader map[string]string // encoder → name of the card on its reader
-	done     int               // steps performed
+	onReader map[string][]string // encoder → names of the cards on its reader
+	done     int                 // steps performed
 }
 
 func (d *scriptedDesk) steps() int {
@@ -95,7 +96,7 @@ func newDesk() *scriptedDesk {
 	if err != nil {
 		panic(fmt.Sprintf("a directory for the stand-in devices: %v", err))
 	}
-	d := &scriptedDesk{dir: dir, ports: map[string]string{}, encoders: map[string]*sim.Encoder{}, onReader: map[string]string{}, models: map[string]string{}}
+	d := &scriptedDesk{dir: dir, ports: map[string]string{}, encoders: map[string]*sim.Encoder{}, onReader: map[string][]string{}, models: map[string]string{}}
 	for _, e := range conformance.NewConfig().Lab.Workspaces[0].Encoders {
 		d.ports[e.DisplayName] = dir + "/" + e.DisplayName
 		// Each driver has a device model of the same name.
@@ -149,13 +150,8 @@ func (d *scriptedDesk) PerformStep(ctx context.Context, st scenario.Step, spec *
 	d.done++
 	switch st.Op {
 	case scenario.OpPlace:
-		// A person clears the reader of the last scenario's card first.
-		if prev := d.onReader[encoder]; prev != "" {
-			if err := dev.Remove(prev); err != nil {
-				return err
-			}
-			delete(d.onReader, encoder)
-		}
+		// Cards stack where the scenario stacks them: the suite clears
+		// the reader before each scenario.
 		cards, err := scenario.Cards(&scenario.Scenario{File: spec.Name, Cards: []scenario.CardSpec{*spec}})
 		if err != nil {
 			return err
@@ -163,22 +159,22 @@ func (d *scriptedDesk) PerformStep(ctx context.Context, st scenario.Step, spec *
 		if err := dev.Place(cards[spec.Name]); err != nil {
 			return err
 		}
-		d.onReader[encoder] = spec.Name
+		d.onReader[encoder] = append(d.onReader[encoder], spec.Name)
 		return nil
 	case scenario.OpRemove:
 		if spec == nil { // clear the reader
-			if prev := d.onReader[encoder]; prev != "" {
-				if err := dev.Remove(prev); err != nil {
+			for _, name := range d.onReader[encoder] {
+				if err := dev.Remove(name); err != nil {
 					return err
 				}
-				delete(d.onReader, encoder)
 			}
+			delete(d.onReader, encoder)
 			return nil
 		}
 		if err := dev.Remove(spec.Name); err != nil {
 			return err
 		}
-		delete(d.onReader, encoder)
+		d.onReader[encoder] = slices.DeleteFunc(d.onReader[encoder], func(n string) bool { return n == spec.Name })
 		return nil
 	}
 	return fmt.Errorf("step %s is not a physical step", st.Op)

@@ -382,6 +382,20 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 	return true
 }
 
+// expiredFirst logs the worker's outcome f (or, with card, its success)
+// of an attempt whose deadline timer took it first.
+func (s *Service) expiredFirst(a *store.Attempt, f failure, card *driver.Card) {
+	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
+	if card != nil {
+		log = log.With("card_number", card.Number)
+	}
+	outcome := seam.StatusError
+	if card != nil {
+		outcome = seam.StatusSuccess
+	}
+	s.lostRace(log, &store.Attempt{Status: outcome}, f, card)
+}
+
 // lostRace logs an outcome that came after the attempt had one.
 func (s *Service) lostRace(log *slog.Logger, done *store.Attempt, f failure, card *driver.Card) {
 	if card != nil {

@@ -28,14 +28,21 @@ func (s *Service) enqueue(w *worker, a *store.Attempt) {
 }
 
 // untrack forgets an attempt whose outcome the worker is about to record
-// (or found recorded) and stops its deadline timer.
-func (s *Service) untrack(j *job) {
+// (or found recorded) and stops its deadline timer. It reports whether
+// the attempt was still tracked: false means its deadline timer took it
+// first and records the expiry, so the worker must not decide another
+// outcome. Whoever takes the attempt out of tracked decides its outcome;
+// otherwise a reader could see the expiry, decided in memory, and then
+// the worker's outcome, recorded first by the store.
+func (s *Service) untrack(j *job) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tracked[j.attempt.ID] == j {
-		s.forget(j.attempt.ID)
-		j.timer.Stop()
+	if s.tracked[j.attempt.ID] != j {
+		return false
 	}
+	s.forget(j.attempt.ID)
+	j.timer.Stop()
+	return true
 }
 
 // forget drops an attempt from tracked. The caller holds mu.

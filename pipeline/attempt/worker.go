@@ -140,7 +140,10 @@ func (w *worker) process(ctx context.Context, j *job) {
 	// The worker decides the outcome from here on: it stops the deadline
 	// timer before recording one, so the two do not both try.
 	fail := func(f failure) {
-		s.untrack(j)
+		if !s.untrack(j) {
+			s.expiredFirst(a, f, nil)
+			return
+		}
 		s.finish(a, nil, f, nil)
 	}
 
@@ -271,7 +274,10 @@ func (w *worker) process(ctx context.Context, j *job) {
 		fail(encodeFailure(w.cfg.DisplayName, err))
 		return
 	}
-	s.untrack(j)
+	if !s.untrack(j) {
+		s.expiredFirst(a, failure{}, &card)
+		return
+	}
 	after := release
 	release = nil
 	s.conclude(a, credential.Issue(c, card, s.now()), failure{}, &card, after)
@@ -310,7 +316,10 @@ func (w *worker) refusesReissue(c *seam.Credential) bool {
 // simulate ends the attempt with an armed outcome, without the device.
 func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, release *func()) {
 	s := w.svc
-	s.untrack(j)
+	if !s.untrack(j) {
+		s.expiredFirst(j.attempt, failure{}, nil)
+		return
+	}
 	if o.errType != "" {
 		s.finish(j.attempt, nil, failure{o.errType,
 			fmt.Sprintf("encoder %s: %s", w.cfg.DisplayName, simulatableErrors[o.errType])}, nil)
