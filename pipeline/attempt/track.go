@@ -27,22 +27,41 @@ func (s *Service) enqueue(w *worker, a *store.Attempt) {
 	w.push(j)
 }
 
-// untrack forgets an attempt whose outcome the worker is about to record
-// (or found recorded) and stops its deadline timer. It reports whether
-// the attempt was still tracked: false means its deadline timer took it
-// first and records the expiry, so the worker must not decide another
-// outcome. Whoever takes the attempt out of tracked decides its outcome;
-// otherwise a reader could see the expiry, decided in memory, and then
-// the worker's outcome, recorded first by the store.
-func (s *Service) untrack(j *job) bool {
+// claim makes the caller the one that decides j's outcome and stops its
+// deadline timer; false if the timer (or the worker) claimed it first, or
+// the service no longer tracks it. The claimed attempt stays tracked, so
+// a drain keeps waiting, until release, which the caller runs once the
+// outcome is decided (and so counted by the recorder until it is in the
+// store). One owner per outcome: otherwise a reader could see the expiry,
+// decided in memory, and then the worker's outcome, which the store took
+// first.
+func (s *Service) claim(j *job) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tracked[j.attempt.ID] != j {
+	if s.tracked[j.attempt.ID] != j || j.claimed {
 		return false
 	}
-	s.forget(j.attempt.ID)
+	j.claimed = true
 	j.timer.Stop()
 	return true
+}
+
+// release stops tracking j once its outcome is decided.
+func (s *Service) release(j *job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tracked[j.attempt.ID] == j {
+		s.forget(j.attempt.ID)
+	}
+}
+
+// untrack forgets an attempt whose outcome the worker does not decide
+// (it found one recorded, or another server runs it) and stops its
+// deadline timer, unless the timer claimed it first.
+func (s *Service) untrack(j *job) {
+	if s.claim(j) {
+		s.release(j)
+	}
 }
 
 // forget drops an attempt from tracked. The caller holds mu.
@@ -102,14 +121,15 @@ func (s *Service) Drain(ctx context.Context) (int, error) {
 // unless it has already finished.
 func (s *Service) expire(j *job) {
 	s.mu.Lock()
-	if s.closed || s.tracked[j.attempt.ID] != j {
+	if s.closed || s.tracked[j.attempt.ID] != j || j.claimed {
 		s.mu.Unlock()
 		return
 	}
-	s.forget(j.attempt.ID)
+	j.claimed = true
 	s.wg.Add(1) // under mu, so Close cannot be waiting yet
 	s.mu.Unlock()
 	defer s.wg.Done()
+	defer s.release(j)
 
 	d := j.attempt.Deadline.Sub(j.attempt.CreatedAt).Round(time.Millisecond)
 	msg := fmt.Sprintf("the attempt waited %v in the queue of encoder %s and expired before it started", d, j.encoder)

@@ -26,6 +26,9 @@ type job struct {
 	// expiry can say whether the attempt was still waiting its turn;
 	// writing once the driver has been handed the card.
 	started, writing atomic.Bool
+	// claimed is set (under the service's mu) by whoever decides the
+	// attempt's outcome: the worker or the deadline timer, never both.
+	claimed bool
 }
 
 // worker runs one encoder's attempts in FIFO order.
@@ -140,11 +143,12 @@ func (w *worker) process(ctx context.Context, j *job) {
 	// The worker decides the outcome from here on: it stops the deadline
 	// timer before recording one, so the two do not both try.
 	fail := func(f failure) {
-		if !s.untrack(j) {
+		if !s.claim(j) {
 			s.expiredFirst(a, f, nil)
 			return
 		}
 		s.finish(a, nil, f, nil)
+		s.release(j)
 	}
 
 	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
@@ -274,13 +278,14 @@ func (w *worker) process(ctx context.Context, j *job) {
 		fail(encodeFailure(w.cfg.DisplayName, err))
 		return
 	}
-	if !s.untrack(j) {
+	if !s.claim(j) {
 		s.expiredFirst(a, failure{}, &card)
 		return
 	}
 	after := release
 	release = nil
 	s.conclude(a, credential.Issue(c, card, s.now()), failure{}, &card, after)
+	s.release(j)
 }
 
 func isIssued(c *seam.Credential) bool { return c.IsIssued != nil && *c.IsIssued }
@@ -316,10 +321,11 @@ func (w *worker) refusesReissue(c *seam.Credential) bool {
 // simulate ends the attempt with an armed outcome, without the device.
 func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, release *func()) {
 	s := w.svc
-	if !s.untrack(j) {
+	if !s.claim(j) {
 		s.expiredFirst(j.attempt, failure{}, nil)
 		return
 	}
+	defer s.release(j)
 	if o.errType != "" {
 		s.finish(j.attempt, nil, failure{o.errType,
 			fmt.Sprintf("encoder %s: %s", w.cfg.DisplayName, simulatableErrors[o.errType])}, nil)
