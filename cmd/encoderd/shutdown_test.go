@@ -34,6 +34,10 @@ type shutdownRig struct {
 	credID  string
 	encoder string
 	sent    time.Time
+	// called is when the encode call was made: the attempt's deadline
+	// is at least crashDeadline after it (the server creates the
+	// attempt during the call), so it is the sound lower bound.
+	called time.Time
 }
 
 func newShutdownRig(t *testing.T, extra ...string) *shutdownRig {
@@ -49,6 +53,7 @@ func newShutdownRig(t *testing.T, extra ...string) *shutdownRig {
 	r.d = startDaemon(t, "encoderd.log", r.args...)
 	r.api = newAPIClient(t, r.d.url, ws.APIKeys[0])
 	r.credID = r.newCredential(t)
+	r.called = time.Now()
 	a, err := r.api.object(ctx, "/acs/encoders/encode_credential", "action_attempt",
 		map[string]any{"acs_credential_id": r.credID, "acs_encoder_id": r.encoder})
 	if err != nil {
@@ -124,8 +129,8 @@ func TestSIGTERMDrains(t *testing.T) {
 	case err != nil:
 		t.Errorf("encoderd exited with %v after a drain, want status 0", err)
 	}
-	if time.Since(r.sent) < crashDeadline {
-		t.Errorf("encoderd exited %v after the encode, before the attempt's deadline (%v): it did not wait for it", time.Since(r.sent), crashDeadline)
+	if time.Since(r.called) < crashDeadline {
+		t.Errorf("encoderd exited %v after the encode call, before the attempt's deadline (%v): it did not wait for it", time.Since(r.called), crashDeadline)
 	}
 
 	// The outcome was recorded before it exited: the next start shows it.

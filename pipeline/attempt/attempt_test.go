@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -328,13 +329,27 @@ func (r *rig) wantError(id, errType string) string {
 	return a.Error.Message
 }
 
+// storedCredential returns the credential as the store holds it, once
+// the store holds what the service serves: an outcome stands in memory
+// from the moment it is decided and reaches the store just after.
 func (r *rig) storedCredential(id string) *seam.Credential {
 	r.t.Helper()
-	c, err := r.store.GetCredential(context.Background(), r.ws.ID, id)
-	if err != nil {
-		r.t.Fatalf("GetCredential: %v", err)
+	ctx := context.Background()
+	limit := time.Now().Add(waitBound)
+	for {
+		c, err := r.store.GetCredential(ctx, r.ws.ID, id)
+		if err != nil {
+			r.t.Fatalf("GetCredential: %v", err)
+		}
+		served, err := r.svc.View().GetCredential(ctx, r.ws.ID, id)
+		if err != nil {
+			r.t.Fatalf("GetCredential through the service: %v", err)
+		}
+		if reflect.DeepEqual(c, served) || time.Now().After(limit) {
+			return c
+		}
+		time.Sleep(time.Millisecond)
 	}
-	return c
 }
 
 // checkAttempt asserts the status invariants of an action attempt.

@@ -98,6 +98,21 @@ type chip struct {
 	// retries is MxRtyPassiveActivation; 0xFF waits for ever.
 	retries byte
 	targets []*target // Tg = index+1
+	// noted are the command kinds the current step received, counted
+	// once the step's ACK is on the line (takeNoted): a timeline that
+	// acts when a command arrives (a reboot during a write) then finds
+	// the command acknowledged, as on a chip that ACKs before it works.
+	noted []string
+}
+
+// note records a command kind of the current step.
+func (ch *chip) note(kind string) { ch.noted = append(ch.noted, kind) }
+
+// takeNoted returns and clears the kinds noted.
+func (ch *chip) takeNoted() []string {
+	k := ch.noted
+	ch.noted = nil
+	return k
 }
 
 func newChip(d *Device) *chip {
@@ -244,7 +259,7 @@ func (ch *chip) listPassive(p []byte) reply {
 	if len(p) < 2 || p[0] < 1 || p[0] > 2 || p[1] > 0x04 {
 		return now(errorFrame)
 	}
-	ch.d.count(cmdRead)
+	ch.note(cmdRead)
 	ch.targets = nil
 	maxTg, typeA := int(p[0]), p[1] == 0x00
 	var levels []byte // the UID to select, as cascade levels
@@ -305,7 +320,7 @@ func (ch *chip) autoPoll(p []byte) reply {
 	if len(p) < 3 || p[0] == 0 || p[1] == 0 || len(p) > 17 {
 		return now(errorFrame)
 	}
-	ch.d.count(cmdRead)
+	ch.note(cmdRead)
 	ch.targets = nil
 	types := p[2:]
 	var forever time.Duration
@@ -541,7 +556,7 @@ func (ch *chip) classic(cmd byte, t *target, data []byte) reply {
 func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk int, v card.Block) reply {
 	if isCredentialBlock(blk) && !t.encodeCounted {
 		t.encodeCounted = true
-		ch.d.count(cmdEncode)
+		ch.note(cmdEncode)
 		if ch.d.take(&ch.d.busies) {
 			ch.d.log.Debug("busy", "card", t.c.Name)
 			return now(response(cmd, stContext))

@@ -151,6 +151,9 @@ func (s *session) step(act func() error) error {
 			err = fmt.Errorf("pn532 device: write: %w", werr)
 		}
 	}
+	for _, kind := range s.chip.takeNoted() {
+		s.d.count(kind)
+	}
 	return err
 }
 
