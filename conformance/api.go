@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -102,6 +103,14 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 	}
 	switch c.Kind {
 	case "auth":
+		switch c.Method {
+		case "near-miss":
+			return nearMisses(ctx, f, body(), encode)
+		case "pat-other-workspace":
+			return patOtherWorkspace(f, body(), encode)
+		case "cross-workspace-ids":
+			return crossWorkspaceIDs(ctx, f, encode)
+		}
 		var cl *client
 		switch c.Method {
 		case "api-key":
@@ -154,4 +163,167 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 		return problems
 	}
 	return []string{fmt.Sprintf("check kind %q is not a request-level check", c.Kind)}
+}
+
+// nearMiss is a token that differs from a real one in the way a guess, a
+// copy-paste slip or a server's sloppy comparison would: each must be
+// refused as unknown.
+type nearMiss struct {
+	what  string
+	token string
+}
+
+// nearMissesOf returns the near misses of secret: its last character
+// changed (the right id with a wrong secret), cut short by one, one
+// character longer, its letters in the other case, a space inside.
+func nearMissesOf(secret string) []nearMiss {
+	last := byte('a')
+	if secret[len(secret)-1] == 'a' {
+		last = 'b'
+	}
+	flipped := strings.ToUpper(secret)
+	if flipped == secret {
+		flipped = strings.ToLower(secret)
+	}
+	mid := len(secret) / 2
+	return []nearMiss{
+		{"its last character changed", secret[:len(secret)-1] + string(last)},
+		{"cut short by one character", secret[:len(secret)-1]},
+		{"one character longer", secret + "0"},
+		{"in the other letter case", flipped},
+		{"with a space inside", secret[:mid] + " " + secret[mid:]},
+	}
+}
+
+// nearMisses sends encode_credential with near misses of the API key and
+// of the personal access token (with the right seam-workspace header):
+// each must be 401 with the error envelope.
+func nearMisses(ctx context.Context, f *apiFixture, b map[string]any, encode func(*client, map[string]any) (*response, []string)) []string {
+	var problems []string
+	try := func(kind, secret, workspace string) {
+		if len(secret) < 2 {
+			problems = append(problems, fmt.Sprintf("workspace %s of the lab has no %s to vary", f.ws.Name, kind))
+			return
+		}
+		for _, m := range nearMissesOf(secret) {
+			r, p := encode(newClient(f.url, m.token, workspace), b)
+			if p != nil {
+				problems = append(problems, p...)
+				continue
+			}
+			if msg := apiError(r, 401, ""); msg != "" {
+				problems = append(problems, fmt.Sprintf("the %s %s: %s", kind, m.what, msg))
+			}
+		}
+	}
+	try("API key", f.cfg.apiKey(f.ws), "")
+	try("personal access token", f.cfg.pat(f.ws), f.ws.ID)
+	return problems
+}
+
+// otherWorkspace is a workspace of the lab other than f's, or nil.
+func otherWorkspace(f *apiFixture) *fixtures.Workspace {
+	for _, ws := range f.cfg.Lab.Workspaces {
+		if ws.ID != f.ws.ID {
+			return ws
+		}
+	}
+	return nil
+}
+
+// patOtherWorkspace sends f's personal access token with a seam-workspace
+// header naming another workspace that exists: the token has no access
+// to it, so the call must be refused with 401.
+func patOtherWorkspace(f *apiFixture, b map[string]any, encode func(*client, map[string]any) (*response, []string)) []string {
+	other := otherWorkspace(f)
+	if other == nil {
+		return []string{"the lab has one workspace: naming another in seam-workspace needs two"}
+	}
+	pat := f.cfg.pat(f.ws)
+	if pat == "" {
+		return []string{fmt.Sprintf("workspace %s of the lab has no personal access token", f.ws.Name)}
+	}
+	r, p := encode(newClient(f.url, pat, other.ID), b)
+	if p != nil {
+		return p
+	}
+	if msg := apiError(r, 401, ""); msg != "" {
+		return []string{fmt.Sprintf("the personal access token of %s with seam-workspace %s (workspace %s): %s", f.ws.Name, other.ID, other.Name, msg)}
+	}
+	return nil
+}
+
+// crossWorkspaceIDs encodes, with f's API key, another workspace's
+// credential on f's encoder and, when that workspace has encoders, f's
+// credential on the other's encoder and the other's credential on it.
+// Each id of another workspace must read as unknown: 404 with its
+// not-found type.
+func crossWorkspaceIDs(ctx context.Context, f *apiFixture, encode func(*client, map[string]any) (*response, []string)) []string {
+	other := otherWorkspace(f)
+	if other == nil {
+		return []string{"the lab has one workspace: naming another's ids needs two"}
+	}
+	key, theirs := f.cfg.apiKey(f.ws), f.cfg.apiKey(other)
+	if theirs == "" || theirs == key {
+		return []string{fmt.Sprintf("workspace %s needs an API key of its own in the lab (a single --api-key cannot reach two workspaces)", other.Name)}
+	}
+	them := newClient(f.url, theirs, "")
+	var user string
+	for _, sys := range other.Systems {
+		if len(sys.Users) > 0 {
+			user = sys.Users[0].ID
+			break
+		}
+	}
+	if user == "" {
+		return []string{fmt.Sprintf("workspace %s of the lab has no user to create a credential for", other.Name)}
+	}
+	res, err := them.post(ctx, "/acs/credentials/create", map[string]any{"acs_user_id": user, "access_method": "card"})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var created struct {
+		Credential struct {
+			ID string `json:"acs_credential_id"`
+		} `json:"acs_credential"`
+	}
+	if err := json.Unmarshal(res.Body, &created); err != nil || created.Credential.ID == "" {
+		return []string{fmt.Sprintf("creating a credential in workspace %s: %s", other.Name, res)}
+	}
+	theirCredential := created.Credential.ID
+
+	type call struct {
+		what                string
+		credential, encoder string
+		types               []string
+	}
+	calls := []call{{"the other workspace's credential", theirCredential, f.encoderID, []string{"acs_credential_not_found"}}}
+	if len(other.Encoders) > 0 {
+		theirEncoder := findEncoder(ctx, them, other.Encoders[0].DisplayName)
+		calls = append(calls,
+			call{"the other workspace's encoder", f.credentialID, theirEncoder, []string{"acs_encoder_not_found"}},
+			call{"the other workspace's credential and encoder", theirCredential, theirEncoder, []string{"acs_credential_not_found", "acs_encoder_not_found"}})
+	}
+	mine := newClient(f.url, key, "")
+	var problems []string
+	for _, c := range calls {
+		r, p := encode(mine, map[string]any{"acs_credential_id": c.credential, "acs_encoder_id": c.encoder})
+		if p != nil {
+			problems = append(problems, p...)
+			continue
+		}
+		var msgs []string
+		for _, typ := range c.types {
+			msg := apiError(r, 404, typ)
+			if msg == "" {
+				msgs = nil
+				break
+			}
+			msgs = append(msgs, msg)
+		}
+		if len(msgs) > 0 {
+			problems = append(problems, fmt.Sprintf("%s named with the API key of %s: %s", c.what, f.ws.Name, strings.Join(msgs, "; or ")))
+		}
+	}
+	return problems
 }

@@ -69,7 +69,8 @@ type Registry struct {
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
 		"status-invariant", "outcome", "issue-effect", "lifecycle"}
-	authMethods     = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token"}
+	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
+		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post"}
 	lifecycleRules  = []string{"pending-first", "one-terminal", "deadline", "attempt-id-unique", "same-attempt", "one-encode-per-call"}
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",

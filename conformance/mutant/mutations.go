@@ -75,6 +75,10 @@ func mutants() []Mutant {
 			Target: proxied(patWithoutWorkspace)},
 		{Name: "bad-token-accepted", Breaks: "a request with no or an unknown bearer token is served as the lab's first API key instead of refused 401",
 			Target: proxied(badTokenAccepted)},
+		{Name: "sloppy-token-compare", Breaks: "a token that is nearly a known one (other letter case, spaces inside, one character more, less or changed at the end) is taken for it",
+			Target: proxied(sloppyTokenCompare)},
+		{Name: "pat-any-workspace", Breaks: "a personal access token is served in its own workspace whatever other workspace seam-workspace names",
+			Target: proxied(patAnyWorkspace)},
 		{Name: "request-id-missing", Breaks: "answers carry no seam-request-id header",
 			Target: onResponse(func(x *exchange) { x.Header.Del("seam-request-id") })},
 		{Name: "ok-missing", Breaks: "successful answers lack \"ok\": true",
@@ -278,6 +282,58 @@ func patWithoutWorkspace(e env) rewrite {
 	return rewrite{request: func(h http.Header) {
 		if ws, ok := owner[bearer(h)]; ok && h.Get("seam-workspace") == "" {
 			h.Set("seam-workspace", ws)
+		}
+	}}
+}
+
+// patAnyWorkspace points seam-workspace at the token's own workspace
+// whenever a personal access token names another.
+func patAnyWorkspace(e env) rewrite {
+	owner := map[string]string{}
+	for _, ws := range e.Lab.Workspaces {
+		for _, pat := range ws.PersonalAccessTokens {
+			owner[pat] = ws.ID
+		}
+	}
+	return rewrite{request: func(h http.Header) {
+		if ws, ok := owner[bearer(h)]; ok && h.Get("seam-workspace") != "" && h.Get("seam-workspace") != ws {
+			h.Set("seam-workspace", ws)
+		}
+	}}
+}
+
+// sloppyTokenCompare replaces a bearer token that is nearly a known one
+// with that one, as a server would that compared secrets loosely.
+func sloppyTokenCompare(e env) rewrite {
+	var known []string
+	for _, ws := range e.Lab.Workspaces {
+		known = append(known, ws.APIKeys...)
+		known = append(known, ws.PersonalAccessTokens...)
+	}
+	near := func(tok, k string) bool {
+		t, k := strings.ToLower(strings.ReplaceAll(tok, " ", "")), strings.ToLower(k)
+		switch {
+		case t == k:
+			return true
+		case len(t) == len(k)-1:
+			return strings.HasPrefix(k, t)
+		case len(t) == len(k)+1:
+			return strings.HasPrefix(t, k)
+		case len(t) == len(k) && len(k) > 0:
+			return t[:len(t)-1] == k[:len(k)-1]
+		}
+		return false
+	}
+	return rewrite{request: func(h http.Header) {
+		tok := bearer(h)
+		if tok == "" {
+			return
+		}
+		for _, k := range known {
+			if tok != k && near(tok, k) {
+				h.Set("Authorization", "Bearer "+k)
+				return
+			}
 		}
 	}}
 }
