@@ -146,6 +146,9 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 					bad(er, "/acs/credentials/get after the encode: %s", p)
 				}
 			}
+			for _, p := range checkRelational(c, rec, er) {
+				bad(er, "%s", p)
+			}
 		case "status-invariant":
 			for _, a := range er.attempts() {
 				if a.v["status"] != c.Status {

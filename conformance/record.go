@@ -27,7 +27,9 @@ type recording struct {
 	created *response
 	// credential is the credential as created.
 	credential map[string]any
-	encodes    []*encodeRecord
+	// request is the /acs/credentials/create request's body.
+	request map[string]any
+	encodes []*encodeRecord
 	// timeline is how the scenario's timeline ended (nil: ran to its end),
 	// commands how the device's command counts compared.
 	timeline, commands error
@@ -42,6 +44,8 @@ type encodeRecord struct {
 	index   int
 	encode  scenario.Encode
 	started time.Time
+	// credentialID is the acs_credential_id the call named.
+	credentialID string
 	// first is the encode_credential answer.
 	first *response
 	// polls are the /action_attempts/get answers in order; the last is
@@ -159,7 +163,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	encoderID := findEncoder(ctx, api, sc.Encoder.ID)
 
 	By(fmt.Sprintf("creating a card credential on %s with /acs/credentials/create", rec.sys.Key))
-	rec.created, rec.credential = createCredential(ctx, api, rec.sys, sc)
+	rec.created, rec.credential, rec.request = createCredential(ctx, api, rec.sys, sc)
 
 	playCtx, stopPlay := context.WithCancel(context.Background())
 	played := make(chan error, 1)
@@ -261,6 +265,7 @@ func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encode
 	}
 
 	By(fmt.Sprintf("encode %d of %d: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), describe(e.Expect)))
+	er.credentialID = credID
 	er.started = time.Now()
 	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
 		"acs_credential_id": credID, "acs_encoder_id": encoderID,

@@ -57,6 +57,10 @@ type Check struct {
 	NonEmpty  bool     `yaml:"non_empty,omitempty"`  // field of format string
 	Status    string   `yaml:"status,omitempty"`     // status-invariant, outcome
 	Effect    string   `yaml:"effect,omitempty"`     // issue-effect
+	// Expect, for a field, says where the suite knows the field's right
+	// value from (relational.go): request, lab, call, created or
+	// encode-window. Empty: only its form is checked.
+	Expect string `yaml:"expect,omitempty"` // field
 }
 
 // Registry is the set of requirements a run is certified against.
@@ -76,6 +80,7 @@ var (
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",
 		"list-of-objects", "list-of-strings", "list-of-uuids"}
 	fieldPresences = []string{"always", "nullable", "optional"}
+	fieldExpects   = []string{"", "request", "lab", "call", "created", "encode-window"}
 	fieldWhens     = []string{"", "success", "error"}
 	statuses       = []string{"pending", "success", "error"}
 	issueEffects   = []string{"is-issued", "issued-at", "card-number", "waiting-warning-removed",
@@ -199,6 +204,10 @@ func (r *Registry) validate() error {
 			oneOf(req, "field format", c.Format, fieldFormats)
 			oneOf(req, "field presence", c.Presence, fieldPresences)
 			oneOf(req, "field when", c.When, fieldWhens)
+			oneOf(req, "field expect", c.Expect, fieldExpects)
+			if c.Expect != "" && !relational(c.Path, c.Expect) {
+				bad(req, "the suite has no %s value for %s (relational.go)", c.Expect, c.Path)
+			}
 			if (c.Format == "enum") != (len(c.Enum) > 0) {
 				bad(req, "enum values go with format enum, and only with it")
 			}

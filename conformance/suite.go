@@ -246,7 +246,7 @@ func findEncoder(ctx context.Context, api *client, name string) string {
 
 // createCredential makes the scenario's card credential; the run cannot
 // go on without it.
-func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc *scenario.Scenario) (*response, map[string]any) {
+func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc *scenario.Scenario) (*response, map[string]any, map[string]any) {
 	GinkgoHelper()
 	user := sys.User(sc.Credential.User)
 	if user == nil {
@@ -271,7 +271,7 @@ func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc
 	if err != nil || res.Status != 200 {
 		Fail(fmt.Sprintf("scenario %s: creating the card credential: %s", sc.File, res))
 	}
-	return res, c
+	return res, c, req
 }
 
 func warningCodes(c map[string]any) []string {

@@ -137,6 +137,31 @@ func mutants() []Mutant {
 					c["card_number"] = otherUID(n)
 				}
 			})},
+		{Name: "workspace-id-other", Breaks: "credentials carry a workspace_id that is a UUID, but not the workspace's",
+			Target: onCredentials(func(c map[string]any) {
+				if id, ok := c["workspace_id"].(string); ok && id != "" {
+					c["workspace_id"] = otherUUID(id)
+				}
+			})},
+		{Name: "issued-at-earlier", Breaks: "issued_at is an hour before the encode that issued the credential (a reissue reporting the previous encode's time)",
+			Target: onCredentials(func(c map[string]any) {
+				shiftTime(c, "issued_at", -time.Hour)
+			})},
+		{Name: "ends-at-later", Breaks: "ends_at is a day after the validity the credential was created with",
+			Target: onCredentials(func(c map[string]any) {
+				shiftTime(c, "ends_at", 24*time.Hour)
+			})},
+		{Name: "card-function-swapped", Breaks: "visionline_metadata.card_function_type is guest for a staff credential and staff for a guest one",
+			Target: onCredentials(func(c map[string]any) {
+				if vm, ok := c["visionline_metadata"].(map[string]any); ok {
+					switch vm["card_function_type"] {
+					case "guest":
+						vm["card_function_type"] = "staff"
+					case "staff":
+						vm["card_function_type"] = "guest"
+					}
+				}
+			})},
 		{Name: "not-issued", Breaks: "an encoded credential still says is_issued: false",
 			Target: onCredentials(func(c map[string]any) {
 				if c["is_issued"] == true {
@@ -395,4 +420,27 @@ func otherUID(n string) string {
 		b[last] = '0'
 	}
 	return string(b)
+}
+
+// otherUUID is id with its last hex digit changed: still a UUID.
+func otherUUID(id string) string {
+	b := []byte(id)
+	last := len(b) - 1
+	if b[last] == '0' {
+		b[last] = '1'
+	} else {
+		b[last] = '0'
+	}
+	return string(b)
+}
+
+// shiftTime moves the datetime c[key] by d, keeping its notation.
+func shiftTime(c map[string]any, key string, d time.Duration) {
+	s, ok := c[key].(string)
+	if !ok {
+		return
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		c[key] = t.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
+	}
 }
