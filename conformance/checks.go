@@ -212,6 +212,13 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 				} else if a["status"] != "pending" && a["status"] != "success" && a["status"] != "error" {
 					bad(er, "encode_credential returned an attempt with status %v", a["status"])
 				}
+				// Judged against the device, not the clock: an answer that
+				// came after the virtual encoder finished writing the card
+				// waited for the encode.
+				if w := er.cardAfter; !rec.hardware && w.Writes > er.cardBefore.Writes && !er.first.Received.Before(w.WrittenAt) {
+					bad(er, "encode_credential answered %v after the encoder finished writing card %s: it waited for the encode",
+						er.first.Received.Sub(w.WrittenAt).Round(time.Microsecond), x.Card)
+				}
 			case "same-attempt":
 				first, err := attemptOf(er.first)
 				if err != nil {
@@ -232,11 +239,24 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 					bad(er, "the terminal attempt changed:\n  first %s\n  then  %s", compact(er.final), er.again)
 				}
 			case "deadline":
-				limit := cfg.TimeScale.Of(cfg.AttemptDeadline) + 2*time.Second
+				// The server created the attempt before its answer to the
+				// call arrived, so its deadline is at most that arrival
+				// plus the (scaled) attempt deadline. A poll sent after
+				// that must find the attempt terminal: no margin for the
+				// machine to eat, and none the server may use.
+				d := cfg.TimeScale.Of(cfg.AttemptDeadline)
+				due := er.first.Received.Add(d)
+				for i, p := range er.polls {
+					a, err := attemptOf(p)
+					if err != nil || !p.Sent.After(due) || a["status"] != "pending" {
+						continue
+					}
+					bad(er, "action_attempts/get #%d, sent %v after the encode call was answered, found the attempt pending past its %v deadline",
+						i+1, p.Sent.Sub(er.first.Received).Round(time.Millisecond), d)
+					break
+				}
 				if er.final == nil {
-					bad(er, "the attempt was still pending %v after it was created, past its %v deadline", er.ended.Sub(er.started).Round(time.Millisecond), cfg.TimeScale.Of(cfg.AttemptDeadline))
-				} else if took := er.ended.Sub(er.started); took > limit {
-					bad(er, "the attempt took %v to end; its deadline is %v", took.Round(time.Millisecond), cfg.TimeScale.Of(cfg.AttemptDeadline))
+					bad(er, "the attempt was still pending %v after the encode call, past its %v deadline", er.ended.Sub(er.started).Round(time.Millisecond), d)
 				}
 			}
 		case "unknown-id":

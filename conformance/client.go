@@ -26,6 +26,9 @@ type response struct {
 	Status       int
 	Header       http.Header
 	Body         []byte
+	// Sent is when the request was sent, Received when the answer's
+	// body had arrived: the time bounds of what the server did for it.
+	Sent, Received time.Time
 }
 
 func (r *response) String() string {
@@ -79,6 +82,7 @@ func (c *client) do(req *http.Request, path string) (*response, error) {
 	}
 	req.Header.Set("seam-sdk-name", "encoderlab-conformance")
 	req.Header.Set("seam-sdk-version", "0")
+	sent := time.Now()
 	res, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, path, err)
@@ -88,5 +92,5 @@ func (c *client) do(req *http.Request, path string) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: reading body: %w", req.Method, path, err)
 	}
-	return &response{Method: req.Method, Path: path, Status: res.StatusCode, Header: res.Header, Body: body}, nil
+	return &response{Method: req.Method, Path: path, Status: res.StatusCode, Header: res.Header, Body: body, Sent: sent, Received: time.Now()}, nil
 }

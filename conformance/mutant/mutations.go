@@ -137,6 +137,8 @@ func mutants() []Mutant {
 					c["card_number"] = otherUID(n)
 				}
 			})},
+		{Name: "encode-waits-for-the-card", Breaks: "encode_credential answers only once the card is written (held back for the time of an encode), still reporting the attempt pending",
+			Target: proxied(encodeWaits)},
 		{Name: "workspace-id-other", Breaks: "credentials carry a workspace_id that is a UUID, but not the workspace's",
 			Target: onCredentials(func(c map[string]any) {
 				if id, ok := c["workspace_id"].(string); ok && id != "" {
@@ -443,4 +445,17 @@ func shiftTime(c map[string]any, key string, d time.Duration) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		c[key] = t.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
 	}
+}
+
+// encodeWaits holds back every encode_credential answer for 4 s (scaled):
+// longer than a card write of the bundled encoders, shorter than the
+// attempt deadline, as a server would that ran the encode before
+// answering and then reported the attempt as it was when it began.
+func encodeWaits(e env) rewrite {
+	hold := e.TimeScale.Of(4 * time.Second)
+	return rewrite{response: func(x *exchange) {
+		if x.Path == "/acs/encoders/encode_credential" && x.Status == http.StatusOK {
+			time.Sleep(hold)
+		}
+	}}
 }

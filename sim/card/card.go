@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Technology is a card type, named as in the scenario format.
@@ -71,6 +72,9 @@ type Contents struct {
 	Label string
 	// Writes counts how many times an encoder wrote this card.
 	Writes int
+	// WrittenAt is when the last write completed (zero: never written
+	// here), so a check can tell what happened before it.
+	WrittenAt time.Time
 }
 
 // Card is one physical card. Its contents change when an encoder writes
@@ -116,5 +120,6 @@ func (c *Card) Write(v Contents) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v.Writes = c.contents.Writes + 1
+	v.WrittenAt = time.Now()
 	c.contents = v
 }
