@@ -215,9 +215,9 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 				// Judged against the device, not the clock: an answer that
 				// came after the virtual encoder finished writing the card
 				// waited for the encode.
-				if w := er.cardAfter; !rec.hardware && w.Writes > er.cardBefore.Writes && !er.first.Received.Before(w.WrittenAt) {
+				if !rec.hardware && er.cardAfter.Writes > er.cardBefore.Writes && !er.first.Received.Before(er.cardWritten) {
 					bad(er, "encode_credential answered %v after the encoder finished writing card %s: it waited for the encode",
-						er.first.Received.Sub(w.WrittenAt).Round(time.Microsecond), x.Card)
+						er.first.Received.Sub(er.cardWritten).Round(time.Microsecond), x.Card)
 				}
 			case "same-attempt":
 				first, err := attemptOf(er.first)

@@ -58,8 +58,10 @@ type encodeRecord struct {
 	ended time.Time
 	// before and after are the credential around the encode.
 	before, after map[string]any
-	// cardBefore and cardAfter are the expectation's card around it.
+	// cardBefore and cardAfter are the expectation's card around it;
+	// cardWritten is when the virtual encoder last finished writing it.
 	cardBefore, cardAfter card.Contents
+	cardWritten           time.Time
 }
 
 // where names the encode in failure messages.
@@ -292,6 +294,7 @@ func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encode
 	}
 	if e.Expect.Card != "" && enc != nil {
 		er.cardAfter = enc.Card(e.Expect.Card).Contents()
+		er.cardWritten = enc.Card(e.Expect.Card).WrittenAt()
 	}
 	return er
 }

@@ -28,6 +28,20 @@ func (s Scale) Of(d time.Duration) time.Duration {
 	return out
 }
 
+// LinkFloor is the least a link-level wait (an ACK wait, the gap allowed
+// inside a frame) is scaled down to. Those waits tell a lost frame from a
+// slow one; compressed to a few milliseconds, a scheduling stall on a
+// busy machine reads as a lost frame and the link gives up although
+// nothing was lost. Card waits, write times, answer waits and deadlines
+// scale in full: the relations between them are the protocol's.
+const LinkFloor = 100 * time.Millisecond
+
+// Link returns the link-level wait d scaled, but never below LinkFloor
+// (nor above d itself, for a d shorter than the floor).
+func (s Scale) Link(d time.Duration) time.Duration {
+	return max(s.Of(d), min(d, LinkFloor))
+}
+
 // Validate reports a scale that cannot be used.
 func (s Scale) Validate() error {
 	if s < 0 || s > 1000 {

@@ -72,9 +72,6 @@ type Contents struct {
 	Label string
 	// Writes counts how many times an encoder wrote this card.
 	Writes int
-	// WrittenAt is when the last write completed (zero: never written
-	// here), so a check can tell what happened before it.
-	WrittenAt time.Time
 }
 
 // Card is one physical card. Its contents change when an encoder writes
@@ -87,6 +84,16 @@ type Card struct {
 
 	mu       sync.Mutex
 	contents Contents
+	// writtenAt is when the last write completed.
+	writtenAt time.Time
+}
+
+// WrittenAt is when an encoder last finished writing the card (zero:
+// never), so a check can tell what happened before the write.
+func (c *Card) WrittenAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writtenAt
 }
 
 // New returns a card holding c. It checks the UID.
@@ -120,6 +127,6 @@ func (c *Card) Write(v Contents) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v.Writes = c.contents.Writes + 1
-	v.WrittenAt = time.Now()
 	c.contents = v
+	c.writtenAt = time.Now()
 }

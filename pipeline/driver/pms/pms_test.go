@@ -851,7 +851,8 @@ func TestTiming(t *testing.T) {
 		t.Errorf("DefaultTiming() = %+v, want %+v", def, want)
 	}
 	got := def.Scaled(timescale.Scale(0.01))
-	want = pms.Timing{Ack: 5 * time.Millisecond, Answer: 450 * time.Millisecond, Busy: 10 * time.Millisecond, Retries: 3}
+	// The ACK wait stops at the link floor (100 ms); the rest scale.
+	want = pms.Timing{Ack: 100 * time.Millisecond, Answer: 450 * time.Millisecond, Busy: 10 * time.Millisecond, Retries: 3}
 	if got != want {
 		t.Errorf("Scaled(0.01) = %+v, want %+v", got, want)
 	}

@@ -37,7 +37,7 @@ func DefaultTiming() Timing {
 // and stays as it is.
 func (t Timing) Scaled(s timescale.Scale) Timing {
 	return Timing{
-		Ack:     s.Of(t.Ack),
+		Ack:     s.Link(t.Ack),
 		Answer:  s.Of(t.Answer),
 		Busy:    s.Of(t.Busy),
 		Retries: t.Retries,

@@ -41,10 +41,11 @@ func DefaultTiming() Timing {
 	}
 }
 
-// Scaled returns t with every duration scaled by s; Retries stays.
+// Scaled returns t with every duration scaled by s, the ACK wait not
+// below timescale.LinkFloor; Retries stays.
 func (t Timing) Scaled(s timescale.Scale) Timing {
 	return Timing{
-		Ack:      s.Of(t.Ack),
+		Ack:      s.Link(t.Ack),
 		Answer:   s.Of(t.Answer),
 		Poll:     s.Of(t.Poll),
 		CardWait: s.Of(t.CardWait),

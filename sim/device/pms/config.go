@@ -50,11 +50,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Scaled returns c with every duration multiplied by s.
+// Scaled returns c with every duration multiplied by s, link-level
+// waits not below timescale.LinkFloor.
 func (c Config) Scaled(s timescale.Scale) Config {
 	c.CardWait = s.Of(c.CardWait)
 	c.WriteTime = s.Of(c.WriteTime)
-	c.Ack = s.Of(c.Ack)
+	c.Ack = s.Link(c.Ack)
 	c.Writable = slices.Clone(c.Writable)
 	return c
 }

@@ -19,7 +19,7 @@ func TestDefaultConfigAndScaled(t *testing.T) {
 		t.Fatalf("DefaultConfig = %+v", c)
 	}
 	s := c.Scaled(timescale.Scale(0.01))
-	if s.CardWait != 200*time.Millisecond || s.WriteTime != 3*time.Millisecond || s.Ack != 5*time.Millisecond || s.Retries != 3 {
+	if s.CardWait != 200*time.Millisecond || s.WriteTime != 3*time.Millisecond || s.Ack != 100*time.Millisecond || s.Retries != 3 {
 		t.Fatalf("Scaled(0.01) = %+v", s)
 	}
 	s.Writable[0] = card.Prox125kHz

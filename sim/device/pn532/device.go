@@ -71,11 +71,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Scaled returns c with every duration multiplied by s.
+// Scaled returns c with every duration multiplied by s, link-level
+// waits not below timescale.LinkFloor.
 func (c Config) Scaled(s timescale.Scale) Config {
 	c.WriteTime = s.Of(c.WriteTime)
 	c.Activation = s.Of(c.Activation)
-	c.Gap = s.Of(c.Gap)
+	c.Gap = s.Link(c.Gap)
 	return c
 }
 
