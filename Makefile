@@ -19,7 +19,8 @@ help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
 	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools and PostgreSQL (fails where it cannot)"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
-	@echo "make mutants         the suite against 28 broken pipelines; the kill table in reports/kill-table.md"
+	@echo "make mutants         the suite against every broken pipeline of conformance/mutant; the kill table in reports/kill-table.md"
+	@echo "make conformance-under-load  make conformance 20 times with 2 CPU burners beside it; stops at the first failure"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
 	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
@@ -39,6 +40,23 @@ help:
 CONFORMANCE_PROCS ?= 3
 conformance:
 	$(GO) run ./cmd/encoder-conformance run --procs $(CONFORMANCE_PROCS) --report-dir $(REPORTS)/conformance
+
+## conformance-under-load: make conformance FLAKE_RUNS times in a row (20)
+## with FLAKE_BURNERS processes (2) burning CPU beside it, as on a busy CI
+## machine; fails at the first failed run and says which.
+FLAKE_RUNS ?= 20
+FLAKE_BURNERS ?= 2
+.PHONY: conformance-under-load
+conformance-under-load:
+	@mkdir -p $(REPORTS) && $(GO) build -o $(REPORTS)/encoder-conformance ./cmd/encoder-conformance
+	@pids=""; for i in $$(seq $(FLAKE_BURNERS)); do (while :; do :; done) & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT; \
+	for i in $$(seq $(FLAKE_RUNS)); do \
+		if ! $(REPORTS)/encoder-conformance run --procs $(CONFORMANCE_PROCS) --report-dir $(REPORTS)/under-load >$(REPORTS)/under-load.log 2>&1; then \
+			echo "run $$i of $(FLAKE_RUNS) failed under load; its output is in $(REPORTS)/under-load.log"; tail -40 $(REPORTS)/under-load.log; exit 1; \
+		fi; \
+		echo "run $$i of $(FLAKE_RUNS): $$(grep '^requirements:' $(REPORTS)/under-load.log)"; \
+	done; echo "$(FLAKE_RUNS) runs under load with $(FLAKE_BURNERS) CPU burners: 0 failures"
 
 ## certify: certified runs of both profiles; JUnit, Ginkgo JSON and the
 ## certification report (YAML, HTML) in reports/current and reports/older.
