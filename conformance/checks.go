@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"reflect"
 	"strings"
 	"time"
@@ -89,18 +90,6 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 			return has(attempt)
 		}
 		return true
-	}
-	return false
-}
-
-// apiLevel reports whether req is checked by live requests of its own
-// rather than on a scenario's recording.
-func apiLevel(req Requirement) bool {
-	switch req.Check.Kind {
-	case "auth", "param-required", "param-type":
-		return true
-	case "convention":
-		return req.Check.Rule == "error-envelope" || req.Check.Rule == "ok-true" || req.Check.Rule == "request-id"
 	}
 	return false
 }
@@ -414,6 +403,12 @@ func convention(rule string, r *response) string {
 		return ""
 	}
 	switch rule {
+	case "json-content-type":
+		if len(r.Body) > 0 {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				return fmt.Sprintf("%s %s → %d has Content-Type %q; want application/json", r.Method, r.Path, r.Status, r.Header.Get("Content-Type"))
+			}
+		}
 	case "request-id":
 		if r.Header.Get("seam-request-id") == "" {
 			return fmt.Sprintf("%s %s → %d has no seam-request-id header", r.Method, r.Path, r.Status)

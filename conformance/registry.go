@@ -75,7 +75,7 @@ var (
 		"status-invariant", "outcome", "issue-effect", "lifecycle"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
-	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post"}
+	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}
 	lifecycleRules  = []string{"pending-first", "one-terminal", "deadline", "attempt-id-unique", "same-attempt", "one-encode-per-call"}
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",
 		"list-of-objects", "list-of-strings", "list-of-uuids"}

@@ -79,6 +79,12 @@ func mutants() []Mutant {
 			Target: proxied(sloppyTokenCompare)},
 		{Name: "pat-any-workspace", Breaks: "a personal access token is served in its own workspace whatever other workspace seam-workspace names",
 			Target: proxied(patAnyWorkspace)},
+		{Name: "errors-as-text", Breaks: "error answers carry the JSON envelope but say Content-Type: text/plain",
+			Target: onResponse(func(x *exchange) {
+				if x.Status >= 400 {
+					x.Header.Set("Content-Type", "text/plain; charset=utf-8")
+				}
+			})},
 		{Name: "request-id-missing", Breaks: "answers carry no seam-request-id header",
 			Target: onResponse(func(x *exchange) { x.Header.Del("seam-request-id") })},
 		{Name: "ok-missing", Breaks: "successful answers lack \"ok\": true",
