@@ -106,7 +106,6 @@ type results struct {
 	quiet         *point
 	byEnc, byAtt  []*point
 	profiles      []string // "name\ntop" blocks
-	notes         []string
 }
 
 func orchestrate(ctx context.Context, c runConfig, stdout, stderr io.Writer) error {

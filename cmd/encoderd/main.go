@@ -1,11 +1,13 @@
 // Command encoderd is the encode server: a Seam-compatible API
-// (/acs/encoders/encode_credential, /action_attempts/get, …) over a SQLite
-// store, driving desk encoders on serial ports — real ones, or the virtual
+// (/acs/encoders/encode_credential, /action_attempts/get, …) over a
+// SQLite store (or PostgreSQL, for several instances on one database),
+// driving desk encoders on serial ports — real ones, or the virtual
 // encoders encodersim publishes.
 //
-//	encoderd [--addr HOST:PORT] [--db FILE] [--lab FILE] [--links DIR]
+//	encoderd [--addr HOST:PORT] [--db FILE|postgres://…] [--lab FILE] [--links DIR]
 //	         [--scale F] [--deadline D] [--shutdown-grace D] [--log-level LEVEL]
-//	         [--shared] [--accept-store-reset]
+//	         [--shared [--instance NAME] [--lease-ttl D]] [--accept-store-reset]
+//	         [--pprof HOST:PORT]
 //
 // On start it prints the API's URL, the store, each encoder and the
 // lab's test-only API keys with a ready curl line. SIGINT or SIGTERM stops

@@ -1,5 +1,6 @@
 // Package server wires the encode server together: it loads the lab,
-// builds one driver per encoder, opens the SQLite store, starts the attempt
+// builds one driver per encoder, opens the store (a SQLite file, or
+// PostgreSQL for several servers on one database), starts the attempt
 // service (one worker per encoder) and serves the Seam-compatible API over
 // HTTP. cmd/encoderd is a thin flag layer over Start; tests start a Server
 // on a free port the same way.
@@ -24,5 +25,6 @@
 //
 // Time. Config.Scale compresses every protocol duration and the attempt
 // deadline alike, so a run at scale 0.01 behaves like a real desk a
-// hundred times faster.
+// hundred times faster; only link-level waits stop at
+// timescale.LinkFloor.
 package server

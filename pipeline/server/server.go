@@ -118,16 +118,6 @@ var drivers = map[string]func(timescale.Scale) driver.Driver{
 	"pn532": func(s timescale.Scale) driver.Driver { return pn532.New(pn532.DefaultTiming().Scaled(s)) },
 }
 
-// DriverNames returns the driver names an encoder may use, sorted.
-func DriverNames() []string {
-	names := make([]string, 0, len(drivers))
-	for n := range drivers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 // Encoder describes one encoder the server drives.
 type Encoder struct {
 	WorkspaceID string

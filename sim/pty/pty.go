@@ -23,10 +23,9 @@ type Pair struct {
 	slave  *os.File // held so that clients closing the slave do not hang up the line
 	tty    string
 
-	mu       sync.Mutex
-	links    []string
-	closed   bool
-	closeErr error
+	mu     sync.Mutex
+	links  []string
+	closed bool
 }
 
 // Open allocates a pseudo-terminal, puts it in raw mode and returns the

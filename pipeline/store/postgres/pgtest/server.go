@@ -265,10 +265,6 @@ func (s *Server) logTail() string {
 	return strings.TrimRight(string(b), "\n")
 }
 
-// Dir is the server's directory: its cluster (data/), socket and log
-// (postgres.log).
-func (s *Server) Dir() string { return s.dir }
-
 // URL is the superuser's connection URL for the server's postgres
 // database, over the unix socket.
 func (s *Server) URL() string { return s.databaseURL("postgres") }
