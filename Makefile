@@ -92,6 +92,15 @@ mutants:
 	ENCODERLAB_KILL_TABLE=$(REPORTS)/kill-table.md \
 		$(GO) test -count=1 -timeout 20m -run TestEveryMutantIsKilled -v ./conformance/mutant
 
+## mutants-systematic: the suite against one mutant per field of the
+## registry (each value replaced by another of its type); the mutation
+## score and the fields left free go to reports/mutation-score.md.
+.PHONY: mutants-systematic
+mutants-systematic:
+	@mkdir -p $(REPORTS)
+	ENCODERLAB_SYSTEMATIC=1 ENCODERLAB_SCORE_TABLE=$(REPORTS)/mutation-score.md $(GO) test -count=1 -timeout 60m -run TestSystematicMutationScore ./conformance/mutant
+	@cat $(REPORTS)/mutation-score.md
+
 ## kill-test: encoderd SIGKILLed at 100 random moments mid-encode and
 ## restarted on the same store (make test runs 5 rounds).
 .PHONY: kill-test

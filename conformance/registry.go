@@ -58,8 +58,8 @@ type Check struct {
 	Status    string   `yaml:"status,omitempty"`     // status-invariant, outcome
 	Effect    string   `yaml:"effect,omitempty"`     // issue-effect
 	// Expect, for a field, says where the suite knows the field's right
-	// value from (relational.go): request, lab, call, created or
-	// encode-window. Empty: only its form is checked.
+	// value from (relational.go): request, lab, call, created,
+	// create-window or encode-window. Empty: only its form is checked.
 	Expect string `yaml:"expect,omitempty"` // field
 }
 
@@ -80,7 +80,7 @@ var (
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",
 		"list-of-objects", "list-of-strings", "list-of-uuids"}
 	fieldPresences = []string{"always", "nullable", "optional"}
-	fieldExpects   = []string{"", "request", "lab", "call", "created", "encode-window"}
+	fieldExpects   = []string{"", "request", "lab", "call", "created", "create-window", "encode-window"}
 	fieldWhens     = []string{"", "success", "error"}
 	statuses       = []string{"pending", "success", "error"}
 	issueEffects   = []string{"is-issued", "issued-at", "card-number", "waiting-warning-removed",

@@ -17,6 +17,8 @@ import (
 //   - call: the acs_credential_id the encode_credential call named;
 //   - created: the value /acs/credentials/create answered, which an
 //     encode must not change;
+//   - create-window: a datetime between the /acs/credentials/create
+//     request and its answer;
 //   - encode-window: a datetime between the encode_credential call and
 //     the first answer that showed the attempt terminal, so a reissue
 //     must report its own time, not the previous encode's.
@@ -31,7 +33,8 @@ var relationalPaths = map[string][]string{
 		"result.visionline_metadata.card_function_type"},
 	"lab":           {"result.acs_system_id", "result.workspace_id", "result.external_type", "result.external_type_display_name"},
 	"call":          {"result.acs_credential_id"},
-	"created":       {"result.created_at", "result.display_name"},
+	"created":       {"result.display_name"},
+	"create-window": {"result.created_at"},
 	"encode-window": {"result.issued_at"},
 }
 
@@ -89,6 +92,11 @@ func expectedFor(c Check, rec *recording, er *encodeRecord) (expectation, bool) 
 			return expectation{}, false
 		}
 		return expectation{value: s, instant: isTimeField(field), source: "the /acs/credentials/create answer"}, true
+	case "create-window":
+		if rec.created == nil || rec.created.Received.IsZero() {
+			return expectation{}, false
+		}
+		return expectation{from: rec.created.Sent, to: rec.created.Received, source: "the time of the /acs/credentials/create call"}, true
 	case "encode-window":
 		if er.ended.IsZero() {
 			return expectation{}, false

@@ -234,3 +234,85 @@ func tail(out []byte) []byte {
 	}
 	return out
 }
+
+// systematicEnv makes TestSystematicMutationScore run (make
+// mutants-systematic): one suite run per field of the registry.
+const systematicEnv = "ENCODERLAB_SYSTEMATIC"
+
+// scoreFileEnv names a file the score table is written to.
+const scoreFileEnv = "ENCODERLAB_SCORE_TABLE"
+
+// TestSystematicMutationScore runs the suite against every systematic
+// mutant (mutant.Systematic: each field of the registry replaced by
+// another valid value of its type) and reports which the suite caught:
+// the mutation score, overall and per field. A run where the suite
+// failed anywhere, a requirement's check or a scenario's setup, is a
+// catch. The test fails only when a run cannot be judged; the score and
+// the fields it leaves free are its output.
+func TestSystematicMutationScore(t *testing.T) {
+	if os.Getenv(systematicEnv) == "" {
+		t.Skipf("one suite run per registry field (several minutes): make mutants-systematic sets %s=1", systematicEnv)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		require.Missing(t, "building the conformance suite needs the go command: %v", err)
+	}
+	start := time.Now()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "conformance.test")
+	if out, err := exec.Command(goTool, "test", "-c", "-o", bin, "github.com/encoderlab/encoderlab/conformance").CombinedOutput(); err != nil {
+		t.Fatalf("building the conformance suite: %v\n%s", err, out)
+	}
+	suiteDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite := suiteRunner{bin: bin, dir: suiteDir, reports: dir}
+	outcomes := make([]outcome, len(mutant.Systematic))
+	sem := make(chan struct{}, concurrentRuns)
+	t.Run("fields", func(t *testing.T) {
+		for i, m := range mutant.Systematic {
+			t.Run(m.Name, func(t *testing.T) {
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				outcomes[i] = suite.run(t, m)
+				if err := outcomes[i].err; err != nil {
+					t.Errorf("%v", err)
+				}
+			})
+		}
+	})
+	var b strings.Builder
+	caught, applied := 0, 0
+	var rows []string
+	for _, o := range outcomes {
+		by := strings.Join(o.caughtBy, ", ")
+		if len(o.setup) > 0 {
+			by = strings.TrimPrefix(by+", setup of "+strings.Join(o.setup, ", "), ", ")
+		}
+		switch {
+		case !bytes.Contains(o.output, []byte(mutant.ChangedMarker)):
+			// No answer of the run carried the field with a value to
+			// change (absent, or null): nothing to catch.
+			by = "n/a: no answer carried a value"
+		case by != "":
+			applied++
+			caught++
+		default:
+			applied++
+			by = "SURVIVED"
+		}
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s |", mutant.SystematicField(o.mutant), strings.TrimPrefix(o.mutant.Breaks, mutant.SystematicField(o.mutant)+" is "), by))
+	}
+	fmt.Fprintf(&b, "# Systematic mutation score\n\n%d of %d field changes caught (%.0f%%); %d fields no answer carried; %s in all.\n\n",
+		caught, applied, 100*float64(caught)/float64(max(applied, 1)), len(outcomes)-applied, time.Since(start).Round(time.Second))
+	b.WriteString("| field | changed to | caught by |\n| --- | --- | --- |\n")
+	b.WriteString(strings.Join(rows, "\n") + "\n")
+	t.Log("\n" + b.String())
+	if path := os.Getenv(scoreFileEnv); path != "" {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Errorf("writing the score table: %v", err)
+		}
+	}
+}

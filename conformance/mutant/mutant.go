@@ -51,11 +51,12 @@ func Lookup(name string) (Mutant, bool) {
 	if name == Control.Name {
 		return Control, true
 	}
-	i := slices.IndexFunc(All, func(m Mutant) bool { return m.Name == name })
-	if i < 0 {
-		return Mutant{}, false
+	for _, set := range [][]Mutant{All, Systematic} {
+		if i := slices.IndexFunc(set, func(m Mutant) bool { return m.Name == name }); i >= 0 {
+			return set[i], true
+		}
 	}
-	return All[i], true
+	return Mutant{}, false
 }
 
 // Target returns the target of the named mutant. It panics on an unknown
