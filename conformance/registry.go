@@ -61,6 +61,10 @@ type Check struct {
 	// value from (relational.go): request, lab, call, created,
 	// create-window or encode-window. Empty: only its form is checked.
 	Expect string `yaml:"expect,omitempty"` // field
+	// Free, for a field, says why the seeds leave its value open, so
+	// that the systematic mutation score (conformance/mutant) counts a
+	// change the suite lets through there as justified, not missed.
+	Free string `yaml:"free,omitempty"` // field
 }
 
 // Registry is the set of requirements a run is certified against.
@@ -205,6 +209,9 @@ func (r *Registry) validate() error {
 			oneOf(req, "field presence", c.Presence, fieldPresences)
 			oneOf(req, "field when", c.When, fieldWhens)
 			oneOf(req, "field expect", c.Expect, fieldExpects)
+			if c.Free != "" && c.Expect != "" && c.Expect != "created" {
+				bad(req, "a field whose value the suite knows (expect: %s) is not free", c.Expect)
+			}
 			if c.Expect != "" && !relational(c.Path, c.Expect) {
 				bad(req, "the suite has no %s value for %s (relational.go)", c.Expect, c.Path)
 			}

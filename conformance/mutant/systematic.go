@@ -29,10 +29,13 @@ import (
 // order.
 var Systematic = systematic()
 
-// SystematicField is the registry path a systematic mutant changes.
-func SystematicField(m Mutant) string { return systematicPaths[m.Name] }
+// SystematicField is the registry path a systematic mutant changes, and
+// why the seeds leave its value free ("" when they do not).
+func SystematicField(m Mutant) (path, free string) {
+	return systematicPaths[m.Name], systematicFree[m.Name]
+}
 
-var systematicPaths = map[string]string{}
+var systematicPaths, systematicFree = map[string]string{}, map[string]string{}
 
 func systematic() []Mutant {
 	var out []Mutant
@@ -49,6 +52,7 @@ func systematic() []Mutant {
 		seen[c.Path] = true
 		name := "field-" + strings.Trim(nonWord.ReplaceAllString(c.Path, "-"), "-")
 		systematicPaths[name] = c.Path
+		systematicFree[name] = c.Free
 		path := splitPath(c.Path)
 		var once sync.Once
 		out = append(out, Mutant{
