@@ -77,7 +77,7 @@ type outcome struct {
 // filesystem that fills while four clients encode on four encoders, frees
 // the space, fills it again, stops the server while it is full, frees it
 // and restarts the server. It checks the promises of the
-// pipeline (README, "Reliability"):
+// pipeline (README, "Faults of the machine"):
 //
 //   - every acknowledged attempt is terminal by its deadline (plus the
 //     polling and scheduling slack of settle), whatever the store does;
