@@ -56,14 +56,32 @@ func servePTY(t *testing.T, d *pn532.Device) string {
 	return pair.TTY()
 }
 
+// libnfcCommand is a libnfc tool run in dir against the chip on tty,
+// with libnfc's debug log on standard error.
+func libnfcCommand(ctx context.Context, dir, tty, tool string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LIBNFC_DEVICE=pn532_uart:"+tty, "LIBNFC_AUTO_SCAN=false", "LIBNFC_LOG_LEVEL=3")
+	return cmd
+}
+
+// blankOnReader serves a chip with a blank MIFARE Classic 1K of that UID
+// in its field and returns the device and the tty a client opens.
+func blankOnReader(t *testing.T, uid string) (*pn532.Device, string) {
+	t.Helper()
+	d := pn532.New(pn532.DefaultConfig())
+	if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, uid, card.Contents{})); err != nil {
+		t.Fatal(err)
+	}
+	return d, servePTY(t, d)
+}
+
 // runLibnfc runs a libnfc tool against tty in dir and returns its output.
 func runLibnfc(t *testing.T, dir, tty, tool string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), libnfcTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tool, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LIBNFC_DEVICE=pn532_uart:"+tty, "LIBNFC_AUTO_SCAN=false", "LIBNFC_LOG_LEVEL=3")
+	cmd := libnfcCommand(ctx, dir, tty, tool, args...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
@@ -101,11 +119,7 @@ func TestLibnfcListFindsTheCard(t *testing.T) {
 	tool := needTool(t, "nfc-list")
 	for _, u := range uidSizes {
 		t.Run(u.name, func(t *testing.T) {
-			d := pn532.New(pn532.DefaultConfig())
-			if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, u.uid, card.Contents{})); err != nil {
-				t.Fatal(err)
-			}
-			tty := servePTY(t, d)
+			_, tty := blankOnReader(t, u.uid)
 			out := runLibnfc(t, t.TempDir(), tty, tool)
 			if !strings.Contains(out, "UID (NFCID1): "+u.listed) {
 				t.Errorf("nfc-list did not report the card's UID %s:\n%s", u.listed, out)
@@ -125,16 +139,10 @@ func TestLibnfcPollSeesTheCardUntilRemoved(t *testing.T) {
 	tool := needTool(t, "nfc-poll")
 	for _, u := range uidSizes {
 		t.Run(u.name, func(t *testing.T) {
-			d := pn532.New(pn532.DefaultConfig())
-			if err := d.Place(mustCard(t, "blank", card.MifareClassic1K, u.uid, card.Contents{})); err != nil {
-				t.Fatal(err)
-			}
-			tty := servePTY(t, d)
+			d, tty := blankOnReader(t, u.uid)
 			ctx, cancel := context.WithTimeout(context.Background(), libnfcTimeout)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, tool)
-			cmd.Dir = t.TempDir()
-			cmd.Env = append(os.Environ(), "LIBNFC_DEVICE=pn532_uart:"+tty, "LIBNFC_AUTO_SCAN=false", "LIBNFC_LOG_LEVEL=3")
+			cmd := libnfcCommand(ctx, t.TempDir(), tty, tool)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
