@@ -65,12 +65,7 @@ func expectedFor(c Check, rec *recording, er *encodeRecord) (expectation, bool) 
 	field := strings.TrimPrefix(c.Path, "result.")
 	switch c.Expect {
 	case "request":
-		v, ok := dig(rec.request, field)
-		s, isString := v.(string)
-		if !ok || !isString {
-			return expectation{}, false
-		}
-		return expectation{value: s, instant: isTimeField(field), source: "the /acs/credentials/create request"}, true
+		return valueIn(rec.request, field, "the /acs/credentials/create request")
 	case "lab":
 		src := fmt.Sprintf("the lab (workspace %s, system %s)", rec.ws.Name, rec.sys.Key)
 		switch field {
@@ -86,12 +81,7 @@ func expectedFor(c Check, rec *recording, er *encodeRecord) (expectation, bool) 
 	case "call":
 		return expectation{value: er.credentialID, source: "the acs_credential_id of the encode_credential call"}, er.credentialID != ""
 	case "created":
-		v, ok := dig(rec.credential, field)
-		s, isString := v.(string)
-		if !ok || !isString {
-			return expectation{}, false
-		}
-		return expectation{value: s, instant: isTimeField(field), source: "the /acs/credentials/create answer"}, true
+		return valueIn(rec.credential, field, "the /acs/credentials/create answer")
 	case "create-window":
 		if rec.created == nil || rec.created.Received.IsZero() {
 			return expectation{}, false
@@ -104,6 +94,14 @@ func expectedFor(c Check, rec *recording, er *encodeRecord) (expectation, bool) 
 		return expectation{from: er.started, to: er.ended, source: "the time between the encode_credential call and the first terminal answer"}, true
 	}
 	return expectation{}, false
+}
+
+// valueIn expects the string doc holds at field, from source; false when
+// doc has none there.
+func valueIn(doc map[string]any, field, source string) (expectation, bool) {
+	v, _ := dig(doc, field)
+	s, ok := v.(string)
+	return expectation{value: s, instant: isTimeField(field), source: source}, ok
 }
 
 func isTimeField(field string) bool {

@@ -41,51 +41,17 @@ func TestEveryMutantIsKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the conformance suite once per mutant (a minute or two); skipped with -short")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		require.Missing(t, "building the conformance suite needs the go command: %v", err)
-	}
 	start := time.Now()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "conformance.test")
-	build := exec.Command(goTool, "test", "-c", "-o", bin, "github.com/encoderlab/encoderlab/conformance")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the conformance suite: %v\n%s", err, out)
-	}
-	suiteDir, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	suite := suiteRunner{bin: bin, dir: suiteDir, reports: dir}
+	suite := buildSuite(t)
+	control := suite.control(t)
 
-	control := suite.run(t, mutant.Control)
-	if control.err != nil {
-		t.Fatalf("control run: %v", control.err)
-	}
-	if len(control.caughtBy) > 0 || len(control.setup) > 0 || control.passed == 0 {
-		t.Fatalf("the suite must pass against the control, or a kill says nothing; "+
-			"%d specs passed, requirements failed: %v, setup failed in: %v\n%s",
-			control.passed, control.caughtBy, control.setup, control.output)
-	}
-
-	outcomes := make([]outcome, len(mutant.All))
-	sem := make(chan struct{}, concurrentRuns)
-	t.Run("mutants", func(t *testing.T) {
-		for i, m := range mutant.All {
-			t.Run(m.Name, func(t *testing.T) {
-				t.Parallel()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				o := suite.run(t, m)
-				outcomes[i] = o
-				switch {
-				case o.err != nil:
-					t.Errorf("%v", o.err)
-				case len(o.caughtBy) == 0:
-					t.Errorf("mutant %s survived: no requirement's check failed against a pipeline where %s "+
-						"(%d specs passed; setup failed in: %v)", m.Name, m.Breaks, o.passed, o.setup)
-				}
-			})
+	outcomes := suite.runEach(t, "mutants", mutant.All, func(t *testing.T, m mutant.Mutant, o outcome) {
+		switch {
+		case o.err != nil:
+			t.Errorf("%v", o.err)
+		case len(o.caughtBy) == 0:
+			t.Errorf("mutant %s survived: no requirement's check failed against a pipeline where %s "+
+				"(%d specs passed; setup failed in: %v)", m.Name, m.Breaks, o.passed, o.setup)
 		}
 	})
 
@@ -96,6 +62,62 @@ func TestEveryMutantIsKilled(t *testing.T) {
 			t.Errorf("writing the kill table: %v", err)
 		}
 	}
+}
+
+// buildSuite compiles the conformance suite once for the runs of a test.
+func buildSuite(t *testing.T) suiteRunner {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		require.Missing(t, "building the conformance suite needs the go command: %v", err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "conformance.test")
+	build := exec.Command(goTool, "test", "-c", "-o", bin, "github.com/encoderlab/encoderlab/conformance")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the conformance suite: %v\n%s", err, out)
+	}
+	suiteDir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return suiteRunner{bin: bin, dir: suiteDir, reports: dir}
+}
+
+// control runs the suite against the control and stops the test unless
+// it passes: against a suite that fails anyway, a catch says nothing.
+func (s suiteRunner) control(t *testing.T) outcome {
+	t.Helper()
+	control := s.run(t, mutant.Control)
+	if control.err != nil {
+		t.Fatalf("control run: %v", control.err)
+	}
+	if len(control.caughtBy) > 0 || len(control.setup) > 0 || control.passed == 0 {
+		t.Fatalf("the suite must pass against the control, or a kill says nothing; "+
+			"%d specs passed, requirements failed: %v, setup failed in: %v\n%s",
+			control.passed, control.caughtBy, control.setup, control.output)
+	}
+	return control
+}
+
+// runEach runs the suite against each mutant, concurrentRuns at a time,
+// each in a subtest of group that judge then checks; it returns the
+// outcomes in the mutants' order.
+func (s suiteRunner) runEach(t *testing.T, group string, ms []mutant.Mutant, judge func(*testing.T, mutant.Mutant, outcome)) []outcome {
+	outcomes := make([]outcome, len(ms))
+	sem := make(chan struct{}, concurrentRuns)
+	t.Run(group, func(t *testing.T) {
+		for i, m := range ms {
+			t.Run(m.Name, func(t *testing.T) {
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				outcomes[i] = s.run(t, m)
+				judge(t, m, outcomes[i])
+			})
+		}
+	})
+	return outcomes
 }
 
 // suiteRunner runs the compiled conformance suite.
@@ -247,40 +269,19 @@ const scoreFileEnv = "ENCODERLAB_SCORE_TABLE"
 // another valid value of its type) and reports which the suite caught:
 // the mutation score, overall and per field. A run where the suite
 // failed anywhere, a requirement's check or a scenario's setup, is a
-// catch. The test fails only when a run cannot be judged; the score and
-// the fields it leaves free are its output.
+// catch. The control must pass first, or a catch says nothing. The test
+// fails only then, or when a run cannot be judged; the score and the
+// fields it leaves free are its output.
 func TestSystematicMutationScore(t *testing.T) {
 	if os.Getenv(systematicEnv) == "" {
 		t.Skipf("one suite run per registry field (several minutes): make mutants-systematic sets %s=1", systematicEnv)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		require.Missing(t, "building the conformance suite needs the go command: %v", err)
-	}
 	start := time.Now()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "conformance.test")
-	if out, err := exec.Command(goTool, "test", "-c", "-o", bin, "github.com/encoderlab/encoderlab/conformance").CombinedOutput(); err != nil {
-		t.Fatalf("building the conformance suite: %v\n%s", err, out)
-	}
-	suiteDir, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	suite := suiteRunner{bin: bin, dir: suiteDir, reports: dir}
-	outcomes := make([]outcome, len(mutant.Systematic))
-	sem := make(chan struct{}, concurrentRuns)
-	t.Run("fields", func(t *testing.T) {
-		for i, m := range mutant.Systematic {
-			t.Run(m.Name, func(t *testing.T) {
-				t.Parallel()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				outcomes[i] = suite.run(t, m)
-				if err := outcomes[i].err; err != nil {
-					t.Errorf("%v", err)
-				}
-			})
+	suite := buildSuite(t)
+	suite.control(t)
+	outcomes := suite.runEach(t, "fields", mutant.Systematic, func(t *testing.T, _ mutant.Mutant, o outcome) {
+		if o.err != nil {
+			t.Errorf("%v", o.err)
 		}
 	})
 	var b strings.Builder

@@ -306,12 +306,7 @@ func idChanges(env) rewrite {
 // patWithoutWorkspace adds the missing seam-workspace header to a request
 // made with a personal access token, naming the token's workspace.
 func patWithoutWorkspace(e env) rewrite {
-	owner := map[string]string{}
-	for _, ws := range e.Lab.Workspaces {
-		for _, pat := range ws.PersonalAccessTokens {
-			owner[pat] = ws.ID
-		}
-	}
+	owner := patOwners(e)
 	return rewrite{request: func(h http.Header) {
 		if ws, ok := owner[bearer(h)]; ok && h.Get("seam-workspace") == "" {
 			h.Set("seam-workspace", ws)
@@ -319,15 +314,22 @@ func patWithoutWorkspace(e env) rewrite {
 	}}
 }
 
-// patAnyWorkspace points seam-workspace at the token's own workspace
-// whenever a personal access token names another.
-func patAnyWorkspace(e env) rewrite {
+// patOwners maps each personal access token of the lab to its
+// workspace's id.
+func patOwners(e env) map[string]string {
 	owner := map[string]string{}
 	for _, ws := range e.Lab.Workspaces {
 		for _, pat := range ws.PersonalAccessTokens {
 			owner[pat] = ws.ID
 		}
 	}
+	return owner
+}
+
+// patAnyWorkspace points seam-workspace at the token's own workspace
+// whenever a personal access token names another.
+func patAnyWorkspace(e env) rewrite {
+	owner := patOwners(e)
 	return rewrite{request: func(h http.Header) {
 		if ws, ok := owner[bearer(h)]; ok && h.Get("seam-workspace") != "" && h.Get("seam-workspace") != ws {
 			h.Set("seam-workspace", ws)
@@ -419,20 +421,14 @@ func keepWaitingWarning(c map[string]any) {
 }
 
 // otherUID returns a card number of the same length that is not n.
-func otherUID(n string) string {
-	b := []byte(strings.ToUpper(n))
-	last := len(b) - 1
-	if b[last] == '0' {
-		b[last] = '1'
-	} else {
-		b[last] = '0'
-	}
-	return string(b)
-}
+func otherUID(n string) string { return otherHex(strings.ToUpper(n)) }
 
 // otherUUID is id with its last hex digit changed: still a UUID.
-func otherUUID(id string) string {
-	b := []byte(id)
+func otherUUID(id string) string { return otherHex(id) }
+
+// otherHex is s, a non-empty hex string, with its last digit changed.
+func otherHex(s string) string {
+	b := []byte(s)
 	last := len(b) - 1
 	if b[last] == '0' {
 		b[last] = '1'
@@ -442,15 +438,25 @@ func otherUUID(id string) string {
 	return string(b)
 }
 
-// shiftTime moves the datetime c[key] by d, keeping its notation.
+// shiftTime moves the datetime c[key] by d.
 func shiftTime(c map[string]any, key string, d time.Duration) {
-	s, ok := c[key].(string)
+	if v, ok := shifted(c[key], d); ok {
+		c[key] = v
+	}
+}
+
+// shifted is the datetime v moved by d, in UTC with milliseconds and Z
+// as the API writes it; false when v is not a datetime.
+func shifted(v any, d time.Duration) (string, bool) {
+	s, ok := v.(string)
 	if !ok {
-		return
+		return "", false
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		c[key] = t.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return "", false
 	}
+	return t.Add(d).UTC().Format("2006-01-02T15:04:05.000Z"), true
 }
 
 // encodeWaits holds back every encode_credential answer for 4 s (scaled):

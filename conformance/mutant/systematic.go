@@ -89,17 +89,7 @@ func changeFor(c conformance.Check) (func(any) (any, bool), string) {
 			return otherUUID(s), true
 		}, "another UUID"
 	case "datetime", "iso8601":
-		return func(v any) (any, bool) {
-			s, ok := v.(string)
-			if !ok {
-				return nil, false
-			}
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				return nil, false
-			}
-			return t.Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z"), true
-		}, "an hour later"
+		return func(v any) (any, bool) { return shifted(v, time.Hour) }, "an hour later"
 	case "enum":
 		enum := c.Enum
 		return func(v any) (any, bool) {

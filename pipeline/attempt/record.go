@@ -354,22 +354,19 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 		done.Status = seam.StatusError
 		done.ErrorType, done.ErrorMessage = f.Type, f.Message
 	}
-	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
-	if card != nil {
-		log = log.With("card_number", card.Number)
-	}
+	log := s.attemptLog(a, card)
 	d := &decided{attempt: &done, cred: cred, after: after}
 	if !s.rec.decide(d) {
 		if after != nil {
 			after()
 		}
-		s.lostRace(log, &done, f, card)
+		s.lostRace(log, f, card)
 		return false
 	}
 	stands, err := s.record(d)
 	switch {
 	case !stands:
-		s.lostRace(log, &done, f, card)
+		s.lostRace(log, f, card)
 		return false
 	case err != nil:
 		log.Warn("the store did not take the outcome; it stands, is served from memory and is written when the store takes writes",
@@ -385,22 +382,25 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 // expiredFirst logs the worker's outcome f (or, with card, its success)
 // of an attempt whose deadline timer took it first.
 func (s *Service) expiredFirst(a *store.Attempt, f failure, card *driver.Card) {
+	s.lostRace(s.attemptLog(a, card), f, card)
+}
+
+// attemptLog is the service's logger for attempt a (and the card it
+// wrote, if any).
+func (s *Service) attemptLog(a *store.Attempt, card *driver.Card) *slog.Logger {
 	log := s.log.With("action_attempt_id", a.ID, "encoder_id", a.EncoderID)
 	if card != nil {
 		log = log.With("card_number", card.Number)
 	}
-	outcome := seam.StatusError
-	if card != nil {
-		outcome = seam.StatusSuccess
-	}
-	s.lostRace(log, &store.Attempt{Status: outcome}, f, card)
+	return log
 }
 
-// lostRace logs an outcome that came after the attempt had one.
-func (s *Service) lostRace(log *slog.Logger, done *store.Attempt, f failure, card *driver.Card) {
+// lostRace logs an outcome that came after the attempt had one: a
+// written card (a success), or the failure f.
+func (s *Service) lostRace(log *slog.Logger, f failure, card *driver.Card) {
 	if card != nil {
 		log.Warn("card written after the attempt had expired; the credential is left unchanged")
 		return
 	}
-	log.Info("action attempt had already finished (expired first)", "outcome", done.Status, "error_type", f.Type)
+	log.Info("action attempt had already finished (expired first)", "outcome", seam.StatusError, "error_type", f.Type)
 }
