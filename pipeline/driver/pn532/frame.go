@@ -17,16 +17,17 @@ var (
 	nack     = []byte{0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00}
 )
 
-// maxBody is the most TFI+data bytes a frame may carry.
-const maxBody = 264
+// maxBody is the most TFI+data bytes a frame may carry: 264 data bytes
+// and the TFI (UM0701-02 6.2.1.2).
+const maxBody = 265
 
 // appendFrame appends the host information frame carrying data (command
 // code and parameters) to dst: a normal frame, or an extended one when
-// the body does not fit LEN.
+// the body does not fit LEN (more than 255 bytes, UM0701-02 6.2.1.1).
 func appendFrame(dst []byte, data []byte) []byte {
 	n := 1 + len(data)
 	dst = append(dst, 0x00, 0x00, 0xFF)
-	if n < 0xFF {
+	if n <= 0xFF {
 		dst = append(dst, byte(n), -byte(n))
 	} else {
 		hi, lo := byte(n>>8), byte(n)

@@ -15,16 +15,17 @@ var (
 	errorFrame = []byte{0x00, 0x00, 0xFF, 0x01, 0xFF, 0x7F, 0x81, 0x00}
 )
 
-// maxData is the most TFI+data bytes an extended frame may carry; the
-// PN532's buffer is 264 bytes.
-const maxData = 264
+// maxData is the most TFI+data bytes an extended frame may carry: the
+// PN532 takes 264 data bytes, 265 with the TFI (UM0701-02 6.2.1.2).
+const maxData = 265
 
 // appendFrame appends the information frame carrying tfi and data: a
-// normal frame when it fits LEN, an extended one otherwise.
+// normal frame up to 255 bytes, an extended one above, as the chip does
+// (UM0701-02 6.2.1.2: "Normal Information Frame for frame <= 255 bytes").
 func appendFrame(dst []byte, tfi byte, data []byte) []byte {
 	n := 1 + len(data)
 	dst = append(dst, 0x00, 0x00, 0xFF)
-	if n < 0xFF { // LEN 0xFF marks an extended frame
+	if n <= 0xFF { // LEN FF, LCS 01 is a normal frame; FF FF marks an extended one
 		dst = append(dst, byte(n), byte(-n))
 	} else {
 		hi, lo := byte(n>>8), byte(n)

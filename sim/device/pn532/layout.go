@@ -73,8 +73,17 @@ func credentialBlocks(c card.Contents) [3]card.Block {
 	}
 	copy(v[0:6], toBCD(c.ValidFrom))
 	copy(v[6:12], toBCD(c.ValidUntil))
-	for i := 0; i < len(c.Label) && i < labelLen; i++ {
-		l[i] = c.Label[i]
+	// Printable ASCII, cut to 16 characters; any other character is '?'.
+	n := 0
+	for _, r := range c.Label {
+		if n == labelLen {
+			break
+		}
+		if r < 0x20 || r > 0x7E {
+			r = '?'
+		}
+		l[n] = byte(r)
+		n++
 	}
 	binary.BigEndian.PutUint16(h[12:14], crc16(h[0:12], v[:], l[:]))
 	return [3]card.Block{h, v, l}
