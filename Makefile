@@ -55,7 +55,8 @@ conformance-under-load:
 		if ! $(REPORTS)/encoder-conformance run --procs $(CONFORMANCE_PROCS) --report-dir $(REPORTS)/under-load >$(REPORTS)/under-load.log 2>&1; then \
 			echo "run $$i of $(FLAKE_RUNS) failed under load; its output is in $(REPORTS)/under-load.log"; tail -40 $(REPORTS)/under-load.log; exit 1; \
 		fi; \
-		echo "run $$i of $(FLAKE_RUNS): $$(grep '^requirements:' $(REPORTS)/under-load.log)"; \
+		echo "run $$i of $(FLAKE_RUNS): $$(grep '^requirements:' $(REPORTS)/under-load.log); $$(grep -c '^re-run' $(REPORTS)/under-load.log) scenario(s) re-run after a machine stall"; \
+		grep '^re-run' $(REPORTS)/under-load.log | sed 's/^/    /'; \
 	done; echo "$(FLAKE_RUNS) runs under load with $(FLAKE_BURNERS) CPU burners: 0 failures"
 
 ## certify: certified runs of both profiles; JUnit, Ginkgo JSON and the

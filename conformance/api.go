@@ -47,7 +47,7 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 		Fail(fmt.Sprintf("workspace %s of the lab has no encoder to name in requests", ws.Name))
 	}
 	tmp := GinkgoT().TempDir()
-	api := startTarget(ctx, cfg, tmp+"/links", tmp, ws)
+	api := startTarget(ctx, cfg, tmp+"/links", tmp, ws, func(f func() error) { DeferCleanup(f) })
 	f := &apiFixture{url: api.base, cfg: cfg, ws: ws}
 	enc := ws.Encoders[0]
 	f.encoderID = findEncoder(ctx, api, enc.DisplayName)

@@ -68,7 +68,19 @@ type Config struct {
 	// timeline page, TRACE.html; the certification report links each
 	// page relative to ArtifactDir, so write the report there too.
 	ArtifactDir string
+	// StallReruns is how many times, at most, a scenario whose checks
+	// failed is run again when the machine stalled during the run (see
+	// StallThreshold). Default DefaultStallReruns; NoStallReruns turns
+	// re-runs off. Real encoders are never re-run.
+	StallReruns int
+	// Stalls, when set, replaces the suite's own measure of the machine
+	// (internal/stall) in that decision: it returns the longest stall
+	// between from and to, and what stalled, in words.
+	Stalls func(from, to time.Time) (time.Duration, string)
 }
+
+// NoStallReruns as Config.StallReruns never runs a scenario again.
+const NoStallReruns = -1
 
 // NewConfig returns the default configuration: every bundled scenario
 // against the in-process pipeline, time compressed.
@@ -95,6 +107,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AttemptDeadline == 0 {
 		c.AttemptDeadline = 30 * time.Second
+	}
+	if c.StallReruns == 0 {
+		c.StallReruns = DefaultStallReruns
 	}
 	if c.Profile == "" {
 		c.Profile = "current"

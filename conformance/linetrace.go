@@ -95,7 +95,25 @@ func (l *lineLog) save(dir string, sc *scenario.Scenario) error {
 	if !l.failed || dir == "" {
 		return nil
 	}
-	out := filepath.Join(dir, artifactName(sc.Name))
+	return l.write(filepath.Join(dir, artifactName(sc.Name)), sc)
+}
+
+// discard sets the trace so far aside for a run that is played again:
+// it goes to dir/<scenario>/run-<run>/ (when dir is set) and the log
+// starts empty.
+func (l *lineLog) discard(dir string, sc *scenario.Scenario, run int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var err error
+	if dir != "" {
+		err = l.write(filepath.Join(dir, artifactName(sc.Name), fmt.Sprintf("run-%d", run)), sc)
+	}
+	l.events, l.outcome = nil, ""
+	return err
+}
+
+// write writes the trace and its timeline into out. l.mu must be held.
+func (l *lineLog) write(out string, sc *scenario.Scenario) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("line trace of %s: %w", sc.Name, err)
 	}

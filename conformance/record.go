@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -37,6 +38,25 @@ type recording struct {
 	// cannot read its cards back, so checks of card contents fall back
 	// to what the answers alone show.
 	hardware bool
+	// started and ended bound the run: from the encoder's start to the
+	// end of its timeline.
+	started, ended time.Time
+	// cleanups undo the run's set-up, last first (close).
+	cleanups []func() error
+}
+
+// onClose adds f to what close undoes.
+func (r *recording) onClose(f func() error) { r.cleanups = append(r.cleanups, f) }
+
+// close stops the run's encoder and system under test, last started
+// first. It may be called more than once.
+func (r *recording) close() error {
+	var errs []error
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, r.cleanups[i]())
+	}
+	r.cleanups = nil
+	return errors.Join(errs...)
 }
 
 // encodeRecord is one encode_credential call and everything that followed.
@@ -126,9 +146,13 @@ func credentialOf(r *response) (map[string]any, error) {
 // be made at all (no pty, no server, no credential); what the system
 // under test answered is judged afterwards, requirement by requirement.
 // lines, when not nil, receives the virtual encoder's line trace.
+//
+// What record starts, rec.close stops; it is also deferred to the end of
+// the container, so a run cut short by a failure is cleaned up too.
 func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog) *recording {
 	GinkgoHelper()
-	rec := &recording{sc: sc}
+	rec := &recording{sc: sc, started: time.Now()}
+	DeferCleanup(rec.close)
 	rec.ws, rec.sys = scenarioSystem(cfg.Lab, sc)
 	tmp := GinkgoT().TempDir()
 	linkDir := fixedLinkDir(cfg.Target)
@@ -155,11 +179,11 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		if err != nil {
 			Fail(fmt.Sprintf("%s: starting the virtual encoder: %v", sc.File, err))
 		}
-		DeferCleanup(enc.Close)
+		rec.onClose(enc.Close)
 		play = enc.Play
 	}
 
-	api := startTarget(ctx, cfg, linkDir, tmp, rec.ws)
+	api := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
 
 	By("finding encoder " + sc.Encoder.ID + " with /acs/encoders/list")
 	encoderID := findEncoder(ctx, api, sc.Encoder.ID)
@@ -171,11 +195,13 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	played := make(chan error, 1)
 	go func() { played <- play(playCtx) }()
 	playDone := false
-	DeferCleanup(func() {
+	rec.onClose(func() error {
 		stopPlay()
 		if !playDone {
 			<-played
+			playDone = true
 		}
+		return nil
 	})
 
 	cred := rec.credential
@@ -200,6 +226,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		quiesce(ctx, enc.Device(), cfg.TimeScale.Of(2*time.Second))
 		rec.commands = scenario.CheckCommands(sc, enc.Device())
 	}
+	rec.ended = time.Now()
 	return rec
 }
 
@@ -235,8 +262,9 @@ func quiesce(ctx context.Context, dev scenario.Device, window time.Duration) {
 	}
 }
 
-// startTarget starts the system under test and returns a client for it.
-func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace) *client {
+// startTarget starts the system under test and returns a client for it;
+// onClose receives what stops it.
+func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace, onClose func(func() error)) *client {
 	GinkgoHelper()
 	By("starting the system under test")
 	if d := fixedLinkDir(cfg.Target); d != "" {
@@ -246,7 +274,7 @@ func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixt
 	if err != nil {
 		Fail(fmt.Sprintf("starting the system under test: %v", err))
 	}
-	DeferCleanup(sut.Close)
+	onClose(sut.Close)
 	token, workspace := cfg.token(ws)
 	return newClient(sut.URL(), token, workspace)
 }

@@ -45,16 +45,20 @@ type ReportInfo struct {
 // Certification is the certification report of one run: what was run
 // against what, and how every requirement of the profile fared.
 type Certification struct {
-	Product      string            `yaml:"product"`
-	Version      string            `yaml:"version"`
-	Profile      Profile           `yaml:"profile"`
-	Target       ReportTarget      `yaml:"target"`
-	Date         time.Time         `yaml:"date"`
-	Environment  Environment       `yaml:"environment"`
-	Scenarios    ScenarioSet       `yaml:"scenarios"`
-	Totals       Totals            `yaml:"totals"`
-	Certified    bool              `yaml:"certified"`
-	Problems     []string          `yaml:"problems,omitempty"`
+	Product     string       `yaml:"product"`
+	Version     string       `yaml:"version"`
+	Profile     Profile      `yaml:"profile"`
+	Target      ReportTarget `yaml:"target"`
+	Date        time.Time    `yaml:"date"`
+	Environment Environment  `yaml:"environment"`
+	Scenarios   ScenarioSet  `yaml:"scenarios"`
+	Totals      Totals       `yaml:"totals"`
+	Certified   bool         `yaml:"certified"`
+	Problems    []string     `yaml:"problems,omitempty"`
+	// Reruns are the scenarios played again after a machine stall
+	// (Config.StallReruns): what failed on the discarded run, and why it
+	// was not held against the system under test.
+	Reruns       []Rerun           `yaml:"reruns,omitempty"`
 	Requirements []RequirementRuns `yaml:"requirements"`
 }
 
@@ -155,6 +159,7 @@ func NewCertification(r types.Report, cfg Config, info ReportInfo) (*Certificati
 		},
 		Scenarios: set,
 		Problems:  CertificationProblems(cfg.Registry, cfg.Profile, r),
+		Reruns:    Reruns(r),
 	}
 	if c.Date.IsZero() {
 		c.Date = r.StartTime
@@ -317,6 +322,8 @@ code{font-size:12px}.small{color:#555;font-size:12px}
 </table>
 {{if .Problems}}<h2>Why this run does not certify</h2>
 <ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Reruns}}<h2>Scenarios played again after a machine stall</h2>
+<ul>{{range .Reruns}}<li>{{.Container}}: {{.Note}}</li>{{end}}</ul>{{end}}
 {{if .Failed}}<h2>Failed requirements</h2>
 {{range .Failed}}<h3 id="fail-{{.ID}}" class="failed">{{.ID}}</h3>
 <p>{{.Must}} <span class="small">({{.Source.Doc}}, {{.Source.Section}})</span></p>

@@ -96,7 +96,7 @@ func registerGroup(cfg *Config, g Group) {
 			})
 		}
 		BeforeAll(func(ctx SpecContext) {
-			rec = record(ctx, cfg, sc, lines)
+			rec = recordSteady(ctx, cfg, sc, g.Requirements, lines)
 			// The scenario's own side must have gone as written, or the
 			// recording says nothing about the system under test. (The
 			// command counts are LIFECYCLE-ONE-ENCODE-PER-CALL's to judge.)
@@ -190,7 +190,8 @@ func failure(req Requirement, where string, problems []string) string {
 // deadline, plus room for setup on a slow machine.
 func specTimeout(cfg *Config, sc *scenario.Scenario) time.Duration {
 	per := cfg.TimeScale.Of(cfg.AttemptDeadline) + 10*time.Second
-	return time.Duration(len(sc.Encodes)+1)*per + 20*time.Second
+	run := time.Duration(len(sc.Encodes)+1)*per + 20*time.Second
+	return time.Duration(1+max(cfg.StallReruns, 0)) * run
 }
 
 // lookUp finds the workspace holding the scenario's encoder and the

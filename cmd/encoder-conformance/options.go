@@ -41,6 +41,11 @@ What to run:
   --procs N                    run in N parallel processes (default 1)
   --certified                  fail unless every requirement of the profile is
                                checked by a passing spec (nothing filtered out)
+  --stall-reruns N             run a scenario again, at most N times (default 2),
+                               when its checks failed while the machine stalled
+                               (a CPU, or the kernel's pty delivery, held up for
+                               50 ms or more); each re-run is in the summary and
+                               the reports. 0: never
 
 Reports:
   --report-dir DIR             where reports go (default reports)
@@ -81,6 +86,7 @@ type options struct {
 	product     string
 	version     string
 	verbose     bool
+	stallReruns int
 
 	// Set by the parent on the processes it starts: which part of the
 	// (sharded) plan the process runs, and where its Ginkgo JSON goes.
@@ -153,6 +159,7 @@ func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
 	fs.StringVar(&o.product, "product", "", "")
 	fs.StringVar(&o.version, "version", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
+	fs.IntVar(&o.stallReruns, "stall-reruns", conformance.DefaultStallReruns, "")
 	fs.Var(&o.process, "process", "")
 	fs.StringVar(&o.processReport, "process-report", "", "")
 	if code, stop := parse(fs, args); stop {
@@ -188,6 +195,8 @@ func (o *options) validate() string {
 		return "--hardware needs at least one --port NAME=DEVICE"
 	case o.scale < 0 || (o.scale > 0 && timescale.Scale(o.scale).Validate() != nil):
 		return fmt.Sprintf("--scale %v is not a valid time scale", o.scale)
+	case o.stallReruns < 0:
+		return "--stall-reruns must be 0 (never) or more"
 	case o.procs < 1:
 		return "--procs must be at least 1"
 	case o.procs > 1 && (o.target == "external" || o.hardware):
@@ -218,6 +227,10 @@ func (o *options) config() conformance.Config {
 	// A failed scenario's line trace and timeline go next to the reports,
 	// where certification.html links them.
 	cfg.ArtifactDir = o.reportDir
+	cfg.StallReruns = o.stallReruns
+	if o.stallReruns == 0 {
+		cfg.StallReruns = conformance.NoStallReruns
+	}
 	if o.scale > 0 {
 		cfg.TimeScale = timescale.Scale(o.scale)
 	}

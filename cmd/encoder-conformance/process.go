@@ -96,6 +96,11 @@ func (p *progress) spec(r SpecReport) {
 	if _, ok := p.left[c]; !ok {
 		return // another process's container, filtered out here
 	}
+	for _, e := range r.ReportEntries {
+		if e.Name == conformance.RerunEntry {
+			fmt.Fprintf(p.w, "%sre-run %s: %s\n", p.prefix, c, e.StringRepresentation())
+		}
+	}
 	switch {
 	case r.State == types.SpecStatePassed:
 		p.ran[c]++

@@ -225,6 +225,9 @@ func writeSummary(w io.Writer, r types.Report, c *conformance.Certification, o *
 	for _, reason := range r.SpecialSuiteFailureReasons {
 		fmt.Fprintf(w, "suite: %s\n", reason)
 	}
+	for _, rr := range conformance.Reruns(r) {
+		fmt.Fprintf(w, "re-run %s: %s\n", rr.Container, rr.Note)
+	}
 	t := c.Totals
 	fmt.Fprintf(w, "requirements: %d passed, %d failed, %d not checked of %d (%d specs, %d failed, %d not run) in %s\n",
 		t.Passed, t.Failed, t.NotChecked, t.Requirements, t.Specs, t.SpecsFailed, t.SpecsNotRun, r.RunTime.Round(time.Millisecond))

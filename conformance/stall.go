@@ -1,0 +1,167 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/encoderlab/encoderlab/internal/stall"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
+)
+
+// A busy machine can hold up what every timing in a scenario rests on:
+// measured on a 2-core CI machine with two CPU burners beside the suite,
+// the kernel held pty input back from the reading side for 650 ms while
+// every thread still got its CPU, so an encoder's "no card" answer
+// reached the pipeline after the attempt's deadline. Such a run says
+// nothing about the system under test. The suite measures the machine
+// while each scenario plays (internal/stall) and plays a scenario again
+// when a check failed and the machine stalled during the run; a failure
+// that holds without a stall is reported as it is.
+
+// StallThreshold is the shortest stall that lets a failed scenario run
+// again: half the least link-level wait (timescale.LinkFloor), the
+// shortest time any requirement's outcome rests on.
+const StallThreshold = timescale.LinkFloor / 2
+
+// DefaultStallReruns is how many times a scenario runs again, at most,
+// after failed checks during a machine stall.
+const DefaultStallReruns = 2
+
+// RerunEntry names the report entry a scenario run again after a stall
+// carries, on the first spec of its container.
+const RerunEntry = "re-run after a machine stall"
+
+// machine measures the stalls of the machine the suite runs on while a
+// scenario plays: started by the first scenario that needs it, stopped
+// when the last one running is done, so no probe outlives the suite.
+var machine struct {
+	mu    sync.Mutex
+	users int
+	meter *stall.Meter
+}
+
+func acquireMeter() *stall.Meter {
+	machine.mu.Lock()
+	defer machine.mu.Unlock()
+	if machine.users == 0 {
+		machine.meter = stall.Start()
+	}
+	machine.users++
+	return machine.meter
+}
+
+func releaseMeter() {
+	machine.mu.Lock()
+	defer machine.mu.Unlock()
+	if machine.users--; machine.users == 0 {
+		machine.meter.Stop()
+		machine.meter = nil
+	}
+}
+
+// recordSteady records sc and, while its checks fail on a run during
+// which the machine stalled, records it again, up to cfg.StallReruns
+// times. Each discarded run is noted in the report (RerunEntry) and its
+// line trace kept beside the scenario's, so a re-run hides nothing.
+func recordSteady(ctx SpecContext, cfg *Config, sc *scenario.Scenario, reqs []Requirement, lines *lineLog) *recording {
+	GinkgoHelper()
+	meter := acquireMeter()
+	defer releaseMeter()
+	for run := 1; ; run++ {
+		rec := record(ctx, cfg, sc, lines)
+		if rec.hardware || run > cfg.StallReruns {
+			return rec
+		}
+		failed := failedChecks(reqs, rec, cfg)
+		if len(failed) == 0 {
+			return rec
+		}
+		longest := cfg.Stalls
+		if longest == nil {
+			longest = func(from, to time.Time) (time.Duration, string) { return measuredStall(meter, from, to) }
+		}
+		d, what := longest(rec.started, rec.ended)
+		if d < StallThreshold {
+			return rec
+		}
+		note := fmt.Sprintf("run %d of %s failed %s while the machine stalled: %s; running it again",
+			run, sc.File, strings.Join(failed, ", "), what)
+		AddReportEntry(RerunEntry, note)
+		By(note)
+		if lines != nil {
+			lines.setOutcome(rec)
+			if err := lines.discard(cfg.ArtifactDir, sc, run); err != nil {
+				AddReportEntry("line trace not saved", err.Error())
+			}
+		}
+		if err := rec.close(); err != nil {
+			Fail(fmt.Sprintf("scenario %s: stopping run %d before running it again: %v", sc.File, run, err))
+		}
+	}
+}
+
+// failedChecks returns the requirements rec fails, and "the timeline"
+// when the scenario's own side did not run to its end.
+func failedChecks(reqs []Requirement, rec *recording, cfg *Config) []string {
+	var failed []string
+	if rec.timeline != nil {
+		failed = append(failed, "the timeline")
+	}
+	for _, req := range reqs {
+		if len(verify(req, rec, cfg)) > 0 {
+			failed = append(failed, req.ID)
+		}
+	}
+	return failed
+}
+
+// measuredStall is the longest stall m saw between
+// from and to, and what it was.
+func measuredStall(m *stall.Meter, from, to time.Time) (time.Duration, string) {
+	st, ok := m.Longest(from, to)
+	if !ok {
+		return 0, ""
+	}
+	return st.Length(), describeStall(st, from)
+}
+
+func describeStall(s stall.Stall, from time.Time) string {
+	what := fmt.Sprintf("CPU %d gave no thread its turn", s.CPU)
+	switch s.CPU {
+	case stall.TTY:
+		what = "the kernel held pty input back from its reader"
+	case -1:
+		what = "a ready thread waited for a CPU"
+	}
+	return fmt.Sprintf("%s for %v, %v into the run", what, s.Length().Round(time.Millisecond), s.Start.Sub(from).Round(time.Millisecond))
+}
+
+// Rerun is a scenario run again after a machine stall.
+type Rerun struct {
+	Container string `yaml:"scenario"`
+	Note      string `yaml:"note"`
+}
+
+// Reruns lists the re-runs a report's specs carry (RerunEntry).
+func Reruns(r types.Report) []Rerun {
+	var out []Rerun
+	for _, s := range r.SpecReports {
+		for _, e := range s.ReportEntries {
+			if e.Name != RerunEntry {
+				continue
+			}
+			c := "?"
+			if n := len(s.ContainerHierarchyTexts); n > 0 {
+				c = s.ContainerHierarchyTexts[n-1]
+			}
+			out = append(out, Rerun{Container: c, Note: e.StringRepresentation()})
+		}
+	}
+	return out
+}
