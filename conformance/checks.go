@@ -60,6 +60,8 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 			return sys.ExternalType == "visionline_card" && has(success)
 		case "vostio-key-id":
 			return sys.ExternalType == "assa_abloy_vostio_key" && has(success)
+		case "waiting-before":
+			return has(attempt)
 		}
 		return has(success)
 	case "lifecycle":
@@ -170,6 +172,12 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 			}
 		case "issue-effect":
 			if !isAttempt {
+				continue
+			}
+			if c.Effect == "waiting-before" {
+				if msg := waitingBefore(er.before, rec); msg != "" {
+					bad(er, "%s", msg)
+				}
 				continue
 			}
 			if c.Effect == "unchanged-on-error" {
@@ -377,8 +385,12 @@ func issueEffect(effect string, result map[string]any, er *encodeRecord, rec *re
 		}
 	case "vostio-key-id":
 		vm, _ := result["assa_abloy_vostio_metadata"].(map[string]any)
-		if id, _ := vm["key_id"].(string); id == "" {
+		id, _ := vm["key_id"].(string)
+		if id == "" {
 			return fmt.Sprintf("result.assa_abloy_vostio_metadata.key_id is %v; want the key the encode wrote", jsonOf(vm["key_id"]))
+		}
+		if x.Card != "" && !rec.hardware && er.cardAfter.CardID != id {
+			return fmt.Sprintf("result.assa_abloy_vostio_metadata.key_id is %q; card %s holds key %q", id, x.Card, er.cardAfter.CardID)
 		}
 	case "stored":
 		if !reflect.DeepEqual(er.after, result) {
@@ -386,6 +398,37 @@ func issueEffect(effect string, result map[string]any, er *encodeRecord, rec *re
 		}
 	}
 	return ""
+}
+
+// waitingBefore returns how a card credential that is not yet issued
+// fails to say so, or "": it must carry a warning waiting_to_be_issued,
+// created with the credential, between the /acs/credentials/create call
+// and its answer. cred is the credential as the suite last read it before
+// an encode (the create answer, or /acs/credentials/get after an encode
+// that failed).
+func waitingBefore(cred map[string]any, rec *recording) string {
+	if cred == nil || cred["is_issued"] == true || cred["access_method"] != "card" {
+		return ""
+	}
+	list, ok := cred["warnings"].([]any)
+	if !ok {
+		return fmt.Sprintf("the credential before the encode has warnings %s; want a list with waiting_to_be_issued", jsonOf(cred["warnings"]))
+	}
+	for _, item := range list {
+		w, _ := item.(map[string]any)
+		if w["warning_code"] != "waiting_to_be_issued" {
+			continue
+		}
+		if rec.created == nil || rec.created.Received.IsZero() {
+			return ""
+		}
+		x := expectation{from: rec.created.Sent, to: rec.created.Received, source: "the time of the /acs/credentials/create call that created it"}
+		if msg := x.compare("warnings[waiting_to_be_issued].created_at", w["created_at"]); msg != "" {
+			return "the credential before the encode: " + msg
+		}
+		return ""
+	}
+	return fmt.Sprintf("the credential is not issued, but its warnings %s have no waiting_to_be_issued", jsonOf(list))
 }
 
 func cardUID(sc *scenario.Scenario, name string) string {

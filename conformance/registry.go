@@ -84,11 +84,11 @@ var (
 	fieldFormats    = []string{"uuid", "string", "datetime", "iso8601", "boolean", "enum", "object",
 		"list-of-objects", "list-of-strings", "list-of-uuids"}
 	fieldPresences = []string{"always", "nullable", "optional"}
-	fieldExpects   = []string{"", "request", "lab", "call", "created", "create-window", "encode-window"}
+	fieldExpects   = []string{"", "request", "lab", "call", "created", "create-window", "encode-window", "since-create", "suite-created"}
 	fieldWhens     = []string{"", "success", "error"}
 	statuses       = []string{"pending", "success", "error"}
 	issueEffects   = []string{"is-issued", "issued-at", "card-number", "waiting-warning-removed",
-		"visionline-card-id", "vostio-key-id", "unchanged-on-error", "stored"}
+		"visionline-card-id", "vostio-key-id", "unchanged-on-error", "stored", "waiting-before"}
 	errorTypes = []string{"uncategorized_error", "action_attempt_expired", "no_credential_on_encoder",
 		"incompatible_card_format", "credential_cannot_be_reissued"}
 )

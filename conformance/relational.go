@@ -21,7 +21,12 @@ import (
 //     request and its answer;
 //   - encode-window: a datetime between the encode_credential call and
 //     the first answer that showed the attempt terminal, so a reissue
-//     must report its own time, not the previous encode's.
+//     must report its own time, not the previous encode's;
+//   - since-create: a datetime of something done to the credential,
+//     between its /acs/credentials/create call and the end of the
+//     encode (the last answer the suite read);
+//   - suite-created: what holds of a credential because the suite
+//     created it through the API (is_managed: true, REFERENCE §1).
 //
 // The sources are the suite's own requests and the lab file, never an
 // answer of the system under test, except for created, which holds the
@@ -36,6 +41,8 @@ var relationalPaths = map[string][]string{
 	"created":       {"result.display_name"},
 	"create-window": {"result.created_at"},
 	"encode-window": {"result.issued_at"},
+	"since-create":  {"result.latest_desired_state_synced_with_provider_at"},
+	"suite-created": {"result.is_managed"},
 }
 
 // relational reports whether the suite knows the value of path from
@@ -53,6 +60,7 @@ func relational(path, source string) bool {
 // in time (any precision, any notation of UTC); a window bounds one.
 type expectation struct {
 	value    string
+	boolean  *bool // a boolean field's value
 	instant  bool
 	from, to time.Time // encode-window
 	source   string
@@ -92,6 +100,16 @@ func expectedFor(c Check, rec *recording, er *encodeRecord) (expectation, bool) 
 			return expectation{}, false
 		}
 		return expectation{from: er.started, to: er.ended, source: "the time between the encode_credential call and the first terminal answer"}, true
+	case "since-create":
+		if rec.created == nil || rec.created.Sent.IsZero() || er.ended.IsZero() {
+			return expectation{}, false
+		}
+		return expectation{from: rec.created.Sent, to: er.ended, source: "the time between the credential's creation and the end of the encode"}, true
+	case "suite-created":
+		if field == "is_managed" {
+			yes := true
+			return expectation{boolean: &yes, source: "the suite having created the credential through the API (REFERENCE §1: is_managed is true for credentials the system manages)"}, true
+		}
 	}
 	return expectation{}, false
 }
@@ -126,6 +144,12 @@ func dig(doc map[string]any, path string) (any, bool) {
 // compare returns how got (the field's value in an answer) differs from
 // x, or "".
 func (x expectation) compare(path string, got any) string {
+	if x.boolean != nil {
+		if b, ok := got.(bool); !ok || b != *x.boolean {
+			return fmt.Sprintf("%s is %v; want %s", path, compactValue(got), x.want())
+		}
+		return ""
+	}
 	s, ok := got.(string)
 	if !ok {
 		return fmt.Sprintf("%s is %v; want %s", path, compactValue(got), x.want())
@@ -154,6 +178,9 @@ func (x expectation) compare(path string, got any) string {
 }
 
 func (x expectation) want() string {
+	if x.boolean != nil {
+		return fmt.Sprintf("%v, from %s", *x.boolean, x.source)
+	}
 	if !x.from.IsZero() {
 		return fmt.Sprintf("between %s and %s (%s)", x.from.UTC().Format(time.RFC3339Nano), x.to.UTC().Format(time.RFC3339Nano), x.source)
 	}

@@ -9,6 +9,7 @@ import (
 func TestExpectationCompare(t *testing.T) {
 	from := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	window := expectation{from: from, to: from.Add(2 * time.Second), source: "the encode"}
+	yes := true
 	for _, c := range []struct {
 		name string
 		x    expectation
@@ -25,6 +26,10 @@ func TestExpectationCompare(t *testing.T) {
 		{"an hour before it (the previous encode's time)", window, "2026-12-03T09:00:00.000Z", false},
 		{"after it", window, "2026-12-03T10:00:03.000Z", false},
 		{"not a datetime", window, "yesterday", false},
+		{"true as expected", expectation{boolean: &yes}, true, true},
+		{"false for true", expectation{boolean: &yes}, false, false},
+		{"null for a boolean", expectation{boolean: &yes}, nil, false},
+		{"a string for a boolean", expectation{boolean: &yes}, "true", false},
 	} {
 		msg := c.x.compare("result.f", c.got)
 		if (msg == "") != c.ok {
@@ -76,6 +81,36 @@ func TestEveryExpectHasItsSource(t *testing.T) {
 			if !seen[p] {
 				t.Errorf("the registry does not compare %s with its %s value", p, source)
 			}
+		}
+	}
+}
+
+func TestWaitingBefore(t *testing.T) {
+	created := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	rec := &recording{created: &response{Sent: created, Received: created.Add(20 * time.Millisecond)}}
+	warning := func(code, at string) map[string]any {
+		return map[string]any{"warning_code": code, "created_at": at, "message": "m"}
+	}
+	cred := func(issued bool, warnings ...any) map[string]any {
+		return map[string]any{"access_method": "card", "is_issued": issued, "warnings": warnings}
+	}
+	const during, later = "2026-12-03T10:00:00.010Z", "2026-12-03T11:00:00.010Z"
+	for _, c := range []struct {
+		name string
+		cred map[string]any
+		ok   bool
+	}{
+		{"waiting, created with the credential", cred(false, warning("waiting_to_be_issued", during)), true},
+		{"waiting among others", cred(false, warning("schedule_modified", later), warning("waiting_to_be_issued", during)), true},
+		{"no warning", cred(false), false},
+		{"another warning only", cred(false, warning("schedule_externally_modified", during)), false},
+		{"waiting, created an hour later", cred(false, warning("waiting_to_be_issued", later)), false},
+		{"warnings null", map[string]any{"access_method": "card", "is_issued": false, "warnings": nil}, false},
+		{"issued: nothing asked", cred(true), true},
+		{"a mobile key: nothing asked", map[string]any{"access_method": "mobile_key", "is_issued": false, "warnings": []any{}}, true},
+	} {
+		if msg := waitingBefore(c.cred, rec); (msg == "") != c.ok {
+			t.Errorf("%s: waitingBefore = %q, want ok=%v", c.name, msg, c.ok)
 		}
 	}
 }

@@ -23,7 +23,9 @@ import (
 //
 // result.* fields are changed in the attempt's result and in every bare
 // credential an answer carries (/acs/credentials/get, list, create),
-// since they are the same object.
+// since they are the same object. Beside the fields, each status code the
+// suite relies on becomes another of its class (200 → 201, 400 → 422,
+// 401 → 403, 404 → 410) and each header another valid value.
 
 // Systematic is one mutant per (field, change) of the registry, in its
 // order.
@@ -67,6 +69,58 @@ func systematic() []Mutant {
 			}),
 		})
 	}
+	return append(out, answerMutants()...)
+}
+
+// answerMutants change what every answer carries besides its fields:
+// each status code the suite relies on, to another of its class, and
+// each header, to another valid value.
+func answerMutants() []Mutant {
+	var out []Mutant
+	add := func(name, path, describe, free string, change func(x *exchange) bool) {
+		systematicPaths[name] = path
+		systematicFree[name] = free
+		var once sync.Once
+		out = append(out, Mutant{
+			Name:   name,
+			Breaks: path + " is " + describe,
+			Target: onResponse(func(x *exchange) {
+				if change(x) {
+					once.Do(func() { fmt.Fprintln(os.Stderr, ChangedMarker+path) })
+				}
+			}),
+		})
+	}
+	for _, c := range []struct{ from, to int }{
+		{200, 201}, {400, 422}, {401, 403}, {404, 410},
+	} {
+		add(fmt.Sprintf("status-%d", c.from), fmt.Sprintf("HTTP status %d", c.from), fmt.Sprintf("%d, another of its class", c.to), "",
+			func(x *exchange) bool {
+				if x.Status != c.from {
+					return false
+				}
+				x.Status = c.to
+				return true
+			})
+	}
+	add("header-content-type", "header Content-Type", "text/plain; charset=utf-8", "",
+		func(x *exchange) bool {
+			if x.Header.Get("Content-Type") == "" {
+				return false
+			}
+			x.Header.Set("Content-Type", "text/plain; charset=utf-8")
+			return true
+		})
+	add("header-seam-request-id", "header seam-request-id", "another UUID",
+		"a request id is the server's own name for the request: the seeds and REFERENCE ask only that every answer carries one",
+		func(x *exchange) bool {
+			id := x.Header.Get("seam-request-id")
+			if id == "" {
+				return false
+			}
+			x.Header.Set("seam-request-id", otherUUID(id))
+			return true
+		})
 	return out
 }
 
