@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 
@@ -22,6 +23,7 @@ type apiFixture struct {
 	ws           *fixtures.Workspace
 	credentialID string
 	encoderID    string
+	userID       string // the acs_user_id of the credential
 
 	mu        sync.Mutex
 	responses []*response
@@ -52,7 +54,8 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 	enc := ws.Encoders[0]
 	f.encoderID = findEncoder(ctx, api, enc.DisplayName)
 	sys := ws.System(enc.System)
-	res, err := api.post(ctx, "/acs/credentials/create", map[string]any{"acs_user_id": sys.Users[0].ID, "access_method": "card"})
+	f.userID = sys.Users[0].ID
+	res, err := api.post(ctx, "/acs/credentials/create", map[string]any{"acs_user_id": f.userID, "access_method": "card"})
 	if err != nil {
 		Fail(err.Error())
 	}
@@ -153,6 +156,8 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 			return p
 		}
 		return expectError(r, 400, "invalid_input")
+	case "validity":
+		return invalidValidity(ctx, f)
 	case "convention":
 		var problems []string
 		for _, r := range f.kept() {
@@ -163,6 +168,42 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 		return problems
 	}
 	return []string{fmt.Sprintf("check kind %q is not a request-level check", c.Kind)}
+}
+
+// invalidValidity asks /acs/credentials/create for credentials whose
+// ends_at breaks the seeds' "Must be a time in the future and after
+// starts_at": each must be refused with 400 invalid_input, so no
+// credential with such a validity ever reaches an encode.
+func invalidValidity(ctx context.Context, f *apiFixture) []string {
+	now := time.Now().UTC()
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	cases := []struct {
+		what             string
+		startsAt, endsAt string
+	}{
+		{"ends_at an hour before starts_at", at(2 * time.Hour), at(time.Hour)},
+		{"ends_at equal to starts_at", at(time.Hour), at(time.Hour)},
+		{"ends_at an hour in the past, no starts_at", "", at(-time.Hour)},
+		{"ends_at in the past, starts_at before it", at(-2 * time.Hour), at(-time.Hour)},
+	}
+	cl := newClient(f.url, f.cfg.apiKey(f.ws), "")
+	var problems []string
+	for _, c := range cases {
+		b := map[string]any{"acs_user_id": f.userID, "access_method": "card", "ends_at": c.endsAt}
+		if c.startsAt != "" {
+			b["starts_at"] = c.startsAt
+		}
+		r, err := cl.post(ctx, "/acs/credentials/create", b)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		f.keep(r)
+		if msg := apiError(r, 400, "invalid_input"); msg != "" {
+			problems = append(problems, c.what+": "+msg)
+		}
+	}
+	return problems
 }
 
 // nearMiss is a token that differs from a real one in the way a guess, a

@@ -169,7 +169,7 @@ func Plan(cfg *Config) ([]Group, error) {
 // own in the API container.
 func checkedByRequests(req Requirement) bool {
 	switch req.Check.Kind {
-	case "auth", "param-required", "param-type":
+	case "auth", "param-required", "param-type", "validity":
 		return true
 	case "convention":
 		return req.Check.Rule != "get-and-post"
