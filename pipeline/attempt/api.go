@@ -111,7 +111,7 @@ func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*
 		return toSeam(a)
 	}
 	if a, ok := s.cache.get(workspaceID, attemptID); ok {
-		return toSeam(a)
+		return toSeam(s.settle(ctx, a))
 	}
 	a, err := s.store.GetAttempt(ctx, workspaceID, attemptID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -121,7 +121,7 @@ func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*
 		return nil, fmt.Errorf("attempt: reading action attempt %s: %w", attemptID, err)
 	}
 	s.cache.put(a)
-	return toSeam(a)
+	return toSeam(s.settle(ctx, a))
 }
 
 // SimulateNext arms the next encode on the encoder to end without talking

@@ -952,3 +952,38 @@ func TestPortReopenedWhenTheLineHungUpBetweenEncodes(t *testing.T) {
 		t.Fatalf("encode on the reopened port ended %s %+v", got.Status, got.Error)
 	}
 }
+
+// A read at or after an attempt's deadline sees it terminal even when the
+// deadline timer has not run yet (a timer runs late on a loaded machine):
+// here the clock jumps past the deadline while the timer is an hour away.
+func TestReadPastTheDeadlineIsTerminal(t *testing.T) {
+	var offset atomic.Int64
+	r := newRig(t, withDeadline(time.Hour), func(c *attempt.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	r.start()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	a := r.encode(c, frontDesk1)
+	call := r.drivers[frontDesk1].next(t) // never answered
+	if got := r.get(a.ActionAttemptID); got.Status != seam.StatusPending {
+		t.Fatalf("before its deadline the attempt is %s, want pending", got.Status)
+	}
+
+	offset.Store(int64(time.Hour))
+	got := r.get(a.ActionAttemptID)
+	if got.Status != seam.StatusError || got.Error.Type != seam.ErrActionAttemptExpired {
+		t.Fatalf("read at the deadline: %s %+v, want error %s", got.Status, got.Error, seam.ErrActionAttemptExpired)
+	}
+	if again := r.get(a.ActionAttemptID); !reflect.DeepEqual(again, got) {
+		t.Errorf("a second read changed the outcome: %+v, then %+v", got, again)
+	}
+	// The driver still holds the line; its late success must not win.
+	call.reply <- succeed("04000000000031")
+	r.drivers[frontDesk1].idle(t)
+	if final := r.get(a.ActionAttemptID); final.Status != seam.StatusError {
+		t.Errorf("after the driver answered the attempt is %s, want it to stay error", final.Status)
+	}
+	if s := r.storedCredential(c.ACSCredentialID); s.IsIssued == nil || *s.IsIssued {
+		t.Errorf("an expired encode changed the credential: is_issued %v", s.IsIssued)
+	}
+}

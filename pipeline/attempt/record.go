@@ -363,6 +363,7 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 		s.lostRace(log, f, card)
 		return false
 	}
+	s.noteDecided(a.ID)
 	stands, err := s.record(d)
 	switch {
 	case !stands:

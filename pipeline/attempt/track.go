@@ -15,7 +15,7 @@ func (s *Service) enqueue(w *worker, a *store.Attempt) {
 	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
 		return // its outcome is decided; only the store does not know it yet
 	}
-	j := &job{attempt: a, encoder: w.cfg.DisplayName}
+	j := &job{attempt: a, encoder: w.cfg.DisplayName, decided: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed || s.tracked[a.ID] != nil {
 		s.mu.Unlock()
@@ -53,6 +53,56 @@ func (s *Service) release(j *job) {
 	if s.tracked[j.attempt.ID] == j {
 		s.forget(j.attempt.ID)
 	}
+	j.markDecided()
+}
+
+// noteDecided tells a reader waiting in settle that the attempt's outcome
+// is in memory now.
+func (s *Service) noteDecided(id string) {
+	s.mu.Lock()
+	j := s.tracked[id]
+	s.mu.Unlock()
+	if j != nil {
+		j.markDecided()
+	}
+}
+
+// settle makes a read of an attempt that is pending past its deadline see
+// its terminal status. The deadline timer decides the expiry, but a timer
+// runs some time after it is due (more on a loaded machine), and the API
+// promises that an attempt is terminal by its deadline: so the reader
+// decides the expiry itself, unless the worker or the timer is already
+// deciding the outcome, and waits until it is in memory. It returns the
+// attempt as read again, or a unchanged when this service does not run
+// the attempt (another server sharing the store does) or ctx ends first.
+func (s *Service) settle(ctx context.Context, a *store.Attempt) *store.Attempt {
+	if a.Status != seam.StatusPending || s.now().Before(a.Deadline) {
+		return a
+	}
+	s.mu.Lock()
+	j := s.tracked[a.ID]
+	s.mu.Unlock()
+	if j == nil {
+		return a
+	}
+	// In its own goroutine, like the timer's: the store write that
+	// follows the decision is not the reader's to wait for.
+	go s.expire(j)
+	select {
+	case <-j.decided:
+	case <-ctx.Done():
+		return a
+	}
+	if d, ok := s.rec.attempt(a.WorkspaceID, a.ID); ok {
+		return d
+	}
+	if c, ok := s.cache.get(a.WorkspaceID, a.ID); ok && c.Status != seam.StatusPending {
+		return c
+	}
+	if st, err := s.store.GetAttempt(ctx, a.WorkspaceID, a.ID); err == nil {
+		return st
+	}
+	return a
 }
 
 // untrack forgets an attempt whose outcome the worker does not decide

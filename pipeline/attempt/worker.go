@@ -29,7 +29,15 @@ type job struct {
 	// claimed is set (under the service's mu) by whoever decides the
 	// attempt's outcome: the worker or the deadline timer, never both.
 	claimed bool
+	// decided is closed once the outcome is decided in memory, or the
+	// service stops tracking the attempt: a reader that finds the attempt
+	// pending past its deadline waits on it (Service.settle).
+	decided     chan struct{}
+	decidedOnce sync.Once
 }
+
+// markDecided closes j.decided, once.
+func (j *job) markDecided() { j.decidedOnce.Do(func() { close(j.decided) }) }
 
 // worker runs one encoder's attempts in FIFO order.
 type worker struct {
