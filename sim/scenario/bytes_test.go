@@ -146,9 +146,9 @@ func TestLoadPN532FrameProblems(t *testing.T) {
 			t.Errorf("errors lack %q:\n%v", want, err)
 		}
 	}
-	long := strings.Replace(pn532ReplayFile, `{frame: "D5 15"}`, `{frame: "D5 $x:254"}`, 1)
-	if _, err := Load("l.yaml", []byte(long)); err == nil || !strings.Contains(err.Error(), "a normal frame carries at most 254") {
-		t.Errorf("a 255-byte frame: %v", err)
+	long := strings.Replace(pn532ReplayFile, `{frame: "D5 15"}`, `{frame: "D5 $x:255"}`, 1)
+	if _, err := Load("l.yaml", []byte(long)); err == nil || !strings.Contains(err.Error(), "a normal frame carries at most 255") {
+		t.Errorf("a 256-byte frame: %v", err)
 	}
 	star := strings.Replace(pn532ReplayFile, `{frame: "D5 15"}`, `{frame: "D5 *:2"}`, 1)
 	if _, err := Load("s.yaml", []byte(star)); err == nil || !strings.Contains(err.Error(), "'*' matches any byte and cannot be sent") {

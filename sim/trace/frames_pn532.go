@@ -102,8 +102,9 @@ var (
 )
 
 // PN532MaxBody is the most TFI and data bytes a normal information frame
-// carries: a LEN of 255 announces an extended frame.
-const PN532MaxBody = 254
+// carries (UM0701-02 6.2.1.1): LEN FF with LCS 01. LEN FF with LCS FF
+// announces an extended frame instead.
+const PN532MaxBody = 255
 
 // PN532Frame builds the normal information frame carrying body (TFI and
 // data): preamble, start code, LEN, LCS, body, DCS, postamble.

@@ -34,16 +34,12 @@ var guestJob = driver.Job{
 }
 
 // wantBlocks is guestJob's credential sector, written out by hand from
-// the layout in docs/protocols/pn532.md.
+// the layout in docs/protocols/pn532.md; its CRC (16 64) is the one the
+// document's "Worked credential sector" gives.
 var wantBlocks = [3][16]byte{
-	{'E', 'L', 0x01, 'G', 0x9F, 0x2C, 0x4D, 0x1A, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0}, // CRC filled in below
+	{'E', 'L', 0x01, 'G', 0x9F, 0x2C, 0x4D, 0x1A, 0x00, 0x00, 0x00, 0x01, 0x16, 0x64, 0, 0},
 	{0x20, 0x26, 0x11, 0x25, 0x14, 0x00, 0x20, 0x26, 0x11, 0x28, 0x11, 0x00},
 	{'R', 'o', 'o', 'm', ' ', '1', '0', '1'},
-}
-
-func init() {
-	crc := crc16(wantBlocks[0][:12], wantBlocks[1][:], wantBlocks[2][:])
-	wantBlocks[0][12], wantBlocks[0][13] = byte(crc>>8), byte(crc)
 }
 
 func (ch *testChip) block(n int) [16]byte {
