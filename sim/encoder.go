@@ -27,7 +27,8 @@ type Options struct {
 	// and refused if another user owns it or may write it. The encoder
 	// claims its link's name for as long as it runs (linkdir.Claim): a
 	// name another running encoder holds, in this process or another, is
-	// refused with a *linkdir.HeldError that names the holder.
+	// refused with a *linkdir.HeldError that names the holder. The claim
+	// records Scale, which encoderd compares with its own.
 	LinkDir string
 	// Scale compresses every device and timeline duration (0: real time).
 	Scale timescale.Scale
@@ -129,7 +130,9 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 		if err := linkdir.Prepare(opts.LinkDir); err != nil {
 			return nil, fmt.Errorf("sim: start %s: %w", id, err)
 		}
-		if e.hold, err = linkdir.Claim(e.link); err != nil {
+		// The lock file carries the scale, so a server on another one
+		// can say so (linkdir.HolderScale).
+		if e.hold, err = linkdir.ClaimScaled(e.link, float64(scale)); err != nil {
 			return nil, fmt.Errorf("sim: start %s: %w", id, err)
 		}
 	}

@@ -68,6 +68,10 @@ port written "{links}/NAME" is looked up in the --links directory, where
 
 Every encode attempt ends by its deadline (--deadline, 30s by default),
 with action_attempt_expired if the encoder has not answered by then.
+Its waits and that deadline follow --scale; a virtual encoder running at
+another scale than the server's is named in a "time scale mismatch"
+warning (at start, and when its link is opened), since every outcome it
+reaches then is one its scenario does not describe.
 
 SIGINT or SIGTERM stops the server gracefully: it refuses new encodes
 (503 service_unavailable) and keeps answering everything else until the

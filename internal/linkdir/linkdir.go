@@ -212,7 +212,19 @@ func LockPath(link string) string {
 // as it runs or until Release. The link's directory must exist and pass
 // Check. A name another live process holds is refused with a *HeldError;
 // a lock file whose holder has gone is taken over.
-func Claim(link string) (*Hold, error) {
+func Claim(link string) (*Hold, error) { return claim(link, "") }
+
+// ClaimScaled claims the link's name as Claim does and writes in its lock
+// file the time scale the device behind the link runs at, for
+// HolderScale.
+func ClaimScaled(link string, scale float64) (*Hold, error) {
+	return claim(link, scaleLine+strconv.FormatFloat(scale, 'g', -1, 64)+"\n")
+}
+
+// scaleLine starts the lock file's line that holds the holder's time scale.
+const scaleLine = "scale "
+
+func claim(link, notes string) (*Hold, error) {
 	if err := Check(filepath.Dir(link)); err != nil {
 		return nil, err
 	}
@@ -224,7 +236,7 @@ func Claim(link string) (*Hold, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", link, err)
 		}
-		l, retry, err := lockOpen(f, link, path)
+		l, retry, err := lockOpen(f, link, path, notes)
 		if err != nil || !retry {
 			if err != nil {
 				f.Close()
@@ -237,7 +249,7 @@ func Claim(link string) (*Hold, error) {
 }
 
 // lockOpen takes the lock on f, the file opened at path.
-func lockOpen(f *os.File, link, path string) (l *Hold, retry bool, err error) {
+func lockOpen(f *os.File, link, path, notes string) (l *Hold, retry bool, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", link, err)
@@ -252,7 +264,8 @@ func lockOpen(f *os.File, link, path string) (l *Hold, retry bool, err error) {
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			b, _ := io.ReadAll(io.LimitReader(f, 512))
-			return nil, false, &HeldError{Link: link, Holder: strings.TrimSpace(string(b))}
+			who, _, _ := strings.Cut(string(b), "\n")
+			return nil, false, &HeldError{Link: link, Holder: strings.TrimSpace(who)}
 		}
 		return nil, false, fmt.Errorf("lock %s: flock %s: %w", link, path, err)
 	}
@@ -266,7 +279,7 @@ func lockOpen(f *os.File, link, path string) (l *Hold, retry bool, err error) {
 	if err := f.Truncate(0); err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", link, err)
 	}
-	if _, err := f.WriteAt([]byte(holder()+"\n"), 0); err != nil {
+	if _, err := f.WriteAt([]byte(holder()+"\n"+notes), 0); err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", link, err)
 	}
 	return &Hold{f: f, path: path}, false, nil
@@ -280,6 +293,54 @@ func holder() string {
 		cmd = cmd[:200] + "…"
 	}
 	return fmt.Sprintf("pid %d: %s", os.Getpid(), cmd)
+}
+
+// HolderScale returns the time scale the live holder of the link's name
+// wrote with ClaimScaled, and the holder's line ("pid 4242: encodersim
+// run first-issue"). ok is false when nobody holds the name, its holder
+// has died, or it wrote no scale (a recording tap in front of a real
+// device, an older simulator).
+func HolderScale(link string) (scale float64, holder string, ok bool) {
+	f, err := os.OpenFile(LockPath(link), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, "", false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1024))
+	if err != nil {
+		return 0, "", false
+	}
+	lines := strings.Split(string(b), "\n")
+	holder = strings.TrimSpace(lines[0])
+	if !alive(holder) {
+		return 0, "", false
+	}
+	for _, l := range lines[1:] {
+		if v, found := strings.CutPrefix(l, scaleLine); found {
+			s, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || s <= 0 {
+				return 0, "", false
+			}
+			return s, holder, true
+		}
+	}
+	return 0, "", false
+}
+
+// alive reports whether the process a holder line names ("pid N: …")
+// still runs: a killed holder leaves its lock file behind.
+func alive(holder string) bool {
+	v, found := strings.CutPrefix(holder, "pid ")
+	if !found {
+		return false
+	}
+	v, _, _ = strings.Cut(v, ":")
+	pid, err := strconv.Atoi(v)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }
 
 // Release frees the name: it removes the lock file, then drops the lock.

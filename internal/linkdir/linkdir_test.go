@@ -324,3 +324,58 @@ func mkdir(t *testing.T, dir string, mode fs.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestHolderScale: a holder that claimed with its time scale can be read
+// back by whoever opens the link; a plain claim, a stale lock file left
+// by a process that has gone, and a released name tell nothing.
+func TestHolderScale(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "links")
+	mkdir(t, dir, 0o700)
+	link := filepath.Join(dir, "front-desk-1")
+
+	if _, _, ok := linkdir.HolderScale(link); ok {
+		t.Errorf("HolderScale of an unclaimed link reports a scale")
+	}
+	h, err := linkdir.ClaimScaled(link, 0.01)
+	if err != nil {
+		t.Fatalf("ClaimScaled: %v", err)
+	}
+	scale, holder, ok := linkdir.HolderScale(link)
+	if !ok || scale != 0.01 {
+		t.Errorf("HolderScale = %v, %v; want 0.01, true", scale, ok)
+	}
+	if want := fmt.Sprintf("pid %d: ", os.Getpid()); !strings.HasPrefix(holder, want) {
+		t.Errorf("HolderScale holder = %q, want %q…", holder, want)
+	}
+	_, err = linkdir.Claim(link)
+	var held *linkdir.HeldError
+	if !errors.As(err, &held) || strings.Contains(held.Holder, "\n") || strings.Contains(held.Holder, "scale") {
+		t.Errorf("a second Claim's refusal names the holder as %q (err %v), want its first line only", held.Holder, err)
+	}
+	if err := h.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := linkdir.HolderScale(link); ok {
+		t.Errorf("HolderScale after Release reports a scale")
+	}
+
+	plain, err := linkdir.Claim(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := linkdir.HolderScale(link); ok {
+		t.Errorf("HolderScale of a Claim without a scale reports one")
+	}
+	if err := plain.Release(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A killed holder's lock file stays; its pid no longer runs. pid
+	// 2^22+1 is above Linux's pid_max ceiling.
+	if err := os.WriteFile(linkdir.LockPath(link), []byte("pid 4194305: encodersim run x\nscale 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := linkdir.HolderScale(link); ok {
+		t.Errorf("HolderScale of a stale lock file (its holder gone) reports a scale")
+	}
+}

@@ -199,6 +199,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scales := &scaleCheck{scale: cfg.Scale, log: cfg.Logger, linked: linked, warned: map[string]float64{}}
+	scales.all()
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = defaultMaxConns(len(encoders))
 	}
@@ -225,7 +227,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Lab:      cfg.Lab,
 		Encoders: encoderCfgs,
 		Deadline: cfg.Scale.Of(cfg.AttemptDeadline),
-		Open:     openPort(linked),
+		Open:     openPort(scales),
 		Logger:   cfg.Logger,
 		Sharing:  sharing,
 	})
@@ -270,10 +272,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 // buildEncoders resolves every workspace's encoders, reporting every
 // encoder whose driver is unknown at once. linked holds the ports that
-// are links in cfg.LinkDir.
-func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, linked map[string]bool, err error) {
+// are links in cfg.LinkDir, each with its encoder's display name.
+func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, linked map[string]string, err error) {
 	var problems []string
-	linked = map[string]bool{}
+	linked = map[string]string{}
 	built := map[string]driver.Driver{} // one driver per protocol: drivers keep no per-port state
 	known := maps.Clone(drivers)
 	for name, newDriver := range cfg.Drivers {
@@ -303,7 +305,7 @@ func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, lin
 			}
 			port := strings.ReplaceAll(e.Port, LinksPlaceholder, cfg.LinkDir)
 			if strings.Contains(e.Port, LinksPlaceholder) {
-				linked[port] = true
+				linked[port] = e.DisplayName
 			}
 			out = append(out, Encoder{WorkspaceID: ws.ID, ID: e.ID, DisplayName: e.DisplayName,
 				Driver: e.Driver, Port: port, Baud: e.Baud})
@@ -322,14 +324,16 @@ func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, lin
 // openPort opens encoders' ports as the attempt service's default does,
 // first checking the ports that are links in the links directory: a
 // directory or link another user could have made or changed is refused
-// (linkdir.CheckLink). A missing link is left to the open, whose error
-// says to check the path.
-func openPort(linked map[string]bool) func(path string, baud int) (driver.Port, error) {
+// (linkdir.CheckLink), and warning when the simulator holding a link
+// runs at another time scale (scaleCheck). A missing link is left to the
+// open, whose error says to check the path.
+func openPort(scales *scaleCheck) func(path string, baud int) (driver.Port, error) {
 	return func(path string, baud int) (driver.Port, error) {
-		if linked[path] {
+		if _, ok := scales.linked[path]; ok {
 			if err := linkdir.CheckLink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
+			scales.port(path)
 		}
 		p, err := serialport.Open(path, serialport.Mode{Baud: baud})
 		if err != nil {
@@ -337,6 +341,51 @@ func openPort(linked map[string]bool) func(path string, baud int) (driver.Port, 
 		}
 		return p, nil
 	}
+}
+
+// scaleCheck warns when the simulator that holds an encoder's link
+// (linkdir.HolderScale) runs at another time scale than the server: its
+// card wait, write time and answers then no longer fit the driver's
+// waits and the attempt deadline, and an encode ends in an outcome that
+// says nothing of the scenario (an empty reader's no_credential_on_encoder
+// becomes action_attempt_expired). It warns once per link and scale seen.
+type scaleCheck struct {
+	scale  timescale.Scale
+	log    *slog.Logger
+	linked map[string]string // port → encoder display name
+
+	mu     sync.Mutex
+	warned map[string]float64 // port → the simulator scale last warned of
+}
+
+// all checks every linked port whose simulator is already up.
+func (c *scaleCheck) all() {
+	for _, port := range slices.Sorted(maps.Keys(c.linked)) {
+		c.port(port)
+	}
+}
+
+// port checks one linked port.
+func (c *scaleCheck) port(path string) {
+	sim, holder, ok := linkdir.HolderScale(path)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if timescale.Scale(sim) == c.scale {
+		delete(c.warned, path)
+		return
+	}
+	if prev, seen := c.warned[path]; seen && prev == sim {
+		return
+	}
+	c.warned[path] = sim
+	c.log.Warn(fmt.Sprintf("time scale mismatch: encoder %s's simulator runs at scale %v, this server at %v; "+
+		"its card waits and answers no longer fit the driver's waits and the attempt deadline, so encodes end in outcomes "+
+		"the scenario does not describe (an empty reader ends action_attempt_expired): start encodersim and encoderd with the same --scale",
+		c.linked[path], sim, float64(c.scale)),
+		"encoder", c.linked[path], "link", path, "simulator", holder, "simulator_scale", sim, "server_scale", float64(c.scale))
 }
 
 // URL is the base URL of the API, e.g. "http://127.0.0.1:8450". A server
