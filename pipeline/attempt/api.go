@@ -77,6 +77,7 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
 	}
 	s.cache.put(a)
+	s.observed(a)
 	// A shared store's attempt on an encoder another server drives waits
 	// in the store until that server's next poll.
 	if !s.shared || w.lease.held() {

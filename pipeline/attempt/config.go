@@ -56,6 +56,13 @@ type Config struct {
 	// store, with each encoder driven by the holder of its lease (see
 	// Sharing). Nil: this service is the store's only user.
 	Sharing *Sharing
+	// Observe, when set, is told of every attempt the service creates
+	// (pending, once the store has it) and of its outcome the moment it
+	// is decided, before the store is written and when the API starts to
+	// show it (on a shared store another server's outcome, recorded
+	// first, may still replace it). It gets a copy, is called on the goroutine that decided,
+	// and must be quick and must not call the service.
+	Observe func(store.Attempt)
 }
 
 // openSerial adapts serialport.Open to Config.Open.

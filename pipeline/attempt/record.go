@@ -364,6 +364,7 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 		return false
 	}
 	s.noteDecided(a.ID)
+	s.observed(&done)
 	stands, err := s.record(d)
 	switch {
 	case !stands:
@@ -378,6 +379,13 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 		log.Info("action attempt failed", "error_type", f.Type, "message", f.Message)
 	}
 	return true
+}
+
+// observed tells Config.Observe of a, when it is set.
+func (s *Service) observed(a *store.Attempt) {
+	if s.observe != nil {
+		s.observe(*a)
+	}
 }
 
 // expiredFirst logs the worker's outcome f (or, with card, its success)

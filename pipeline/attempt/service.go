@@ -31,8 +31,9 @@ type Service struct {
 	cache    *attemptCache
 	creds    *credentialCache // nil when the store is shared
 	rec      *recorder        // outcomes decided, until the store has them
-	claims   claims           // encodes of credentials whose system refuses reissue
-	instance string           // names this service in the store's leases
+	observe  func(store.Attempt)
+	claims   claims // encodes of credentials whose system refuses reissue
+	instance string // names this service in the store's leases
 
 	workers []*worker // in configuration order
 	byID    map[string]*worker
@@ -73,6 +74,7 @@ func New(cfg Config) (*Service, error) {
 		open:     cfg.Open,
 		now:      cfg.Now,
 		log:      cfg.Logger,
+		observe:  cfg.Observe,
 		byID:     map[string]*worker{},
 		tracked:  map[string]*job{},
 		drained:  make(chan struct{}),

@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 )
@@ -38,6 +40,15 @@ func TestEncodeOnAVirtualEncoder(t *testing.T) {
 		}
 	})
 
+	var (
+		mu   sync.Mutex
+		seen []store.Attempt
+	)
+	cfg.Attempts = func(a store.Attempt) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, a)
+	}
 	srv := start(t, cfg)
 	ws := fixtures.Bundled().Workspaces[0]
 	c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
@@ -56,5 +67,18 @@ func TestEncodeOnAVirtualEncoder(t *testing.T) {
 	}
 	if a.Result.CardNumber == nil || *a.Result.CardNumber != "04A1B2C3D4E5F6" {
 		t.Errorf("card_number %v, want the blank card's UID 04A1B2C3D4E5F6", a.Result.CardNumber)
+	}
+
+	// Config.Attempts saw the attempt created pending, then finished as
+	// the API answered, on front-desk-1.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0].Status != seam.StatusPending || seen[1].Status != seam.StatusSuccess {
+		t.Fatalf("Config.Attempts saw %+v, want the attempt pending, then success", seen)
+	}
+	for i, o := range seen {
+		if o.ID != a.ActionAttemptID || o.EncoderID != fixtures.EncoderID(ws.ID, "front-desk-1") {
+			t.Errorf("Config.Attempts call %d: attempt %s on encoder %s, want %s on front-desk-1", i, o.ID, o.EncoderID, a.ActionAttemptID)
+		}
 	}
 }

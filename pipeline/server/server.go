@@ -109,6 +109,12 @@ type Config struct {
 	// a vendor runs the server with its own driver this way. Each
 	// function builds the driver for a time scale.
 	Drivers map[string]func(timescale.Scale) driver.Driver
+	// Attempts, when set, is told of every action attempt: once when it
+	// is created (pending), once when its outcome is decided, as the API
+	// starts to show it (attempt.Config.Observe). It gets a copy, is
+	// called from the goroutine that decided, and must be quick. A lab's
+	// page follows encodes this way; the API's answers do not depend on it.
+	Attempts func(store.Attempt)
 }
 
 // drivers builds each protocol's driver for a time scale, by the name an
@@ -230,6 +236,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Open:     openPort(scales),
 		Logger:   cfg.Logger,
 		Sharing:  sharing,
+		Observe:  cfg.Attempts,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
