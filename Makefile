@@ -17,14 +17,15 @@ all: build test
 
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
-	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools and PostgreSQL (fails where it cannot)"
+	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools, PostgreSQL and Chromium (fails where it cannot)"
 	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against every broken pipeline of conformance/mutant; the kill table in reports/kill-table.md"
 	@echo "make conformance-under-load  make conformance 20 times with 2 CPU burners beside it; stops at the first failure"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
 	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
-	@echo "make build           encoderd, encodersim, encoder-conformance into bin/"
+	@echo "make build           encoderd, encodersim, encoderlab, encoder-conformance into bin/"
+	@echo "make lab             encoderlab up: the server, a virtual encoder per lab encoder and the /lab page (LAB_FLAGS for more)"
 	@echo "make check           gofmt and go vet"
 	@echo "make fuzz            every native fuzz target briefly (FUZZTIME=10s each)"
 	@echo "make fuzz-soak       every native fuzz target for FUZZTIME=5m each"
@@ -32,6 +33,7 @@ help:
 	@echo "make sdk-deps        Seam's JavaScript SDK for TestSeamSDK (needs npm)"
 	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
 	@echo "make postgres        PostgreSQL's server programs for the Postgres store's tests (needs apt-get)"
+	@echo "make chromium        Debian's chromium for the /lab page's browser test (needs apt-get)"
 
 ## conformance: the bundled pipeline against every bundled scenario, in
 ## CONFORMANCE_PROCS processes (each its own pipeline and encoders); the
@@ -80,7 +82,7 @@ realtime:
 ## duration-bounded run at its deadline with "context deadline exceeded"
 ## and no crasher (go.dev/issue/75804), which CI must not mistake for a bug.
 FUZZ_BRIEF ?= 5000x
-test: sdk-deps libnfc postgres
+test: sdk-deps libnfc postgres chromium
 	set -o pipefail; $(GO) test $(RACEFLAG) -count=1 -timeout 15m -json ./... | $(GO) run ./internal/tools/testsummary
 	@if [ "$(FUZZ_BRIEF)" != "0" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF); fi
 
@@ -162,6 +164,28 @@ libnfc:
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples; }; \
 	fi
 
+## chromium: Debian's chromium, which the /lab page's browser test
+## (TestLabPageInABrowser in cmd/encoderlab) drives through chromedp.
+## Without apt-get (or root) it fails, saying what to install by hand.
+.PHONY: chromium
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then \
+		: already installed; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "error: apt-get not found; install Chromium by hand (or set ENCODERLAB_CHROMIUM to a Chrome binary): the /lab page's browser test needs it"; exit 1; \
+	else \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
+	fi
+
+## lab: encoderlab up on the default ports (API 8450, page 8451/lab).
+LAB_FLAGS ?=
+.PHONY: lab
+lab:
+	$(GO) run ./cmd/encoderlab up $(LAB_FLAGS)
+
 ## postgres: Debian's postgresql, whose initdb and postgres the Postgres
 ## store's tests (pipeline/store/postgres/pgtest) run a throwaway server
 ## with. Without apt-get (or root) it fails, saying what to install by hand.
@@ -183,14 +207,8 @@ postgres:
 ## the page with headless Chromium into reports/timeline.png, to look at.
 ## Installs Debian's chromium when missing.
 .PHONY: timeline-check
-timeline-check:
+timeline-check: chromium
 	@mkdir -p $(REPORTS)
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
-		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
-		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }; \
-	fi
 	ENCODERLAB_TIMELINE_SAMPLE=$(REPORTS)/timeline.html \
 		$(GO) test -count=1 -run TestShowDrawsARecordedEncode ./cmd/encodersim
 	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

@@ -99,7 +99,7 @@ func (l *Lab) State() State {
 	var tail []pending
 	for i, e := range l.encoders {
 		es := EncoderState{Name: e.Name, ID: e.ID, Driver: e.Driver, Mode: "desk", Scenario: e.Scenario,
-			Timeline: e.timeline, Plugged: e.sim != nil, Queued: slices.Clone(e.queued), Cards: []CardState{}}
+			Timeline: e.timeline, Plugged: e.sim != nil, Queued: append([]string{}, e.queued...), Cards: []CardState{}}
 		if e.System != nil {
 			es.System, es.SystemID = e.System.Name, e.System.ID
 		}

@@ -92,7 +92,8 @@ function encoderCard (st, e) {
       textContent: `${c.name}: ${c.kind} ${c.tech} ${c.uid}${c.card_id ? ' id ' + c.card_id : ''}${c.writes ? ' · written ' + c.writes + '×' : ''}`
     }))
     : [el('li', { className: 'empty', textContent: 'no card' })]))
-  art.querySelector('.queued').textContent = e.queued.length ? 'queued: ' + e.queued.join(', ') : ''
+  const queued = e.queued || []
+  art.querySelector('.queued').textContent = queued.length ? 'queued: ' + queued.join(', ') : ''
   const desk = e.mode === 'desk' && e.plugged
   for (const b of art.querySelectorAll('form button, form select')) b.disabled = !desk
   art.querySelector('form.desk').hidden = e.mode !== 'desk'
@@ -152,5 +153,6 @@ async function poll () {
   }
 }
 
+window.addEventListener('error', ev => say('page error: ' + ev.message, true))
 poll()
 setInterval(poll, pollEvery)
