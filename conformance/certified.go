@@ -79,10 +79,13 @@ func stateOf(s types.SpecReport) string {
 	switch {
 	case s.State == types.SpecStatePassed:
 		return statusPassed
+	case s.State == types.SpecStateInterrupted:
+		// Stopped by a signal: it checked nothing, and nothing failed.
+		return statusNotRun
 	case s.State.Is(types.SpecStateFailureStates):
 		return statusFailed
 	}
-	return statusNotRun // skipped, pending, filtered out
+	return statusNotRun // skipped, pending, filtered out, interrupted
 }
 
 // specsByRequirement groups the report's specs by the requirement id
