@@ -312,3 +312,46 @@ func TestPMSBadFramesAndNoise(t *testing.T) {
 		"    5.000 ms ← TO · no card arrived in time · address 01  [error, failing exchange]",
 	})
 }
+
+// TestDecodeTakesAnyBytes: whatever crossed the line, Decode returns
+// frames covering every byte once, and never panics.
+func TestDecodeTakesAnyBytes(t *testing.T) {
+	seed := uint32(1)
+	next := func() byte { seed = seed*1664525 + 1013904223; return byte(seed >> 24) }
+	alphabet := []byte{0x00, 0xFF, 0x00, 0xD4, 0xD5, 0x40, 0x41, 0x4A, 0x4B, 0x02, 0x03, 0x05, 0x06, 0x15, 0xB3, 0x7F, 0x01, 'O', 'K'}
+	for _, protocol := range []string{"pn532", "pms", ""} {
+		for round := range 300 {
+			tr := &trace.Trace{Header: trace.Header{Protocol: protocol, Redacted: []string{"pn532:keys", "pn532:all-data", "pms:label", "pms:card-id"}}}
+			total := 0
+			for k := range 1 + int(next()%20) {
+				b := make([]byte, 1+int(next()%12))
+				for i := range b {
+					if next()%3 == 0 {
+						b[i] = next()
+					} else {
+						b[i] = alphabet[int(next())%len(alphabet)]
+					}
+				}
+				total += len(b)
+				d := trace.HostToDevice
+				if next()%2 == 0 {
+					d = trace.DeviceToHost
+				}
+				tr.Events = append(tr.Events, trace.NewEvent(int64(k*100), d, b))
+			}
+			covered := 0
+			for _, f := range Decode(tr, "error/x") {
+				covered += len(f.Bytes)
+			}
+			// Preambles, postambles and zero padding between PN532 frames
+			// are not drawn; nothing else is lost or drawn twice.
+			if covered > total || protocol != "pn532" && covered != total {
+				t.Fatalf("%s round %d: frames cover %d of %d bytes", protocol, round, covered, total)
+			}
+			var b strings.Builder
+			if err := Render(&b, tr, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -140,7 +140,7 @@ func pn532Frames(s stream, d trace.Direction, redacted map[string]bool) []Frame 
 				f := s.frame(d, start, j+7, KindBad)
 				f.Name, f.Detail, f.Error = "bad frame", "extended length checksum", true
 				out = append(out, f)
-				i = j + 2
+				i = j + 7
 				continue
 			}
 			n, bodyAt = int(s.b[j+4])<<8|int(s.b[j+5]), j+7
@@ -148,7 +148,7 @@ func pn532Frames(s stream, d trace.Direction, redacted map[string]bool) []Frame 
 			f := s.frame(d, start, j+4, KindBad)
 			f.Name, f.Detail, f.Error = "bad frame", fmt.Sprintf("LCS %02X does not check LEN %02X", lcs, ln), true
 			out = append(out, f)
-			i = j + 2
+			i = j + 4 // the frame's end is unknown: look for the next start code
 			continue
 		default:
 			n, bodyAt = int(ln), j+4
