@@ -10,11 +10,12 @@ import (
 
 // CertificationProblems lists why a run cannot certify a system against
 // a profile: every requirement the profile demands must be checked by at
-// least one spec that ran and passed. It names each requirement without
-// a spec in the report, each one whose specs were skipped, pending or
-// filtered out, and each one no spec passed; and it names the run's
-// filters and programmatic focus, which leave requirements out. An empty
-// result means the run certifies.
+// least one spec that ran and passed, and by no spec that failed. It
+// names each requirement without a spec in the report, each one whose
+// specs were skipped, pending or filtered out, each one no spec passed
+// and each one a spec failed; and it names the run's filters and
+// programmatic focus, which leave requirements out. An empty result
+// means the run certifies.
 //
 // The specs are recognised by their text, "<requirement id>: <MUST
 // sentence>", as Register writes them.
@@ -32,28 +33,39 @@ func CertificationProblems(reg *Registry, profile string, report types.Report) [
 	specs := specsByRequirement(report)
 	for _, req := range reg.For(profile) {
 		counts := map[string]int{}
-		var notRun []string
+		var notRun, failed []string
 		for _, s := range specs[req.ID] {
 			st := stateOf(s)
 			counts[st]++
-			if st == statusNotRun {
+			switch st {
+			case statusNotRun:
 				notRun = append(notRun, container(s)+" ("+s.State.String()+")")
+			case statusFailed:
+				failed = append(failed, container(s))
 			}
 		}
-		if len(notRun) > 3 {
-			notRun = append(notRun[:3], fmt.Sprintf("and %d more", len(notRun)-3))
-		}
+		notRun, failed = atMost(notRun, 3), atMost(failed, 3)
 		total := len(specs[req.ID])
 		switch {
 		case total == 0:
 			problems = append(problems, req.ID+": no spec checks it")
 		case counts[statusPassed] == 0 && counts[statusFailed] > 0:
-			problems = append(problems, fmt.Sprintf("%s: not checked by a passing spec (%d of %d failed)", req.ID, counts[statusFailed], total))
+			problems = append(problems, fmt.Sprintf("%s: not checked by a passing spec (%d of %d failed: %s)", req.ID, counts[statusFailed], total, strings.Join(failed, ", ")))
+		case counts[statusFailed] > 0:
+			problems = append(problems, fmt.Sprintf("%s: failed in %d of %d specs: %s", req.ID, counts[statusFailed], total, strings.Join(failed, ", ")))
 		case counts[statusNotRun] > 0:
 			problems = append(problems, fmt.Sprintf("%s: %d of %d specs did not run: %s", req.ID, counts[statusNotRun], total, strings.Join(notRun, ", ")))
 		}
 	}
 	return problems
+}
+
+// atMost keeps the first n of list and says how many more there were.
+func atMost(list []string, n int) []string {
+	if len(list) > n {
+		return append(list[:n:n], fmt.Sprintf("and %d more", len(list)-n))
+	}
+	return list
 }
 
 // Outcomes of one spec, as the certification counts them.
@@ -67,10 +79,13 @@ func stateOf(s types.SpecReport) string {
 	switch {
 	case s.State == types.SpecStatePassed:
 		return statusPassed
+	case s.State == types.SpecStateInterrupted:
+		// Stopped by a signal: it checked nothing, and nothing failed.
+		return statusNotRun
 	case s.State.Is(types.SpecStateFailureStates):
 		return statusFailed
 	}
-	return statusNotRun // skipped, pending, filtered out
+	return statusNotRun // skipped, pending, filtered out, interrupted
 }
 
 // specsByRequirement groups the report's specs by the requirement id

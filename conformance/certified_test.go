@@ -25,7 +25,10 @@ func TestCertificationProblems(t *testing.T) {
 		{"a pending spec", func(r *types.Report) { r.SpecReports[0].State = types.SpecStatePending },
 			[]string{first + ": 1 of 1 specs did not run: API (pending)"}},
 		{"a failed spec", func(r *types.Report) { r.SpecReports[0].State = types.SpecStateFailed },
-			[]string{first + ": not checked by a passing spec (1 of 1 failed)"}},
+			[]string{first + ": not checked by a passing spec (1 of 1 failed: API)"}},
+		{"one of two specs failed", func(r *types.Report) {
+			r.SpecReports = append(r.SpecReports, spec(first, "first-issue", types.SpecStateFailed, "boom"))
+		}, []string{first + ": failed in 1 of 2 specs: first-issue"}},
 		{"one of two specs skipped", func(r *types.Report) {
 			r.SpecReports = append(r.SpecReports, spec(first, "first-issue", types.SpecStateSkipped, ""))
 		}, []string{first + ": 1 of 2 specs did not run: first-issue (skipped)"}},

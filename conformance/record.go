@@ -220,6 +220,11 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	case <-time.After(grace):
 		stopPlay()
 		rec.timeline = fmt.Errorf("still waiting %v after the last encode ended: %w", grace, <-played)
+	case <-ctx.Done():
+		// Interrupted or timed out: stop the encoder's side and return,
+		// so the cleanup runs while Ginkgo still lets it.
+		stopPlay()
+		rec.timeline = fmt.Errorf("stopped waiting for the timeline: %w (%w)", context.Cause(ctx), <-played)
 	}
 	playDone = true
 	if enc != nil {

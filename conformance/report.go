@@ -40,13 +40,41 @@ type ReportInfo struct {
 	TargetURL string
 	// Date is when the run happened. Default: the report's start time.
 	Date time.Time
+	// Interrupted, when not empty, says what stopped the run before
+	// every spec ran, e.g. "interrupted (SIGINT)": the report is partial.
+	Interrupted string
 }
+
+// Run modes, as a certification report names them.
+const (
+	// ModeCertification is a run with Config.Certified: it certifies the
+	// target against the profile, or says why not.
+	ModeCertification = "certification"
+	// ModeConformance is any other run: it checks what it ran and
+	// certifies nothing.
+	ModeConformance = "conformance"
+)
+
+// Verdicts of a report.
+const (
+	VerdictCertified    = "certified"     // certification mode, every requirement passed
+	VerdictNotCertified = "not certified" // certification mode, see Problems
+	VerdictPassed       = "passed"        // conformance mode, nothing failed
+	VerdictFailed       = "failed"        // conformance mode, something failed
+	VerdictInterrupted  = "interrupted"   // conformance mode, stopped before the end
+)
 
 // Certification is the certification report of one run: what was run
 // against what, and how every requirement of the profile fared.
 type Certification struct {
-	Product     string       `yaml:"product"`
-	Version     string       `yaml:"version"`
+	// Mode is ModeCertification or ModeConformance; Verdict is what the
+	// run concluded in that mode (one of the Verdict constants).
+	Mode    string `yaml:"mode"`
+	Verdict string `yaml:"verdict"`
+	Product string `yaml:"product"`
+	Version string `yaml:"version"`
+	// Suite is the build of the conformance suite that ran.
+	Suite       SuiteBuild   `yaml:"suite"`
 	Profile     Profile      `yaml:"profile"`
 	Target      ReportTarget `yaml:"target"`
 	Date        time.Time    `yaml:"date"`
@@ -54,7 +82,18 @@ type Certification struct {
 	Scenarios   ScenarioSet  `yaml:"scenarios"`
 	Totals      Totals       `yaml:"totals"`
 	Certified   bool         `yaml:"certified"`
-	Problems    []string     `yaml:"problems,omitempty"`
+	// Interrupted says what stopped the run early; empty when it ran to
+	// its end.
+	Interrupted string `yaml:"interrupted,omitempty"`
+	// Problems are why the run does not certify: failed and unchecked
+	// requirements, filters, a suite that did not succeed, an interrupt.
+	// In certification mode a run that does not certify always has one;
+	// in conformance mode they say what a certified run would add.
+	Problems []string `yaml:"problems,omitempty"`
+	// ScenarioFailures are the scenarios whose recording failed before
+	// any of their checks ran: one root cause each, which the failures of
+	// their requirements refer to rather than repeat.
+	ScenarioFailures []ScenarioFailure `yaml:"scenario_failures,omitempty"`
 	// Reruns are the scenarios played again after a machine stall
 	// (Config.StallReruns): what failed on the discarded run, and why it
 	// was not held against the system under test.
@@ -122,11 +161,31 @@ type RequirementRuns struct {
 // SpecFailure is the failure of one spec.
 type SpecFailure struct {
 	Where    string `yaml:"where"`
-	Location string `yaml:"location"`
-	Message  string `yaml:"message"`
+	Location string `yaml:"location,omitempty"`
+	Message  string `yaml:"message,omitempty"`
+	// RootCause, when set, says the spec failed because its scenario's
+	// recording failed (see Certification.ScenarioFailures, which has the
+	// message); Location and Message are then empty.
+	RootCause string `yaml:"root_cause,omitempty"`
 	// Timeline is the failed scenario's line trace page, relative to
 	// Config.ArtifactDir; empty when none was written.
 	Timeline string `yaml:"timeline,omitempty"`
+}
+
+// ScenarioFailure is a scenario whose recording failed (its BeforeAll:
+// starting the encoder or the target, creating the credential, playing
+// the encodes), so none of its requirements could be checked.
+type ScenarioFailure struct {
+	Scenario string `yaml:"scenario"`
+	Location string `yaml:"location"`
+	Message  string `yaml:"message"`
+	// Timeline is the scenario's line trace page, relative to
+	// Config.ArtifactDir; empty when none was written.
+	Timeline string `yaml:"timeline,omitempty"`
+	// Failed are the requirements whose spec failed with the recording;
+	// NotChecked those whose specs were skipped because of it.
+	Failed     []string `yaml:"failed"`
+	NotChecked []string `yaml:"not_checked,omitempty"`
 }
 
 // NewCertification builds the certification report of a run of the
@@ -144,9 +203,12 @@ func NewCertification(r types.Report, cfg Config, info ReportInfo) (*Certificati
 		return nil, fmt.Errorf("certification report: %w", err)
 	}
 	host, _ := os.Hostname()
+	scrub := newPathScrubber(cfg.ArtifactDir)
 	c := &Certification{
+		Mode:    ModeConformance,
 		Product: info.Product,
 		Version: info.Version,
+		Suite:   Build(),
 		Profile: *p,
 		Target:  target(cfg, info),
 		Date:    info.Date,
@@ -157,41 +219,80 @@ func NewCertification(r types.Report, cfg Config, info ReportInfo) (*Certificati
 			Hostname:  host,
 			TimeScale: float64(cfg.TimeScale),
 		},
-		Scenarios: set,
-		Problems:  CertificationProblems(cfg.Registry, cfg.Profile, r),
-		Reruns:    Reruns(r),
+		Scenarios:   set,
+		Interrupted: info.Interrupted,
+		Reruns:      Reruns(r),
+	}
+	if cfg.Certified {
+		c.Mode = ModeCertification
+	}
+	for i := range c.Scenarios.Files {
+		c.Scenarios.Files[i].Name = scrub.Scrub(c.Scenarios.Files[i].Name)
+	}
+	for i := range c.Reruns {
+		c.Reruns[i].Note = scrub.Scrub(c.Reruns[i].Note)
 	}
 	if c.Date.IsZero() {
 		c.Date = r.StartTime
 	}
 	c.Date = c.Date.UTC().Truncate(time.Second)
+
+	// A scenario whose recording failed fails its first spec with the
+	// recording's message and skips the rest: one root cause, kept once.
+	broken := map[string]*ScenarioFailure{}
+	var brokenOrder []string
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt || stateOf(s) != statusFailed || !setupFailure(s) {
+			continue
+		}
+		name := container(s)
+		if broken[name] == nil {
+			broken[name] = &ScenarioFailure{
+				Scenario: name,
+				Location: scrub.Scrub(s.Failure.Location.String()),
+				Message:  scrub.Scrub(strings.TrimSpace(s.Failure.Message)),
+				Timeline: timelineLink(cfg.ArtifactDir, name),
+				Failed:   []string{},
+			}
+			brokenOrder = append(brokenOrder, name)
+		}
+	}
+
 	specs := specsByRequirement(r)
 	for _, req := range cfg.Registry.For(cfg.Profile) {
 		rr := RequirementRuns{ID: req.ID, Must: req.Must, Source: req.Source, CheckedBy: []string{}}
 		passed := 0
 		for _, s := range specs[req.ID] {
 			c.Totals.Specs++
+			where := container(s)
 			switch stateOf(s) {
 			case statusPassed:
 				passed++
-				rr.CheckedBy = append(rr.CheckedBy, container(s))
+				rr.CheckedBy = append(rr.CheckedBy, where)
 			case statusFailed:
 				c.Totals.SpecsFailed++
-				rr.CheckedBy = append(rr.CheckedBy, container(s))
-				where := container(s)
-				if s.Failure.FailureNodeType == types.NodeTypeBeforeAll {
-					// The recording failed, not this requirement's check.
-					where += " (while playing the scenario, before any check)"
+				rr.CheckedBy = append(rr.CheckedBy, where)
+				if sf := broken[where]; sf != nil && setupFailure(s) {
+					sf.Failed = append(sf.Failed, req.ID)
+					rr.Failures = append(rr.Failures, SpecFailure{
+						Where:     where,
+						RootCause: setupName(where) + " failed, before any check (scenario_failures)",
+						Timeline:  sf.Timeline,
+					})
+					continue
 				}
 				rr.Failures = append(rr.Failures, SpecFailure{
 					Where:    where,
-					Location: s.Failure.Location.String(),
-					Message:  strings.TrimSpace(s.Failure.Message),
-					Timeline: timelineLink(cfg.ArtifactDir, container(s)),
+					Location: scrub.Scrub(s.Failure.Location.String()),
+					Message:  scrub.Scrub(strings.TrimSpace(s.Failure.Message)),
+					Timeline: timelineLink(cfg.ArtifactDir, where),
 				})
 			default:
 				c.Totals.SpecsNotRun++
-				rr.NotRun = append(rr.NotRun, container(s))
+				rr.NotRun = append(rr.NotRun, where)
+				if sf := broken[where]; sf != nil {
+					sf.NotChecked = append(sf.NotChecked, req.ID)
+				}
 			}
 		}
 		switch {
@@ -208,8 +309,68 @@ func NewCertification(r types.Report, cfg Config, info ReportInfo) (*Certificati
 		c.Totals.Requirements++
 		c.Requirements = append(c.Requirements, rr)
 	}
-	c.Certified = cfg.Certified && r.SuiteSucceeded && c.Totals.Failed == 0 && len(c.Problems) == 0
+	for _, name := range brokenOrder {
+		c.ScenarioFailures = append(c.ScenarioFailures, *broken[name])
+	}
+
+	c.Problems = runProblems(cfg, r, info)
+	for i := range c.Problems {
+		c.Problems[i] = scrub.Scrub(c.Problems[i])
+	}
+	c.Certified = cfg.Certified && r.SuiteSucceeded && c.Totals.Failed == 0 && len(c.Problems) == 0 && info.Interrupted == ""
+	switch {
+	case c.Mode == ModeCertification && c.Certified:
+		c.Verdict = VerdictCertified
+	case c.Mode == ModeCertification:
+		c.Verdict = VerdictNotCertified
+		if len(c.Problems) == 0 {
+			// Never a bare "not certified": CertificationProblems names
+			// every failed requirement, so this is a suite-level failure.
+			c.Problems = []string{"the suite did not succeed (a node outside the requirements' specs failed; see ginkgo.json)"}
+		}
+	case info.Interrupted != "":
+		c.Verdict = VerdictInterrupted
+	case r.SuiteSucceeded && c.Totals.Failed == 0:
+		c.Verdict = VerdictPassed
+	default:
+		c.Verdict = VerdictFailed
+	}
 	return c, nil
+}
+
+// setupName is what a container's setup is, for people.
+func setupName(container string) string {
+	if container == "API" {
+		return "the setup of the API checks"
+	}
+	return "the recording of scenario " + container
+}
+
+// setupFailure reports whether a failed spec failed in its container's
+// setup (the scenario's recording) rather than in its own check.
+func setupFailure(s types.SpecReport) bool {
+	switch s.Failure.FailureNodeType {
+	case types.NodeTypeBeforeAll, types.NodeTypeBeforeEach, types.NodeTypeJustBeforeEach:
+		return true
+	}
+	return false
+}
+
+// runProblems is every reason the run does not certify: those of
+// CertificationProblems, then the suite's own failures and an interrupt.
+func runProblems(cfg Config, r types.Report, info ReportInfo) []string {
+	var out []string
+	if info.Interrupted != "" {
+		out = append(out, "the run was "+info.Interrupted+" before every spec ran: the report is partial")
+	}
+	out = append(out, CertificationProblems(cfg.Registry, cfg.Profile, r)...)
+	for _, reason := range r.SpecialSuiteFailureReasons {
+		if info.Interrupted != "" && strings.Contains(reason, "Interrupted") {
+			continue // said above
+		}
+		out = append(out, "the suite: "+reason)
+	}
+	return out
 }
 
 func target(cfg Config, info ReportInfo) ReportTarget {
@@ -310,24 +471,31 @@ code{font-size:12px}.small{color:#555;font-size:12px}
 </head>
 <body>
 <h1>Encoder conformance: {{if .Product}}{{.Product}}{{else}}unnamed product{{end}}{{if .Version}} {{.Version}}{{end}}</h1>
-<p><span class="verdict {{if .Certified}}yes{{else}}no{{end}}">{{if .Certified}}CERTIFIED{{else}}NOT CERTIFIED{{end}}</span>
+<p><span class="verdict {{if or .Certified (eq .Verdict "passed")}}yes{{else}}no{{end}}">{{if eq .Mode "certification"}}{{if .Certified}}CERTIFIED{{else}}NOT CERTIFIED{{end}}{{else}}CONFORMANCE RUN: {{upper .Verdict}}{{end}}</span>
  {{.Totals.Passed}} passed, {{.Totals.Failed}} failed, {{.Totals.NotChecked}} not checked of {{.Totals.Requirements}} requirements
  ({{.Totals.Specs}} specs, {{.Totals.SpecsFailed}} failed, {{.Totals.SpecsNotRun}} not run)</p>
+{{if ne .Mode "certification"}}<p class="small">A conformance run: it checks what it ran and certifies nothing. A certification run (certified mode) demands every requirement of the profile, checked by passing specs, nothing filtered out.</p>{{end}}
+{{if .Interrupted}}<p class="failed">The run was {{.Interrupted}} before every spec ran: this report is partial.</p>{{end}}
 <table class="meta">
 <tr><th>Profile</th><td>{{.Profile.ID}}: {{.Profile.Title}} (<code>{{.Profile.Seed}}</code>)</td></tr>
 <tr><th>Target</th><td>{{.Target.Kind}}, {{.Target.URL}}</td></tr>
+<tr><th>Suite</th><td><code>{{.Suite.Module}}</code> {{.Suite.Version}}, commit <code>{{.Suite.Revision}}</code>{{if .Suite.Modified}} (uncommitted changes){{end}}</td></tr>
 <tr><th>Date</th><td>{{date .Date}}</td></tr>
 <tr><th>Environment</th><td>{{.Environment.GoVersion}} {{.Environment.OS}}/{{.Environment.Arch}} on {{.Environment.Hostname}}, time scale {{.Environment.TimeScale}}</td></tr>
 <tr><th>Scenario set</th><td><code>{{.Scenarios.Digest}}</code> ({{len .Scenarios.Files}} files, SHA-256)</td></tr>
 </table>
-{{if .Problems}}<h2>Why this run does not certify</h2>
+{{if .Problems}}<h2>{{if eq .Mode "certification"}}Why this run does not certify{{else}}Why this run would not certify{{end}}</h2>
 <ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Reruns}}<h2>Scenarios played again after a machine stall</h2>
 <ul>{{range .Reruns}}<li>{{.Container}}: {{.Note}}</li>{{end}}</ul>{{end}}
+{{if .ScenarioFailures}}<h2>Scenarios whose recording failed</h2>
+{{range .ScenarioFailures}}<h3 id="scenario-{{.Scenario}}" class="failed">{{.Scenario}}</h3>
+<p class="small">at {{.Location}}{{if .Timeline}} (<a href="{{.Timeline}}">line timeline</a>){{end}}; failed: {{range $i, $r := .Failed}}{{if $i}}, {{end}}<a href="#fail-{{$r}}">{{$r}}</a>{{end}}{{if .NotChecked}}; not checked because of it: {{len .NotChecked}} requirement(s){{end}}</p><pre>{{.Message}}</pre>
+{{end}}{{end}}
 {{if .Failed}}<h2>Failed requirements</h2>
 {{range .Failed}}<h3 id="fail-{{.ID}}" class="failed">{{.ID}}</h3>
 <p>{{.Must}} <span class="small">({{.Source.Doc}}, {{.Source.Section}})</span></p>
-{{range .Failures}}<p class="small">{{.Where}} at {{.Location}}{{if .Timeline}} (<a href="{{.Timeline}}">line timeline</a>){{end}}</p><pre>{{.Message}}</pre>{{end}}
+{{range .Failures}}{{if .RootCause}}<p class="small">{{.Where}}: {{.RootCause}}, <a href="#scenario-{{.Where}}">see there</a></p>{{else}}<p class="small">{{.Where}} at {{.Location}}{{if .Timeline}} (<a href="{{.Timeline}}">line timeline</a>){{end}}</p><pre>{{.Message}}</pre>{{end}}{{end}}
 {{end}}{{end}}
 {{range .Groups}}<h2>{{.Prefix}} ({{len .Requirements}}{{if .Failed}}, {{.Failed}} failed{{end}})</h2>
 <table>
@@ -344,7 +512,8 @@ code{font-size:12px}.small{color:#555;font-size:12px}
 `
 
 var reportTemplate = template.Must(template.New("certification").Funcs(template.FuncMap{
-	"date": func(t time.Time) string { return t.Format(time.RFC3339) },
+	"date":  func(t time.Time) string { return t.Format(time.RFC3339) },
+	"upper": strings.ToUpper,
 }).Parse(reportHTML))
 
 // RequirementGroup is the requirements sharing an id prefix ("AUTH",

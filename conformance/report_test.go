@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +218,164 @@ func TestShardLabelFilter(t *testing.T) {
 	}
 	if f := conformance.ShardLabelFilter(plan, 3, 3); f != "" {
 		t.Errorf("shard 3 of 3 (0-based) = %q, want none", f)
+	}
+}
+
+func TestReportSaysWhatRunItIs(t *testing.T) {
+	html := func(c *conformance.Certification) string {
+		var b bytes.Buffer
+		if err := c.WriteHTML(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	cfg := conformance.NewConfig()
+
+	// A run without certified mode is a conformance run, whatever its
+	// outcome: never "NOT CERTIFIED".
+	c, err := conformance.NewCertification(passingReport(t, "current"), cfg, conformance.ReportInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != conformance.ModeConformance || c.Verdict != conformance.VerdictPassed || c.Certified {
+		t.Errorf("mode %q, verdict %q, certified %v; want conformance, passed, false", c.Mode, c.Verdict, c.Certified)
+	}
+	if page := html(c); strings.Contains(page, "NOT CERTIFIED") || !strings.Contains(page, "CONFORMANCE RUN: PASSED") {
+		t.Error("a passing conformance run's page does not say CONFORMANCE RUN: PASSED, or says NOT CERTIFIED")
+	}
+	if c.Suite.Module != conformance.ModulePath || c.Suite.Version == "" || c.Suite.Revision == "" {
+		t.Errorf("suite = %+v: want the module, a version and a revision (devel/unknown when absent)", c.Suite)
+	}
+
+	// A certified run that fails one spec of a requirement other specs
+	// passed: not certified, and the reason names the requirement.
+	r := passingReport(t, "current")
+	id := r.SpecReports[0].LeafNodeLabels[0]
+	r.SpecReports = append(r.SpecReports, spec(id, "first-issue", types.SpecStateFailed, "boom"))
+	r.SuiteSucceeded = false
+	cfg.Certified = true
+	c, err = conformance.NewCertification(r, cfg, conformance.ReportInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != conformance.ModeCertification || c.Verdict != conformance.VerdictNotCertified {
+		t.Errorf("mode %q, verdict %q; want certification, not certified", c.Mode, c.Verdict)
+	}
+	if want := id + ": failed in 1 of 2 specs: first-issue"; len(c.Problems) != 1 || c.Problems[0] != want {
+		t.Errorf("problems = %q, want [%q]", c.Problems, want)
+	}
+	if page := html(c); !strings.Contains(page, "NOT CERTIFIED") || !strings.Contains(page, "Why this run does not certify") {
+		t.Error("the page of a failed certified run lacks NOT CERTIFIED and its reasons")
+	}
+
+	// A suite that failed outside the requirements' specs still says why.
+	r = passingReport(t, "current")
+	r.SuiteSucceeded = false
+	if c, _ = conformance.NewCertification(r, cfg, conformance.ReportInfo{}); c.Certified || len(c.Problems) == 0 {
+		t.Errorf("certified %v, problems %q: want not certified, with a reason", c.Certified, c.Problems)
+	}
+	r.SpecialSuiteFailureReasons = []string{"AfterSuite failed"}
+	if c, _ = conformance.NewCertification(r, cfg, conformance.ReportInfo{}); len(c.Problems) != 1 || c.Problems[0] != "the suite: AfterSuite failed" {
+		t.Errorf("problems = %q, want the suite's failure", c.Problems)
+	}
+
+	// An interrupted run says so, in either mode.
+	c, _ = conformance.NewCertification(passingReport(t, "current"), cfg, conformance.ReportInfo{Interrupted: "interrupted (SIGINT)"})
+	if c.Certified || c.Interrupted == "" || len(c.Problems) == 0 || !strings.Contains(c.Problems[0], "interrupted (SIGINT)") {
+		t.Errorf("certified %v, interrupted %q, problems %q", c.Certified, c.Interrupted, c.Problems)
+	}
+	cfg.Certified = false
+	c, _ = conformance.NewCertification(passingReport(t, "current"), cfg, conformance.ReportInfo{Interrupted: "interrupted (SIGINT)"})
+	if c.Verdict != conformance.VerdictInterrupted || !strings.Contains(html(c), "CONFORMANCE RUN: INTERRUPTED") {
+		t.Errorf("verdict %q; want interrupted, on the page too", c.Verdict)
+	}
+}
+
+// TestReportGroupsScenarioFailure: a scenario whose recording failed
+// fails its first spec with the recording's message and skips the rest
+// (Ordered, ContinueOnFailure); the report keeps the message once.
+func TestReportGroupsScenarioFailure(t *testing.T) {
+	const msg = "GET /acs/encoders/list: dial tcp 127.0.0.1:1: connect: connection refused"
+	r := passingReport(t, "current")
+	ids := []string{"ATTEMPT-STATUS", "LIFECYCLE-PENDING-FIRST", "ISSUE-STORED"}
+	for i, id := range ids {
+		s := spec(id, "first-issue", types.SpecStateSkipped, "")
+		if i == 0 {
+			s = spec(id, "first-issue", types.SpecStateFailed, msg)
+			s.Failure.FailureNodeType = types.NodeTypeBeforeAll
+		}
+		r.SpecReports = append(r.SpecReports, s)
+	}
+	r.SuiteSucceeded = false
+	c, err := conformance.NewCertification(r, conformance.NewConfig(), conformance.ReportInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ScenarioFailures) != 1 {
+		t.Fatalf("scenario failures = %+v, want one", c.ScenarioFailures)
+	}
+	sf := c.ScenarioFailures[0]
+	if sf.Scenario != "first-issue" || sf.Message != msg || len(sf.Failed) != 1 || sf.Failed[0] != ids[0] || len(sf.NotChecked) != 2 {
+		t.Errorf("scenario failure = %+v, want first-issue, its message, %s failed, 2 not checked", sf, ids[0])
+	}
+	var y bytes.Buffer
+	if err := c.WriteYAML(&y); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(y.String(), "connection refused"); n != 1 {
+		t.Errorf("the YAML carries the recording's message %d times, want once", n)
+	}
+	var h bytes.Buffer
+	if err := c.WriteHTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.String(), "connection refused"); n != 1 {
+		t.Errorf("the HTML carries the recording's message %d times, want once", n)
+	}
+}
+
+// TestReportNamesNoMachinePath: paths under the report directory, the
+// temporary directory, the home directory and the suite's source tree
+// do not appear in the report.
+func TestReportNamesNoMachinePath(t *testing.T) {
+	dir := t.TempDir()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory:", err)
+	}
+	_, self, _, _ := runtime.Caller(0)
+	src := filepath.Dir(filepath.Dir(self))
+	msg := strings.Join([]string{
+		"trace kept in " + filepath.Join(dir, "first-issue", "TRACE.jsonl"),
+		"link " + filepath.Join(os.TempDir(), "ginkgo123", "links", "front-desk-1") + " vanished",
+		"scenario " + filepath.Join(home, "lab", "odd.yaml"),
+	}, "\n")
+	r := passingReport(t, "current")
+	r.SpecReports[0] = spec(r.SpecReports[0].LeafNodeLabels[0], "first-issue", types.SpecStateFailed, msg)
+	r.SpecReports[0].Failure.Location = types.CodeLocation{FileName: filepath.Join(src, "conformance", "suite.go"), LineNumber: 110}
+	cfg := conformance.NewConfig()
+	cfg.ArtifactDir = dir
+	c, err := conformance.NewCertification(r, cfg, conformance.ReportInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y, h bytes.Buffer
+	if err := c.WriteYAML(&y); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteHTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"YAML": y.String(), "HTML": h.String()} {
+		for _, p := range []string{dir, os.TempDir(), home, src} {
+			if strings.Contains(text, p) {
+				t.Errorf("the %s names %s", name, p)
+			}
+		}
+		for _, want := range []string{"./first-issue/TRACE.jsonl", "$TMPDIR/ginkgo123/links", "~/lab/odd.yaml", "conformance/suite.go:110"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the %s lacks %q", name, want)
+			}
+		}
 	}
 }

@@ -15,7 +15,8 @@ type RequirementResult struct {
 	ID string
 	// Passed and Failed count the specs that checked it.
 	Passed, Failed int
-	// NotRun counts its specs that were skipped, pending or filtered out.
+	// NotRun counts its specs that were skipped, pending, filtered out
+	// or interrupted.
 	NotRun int
 	// Where lists the containers (API, or a scenario) of its failed specs.
 	Where []string
@@ -45,7 +46,7 @@ func Results(r types.Report) []*RequirementResult {
 		switch {
 		case s.State == types.SpecStatePassed:
 			res.Passed++
-		case s.State.Is(types.SpecStateFailureStates):
+		case s.State.Is(types.SpecStateFailureStates) && s.State != types.SpecStateInterrupted:
 			res.Failed++
 			where := "?"
 			if n := len(s.ContainerHierarchyTexts); n > 0 {

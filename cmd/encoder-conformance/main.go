@@ -19,9 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/encoderlab/encoderlab/internal/cli"
 )
@@ -34,7 +32,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifySignals()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -52,7 +50,8 @@ Commands:
   requirements  print which specs check each requirement of a profile
 
 Run "encoder-conformance COMMAND --help" for a command's flags and examples.
-Exit status: 0 all requirements passed, 1 a failure, 2 a usage error.
+Exit status: 0 all requirements passed, 1 a failure, 2 a usage error,
+130 (SIGINT) or 143 (SIGTERM) interrupted: partial reports written.
 `
 
 // run is the whole program, with its environment passed in.

@@ -92,6 +92,15 @@ func TestRunWritesReports(t *testing.T) {
 	if !strings.Contains(out, "requirements: ") || !strings.Contains(out, "0 failed") {
 		t.Errorf("no summary on stdout:\n%s", out)
 	}
+	// Not a certified run: it says what it is, and not NOT CERTIFIED.
+	for _, want := range []string{"Encoder conformance run", "conformance run: passed", "suite: github.com/encoderlab/encoderlab ", "reports: tmp/junit.xml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "CERTIFIED") {
+		t.Errorf("the summary of a run without --certified speaks of certification:\n%s", out)
+	}
 	reports := filepath.Join(dir, "tmp")
 
 	var suites []types.Report
@@ -166,7 +175,7 @@ func TestCertifiedFailsWhenFiltered(t *testing.T) {
 	if code != exitFail {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFail, out, errOut)
 	}
-	for _, want := range []string{"NOT CERTIFIED", `the run was filtered (label filter "api")`, "specs did not run"} {
+	for _, want := range []string{"Encoder certification run", "NOT CERTIFIED: ", `the run was filtered (label filter "api")`, "specs did not run"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

@@ -62,7 +62,9 @@ Examples:
   encoder-conformance run --hardware --scale 1 --port front-desk-1=/dev/ttyUSB0
 
 Exit status: 0 all requirements passed, 1 a failure (or, with --certified,
-a requirement not checked), 2 a usage error.
+a requirement not checked), 2 a usage error, 130 or 143 interrupted by
+SIGINT (Ctrl-C) or SIGTERM: the parts stop their specs and clean up, and
+the summary and reports of what ran are written, marked interrupted.
 `
 
 // options are run's flags.

@@ -102,6 +102,8 @@ func (p *progress) spec(r SpecReport) {
 		}
 	}
 	switch {
+	case r.State == types.SpecStateInterrupted:
+		fmt.Fprintf(p.w, "%sinterrupted %s: %s\n", p.prefix, c, firstLines(r.LeafNodeText, 1)[0])
 	case r.State == types.SpecStatePassed:
 		p.ran[c]++
 	case r.State.Is(types.SpecStateFailureStates):

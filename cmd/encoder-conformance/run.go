@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -53,17 +52,32 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	for i := range procs {
 		wg.Go(func() {
-			parts[i], errs[i] = startProcess(ctx, args, part{i + 1, procs}, filepath.Join(tmp, fmt.Sprintf("part-%d.json", i+1)), o.verbose, stderr)
+			parts[i], errs[i] = startProcess(ctx, args, part{i + 1, procs}, filepath.Join(tmp, fmt.Sprintf("part-%d.json", i+1)), o.verbose, o.hardware, stderr)
 		})
 	}
 	wg.Wait()
+	stop, interrupted := interruption(ctx)
+	var got []types.Report
 	for i, err := range errs {
-		if err != nil {
+		switch {
+		case err == nil:
+			got = append(got, parts[i])
+		case interrupted:
+			// What a part ran before it stopped is in its report; a part
+			// that stopped without one ran nothing the report can show.
+			fmt.Fprintf(stderr, "encoder-conformance run: process %d of %d: %v\n", i+1, procs, err)
+		default:
 			fmt.Fprintf(stderr, "encoder-conformance run: process %d of %d: %v\n", i+1, procs, err)
 			return exitFail
 		}
 	}
-	report := conformance.MergeReports(parts)
+	report := conformance.MergeReports(got)
+	if interrupted {
+		report.SuiteSucceeded = false
+		if report.StartTime.IsZero() {
+			report.StartTime = time.Now()
+		}
+	}
 	// The parts' label filters carry the split; the run's is the user's.
 	report.SuiteConfig.LabelFilter = o.labelFilter
 	if o.shard.n > 0 {
@@ -74,11 +88,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	product, version := o.product, o.version
 	if product == "" && kind == "in-process" {
 		// The system under test is this very build's pipeline.
-		product, version = "encoderlab pipeline", buildVersion()
+		product, version = "encoderlab pipeline", conformance.Build().String()
 	}
-	cert, err := conformance.NewCertification(report, cfg, conformance.ReportInfo{
-		Product: product, Version: version, TargetKind: kind, TargetURL: url,
-	})
+	info := conformance.ReportInfo{Product: product, Version: version, TargetKind: kind, TargetURL: url}
+	if interrupted {
+		info.Interrupted = stop.Error()
+	}
+	cert, err := conformance.NewCertification(report, cfg, info)
 	if err != nil {
 		fmt.Fprintf(stderr, "encoder-conformance run: %v\n", err)
 		return exitFail
@@ -88,7 +104,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	writeSummary(stdout, report, cert, o)
-	if !report.SuiteSucceeded || cert.Totals.Failed > 0 || (o.certified && !cert.Certified) {
+	switch {
+	case interrupted:
+		return exitInterrupted(stop)
+	case !report.SuiteSucceeded || cert.Totals.Failed > 0 || (o.certified && !cert.Certified):
 		return exitFail
 	}
 	return exitOK
@@ -120,7 +139,7 @@ func joinFilters(a, b string) string {
 // startProcess runs part p of the plan in a process of this program and
 // returns its report. The process's progress lines go to stderr; its
 // Ginkgo output too with -v, otherwise only if it ends without a report.
-func startProcess(ctx context.Context, args []string, p part, reportPath string, verbose bool, stderr io.Writer) (types.Report, error) {
+func startProcess(ctx context.Context, args []string, p part, reportPath string, verbose, hardware bool, stderr io.Writer) (types.Report, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return types.Report{}, fmt.Errorf("finding this program to start it again: %w", err)
@@ -128,14 +147,19 @@ func startProcess(ctx context.Context, args []string, p part, reportPath string,
 	argv := append([]string{"run"}, args...)
 	argv = append(argv, "--process", p.String(), "--process-report", reportPath)
 	cmd := exec.CommandContext(ctx, self, argv...)
-	cmd.Stdin = os.Stdin // an operator answers prompts in a hardware run
+	if hardware {
+		cmd.Stdin = os.Stdin // an operator answers prompts in a hardware run
+	}
+	stopOnInterrupt(ctx, cmd, hardware)
 	cmd.Stderr = &lockedWriter{w: stderr}
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	if verbose {
 		cmd.Stdout = cmd.Stderr
 	}
-	cmd.WaitDelay = 10 * time.Second
+	// An interrupted part gets this long to clean up and write its
+	// report before it is killed.
+	cmd.WaitDelay = 30 * time.Second
 	runErr := cmd.Run()
 	b, err := os.ReadFile(reportPath)
 	if err != nil {
@@ -209,47 +233,117 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// writeSummary prints what a person reading a CI log wants: each failed
-// requirement with where and what came back, then the totals and where
-// the reports are.
+// writeSummary prints what a person reading a CI log wants: what kind
+// of run it was and of which suite, each scenario whose recording failed
+// (once, however many requirements it took down), each other failure
+// with where and what came back (requirements failing with the same
+// lines in one container together), then the totals, the verdict with
+// its reasons, and where the reports are.
 func writeSummary(w io.Writer, r types.Report, c *conformance.Certification, o *options) {
-	fmt.Fprintf(w, "\nEncoder conformance, profile %s, target %s (%s)\n", c.Profile.ID, c.Target.Kind, c.Target.URL)
-	for _, req := range c.Requirements {
-		for _, f := range req.Failures {
-			fmt.Fprintf(w, "FAILED %s in %s\n", req.ID, f.Where)
-			for _, l := range failureLines(f.Message) {
-				fmt.Fprintf(w, "    %s\n", l)
-			}
+	kind := "Encoder conformance run"
+	if c.Mode == conformance.ModeCertification {
+		kind = "Encoder certification run"
+	}
+	fmt.Fprintf(w, "\n%s, profile %s, target %s (%s)\n", kind, c.Profile.ID, c.Target.Kind, c.Target.URL)
+	fmt.Fprintf(w, "suite: %s %s\n", c.Suite.Module, c.Suite)
+	if c.Interrupted != "" {
+		fmt.Fprintf(w, "INTERRUPTED: the run was %s; what follows is what ran before\n", c.Interrupted)
+	}
+	for _, sf := range c.ScenarioFailures {
+		fmt.Fprintf(w, "FAILED scenario %s: its recording failed before any check (%d requirement(s) failed, %d not checked because of it)\n",
+			sf.Scenario, len(sf.Failed), len(sf.NotChecked))
+		for _, l := range failureLines(sf.Message) {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
-	for _, reason := range r.SpecialSuiteFailureReasons {
-		fmt.Fprintf(w, "suite: %s\n", reason)
+	type block struct {
+		where string
+		lines []string
+		ids   []string
 	}
-	for _, rr := range conformance.Reruns(r) {
+	var blocks []*block
+	byKey := map[string]*block{}
+	for _, req := range c.Requirements {
+		for _, f := range req.Failures {
+			if f.RootCause != "" {
+				continue // printed with its scenario above
+			}
+			lines := failureLines(f.Message)
+			key := f.Where + "\x00" + strings.Join(lines, "\n")
+			b := byKey[key]
+			if b == nil {
+				b = &block{where: f.Where, lines: lines}
+				byKey[key] = b
+				blocks = append(blocks, b)
+			}
+			b.ids = append(b.ids, req.ID)
+		}
+	}
+	for _, b := range blocks {
+		fmt.Fprintf(w, "FAILED %s in %s\n", strings.Join(b.ids, ", "), b.where)
+		for _, l := range b.lines {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+	for _, rr := range c.Reruns {
 		fmt.Fprintf(w, "re-run %s: %s\n", rr.Container, rr.Note)
 	}
 	t := c.Totals
 	fmt.Fprintf(w, "requirements: %d passed, %d failed, %d not checked of %d (%d specs, %d failed, %d not run) in %s\n",
 		t.Passed, t.Failed, t.NotChecked, t.Requirements, t.Specs, t.SpecsFailed, t.SpecsNotRun, r.RunTime.Round(time.Millisecond))
-	if o.certified {
-		if c.Certified {
-			fmt.Fprintln(w, "certified: every requirement of the profile is checked by a passing spec")
-		} else {
-			fmt.Fprintf(w, "NOT CERTIFIED: %d problem(s)\n", len(c.Problems))
-			const most = 20
-			for i, p := range c.Problems {
-				if i == most {
-					fmt.Fprintf(w, "  … and %d more (see certification.yaml)\n", len(c.Problems)-most)
-					break
+	switch c.Verdict {
+	case conformance.VerdictCertified:
+		fmt.Fprintln(w, "CERTIFIED: every requirement of the profile is checked by a passing spec")
+	case conformance.VerdictNotCertified:
+		fmt.Fprintf(w, "NOT CERTIFIED: %d reason(s)\n", len(c.Problems))
+		listProblems(w, c.Problems)
+	default:
+		fmt.Fprintf(w, "conformance run: %s (not a certification: run with --certified to certify)\n", c.Verdict)
+		if c.Verdict != conformance.VerdictPassed {
+			for _, p := range c.Problems {
+				if strings.HasPrefix(p, "the suite: ") {
+					fmt.Fprintf(w, "  %s\n", p)
 				}
-				fmt.Fprintf(w, "  %s\n", p)
 			}
 		}
 	}
-	fmt.Fprintf(w, "reports: %s\n", strings.Join([]string{
-		filepath.Join(o.reportDir, "junit.xml"), filepath.Join(o.reportDir, "ginkgo.json"),
-		filepath.Join(o.reportDir, "certification.yaml"), filepath.Join(o.reportDir, "certification.html"),
-	}, " "))
+	var paths []string
+	for _, name := range []string{"junit.xml", "ginkgo.json", "certification.yaml", "certification.html"} {
+		paths = append(paths, displayPath(filepath.Join(o.reportDir, name)))
+	}
+	fmt.Fprintf(w, "reports: %s\n", strings.Join(paths, " "))
+}
+
+// listProblems prints the reasons a run does not certify, the first
+// twenty of them.
+func listProblems(w io.Writer, problems []string) {
+	const most = 20
+	for i, p := range problems {
+		if i == most {
+			fmt.Fprintf(w, "  … and %d more (see certification.yaml)\n", len(problems)-most)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+// displayPath is path as the summary shows it: relative to the working
+// directory when it lies under it, so a log names no directory of the
+// machine.
+func displayPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return rel
 }
 
 // failureLines picks the lines of a failure message worth a glance: the
@@ -268,20 +362,4 @@ func failureLines(msg string) []string {
 		out = out[:4]
 	}
 	return out
-}
-
-// buildVersion is the module version and VCS revision this binary was
-// built from, as far as the build recorded them.
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
-		}
-	}
-	return v
 }

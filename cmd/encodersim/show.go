@@ -12,13 +12,21 @@ import (
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
-const showUsage = `Usage: encodersim show [-o OUT.html] [--outcome TEXT] [--title TEXT] TRACE|RUN_DIR
+const showUsage = `Usage: encodersim show [-o OUT.html] [--text] [--outcome TEXT] [--title TEXT] TRACE|RUN_DIR
 
 Draw a serial trace (JSON Lines, as encodersim record and the conformance
 suite write them) as a self-contained HTML page: a timeline with the host's
-and the device's lanes, each chunk of bytes a mark labelled with its
-frames (hover a mark for its hex), long silences cut out and marked, and
-hangups and redactions noted. The page has no scripts and loads nothing.
+and the device's lanes and one row per frame, however many chunks it came
+in, decoded from the protocol's documentation (docs/protocols): PN532
+commands by name (InListPassiveTarget, InDataExchange with its MIFARE
+authenticate, read and write, SAMConfiguration, GetFirmwareVersion, …),
+PMS commands and answers with their fields. Error statuses and answers
+are highlighted, fields the recorder redacted are marked ‹redacted›,
+retransmissions (a frame sent again after a NAK or NACK, or for want of
+an ACK) are badged, and the failing exchange of a failed encode is
+outlined. The clock starts at the first byte; long silences are cut out
+and marked; a legend explains the marks. The page has no scripts and
+loads nothing. --text prints the same frames as text, one line each.
 
 RUN_DIR is the directory the conformance suite keeps for a failed scenario
 (next to its reports): the page shows that run's trace and the outcome of
@@ -26,10 +34,12 @@ its encodes, unless --outcome says otherwise.
 
 By default the page is written next to the trace, as TRACE with the
 extension .html, and its path printed; -o - writes it to standard output.
+With --text the text goes to standard output unless -o names a file.
 
 Examples:
   encodersim show field-17.jsonl
   encodersim show reports/conformance/empty-reader
+  encodersim show --text reports/conformance/pn532-empty-reader
   encodersim show --outcome error/no_credential_on_encoder -o /tmp/t.html TRACE.jsonl
 `
 
@@ -38,7 +48,8 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "write the page to `FILE` (- for standard output)")
 	outcome := fs.String("outcome", "", "the attempt's outcome to show in the header, e.g. `error/no_credential_on_encoder`")
 	title := fs.String("title", "", "the page's title (default: the trace's file name)")
-	maxLabels := fs.Int("max-labels", timeline.DefaultMaxLabels, "label at most `N` events; the rest keep their marks")
+	maxLabels := fs.Int("max-labels", timeline.DefaultMaxLabels, "label at most `N` frames; the rest keep their marks")
+	asText := fs.Bool("text", false, "print the frames as text, one line each, instead of drawing the page")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -71,6 +82,23 @@ func showCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *outcome == "" {
 		*outcome = tr.Header.Outcome
+	}
+	if *asText {
+		w := stdout
+		if *out != "" && *out != "-" {
+			f, err := os.Create(*out)
+			if err != nil {
+				fmt.Fprintf(stderr, "encodersim show: %v\n", err)
+				return exitFail
+			}
+			defer f.Close()
+			w = f
+		}
+		if err := timeline.WriteText(w, tr, *outcome); err != nil {
+			fmt.Fprintf(stderr, "encodersim show: %v\n", err)
+			return exitFail
+		}
+		return exitOK
 	}
 	opts := timeline.Options{Title: *title, Outcome: *outcome, MaxLabels: *maxLabels}
 	if *out == "-" {

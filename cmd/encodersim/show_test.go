@@ -95,7 +95,7 @@ func TestShowDrawsARecordedEncode(t *testing.T) {
 	}
 	// The driver's CN frame and the device's OK answer are both drawn as
 	// decoded frames, the guest label escaped.
-	for _, want := range []string{"CN 01 ", "OK 01 ", "&lt;script&gt;101", "outcome: success", "host → device", "device → host"} {
+	for _, want := range []string{`<tspan class="name">CN</tspan>`, `<tspan class="name">OK</tspan>`, "&lt;script&gt;101", "outcome: success", "host → device", "device → host", `class="legend"`} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -108,6 +108,33 @@ func TestShowDrawsARecordedEncode(t *testing.T) {
 		if err := os.WriteFile(dst, page, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestShowText prints the recorded encode one frame a line: the PMS
+// driver's ENQ, its CN with the job's fields, the device's OK.
+func TestShowText(t *testing.T) {
+	in := recordFirstIssue(t)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"show", "--text", in}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("show --text exited %d: %s", code, &stderr)
+	}
+	out := stdout.String()
+	if !strings.HasPrefix(out, "        0 µs → ") {
+		t.Errorf("the first line is not at 0 µs, host to device:\n%s", out)
+	}
+	for _, want := range []string{
+		"→ ENQ\n",
+		"→ CN · encode a new card · address 01 · card id 9F2C4D1A00000001 · guest · from ",
+		`label "<script>101</script>"`,
+		"← OK · done · address 01 · card ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "[error") {
+		t.Errorf("a successful encode shows an error:\n%s", out)
 	}
 }
 

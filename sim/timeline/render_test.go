@@ -13,25 +13,27 @@ import (
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
-// sample is a short PMS exchange with a long card wait, a hangup and a
-// frame label carrying markup.
+// sample is a short PMS exchange with a long card wait, a hangup, a
+// label carrying markup and card ids the recorder blanked out.
 func sample() *trace.Trace {
-	ev := func(t int64, d trace.Direction, b []byte, frames ...string) trace.Event {
-		e := trace.NewEvent(t, d, b)
-		e.Frames = frames
-		return e
+	frame := func(fields ...string) []byte {
+		b, err := trace.PMSFrame(fields)
+		if err != nil {
+			panic(err)
+		}
+		return b
 	}
 	hang := trace.Event{T: 3_400_000, Dir: trace.DeviceToHost, Note: "hangup"}
 	return &trace.Trace{
 		Header: trace.Header{Trace: trace.Version, Protocol: "pms", Device: "/dev/ttyUSB0",
-			Started: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), Redacted: []string{"pms:label"}},
+			Started: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), Redacted: []string{"pms:card-id"}},
 		Events: []trace.Event{
-			ev(0, trace.HostToDevice, []byte{0x05}, "ENQ"),
-			ev(812, trace.DeviceToHost, []byte{0x06}, "ACK"),
-			ev(1500, trace.HostToDevice, []byte("\x02CN\xb301\x03\x7f"), "CN 01 9F2C4D1A00000001 G 101"),
-			ev(2300, trace.DeviceToHost, []byte{0x06}, "ACK #2"),
-			ev(3_000_000, trace.DeviceToHost, []byte("\x02OK\x03\x4b"), "OK <script>alert(1)</script>"),
-			ev(3_000_900, trace.HostToDevice, []byte{0x06}),
+			trace.NewEvent(0, trace.HostToDevice, []byte{0x05}),
+			trace.NewEvent(812, trace.DeviceToHost, []byte{0x06}),
+			trace.NewEvent(1500, trace.HostToDevice, frame("CN", "01", "0000000000000000", "G", "", "", "<script>alert(1)</script>")),
+			trace.NewEvent(2300, trace.DeviceToHost, []byte{0x06}),
+			trace.NewEvent(3_000_000, trace.DeviceToHost, frame("OK", "01", "04A1B2C3", "mifare-classic-1k", "0000000000000000")),
+			trace.NewEvent(3_000_900, trace.HostToDevice, []byte{0x06}),
 			hang,
 		},
 	}
@@ -62,6 +64,8 @@ func texts(t *testing.T, svg string) (text, titles []string) {
 	t.Helper()
 	dec := xml.NewDecoder(strings.NewReader(svg))
 	var stack []string
+	var cur strings.Builder
+	inText := 0
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -73,16 +77,22 @@ func texts(t *testing.T, svg string) (text, titles []string) {
 		switch v := tok.(type) {
 		case xml.StartElement:
 			stack = append(stack, v.Name.Local)
+			if v.Name.Local == "text" {
+				inText++
+				cur.Reset()
+			}
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) == 0 {
-				continue
+			if v.Name.Local == "text" {
+				inText--
+				text = append(text, cur.String())
 			}
-			switch stack[len(stack)-1] {
-			case "text":
-				text = append(text, string(v))
-			case "title":
+		case xml.CharData:
+			switch {
+			case len(stack) == 0:
+			case inText > 0:
+				cur.Write(v)
+			case stack[len(stack)-1] == "title":
 				titles = append(titles, string(v))
 			}
 		}
@@ -91,6 +101,48 @@ func texts(t *testing.T, svg string) (text, titles []string) {
 		t.Fatalf("unclosed SVG elements %v", stack)
 	}
 	return text, titles
+}
+
+// frameLabels is the label of every frame mark (<g class="ev">), its
+// wrapped lines joined.
+func frameLabels(t *testing.T, svg string) []string {
+	t.Helper()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	var out []string
+	var cur strings.Builder
+	inG, inText := false, false
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v", err)
+		}
+		switch v := tok.(type) {
+		case xml.StartElement:
+			switch v.Name.Local {
+			case "g":
+				inG = true
+				cur.Reset()
+			case "text":
+				inText = true
+			}
+		case xml.EndElement:
+			switch v.Name.Local {
+			case "g":
+				inG = false
+				out = append(out, cur.String())
+			case "text":
+				inText = false
+			}
+		case xml.CharData:
+			if inG && inText {
+				cur.Write(v)
+			}
+		}
+	}
+	return out
 }
 
 func count(list []string, s string) int {
@@ -103,29 +155,35 @@ func count(list []string, s string) int {
 	return n
 }
 
-func TestRenderShowsEveryEventOnceInItsLane(t *testing.T) {
+func TestRenderShowsEveryFrameOnceInItsLane(t *testing.T) {
 	tr := sample()
 	page := render(t, tr, Options{Title: "field report 17", Outcome: "error/no_credential_on_encoder"})
 	text, titles := texts(t, svgPart(t, page))
 
-	for _, want := range []string{"ENQ", "ACK", "CN 01 9F2C4D1A00000001 G 101", "ACK #2", "OK <script>alert(1)</script>", "‹ACK›", "hangup"} {
-		if n := count(text, want); n != 1 {
-			t.Errorf("label %q appears %d times in the SVG text, want once; texts: %q", want, n, text)
+	cn := "CN · encode a new card · address 01 · card id ‹redacted› · guest · from none · until none · label \"<script>alert(1)</script>\""
+	ok := "OK · done · address 01 · card 04A1B2C3 · technology mifare-classic-1k · card id ‹redacted›"
+	labels := frameLabels(t, svgPart(t, page))
+	for want, n := range map[string]int{"ENQ": 1, "ACK": 3, cn: 1, ok: 1} {
+		if got := count(labels, want); got != n {
+			t.Errorf("label %q appears %d times, want %d; labels: %q", want, got, n, labels)
 		}
+	}
+	if count(text, "hangup") != 1 {
+		t.Errorf("no hangup note: %q", text)
 	}
 	for _, lane := range []string{"host → device", "device → host"} {
 		if count(text, lane) != 1 {
 			t.Errorf("no lane heading %q", lane)
 		}
 	}
-	// Each chunk with bytes has one mark with its hex on hover.
+	// Each frame has one mark with its hex on hover.
 	if len(titles) != 6 {
-		t.Errorf("%d hover titles, want one per chunk (6): %q", len(titles), titles)
+		t.Errorf("%d hover titles, want one per frame (6): %q", len(titles), titles)
 	}
-	if !strings.Contains(strings.Join(titles, "\n"), "02 43 4e b3 30 31 03 7f") {
+	if !strings.Contains(strings.Join(titles, "\n"), "02 43 4e b3 30 31 b3") {
 		t.Errorf("no hover text carries the CN frame's hex: %q", titles)
 	}
-	for _, lane := range []string{`class="host"`, `class="device"`} {
+	for _, lane := range []string{`rect class="host`, `rect class="device`} {
 		if strings.Count(page, lane) != 3 {
 			t.Errorf("%d marks with %s, want 3", strings.Count(page, lane), lane)
 		}
@@ -134,8 +192,54 @@ func TestRenderShowsEveryEventOnceInItsLane(t *testing.T) {
 	if !strings.Contains(strings.Join(text, "\n"), "3.00 s without traffic") {
 		t.Errorf("no break for the 3 s silence: %q", text)
 	}
-	if !strings.Contains(page, "outcome: error/no_credential_on_encoder") || !strings.Contains(page, "pms:label") {
+	if !strings.Contains(page, "outcome: error/no_credential_on_encoder") || !strings.Contains(page, "pms:card-id") {
 		t.Error("the header lacks the outcome or the redaction")
+	}
+	// Redacted fields are marked: their text and their frame's mark.
+	if !strings.Contains(page, `<tspan class="red">‹redacted›</tspan>`) || strings.Count(page, `fill="url(#hatch)"`) != 2 {
+		t.Error("the redacted card ids are not marked")
+	}
+	// The legend explains the marks.
+	for _, want := range []string{`class="legend"`, "retransmission", "failing exchange", "blanked out by the recorder"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the legend lacks %q", want)
+		}
+	}
+}
+
+// TestRenderOneRowPerFrame: a frame that arrives a byte at a time is one
+// row with one mark, labelled with its decoded command; the clock starts
+// at the first byte; an error status is highlighted, a retransmission
+// badged, and the failing exchange drawn.
+func TestRenderOneRowPerFrame(t *testing.T) {
+	tr := build("pn532", pn532Encode[:25])
+	page := render(t, tr, Options{Outcome: "error/uncategorized_error"})
+	text, titles := texts(t, svgPart(t, page))
+	frames := Decode(tr, "error/uncategorized_error")
+	if len(titles) != len(frames) || len(frames) != 25 {
+		t.Errorf("%d marks for %d frames of 25 steps (%d events): want one per frame", len(titles), len(frames), len(tr.Events))
+	}
+	if count(text, "0 µs") != 1 || strings.Contains(strings.Join(text, "\n"), "2000.000 ms") {
+		t.Error("the clock does not start at the first byte")
+	}
+	labels := frameLabels(t, svgPart(t, page))
+	for want, n := range map[string]int{
+		"InListPassiveTarget answer · NbTg 1 · Tg 1 ATQA 00 04 SAK 08 UID 04 A1 B2 C3":                                                    2, // the poll and the select
+		"InDataExchange answer · status 14: MIFARE authentication error":                                                                  1,
+		"InDataExchange ↻ retransmission 1 (no ACK) · Tg 1 · MIFARE Write block 4 · data 45 4C 01 47 9F 2C 4D 1A 00 00 00 01 16 64 00 00": 1,
+	} {
+		if got := count(labels, want); got != n {
+			t.Errorf("label %q %d times, want %d; labels: %q", want, got, n, labels)
+		}
+	}
+	if count(text, "failing exchange") != 1 {
+		t.Error("the failing exchange is not named")
+	}
+	if !strings.Contains(page, `<tspan class="status err">status 14: MIFARE authentication error</tspan>`) {
+		t.Error("the error status is not highlighted")
+	}
+	if strings.Count(page, `class="failing"`) != 1 {
+		t.Error("the failing exchange is not drawn once")
 	}
 }
 
@@ -149,6 +253,7 @@ func TestRenderEscapesMarkup(t *testing.T) {
 		t.Error("the frame label's markup is not shown escaped")
 	}
 	// Bytes XML cannot carry, in a label, still give well-formed XML.
+	tr.Header.Protocol = ""
 	tr.Events[0].Frames = []string{"bad \x00\x01 \xff utf-8"}
 	texts(t, svgPart(t, render(t, tr, Options{})))
 }
@@ -182,12 +287,12 @@ func TestRenderCapsLabelsButKeepsEveryMark(t *testing.T) {
 		tr.Events = append(tr.Events, e)
 	}
 	page := render(t, tr, Options{MaxLabels: 500})
-	text, titles := texts(t, svgPart(t, page))
+	_, titles := texts(t, svgPart(t, page))
 	if len(titles) != n {
 		t.Errorf("%d marks with hover text, want %d", len(titles), n)
 	}
-	if count(text, "frame 499") != 1 || count(text, "frame 500") != 0 {
-		t.Error("labels do not stop after the first 500 events")
+	if n := count(frameLabels(t, svgPart(t, page)), "ENQ"); n != 500 {
+		t.Errorf("%d labels, want them to stop after the first 500 frames", n)
 	}
 	if len(page) > 5<<20 {
 		t.Errorf("page is %d bytes for %d events, want under 5 MiB", len(page), n)

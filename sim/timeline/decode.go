@@ -1,0 +1,279 @@
+package timeline
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/encoderlab/encoderlab/sim/trace"
+)
+
+// Frame is one unit that crossed the line, as a reader wants it: a whole
+// frame or control byte however many chunks it came in, decoded from the
+// protocol's documentation (docs/protocols), with what stands out about
+// it. A trace of an unknown protocol has one Frame per chunk.
+type Frame struct {
+	Dir trace.Direction
+	// Start and End are when its first and last byte crossed, in µs
+	// since the trace's first byte.
+	Start, End int64
+	Bytes      []byte
+	// Events are the indices of the trace events its bytes came in.
+	Events []int
+	// Kind is what it is: KindFrame, KindControl (ACK, NACK, ENQ, NAK),
+	// KindBad (a checksum or framing error), KindOther (a wake-up,
+	// noise, a chunk of an unknown protocol) or KindNote (a recorder's
+	// note such as a hangup, no bytes).
+	Kind string
+	// Name is the command or answer ("InDataExchange", "CN", "ACK"),
+	// Detail the decoded parameters ("Tg 1 · MIFARE Read block 4").
+	Name, Detail string
+	// Status is the status byte or answer code, decoded
+	// ("status 14: MIFARE authentication error"), when the frame has one.
+	Status string
+	// Error marks an error status, an error answer, the error frame or
+	// a damaged frame.
+	Error bool
+	// Redacted marks a frame with fields the recorder blanked out
+	// (Header.Redacted); Detail shows them as ‹redacted›.
+	Redacted bool
+	// Retransmission counts the copies of the frame before this one
+	// (0: not a retransmission); Why says what made it necessary ("after
+	// NACK", "no ACK").
+	Retransmission int
+	Why            string
+	// Exchange is the index of the exchange the frame belongs to (a host
+	// command and everything up to the next), -1 before the first.
+	Exchange int
+	// Failing marks the frames of the failing exchange (Failing).
+	Failing bool
+}
+
+// Kinds of Frame.
+const (
+	KindFrame   = "frame"
+	KindControl = "control"
+	KindBad     = "bad"
+	KindOther   = "other"
+	KindNote    = "note"
+)
+
+// Text is the frame as one line of text: name, detail, status and marks.
+func (f Frame) Text() string {
+	parts := []string{f.Name}
+	if f.Status != "" {
+		parts = append(parts, f.Status)
+	}
+	if f.Detail != "" {
+		parts = append(parts, f.Detail)
+	}
+	s := strings.Join(parts, " · ")
+	if f.Retransmission > 0 {
+		s += fmt.Sprintf(" [retransmission %d, %s]", f.Retransmission, f.Why)
+	}
+	return s
+}
+
+// redactedText stands for the bytes the recorder blanked out.
+const redactedText = "‹redacted›"
+
+// Decode turns a trace into its frames, in the order their first bytes
+// crossed, with retransmissions, exchanges and the failing exchange
+// marked. outcome is the encode's outcome (Options.Outcome or the
+// header's): the failing exchange is marked only when it is an error.
+func Decode(t *trace.Trace, outcome string) []Frame {
+	if t == nil || len(t.Events) == 0 {
+		return nil
+	}
+	t0 := t.Events[0].T
+	redacted := map[string]bool{}
+	for _, r := range t.Header.Redacted {
+		redacted[r] = true
+	}
+	var frames []Frame
+	for _, d := range []trace.Direction{trace.HostToDevice, trace.DeviceToHost} {
+		s := streamOf(t, d, t0)
+		switch t.Header.Protocol {
+		case "pn532":
+			frames = append(frames, pn532Frames(s, d, redacted)...)
+		case "pms":
+			frames = append(frames, pmsFrames(s, d, redacted)...)
+		default:
+			frames = append(frames, chunkFrames(t, d, t0)...)
+		}
+	}
+	for i, e := range t.Events {
+		if e.Note != "" {
+			frames = append(frames, Frame{Dir: e.Dir, Start: e.T - t0, End: e.T - t0, Events: []int{i}, Kind: KindNote, Name: e.Note})
+		}
+	}
+	slices.SortStableFunc(frames, func(a, b Frame) int {
+		switch {
+		case a.Start != b.Start:
+			return int(a.Start - b.Start)
+		case a.Events[0] != b.Events[0]:
+			return a.Events[0] - b.Events[0]
+		}
+		return 0
+	})
+	markRetransmissions(frames, t.Header.Protocol)
+	markExchanges(frames, outcome)
+	return frames
+}
+
+// stream is one direction's bytes with, for each, its time and event.
+type stream struct {
+	b  []byte
+	t  []int64
+	ev []int
+}
+
+func streamOf(t *trace.Trace, d trace.Direction, t0 int64) stream {
+	var s stream
+	for i, e := range t.Events {
+		if e.Dir != d {
+			continue
+		}
+		b, _ := e.Bytes()
+		for _, c := range b {
+			s.b = append(s.b, c)
+			s.t = append(s.t, e.T-t0)
+			s.ev = append(s.ev, i)
+		}
+	}
+	return s
+}
+
+// frame is the Frame of s's bytes [i, j).
+func (s stream) frame(d trace.Direction, i, j int, kind string) Frame {
+	f := Frame{Dir: d, Start: s.t[i], End: s.t[j-1], Bytes: s.b[i:j:j], Kind: kind}
+	for k := i; k < j; k++ {
+		if len(f.Events) == 0 || f.Events[len(f.Events)-1] != s.ev[k] {
+			f.Events = append(f.Events, s.ev[k])
+		}
+	}
+	return f
+}
+
+// chunkFrames is one Frame per chunk, for a protocol without a decoder.
+func chunkFrames(t *trace.Trace, d trace.Direction, t0 int64) []Frame {
+	var out []Frame
+	for i, e := range t.Events {
+		b, _ := e.Bytes()
+		if e.Dir != d || len(b) == 0 {
+			continue
+		}
+		name := strings.Join(e.Frames, "  ")
+		if name == "" {
+			name = Describe(b, t.Header.Protocol)
+		}
+		out = append(out, Frame{Dir: d, Start: e.T - t0, End: e.T - t0, Bytes: b, Events: []int{i}, Kind: KindOther, Name: name})
+	}
+	return out
+}
+
+// markRetransmissions marks each information frame identical to the
+// previous one its side sent when the other side sent no information
+// frame in between: the link layer's re-send (docs/protocols, "Link
+// layer"), after a NAK or NACK or for want of an ACK.
+func markRetransmissions(frames []Frame, protocol string) {
+	nak := "NAK"
+	if protocol == "pn532" {
+		nak = "NACK"
+	}
+	last := map[trace.Direction]int{} // index of the side's last information frame, +1
+	for i := range frames {
+		f := &frames[i]
+		if f.Kind != KindFrame && f.Kind != KindBad {
+			continue
+		}
+		// The same bytes again, or a copy of a frame that went damaged
+		// (or came damaged) the first time: the same length.
+		p := last[f.Dir] - 1
+		same := p >= 0 && (bytes.Equal(frames[p].Bytes, f.Bytes) ||
+			(frames[p].Kind == KindBad || f.Kind == KindBad) && len(frames[p].Bytes) == len(f.Bytes))
+		if same {
+			why := ""
+			answered := false
+			for _, g := range frames[p+1 : i] {
+				if g.Dir == f.Dir || g.Kind == KindNote {
+					continue
+				}
+				switch {
+				case g.Kind == KindControl && g.Name == nak:
+					why = "after " + nak
+				case g.Kind == KindControl && g.Name == "ACK" && why == "":
+					why = "after ACK"
+				case g.Kind == KindFrame:
+					answered = true
+				}
+			}
+			if !answered {
+				if why == "" {
+					why = "no ACK"
+				}
+				f.Retransmission = frames[p].Retransmission + 1
+				f.Why = why
+			}
+		}
+		last[f.Dir] = i + 1
+	}
+}
+
+// markExchanges numbers the exchanges (each host command that is not a
+// retransmission, or PMS ENQ, starts one) and, when the outcome is an
+// error, marks the last exchange that went wrong: an error status or
+// answer, a damaged frame, a command no answer came to, or a poll that
+// found no card.
+func markExchanges(frames []Frame, outcome string) {
+	n := -1
+	for i := range frames {
+		f := &frames[i]
+		if f.Dir == trace.HostToDevice && f.Retransmission == 0 &&
+			(f.Kind == KindFrame || f.Kind == KindBad || f.Kind == KindControl && f.Name == "ENQ") {
+			n++
+		}
+		f.Exchange = n
+	}
+	if !strings.Contains(outcome, "error") && !strings.Contains(outcome, "no terminal") {
+		return
+	}
+	bad := map[int]bool{}
+	answered := map[int]bool{}
+	enq := map[int]bool{}
+	for _, f := range frames {
+		if f.Exchange < 0 {
+			continue
+		}
+		if f.Error || f.Status == noTarget {
+			bad[f.Exchange] = true
+		}
+		switch {
+		case f.Dir == trace.HostToDevice && f.Kind == KindControl && f.Name == "ENQ":
+			enq[f.Exchange] = true
+		case f.Dir == trace.DeviceToHost && f.Kind == KindFrame:
+			answered[f.Exchange] = true
+		case f.Dir == trace.DeviceToHost && f.Kind == KindControl && f.Name == "ACK" && enq[f.Exchange]:
+			answered[f.Exchange] = true // ENQ is answered by ACK alone
+		}
+	}
+	failing := -1
+	for x := 0; x <= n; x++ {
+		if bad[x] || !answered[x] {
+			failing = x
+		}
+	}
+	for i := range frames {
+		frames[i].Failing = failing >= 0 && frames[i].Exchange == failing
+	}
+}
+
+// hexBytes is b in upper-case hex, spaced, as the protocol pages write it.
+func hexBytes(b []byte) string {
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf("%02X", c)
+	}
+	return strings.Join(parts, " ")
+}
