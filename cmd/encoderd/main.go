@@ -102,19 +102,18 @@ type options struct {
 }
 
 // parseFlags parses args; it returns an exit code when the program must
-// stop (after --help, or on a bad flag).
-func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
+// stop (after --help or --version, which print to stdout, or on a bad
+// flag, which is reported on stderr).
+func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	var (
 		o     options
 		lease time.Duration
 	)
 	fs := flag.NewFlagSet("encoderd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+	// Usage goes to stdout on --help; a bad flag gets its error and a
+	// pointer to --help on stderr.
+	fs.Usage = func() {}
 	fs.StringVar(&o.cfg.Addr, "addr", server.DefaultAddr, "listen on `HOST:PORT` (port 0 picks a free one)")
 	fs.StringVar(&o.cfg.DBPath, "db", server.DefaultDBPath, "the store: a SQLite database `FILE` (created if missing) or a PostgreSQL URL (postgres://user:password@host/db)")
 	shared := fs.Bool("shared", false, "share the store with other encoderd instances: each encoder is driven by one instance at a time, holding its lease")
@@ -128,11 +127,21 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 	fs.DurationVar(&o.grace, "shutdown-grace", 0, "on SIGINT/SIGTERM, wait at most `D` (real time) for attempts in flight; default: the scaled attempt deadline and a second")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiles (net/http/pprof, with block and mutex profiling on) at `HOST:PORT`, apart from the API; keep it on loopback")
 	level := fs.String("log-level", "info", "log `LEVEL`: debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print encoderd's version (module version, commit, Go release) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fmt.Fprintln(stdout, "\nFlags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return o, exitOK, true
 		}
+		fmt.Fprintln(stderr, "encoderd --help lists the flags")
 		return o, exitUsage, true
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, cli.Version("encoderd"))
+		return o, exitOK, true
 	}
 	bad := func(format string, args ...any) (options, int, bool) {
 		fmt.Fprintf(stderr, "encoderd: "+format+"\n", args...)
@@ -172,7 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (options, int, bool) {
 // run is the whole program, with its environment passed in. It serves
 // until ctx ends.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, code, stop := parseFlags(args, stderr)
+	o, code, stop := parseFlags(args, stdout, stderr)
 	if stop {
 		return code
 	}

@@ -41,11 +41,24 @@ func TestHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &out, &errOut); code != exitOK {
 		t.Fatalf("--help exit %d, want %d", code, exitOK)
 	}
-	help := errOut.String()
+	if errOut.String() != "" {
+		t.Errorf("--help wrote to stderr: %q", errOut.String())
+	}
+	help := out.String()
 	for _, want := range []string{"Usage: encoderd", "Examples:", "-deadline", "(default 30s)", "-scale", "-lab", "-links", "$XDG_RUNTIME_DIR/encoderlab", "$TMPDIR/encoderlab-<uid>", "-log-level"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not mention %q:\n%s", want, help)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut syncBuffer
+	if code := run(context.Background(), []string{"--version"}, &out, &errOut); code != exitOK {
+		t.Fatalf("--version exit %d, want %d", code, exitOK)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "encoderd ") || !strings.Contains(got, "commit ") || errOut.String() != "" {
+		t.Errorf("--version: stdout %q, stderr %q; want one line naming encoderd and its commit", got, errOut.String())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 )
 
@@ -40,6 +41,9 @@ func Dispatch(prog, usage string, args []string, stdout, stderr io.Writer, cmds 
 			return Dispatch(prog, usage, []string{rest[0], "--help"}, stdout, stderr, cmds...)
 		}
 		fmt.Fprint(stdout, usage)
+		return ExitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, Version(prog))
 		return ExitOK
 	}
 	for _, c := range cmds {
@@ -84,4 +88,33 @@ func Parse(fs *flag.FlagSet, args []string) (int, bool) {
 		return ExitUsage, true
 	}
 	return 0, false
+}
+
+// Version is the line --version prints: the program, the module version
+// and the VCS revision its build info records, and the Go release that
+// built it. What the build did not record reads "devel" (a build from a
+// source tree) or "unknown" (built without VCS stamping, as go run does).
+func Version(prog string) string {
+	return version(prog, debug.ReadBuildInfo)
+}
+
+func version(prog string, read func() (*debug.BuildInfo, bool)) string {
+	bi, ok := read()
+	if !ok {
+		return prog + " devel, commit unknown (no build info)"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	rev, modified := "unknown", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && s.Value != "":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			modified = " (uncommitted changes)"
+		}
+	}
+	return fmt.Sprintf("%s %s, commit %s%s, %s", prog, v, rev, modified, bi.GoVersion)
 }

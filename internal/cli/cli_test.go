@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,25 @@ func TestFlags(t *testing.T) {
 		if code, stop := Parse(fs, []string{"-n", "5", "rest"}); stop || code != 0 || *n != 5 || fs.Arg(0) != "rest" {
 			t.Errorf("good flags: %d, %v, n=%d, args %q", code, stop, *n, fs.Args())
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	stamped := func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"},
+			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "true"}}}, true
+	}
+	if got, want := version("encoderd", stamped), "encoderd v1.2.3, commit abc123 (uncommitted changes), go1.26.8"; got != want {
+		t.Errorf("stamped build: %q, want %q", got, want)
+	}
+	tree := func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true
+	}
+	if got, want := version("encodersim", tree), "encodersim devel, commit unknown, go1.26.8"; got != want {
+		t.Errorf("unstamped build: %q, want %q", got, want)
+	}
+	var out, errs bytes.Buffer
+	if code := Dispatch("encodersim", "usage\n", []string{"--version"}, &out, &errs); code != ExitOK || !strings.HasPrefix(out.String(), "encodersim ") || errs.Len() != 0 {
+		t.Errorf("--version: status %d, stdout %q, stderr %q", code, out.String(), errs.String())
 	}
 }
