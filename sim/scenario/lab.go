@@ -12,7 +12,9 @@ import (
 // systems, users and encoders a pipeline serves (fixtures/lab.yaml for
 // the bundled one): the encoder encoder.id names must be one of the
 // lab's; the lab must drive it with the scenario's model (a replay
-// encoder's protocol); credential.system must be an ACS system of that
+// encoder's protocol), when its driver is named after a model (pms,
+// pn532: a driver of another name, a vendor's, speaks what its vendor
+// says, which the lab does not record); credential.system must be an ACS system of that
 // encoder's workspace, and the encoder's own, since an encoder writes
 // the credentials of its system; credential.user must be a user of that
 // system. A scenario that loads but does not fit cannot run: the suite
@@ -32,7 +34,7 @@ func CheckLab(s *Scenario, lab *fixtures.Lab) error {
 		add(s.Encoder.IDAt, "encoder.id: the lab has no encoder %q (%s)", s.Encoder.ID, encoderList(lab, protocol))
 		return loadError(s.File, problems)
 	}
-	if enc.Driver != protocol {
+	if enc.Driver != protocol && slices.Contains(Models, enc.Driver) {
 		what, at := "encoder.model: ", s.Encoder.ModelAt
 		if s.Encoder.Model == ReplayModel && s.Encoder.ProtocolAt != (Pos{}) {
 			what, at = "encoder.protocol: a replay of ", s.Encoder.ProtocolAt

@@ -38,30 +38,47 @@ func TestCheckLab(t *testing.T) {
 				`2:46: credential.user: ACS system visionline-hotel has no user "nobody"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := scenario.Load("x.yaml", []byte(tc.doc+"name: x\nexpect: {status: success}\n"))
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			err = scenario.CheckLab(s, lab)
-			if tc.want == nil {
-				if err != nil {
-					t.Fatalf("CheckLab = %v, want nil", err)
-				}
-				return
-			}
-			var le *scenario.LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("CheckLab = %v, want a *scenario.LoadError", err)
-			}
-			if le.File != "x.yaml" || len(le.Problems) != len(tc.want) {
-				t.Fatalf("CheckLab = %v (file %q), want %d problem(s): %q", err, le.File, len(tc.want), tc.want)
-			}
-			for i, p := range le.Problems {
-				if !strings.HasPrefix(p.String(), tc.want[i]) {
-					t.Errorf("problem %d = %q, want it to start %q", i+1, p.String(), tc.want[i])
-				}
-			}
+			checkLab(t, lab, tc.doc, tc.want)
 		})
+	}
+
+	// A vendor's driver, named after no model: the lab does not say what
+	// it speaks, so any model fits.
+	vendor := fixtures.Bundled()
+	for _, ws := range vendor.Workspaces {
+		for _, e := range ws.Encoders {
+			e.Driver = "acme-pms"
+		}
+	}
+	checkLab(t, vendor, "encoder: {model: pn532, id: front-desk-1}\ncredential: {system: visionline-hotel}\n", nil)
+}
+
+// checkLab loads doc as a scenario and checks it against lab: want is
+// its problems, each the start of "LINE:COL: message", nil for none.
+func checkLab(t *testing.T, lab *fixtures.Lab, doc string, want []string) {
+	t.Helper()
+	s, err := scenario.Load("x.yaml", []byte(doc+"name: x\nexpect: {status: success}\n"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	err = scenario.CheckLab(s, lab)
+	if want == nil {
+		if err != nil {
+			t.Fatalf("CheckLab = %v, want nil", err)
+		}
+		return
+	}
+	var le *scenario.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("CheckLab = %v, want a *scenario.LoadError", err)
+	}
+	if le.File != "x.yaml" || len(le.Problems) != len(want) {
+		t.Fatalf("CheckLab = %v (file %q), want %d problem(s): %q", err, le.File, len(want), want)
+	}
+	for i, p := range le.Problems {
+		if !strings.HasPrefix(p.String(), want[i]) {
+			t.Errorf("problem %d = %q, want it to start %q", i+1, p.String(), want[i])
+		}
 	}
 }
 
