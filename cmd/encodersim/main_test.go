@@ -302,9 +302,10 @@ func TestRunDocumentedExample(t *testing.T) {
 	// exchange sends an encode command and returns the ACK and the
 	// answer frame up to its ETX (the answer's fields vary).
 	cn := pmsFrame(t, "CN", "01", "9F2C4D1A00000001", "G", "", "", "")
-	exchange := func(p *serialport.Port) string {
+	rc := pmsFrame(t, "RC", "01")
+	exchange := func(p *serialport.Port, cmd []byte) string {
 		t.Helper()
-		if _, err := p.Write(cn); err != nil {
+		if _, err := p.Write(cmd); err != nil {
 			t.Fatal(err)
 		}
 		var got []byte
@@ -325,17 +326,29 @@ func TestRunDocumentedExample(t *testing.T) {
 	}
 
 	desk2 := open("front-desk-2")
-	if got := exchange(desk2); got != "\x06\x02BY\xb301\x03" {
+	// The timeline puts busy-then-success's card on the reader after it
+	// makes the device busy: once a read (which answers at once, and is
+	// not an encode) sees that card, the device is busy for one encode.
+	for {
+		got := exchange(desk2, rc)
+		if strings.HasPrefix(got, "\x06\x02OK\xb301\xb304E2F3A4B5C6D7\xb3") {
+			break
+		}
+		if got != "\x06\x02NC\xb301\x03" {
+			t.Fatalf("front-desk-2 answered a read %q, want NC until busy-then-success's card 04E2F3A4B5C6D7 is placed", got)
+		}
+	}
+	if got := exchange(desk2, cn); got != "\x06\x02BY\xb301\x03" {
 		t.Fatalf("front-desk-2 answered the first encode %q, want ACK then BY (busy-then-success)", got)
 	}
-	if got := exchange(desk2); !strings.HasPrefix(got, "\x06\x02OK\xb3") {
+	if got := exchange(desk2, cn); !strings.HasPrefix(got, "\x06\x02OK\xb301\xb304E2F3A4B5C6D7\xb3") {
 		t.Fatalf("front-desk-2 answered the retry %q, want ACK then OK (the card written)", got)
 	}
 	if l := next(); l != "front-desk-2\tbusy-then-success.yaml: timeline done" {
 		t.Fatalf("line %q, want busy-then-success's timeline done on front-desk-2", l)
 	}
 	desk1 := open("front-desk-1")
-	if got := exchange(desk1); got != "\x06\x02TO\xb301\x03" {
+	if got := exchange(desk1, cn); got != "\x06\x02TO\xb301\x03" {
 		t.Fatalf("front-desk-1 answered %q, want ACK then TO (empty-reader)", got)
 	}
 	if l := next(); l != "front-desk-1\tempty-reader.yaml: timeline done" {
