@@ -71,6 +71,13 @@ every target: in process, against an external server (which must serve
 the lab's encoders), and on real encoders (only those a person can
 carry out, with a --port for their encoder).
 
+Setup. Before any spec runs, the run checks what would otherwise fail
+every spec alike, and stops with exit status 2 and what to fix: a
+scenario that does not load or fit the lab, two scenarios of one name,
+an external server that does not answer at --api-url, a --port encoder
+the lab lacks or a device that does not exist, a report directory that
+cannot be written.
+
 Examples:
   encoder-conformance run
   encoder-conformance run --scenarios ./my-scenarios --scenarios bug-123.yaml
@@ -80,13 +87,6 @@ Examples:
   encoder-conformance run --target external --api-url http://127.0.0.1:8450 \
       --links "$XDG_RUNTIME_DIR/encoderlab" --product acme-encode --version 1.4.2
   encoder-conformance run --hardware --scale 1 --port front-desk-1=/dev/ttyUSB0
-
-Setup. Before any spec runs, the run checks what would otherwise fail
-every spec alike, and stops with exit status 2 and what to fix: a
-scenario that does not load or fit the lab, two scenarios of one name,
-an external server that does not answer at --api-url, a --port encoder
-the lab lacks or a device that does not exist, a report directory that
-cannot be written.
 
 Exit status:
   0  every requirement that ran passed (with --certified: and every

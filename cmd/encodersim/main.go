@@ -158,7 +158,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scale := fs.Float64("scale", 1, "time scale `F` for every device and timeline duration (0.01 runs 100 times faster)")
 	bundled := fs.Bool("bundled", false, "read every argument as a bundled scenario name")
 	var encoders encoderFlags
-	fs.Var(&encoders, "encoder", "play a scenario on the lab encoder `[SCENARIO=]NAME` instead of its own (repeatable; see Encoders above)")
+	fs.Var(&encoders, "encoder", "play a scenario on another lab encoder of its model, as `[SCENARIO=]NAME` (repeatable; see Encoders above)")
 	labFile := fs.String("lab", "", "take the lab's encoders from `FILE` instead of the bundled fixtures/lab.yaml")
 	debug := fs.Bool("debug", false, "log every byte on the lines")
 	if code, stop := parse(fs, args); stop {
