@@ -25,7 +25,12 @@ const DefaultTimeScale timescale.Scale = 0.05
 // Config says what the suite runs and against what. NewConfig fills in
 // documented defaults; the zero value of each field means "default".
 type Config struct {
-	// Scenarios to run, one spec each. Default: every bundled scenario.
+	// Scenarios to run, one container each. Default (nil): every
+	// bundled scenario. Files of your own load with
+	// scenario.LoadPaths(files or directories...); append
+	// scenarios.All() to run them with the bundled set. Each must fit
+	// Lab (scenario.CheckLab) and have a name of its own: Plan and
+	// Preflight refuse the run otherwise, with a *SetupError.
 	Scenarios []*scenario.Scenario
 	// TimeScale multiplies every duration on both sides of the line.
 	// Default: $ENCODERLAB_TIME_SCALE, else DefaultTimeScale.

@@ -25,7 +25,15 @@ import (
 // The ginkgo CLI recognises a suite by a RunSpecs call in a _test.go
 // file; to run in parallel with ginkgo -p, call Register and RunSpecs
 // yourself, as conformance_test.go does.
+//
+// Before any spec runs, Test checks what would fail every spec alike
+// (Preflight: scenarios that do not fit the lab, an external server
+// that does not answer, a hardware port with no device) and fails t
+// once with what to fix.
 func Test(t *testing.T, cfg Config) {
+	if err := Preflight(context.Background(), &cfg); err != nil {
+		t.Fatalf("conformance: the run cannot start: %v", err)
+	}
 	Register(&cfg)
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Encoder conformance")
@@ -133,12 +141,12 @@ func Plan(cfg *Config) ([]Group, error) {
 		}
 		return nil, fmt.Errorf("unknown profile %q: the registry has %s", cfg.Profile, strings.Join(ids, ", "))
 	}
-	scs := cfg.Scenarios
-	if scs == nil {
-		var err error
-		if scs, err = scenarios.All(); err != nil {
-			return nil, err
-		}
+	if err := CheckScenarios(cfg); err != nil {
+		return nil, err
+	}
+	scs, err := cfg.scenarios()
+	if err != nil {
+		return nil, err
 	}
 	scs = hardwareFilter(cfg, scs)
 	reqs := cfg.Registry.For(cfg.Profile)
@@ -163,6 +171,15 @@ func Plan(cfg *Config) ([]Group, error) {
 		plan = append(plan, g)
 	}
 	return plan, nil
+}
+
+// scenarios are the run's scenarios: Config.Scenarios, or every bundled
+// one when it is nil.
+func (c *Config) scenarios() ([]*scenario.Scenario, error) {
+	if c.Scenarios != nil {
+		return c.Scenarios, nil
+	}
+	return scenarios.All()
 }
 
 // checkedByRequests reports whether req is checked with requests of its

@@ -75,8 +75,10 @@ func TestLoadUnknownName(t *testing.T) {
 	}
 }
 
-// TestScenariosMatchLab checks that every bundled scenario drives an
-// encoder of the lab with a credential of that encoder's own system.
+// TestScenariosMatchLab checks that every bundled scenario fits the lab
+// (scenario.CheckLab): an encoder of the lab's first workspace, driven
+// with the scenario's model, with a credential of that encoder's own
+// system and one of its users.
 func TestScenariosMatchLab(t *testing.T) {
 	lab := fixtures.Bundled()
 	ws := lab.Workspaces[0]
@@ -85,29 +87,11 @@ func TestScenariosMatchLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range all {
-		var enc *fixtures.Encoder
-		for _, e := range ws.Encoders {
-			if e.DisplayName == s.Encoder.ID {
-				enc = e
-			}
+		if err := scenario.CheckLab(s, lab); err != nil {
+			t.Errorf("%v", err)
 		}
-		if enc == nil {
+		if !slices.ContainsFunc(ws.Encoders, func(e *fixtures.Encoder) bool { return e.DisplayName == s.Encoder.ID }) {
 			t.Errorf("%s: encoder %q is not in the lab's workspace %q", s.File, s.Encoder.ID, ws.Name)
-			continue
-		}
-		if enc.System != s.Credential.System {
-			t.Errorf("%s: credential system %q, but encoder %s belongs to %q", s.File, s.Credential.System, enc.DisplayName, enc.System)
-		}
-		sys := ws.System(s.Credential.System)
-		if sys == nil {
-			t.Errorf("%s: no acs system %q in the lab", s.File, s.Credential.System)
-			continue
-		}
-		if !slices.ContainsFunc(sys.Users, func(u *fixtures.User) bool { return u.Key == s.Credential.User }) {
-			t.Errorf("%s: no user %q in system %q", s.File, s.Credential.User, sys.Key)
-		}
-		if enc.Driver != s.Encoder.Model {
-			t.Errorf("%s: model %q, but the lab drives %s with %q", s.File, s.Encoder.Model, enc.DisplayName, enc.Driver)
 		}
 	}
 }

@@ -5,12 +5,15 @@
 //	encoder-conformance run [flags]
 //	encoder-conformance requirements [--profile P]
 //
-// Run plays every bundled scenario against the system under test (the
-// bundled pipeline in process by default, an external server, or real
-// encoders), optionally split over several processes, and writes JUnit
+// Run plays every bundled scenario (or the files --scenarios names)
+// against the system under test (the bundled pipeline in process by
+// default, an external server, or real encoders), optionally split over
+// several processes, and writes JUnit
 // XML, Ginkgo JSON and a certification report (YAML and HTML) to the
 // report directory. Requirements prints which spec checks each
-// requirement of a profile.
+// requirement of a profile. Before anything runs, run checks what would
+// fail every spec alike (conformance.Preflight, and the report
+// directory) and stops with exit status 2 and what to fix.
 package main
 
 import (
@@ -29,6 +32,10 @@ const (
 	exitOK    = cli.ExitOK
 	exitFail  = cli.ExitFail // a requirement failed, or the run could not certify
 	exitUsage = cli.ExitUsage
+	// exitSetup: the run could not start (a scenario that does not fit
+	// the lab, a server that does not answer, a missing device, a report
+	// directory that cannot be written); like a usage error, nothing ran.
+	exitSetup = cli.ExitUsage
 )
 
 func main() {
@@ -50,7 +57,10 @@ Commands:
   requirements  print which specs check each requirement of a profile
 
 Run "encoder-conformance COMMAND --help" for a command's flags and examples.
-Exit status: 0 all requirements passed, 1 a failure, 2 a usage error,
+Exit status: 0 all requirements passed, 1 a requirement failed (or was not
+checked, with --certified), 2 nothing ran: a usage error, or a setup error
+(a scenario that does not fit the lab, a server that does not answer, a
+missing device, a report directory that cannot be written);
 130 (SIGINT) or 143 (SIGTERM) interrupted: partial reports written.
 `
 

@@ -6,9 +6,11 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,6 +172,150 @@ func TestRunWritesReports(t *testing.T) {
 	}
 }
 
+// containers returns, for a ginkgo.json, how many specs of each
+// container passed and how many did not run.
+func containers(t *testing.T, path string) (passed, skipped map[string]int) {
+	t.Helper()
+	var suites []types.Report
+	readJSON(t, path, &suites)
+	if len(suites) != 1 {
+		t.Fatalf("%s holds %d suite reports, want 1", path, len(suites))
+	}
+	passed, skipped = map[string]int{}, map[string]int{}
+	for _, s := range suites[0].SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt || len(s.ContainerHierarchyTexts) == 0 {
+			continue
+		}
+		c := s.ContainerHierarchyTexts[len(s.ContainerHierarchyTexts)-1]
+		switch s.State {
+		case types.SpecStatePassed:
+			passed[c]++
+		case types.SpecStateSkipped:
+			skipped[c]++
+		default:
+			t.Errorf("%s: spec %q in %s: %s", path, s.LeafNodeText, c, s.State)
+		}
+	}
+	return passed, skipped
+}
+
+// TestRunScenariosFromFiles runs a scenario file of one's own: with
+// --scenarios alone it replaces the bundled set; with --bundled it runs
+// beside it.
+func TestRunScenariosFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../scenarios/first-issue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "mine"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mine := strings.Replace(string(data), "name: first-issue\n", "name: my-first-issue\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "mine", "my-first-issue.yaml"), []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := runBin(t, dir, "run", "--scenarios", "mine", "--report-dir", "alone")
+	if code != exitOK {
+		t.Fatalf("--scenarios mine: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	passed, skipped := containers(t, filepath.Join(dir, "alone", "ginkgo.json"))
+	if len(passed) != 2 || passed["API"] == 0 || passed["my-first-issue"] == 0 || len(skipped) != 0 {
+		t.Errorf("--scenarios mine ran %v (skipped %v), want the API container and my-first-issue only", passed, skipped)
+	}
+	var cert struct {
+		Scenarios struct{ Files []struct{ Name string } }
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "alone", "certification.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &cert); err != nil {
+		t.Fatal(err)
+	}
+	if f := cert.Scenarios.Files; len(f) != 1 || f[0].Name != filepath.Join("mine", "my-first-issue.yaml") {
+		t.Errorf("certification.yaml lists the scenario files %+v, want mine/my-first-issue.yaml alone", f)
+	}
+
+	out, errOut, code = runBin(t, dir, "run", "--scenarios", "mine", "--bundled", "--report-dir", "both",
+		"--label-filter", "scenario:my-first-issue || scenario:empty-reader")
+	if code != exitOK {
+		t.Fatalf("--scenarios mine --bundled: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	passed, skipped = containers(t, filepath.Join(dir, "both", "ginkgo.json"))
+	if len(passed) != 2 || passed["my-first-issue"] == 0 || passed["empty-reader"] == 0 {
+		t.Errorf("--bundled with a label filter ran %v, want my-first-issue and empty-reader", passed)
+	}
+	if skipped["first-issue"] == 0 || skipped["API"] == 0 {
+		t.Errorf("--bundled: the bundled set is not in the run (filtered out: %v)", skipped)
+	}
+}
+
+// TestSetupErrors: what would fail every spec alike is reported once,
+// before anything runs, with what to fix, and exit status 2.
+func TestSetupErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rest = "credential: {system: visionline-hotel}\nexpect: {status: success}\n"
+	write("unfit.yaml", "name: unfit\nencoder: {model: pms, id: front-desk-9}\n"+rest)
+	write("broken.yaml", "name: broken\nencoder: {model: pms, id: front-desk-1}\n")
+	write("empty-reader.yaml", "name: empty-reader\nencoder: {model: pms, id: front-desk-1}\n"+rest)
+	write("a-file", "")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"a scenario that does not fit the lab", []string{"--scenarios", "unfit.yaml"},
+			[]string{`unfit.yaml:2:27: encoder.id: the lab has no encoder "front-desk-9"`, "encodersim lint unfit.yaml"}},
+		{"a scenario that does not load", []string{"--scenarios", "broken.yaml"},
+			[]string{"the --scenarios files do not load", "broken.yaml:"}},
+		{"a bundled name twice", []string{"--scenarios", "empty-reader.yaml", "--bundled"},
+			[]string{`empty-reader.yaml is named "empty-reader", as a bundled scenario is`}},
+		{"an external server that does not answer", []string{"--target", "external", "--api-url", closed, "--links", filepath.Join(dir, "links")},
+			[]string{"external server at " + closed + " does not answer", "connection refused"}},
+		{"a port with no device", []string{"--hardware", "--port", "front-desk-1=" + filepath.Join(dir, "ttyUSB9")},
+			[]string{"port front-desk-1=" + filepath.Join(dir, "ttyUSB9") + ": no such device"}},
+		{"a report directory that cannot be written", []string{"--report-dir", filepath.Join(dir, "a-file", "reports")},
+			[]string{"report directory " + filepath.Join(dir, "a-file", "reports") + " cannot be written"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run"}, tc.args...)
+			if !slices.Contains(tc.args, "--report-dir") {
+				args = append(args, "--report-dir", filepath.Join(dir, "reports-"+strings.ReplaceAll(tc.name, " ", "-")))
+			}
+			out, errOut, code := runBin(t, dir, args...)
+			if code != exitSetup {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitSetup, out, errOut)
+			}
+			if n := strings.Count(errOut, "setup error, nothing ran"); n != 1 {
+				t.Errorf("stderr says %d times that nothing ran, want once:\n%s", n, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			if out != "" || strings.Contains(errOut, "FAIL") || strings.Contains(errOut, "containers in") {
+				t.Errorf("something ran:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+			}
+		})
+	}
+}
+
 func TestCertifiedFailsWhenFiltered(t *testing.T) {
 	out, errOut, code := runBin(t, t.TempDir(), "run", "--certified", "--label-filter", "api", "--report-dir", "r")
 	if code != exitFail {
@@ -198,6 +344,7 @@ func TestUsageErrors(t *testing.T) {
 		{"run", "--shard", "3/2"},
 		{"run", "--scale", "-1"},
 		{"run", "stray"},
+		{"run", "--scenarios", ""},
 		{"requirements", "--profile", "future"},
 	} {
 		out, errOut, code := runBin(t, t.TempDir(), args...)
@@ -221,6 +368,11 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	_, errOut, _ := runBin(t, t.TempDir(), "run", "--help")
+	for _, want := range []string{"--scenarios FILE|DIR", "--bundled", "Exit status:", "2  nothing ran: a usage error", "setup error"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("run --help does not document %q", want)
+		}
+	}
 	for _, hidden := range []string{"--process", "--process-report"} {
 		if strings.Contains(errOut, hidden) {
 			t.Errorf("run --help shows the internal flag %s", hidden)

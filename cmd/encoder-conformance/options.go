@@ -10,6 +10,8 @@ import (
 
 	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/scenarios"
+	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
@@ -32,6 +34,11 @@ System under test:
   --port NAME=DEVICE           an encoder's serial device (repeatable), with --hardware
 
 What to run:
+  --scenarios FILE|DIR         run these scenario files instead of the bundled
+                               set (repeatable): a file, or every *.yaml and
+                               *.yml file directly in a directory
+  --bundled                    with --scenarios: run the bundled set too (alone:
+                               the bundled set, the default)
   --profile current|older      spec revision to certify against (default current)
   --label-filter EXPR          Ginkgo label filter, e.g. 'api || scenario:first-issue'
   --focus REGEXP               only specs whose text matches
@@ -53,18 +60,43 @@ Reports:
   --version V                  product version for the certification report
   -v                           verbose: every spec as it runs
 
+Scenarios. Without --scenarios the run plays every bundled scenario
+("encodersim list" shows them). --scenarios replaces that set with your
+files; add --bundled to play both. Before anything runs, each file must
+load and fit the suite's lab (fixtures/lab.yaml): its encoder is one of
+the lab's, driven with the scenario's model, and its credential's ACS
+system and user are that encoder's own ("encodersim lint FILE" checks
+the same); and no two scenarios may share a name. Your scenarios run on
+every target: in process, against an external server (which must serve
+the lab's encoders), and on real encoders (only those a person can
+carry out, with a --port for their encoder).
+
+Setup. Before any spec runs, the run checks what would otherwise fail
+every spec alike, and stops with exit status 2 and what to fix: a
+scenario that does not load or fit the lab, two scenarios of one name,
+an external server that does not answer at --api-url, a --port encoder
+the lab lacks or a device that does not exist, a report directory that
+cannot be written.
+
 Examples:
   encoder-conformance run
+  encoder-conformance run --scenarios ./my-scenarios --scenarios bug-123.yaml
+  encoder-conformance run --scenarios ./my-scenarios --bundled
   encoder-conformance run --certified --procs 2 --profile older --report-dir reports/older
   encoder-conformance run --label-filter 'api || scenario:first-issue'
   encoder-conformance run --target external --api-url http://127.0.0.1:8450 \
       --links "$XDG_RUNTIME_DIR/encoderlab" --product acme-encode --version 1.4.2
   encoder-conformance run --hardware --scale 1 --port front-desk-1=/dev/ttyUSB0
 
-Exit status: 0 all requirements passed, 1 a failure (or, with --certified,
-a requirement not checked), 2 a usage error, 130 or 143 interrupted by
-SIGINT (Ctrl-C) or SIGTERM: the parts stop their specs and clean up, and
-the summary and reports of what ran are written, marked interrupted.
+Exit status:
+  0  every requirement that ran passed (with --certified: and every
+     requirement of the profile was checked)
+  1  a requirement failed, or with --certified one was not checked
+  2  nothing ran: a usage error (a bad flag or combination of flags) or a
+     setup error (see Setup)
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM: the parts stop their
+     specs and clean up, and the summary and reports of what ran are
+     written, marked interrupted
 `
 
 // options are run's flags.
@@ -89,6 +121,8 @@ type options struct {
 	version     string
 	verbose     bool
 	stallReruns int
+	scenarios   []string
+	bundled     bool
 
 	// Set by the parent on the processes it starts: which part of the
 	// (sharded) plan the process runs, and where its Ginkgo JSON goes.
@@ -162,6 +196,14 @@ func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
 	fs.StringVar(&o.version, "version", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	fs.IntVar(&o.stallReruns, "stall-reruns", conformance.DefaultStallReruns, "")
+	fs.Func("scenarios", "", func(s string) error {
+		if s == "" {
+			return fmt.Errorf("want a scenario file or a directory of them")
+		}
+		o.scenarios = append(o.scenarios, s)
+		return nil
+	})
+	fs.BoolVar(&o.bundled, "bundled", false, "")
 	fs.Var(&o.process, "process", "")
 	fs.StringVar(&o.processReport, "process-report", "", "")
 	if code, stop := parse(fs, args); stop {
@@ -221,9 +263,34 @@ func labHasWorkspace(id string) bool {
 	return false
 }
 
-// config is the suite's configuration for these options.
-func (o *options) config() conformance.Config {
+// config is the suite's configuration for these options. It fails when
+// the --scenarios files do not load.
+func (o *options) config() (conformance.Config, error) {
 	cfg := conformance.NewConfig()
+	if len(o.scenarios) > 0 {
+		scs, err := scenario.LoadPaths(o.scenarios...)
+		if err != nil {
+			return cfg, &conformance.SetupError{Problems: []string{fmt.Sprintf(
+				"the --scenarios files do not load; fix each problem below (encodersim lint FILE shows the same):\n%v", err)}}
+		}
+		if o.bundled {
+			bundled, err := scenarios.All()
+			if err != nil {
+				return cfg, err
+			}
+			var problems []string
+			for _, sc := range scs {
+				if slices.ContainsFunc(bundled, func(b *scenario.Scenario) bool { return b.Name == sc.Name }) {
+					problems = append(problems, fmt.Sprintf("%s is named %q, as a bundled scenario is, and --bundled runs both: the suite tells scenarios apart by name; give yours another name (its name: key)", sc.File, sc.Name))
+				}
+			}
+			if len(problems) > 0 {
+				return cfg, &conformance.SetupError{Problems: problems}
+			}
+			scs = append(bundled, scs...)
+		}
+		cfg.Scenarios = scs
+	}
 	cfg.Profile = o.profile
 	cfg.Certified = o.certified
 	// A failed scenario's line trace and timeline go next to the reports,
@@ -250,7 +317,7 @@ func (o *options) config() conformance.Config {
 			Operator: conformance.TerminalOperator(os.Stdin, os.Stderr),
 		}
 	}
-	return cfg
+	return cfg, nil
 }
 
 // targetInfo describes the system under test for the reports.

@@ -17,7 +17,11 @@ import (
 // the parent on the merged report, since a part alone never covers every
 // requirement.
 func runProcess(o *options, stderr io.Writer) int {
-	cfg := o.config()
+	cfg, err := o.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "encoder-conformance run: %v\n", err)
+		return exitFail
+	}
 	cfg.Certified = false
 	plan, err := conformance.Plan(&cfg)
 	if err != nil {

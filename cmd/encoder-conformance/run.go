@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,11 +32,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.processReport != "" {
 		return runProcess(o, stderr)
 	}
-	cfg := o.config()
+	cfg, err := o.config()
+	if err != nil {
+		return setupError(stderr, err)
+	}
+	if err := preflight(ctx, &cfg, o); err != nil {
+		return setupError(stderr, err)
+	}
 	plan, err := conformance.Plan(&cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "encoder-conformance run: %v\n", err)
-		return exitFail
+		return setupError(stderr, err)
 	}
 	plan = shardOf(plan, o.shard)
 	tmp, err := os.MkdirTemp("", "encoder-conformance-")
@@ -111,6 +117,49 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// preflight checks, before any process starts, what would fail every
+// spec alike (conformance.Preflight) and that the report directory can
+// be written, and returns every problem as one *conformance.SetupError.
+func preflight(ctx context.Context, cfg *conformance.Config, o *options) error {
+	var problems []string
+	if err := checkReportDir(o.reportDir); err != nil {
+		problems = append(problems, err.Error())
+	}
+	var se *conformance.SetupError
+	if err := conformance.Preflight(ctx, cfg); errors.As(err, &se) {
+		problems = append(problems, se.Problems...)
+	} else if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return &conformance.SetupError{Problems: problems}
+	}
+	return nil
+}
+
+// checkReportDir makes the report directory and writes a file in it, so
+// a run that could not keep its reports does not start.
+func checkReportDir(dir string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("report directory %s cannot be written (%v); give --report-dir a directory this user may create and write", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(dir, ".encoder-conformance-check-*")
+	if err != nil {
+		return fail(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// setupError reports a run that cannot start and returns exitSetup.
+func setupError(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "encoder-conformance run: setup error, nothing ran: %v\n", err)
+	return exitSetup
 }
 
 // shardOf returns the containers of shard s of the plan, or the whole

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -50,7 +52,7 @@ func convertCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("convert", convertUsage, stderr)
 	id := fs.String("encoder", "", "encoder id in the scenario (default: the trace's link name, or replayed-encoder)")
 	expect := fs.String("expect", "", "the encode's outcome: success, or error:TYPE")
-	system := fs.String("system", "visionline-hotel", "fixture ACS system of the credential to encode")
+	system := fs.String("system", "", "fixture ACS system `KEY` of the credential to encode (default: the encoder's own in the bundled lab, else visionline-hotel)")
 	scale := fs.Float64("scale", 0, "time scale `F` the trace was recorded at (default: the scale in the trace's header, else 1, a real device)")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -126,6 +128,9 @@ type ConvertOptions struct {
 	// Expect is "success" or "error:TYPE"; "" leaves the expect for the
 	// user to fill in (the scenario does not load until then).
 	Expect string
+	// System is the credential's ACS system key; "" takes the encoder's
+	// own system in the bundled lab (fixtures/lab.yaml), or
+	// visionline-hotel for an encoder the lab lacks.
 	System string
 	// Scale is the time scale the trace was recorded at (0: real time).
 	// The trace's gaps are divided by it, so waits are written in device
@@ -194,7 +199,14 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 		fmt.Fprintf(&b, "# redacted when recorded: %s\n", strings.Join(tr.Header.Redacted, ", "))
 	}
 	fmt.Fprintf(&b, "encoder: {model: replay, protocol: %s, id: %s}\n", proto, strconv.Quote(id))
-	fmt.Fprintf(&b, "credential: {system: %s, ends_in: 72h}\n", strconv.Quote(o.System))
+	system := o.System
+	if system == "" {
+		system = "visionline-hotel"
+		if _, e := scenario.LabEncoder(fixtures.Bundled(), id); e != nil {
+			system = e.System
+		}
+	}
+	fmt.Fprintf(&b, "credential: {system: %s, ends_in: 72h}\n", strconv.Quote(system))
 	if scale != timescale.Real {
 		fmt.Fprintf(&b, "# waits: the recorded gaps divided by %v, the time scale of the recording\n", float64(scale))
 	}

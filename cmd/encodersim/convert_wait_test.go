@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	pmsdriver "github.com/encoderlab/encoderlab/pipeline/driver/pms"
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
@@ -390,4 +391,32 @@ func waitBefore(t *testing.T, y, step string) time.Duration {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestConvertSystemIsTheEncoders: without a system given, a converted
+// scenario's credential is of the encoder's own ACS system in the lab,
+// so it fits the lab (encodersim lint passes it); an encoder the lab
+// lacks gets visionline-hotel.
+func TestConvertSystemIsTheEncoders(t *testing.T) {
+	tr := traceOf("pms", chunk{0, trace.HostToDevice, []byte{0x05}}, chunk{1_000, trace.DeviceToHost, []byte{0x06}})
+	for _, tc := range []struct{ encoder, system string }{
+		{"station-desk", "salto-space-hotel"},
+		{"front-desk-2", "vostio-hotel"},
+		{"replayed-encoder", "visionline-hotel"},
+	} {
+		y, err := Convert(tr, ConvertOptions{Name: "x", Encoder: tc.encoder, Expect: "success"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := scenario.Load("x.yaml", y)
+		if err != nil {
+			t.Fatalf("%s: converted scenario does not load: %v\n%s", tc.encoder, err, y)
+		}
+		if s.Credential.System != tc.system {
+			t.Errorf("%s: credential system %q, want %q", tc.encoder, s.Credential.System, tc.system)
+		}
+		if err := scenario.CheckLab(s, fixtures.Bundled()); (err == nil) != (tc.encoder != "replayed-encoder") {
+			t.Errorf("%s: CheckLab = %v", tc.encoder, err)
+		}
+	}
 }

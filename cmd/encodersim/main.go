@@ -2,8 +2,8 @@
 // playing a scenario, so that encoderd (or any program that speaks an
 // encoder's protocol) can drive them as if they were desk encoders.
 //
-//	encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
-//	encodersim lint FILE...
+//	encodersim run [--links DIR] [--scale F] [--bundled] [--encoder [SCENARIO=]NAME]... FILE|NAME...
+//	encodersim lint [--lab FILE] FILE...
 //	encodersim list
 //	encodersim show [-o OUT.html] [--outcome TEXT] TRACE
 //
@@ -13,7 +13,12 @@
 // tells encoderd to look, so the two find each other with no
 // configuration. A links directory another user owns or may write is
 // refused, and so is an encoder whose link another running simulator
-// holds.
+// holds. Each encoder plays one scenario: --encoder moves a scenario to
+// another lab encoder of its model, and a scenario whose encoder an
+// earlier one took plays on the lab's next free one.
+//
+// Lint checks scenario files, and that each fits the lab
+// (scenario.CheckLab), as the conformance suite does before it runs.
 package main
 
 import (
@@ -32,6 +37,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/internal/cli"
 	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/scenarios"
@@ -57,8 +63,8 @@ func main() {
 const usage = `encodersim runs virtual card encoders on pseudo-terminals.
 
 Usage:
-  encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
-  encodersim lint FILE...
+  encodersim run [--links DIR] [--scale F] [--bundled] [--encoder [SCENARIO=]NAME]... FILE|NAME...
+  encodersim lint [--lab FILE] FILE...
   encodersim list
   encodersim show [-o OUT.html] [--outcome TEXT] TRACE
   encodersim record --device PATH --link PATH [--protocol P] [--out FILE] [--redact LIST]
@@ -67,7 +73,7 @@ Usage:
 
 Commands:
   run      start an encoder for each scenario and play its timeline
-  lint     check scenario files and print every problem
+  lint     check scenario files, and that they fit the lab, and print every problem
   list     list the bundled scenarios
   show     draw a serial trace as an HTML timeline
   record   forward between an encoder and the pipeline, writing a trace
@@ -101,7 +107,7 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) { return cli.Parse(fs, a
 // defaultLinks is where encoderd's bundled lab looks for encoders.
 func defaultLinks() string { return linkdir.Default() }
 
-const runUsage = `Usage: encodersim run [--links DIR] [--scale F] [--bundled] FILE|NAME...
+const runUsage = `Usage: encodersim run [--links DIR] [--scale F] [--bundled] [--encoder [SCENARIO=]NAME]... [--lab FILE] FILE|NAME...
 
 Start a virtual encoder for each scenario, print one line per encoder
 (id, model, tty, link), play each scenario's timeline and print how it
@@ -109,6 +115,20 @@ ended, then keep the encoders running until interrupted (Ctrl-C or
 SIGTERM). An argument ending in .yaml or .yml is a file; any other
 argument, or every argument with --bundled, names a bundled scenario
 ("encodersim list" shows them).
+
+Encoders. A scenario plays on the encoder its file names (encoder.id),
+unless --encoder puts it on another encoder of the lab that the lab
+drives with the same model: --encoder NAME with one scenario,
+--encoder SCENARIO=NAME (the scenario's name, or the argument as
+written) with several. One encoder plays one scenario: when several
+scenarios name the same encoder, the first keeps it and each of the
+others plays on the lab's next free encoder of its model, in the lab's
+order (fixtures/lab.yaml: front-desk-1, front-desk-2, station-desk for
+pms; nfc-desk-1, nfc-station-desk for pn532), which stderr says and the
+encoder's line shows. A model's encoders all taken is an error. The
+credential you encode is up to you: give encoderd one of the new
+encoder's own ACS system. --lab FILE takes the encoders from another
+lab (the one encoderd runs with, encoderd --lab FILE).
 
 Links. Each encoder is published as DIR/<encoder id>, a symlink to its
 pty. DIR defaults to $XDG_RUNTIME_DIR/encoderlab, or to
@@ -119,9 +139,16 @@ controls what encoderd talks to. An encoder whose link another running
 simulator holds is refused too, naming that simulator; the link of one
 that was killed is taken over.
 
+Exit status: 0 stopped by a signal with no timeline failed; 1 a scenario
+failed to load, to start or to play, or a model's encoders were all
+taken; 2 a usage error, an --encoder the lab lacks or drives with
+another model among them.
+
 Examples:
   encodersim run first-issue
   encodersim run --scale 0.1 empty-reader busy-then-success
+  encodersim run --encoder station-desk first-issue
+  encodersim run --encoder busy-then-success=station-desk empty-reader busy-then-success
   encodersim run --links /run/encoderlab ./my-desk.yaml
 `
 
@@ -130,6 +157,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	links := fs.String("links", defaultLinks(), "publish each encoder as `DIR`/<encoder id> (a directory of your own; see Links above)")
 	scale := fs.Float64("scale", 1, "time scale `F` for every device and timeline duration (0.01 runs 100 times faster)")
 	bundled := fs.Bool("bundled", false, "read every argument as a bundled scenario name")
+	var encoders encoderFlags
+	fs.Var(&encoders, "encoder", "play a scenario on another lab encoder of its model, as `[SCENARIO=]NAME` (repeatable; see Encoders above)")
+	labFile := fs.String("lab", "", "take the lab's encoders from `FILE` instead of the bundled fixtures/lab.yaml")
 	debug := fs.Bool("debug", false, "log every byte on the lines")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -143,6 +173,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "encodersim run: --scale %v: want a factor in (0, 1000]\n", *scale)
 		return exitUsage
 	}
+	lab, err := loadLab(*labFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "encodersim run: --lab: %v\n", err)
+		return exitUsage
+	}
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
@@ -150,8 +185,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var scs []*scenario.Scenario
+	var argOf []string
 	failed := false
-	ids := map[string]string{}
 	for _, arg := range fs.Args() {
 		sc, err := load(arg, *bundled)
 		if err != nil {
@@ -159,16 +194,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			failed = true
 			continue
 		}
-		if prev, dup := ids[sc.Encoder.ID]; dup {
-			fmt.Fprintf(stderr, "%s: encoder %q is already run by %s\n", arg, sc.Encoder.ID, prev)
-			failed = true
-			continue
-		}
-		ids[sc.Encoder.ID] = arg
 		scs = append(scs, sc)
+		argOf = append(argOf, arg)
 	}
 	if failed {
 		return exitFail
+	}
+	if code, ok := assignEncoders(scs, argOf, encoders, lab, stderr); !ok {
+		return code
 	}
 
 	opts := sim.Options{LinkDir: *links, Scale: timescale.Scale(*scale), Logger: log}
@@ -222,7 +255,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // load reads a scenario file, or a bundled scenario by name.
 func load(arg string, bundled bool) (*scenario.Scenario, error) {
-	if !bundled && (strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml")) {
+	if !bundled && scenario.IsFileName(arg) {
 		return scenario.LoadFile(arg)
 	}
 	sc, err := scenarios.Load(arg)
@@ -232,18 +265,27 @@ func load(arg string, bundled bool) (*scenario.Scenario, error) {
 	return sc, err
 }
 
-const lintUsage = `Usage: encodersim lint FILE...
+const lintUsage = `Usage: encodersim lint [--lab FILE] FILE...
 
-Check scenario files and print every problem as FILE:LINE:COL: MESSAGE.
-Exit status 1 if any file has a problem.
+Check scenario files and print every problem as FILE:LINE:COL: MESSAGE:
+first what the file says (the format, docs/scenarios.md), then, once it
+loads, whether it fits the lab, as "encoder-conformance run --scenarios"
+checks before it runs anything: the encoder encoder.id names is one of
+the lab's, the lab drives it with the scenario's model, and the
+credential's ACS system and user are that encoder's own. The lab is the
+bundled one (fixtures/lab.yaml), or FILE with --lab (a lab you run
+encoderd with, encoderd --lab FILE).
+Exit status 1 if any file has a problem, 2 on a usage error.
 
 Examples:
   encodersim lint my-desk.yaml
   encodersim lint scenarios/*.yaml
+  encodersim lint --lab my-lab.yaml my-desk.yaml
 `
 
 func lintCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("lint", lintUsage, stderr)
+	labFile := fs.String("lab", "", "check against the lab in `FILE` instead of the bundled fixtures/lab.yaml")
 	if code, stop := parse(fs, args); stop {
 		return code
 	}
@@ -252,15 +294,32 @@ func lintCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
+	lab, err := loadLab(*labFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "encodersim lint: --lab: %v\n", err)
+		return exitUsage
+	}
 	code := exitOK
 	for _, file := range fs.Args() {
-		if _, err := scenario.LoadFile(file); err != nil {
+		sc, err := scenario.LoadFile(file)
+		if err == nil {
+			err = scenario.CheckLab(sc, lab)
+		}
+		if err != nil {
 			// A *scenario.LoadError prints one FILE:LINE:COL line per problem.
 			fmt.Fprintln(stdout, err)
 			code = exitFail
 		}
 	}
 	return code
+}
+
+// loadLab is the lab in file, or the bundled one when file is "".
+func loadLab(file string) (*fixtures.Lab, error) {
+	if file == "" {
+		return fixtures.Bundled(), nil
+	}
+	return fixtures.Load(file)
 }
 
 const listUsage = `Usage: encodersim list

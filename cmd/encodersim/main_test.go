@@ -73,6 +73,48 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// TestLintChecksTheLab: a scenario that loads but does not fit the lab
+// (an encoder the lab lacks, a model the lab does not drive the encoder
+// with) fails lint with the position of the key at fault, and fits
+// another lab given with --lab that has such an encoder.
+func TestLintChecksTheLab(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const rest = "credential: {system: visionline-hotel}\nexpect: {status: success}\n"
+	missing := write("missing.yaml", "name: missing\nencoder: {model: pms, id: back-office}\n"+rest)
+	wrongModel := write("wrong-model.yaml", "name: wrong-model\nencoder: {model: pn532, id: front-desk-1}\n"+rest)
+
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"lint", missing, wrongModel}, &out, &errOut); code != exitFail {
+		t.Fatalf("lint exited %d, want %d; stdout:\n%s", code, exitFail, out.String())
+	}
+	for _, want := range []string{
+		missing + `:2:27: encoder.id: the lab has no encoder "back-office" (its pms encoders: front-desk-1, front-desk-2, station-desk)`,
+		wrongModel + ":2:18: encoder.model: pn532, but the lab drives front-desk-1 with pms (its pn532 encoders: nfc-desk-1, nfc-station-desk)",
+	} {
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("lint output lacks the line\n%s\ngot:\n%s", want, out.String())
+		}
+	}
+
+	lab, err := os.ReadFile("../../fixtures/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := write("lab.yaml", strings.Replace(string(lab), "display_name: front-desk-1", "display_name: back-office", 1))
+	out.Reset()
+	if code := run(context.Background(), []string{"lint", "--lab", other, missing}, &out, &errOut); code != exitOK {
+		t.Fatalf("lint --lab with a lab that has back-office exited %d:\n%s", code, out.String())
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -94,7 +136,17 @@ func TestUsage(t *testing.T) {
 		{[]string{"record", "--device", "/dev/null", "--link", "x", "--protocol", "pms", "--redact", "shoe-size"}, exitUsage},
 		{[]string{"record", "--device", "/dev/null", "--link", "x", "--redact", "keys"}, exitUsage}, // --redact needs --protocol
 		{[]string{"run", "--links", "", "no-such-scenario"}, exitFail},
-		{[]string{"run", "--links", "", "first-issue", "empty-reader"}, exitFail}, // same encoder twice
+		// Four pms scenarios on front-desk-1: the lab has three pms encoders.
+		{[]string{"run", "--links", "", "first-issue", "empty-reader", "busy-then-success", "garbled-answer"}, exitFail},
+		{[]string{"run", "--links", "", "--encoder", "nfc-desk-1", "first-issue"}, exitUsage},   // a pn532 encoder for a pms scenario
+		{[]string{"run", "--links", "", "--encoder", "front-desk-9", "first-issue"}, exitUsage}, // not in the lab
+		{[]string{"run", "--links", "", "--encoder", "front-desk-2", "first-issue", "empty-reader"}, exitUsage},
+		{[]string{"run", "--links", "", "--encoder", "nope=front-desk-2", "first-issue"}, exitUsage},
+		{[]string{"run", "--links", "", "--encoder", "=front-desk-2", "first-issue"}, exitUsage},
+		{[]string{"run", "--links", "", "--encoder", "front-desk-2", "--encoder", "station-desk", "first-issue"}, exitUsage},
+		{[]string{"run", "--links", "", "--encoder", "first-issue=front-desk-2", "--encoder", "empty-reader=front-desk-2", "first-issue", "empty-reader"}, exitUsage},
+		{[]string{"run", "--lab", "/no/such/lab.yaml", "first-issue"}, exitUsage},
+		{[]string{"lint", "--lab", "/no/such/lab.yaml", "x.yaml"}, exitUsage},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &errOut); code != tc.code {
@@ -180,5 +232,178 @@ func TestRunServesUntilStopped(t *testing.T) {
 	}
 	if _, err := os.Lstat(link); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("link left behind: %v", err)
+	}
+}
+
+// TestRunDocumentedExample runs the example of "encodersim run --help"
+// that plays two scenarios naming the same encoder: the second plays on
+// the lab's next free pms encoder, and each encoder plays its own
+// scenario (front-desk-1 waits for a card and answers TO; front-desk-2
+// answers BY once, then writes the card on the retry).
+func TestRunDocumentedExample(t *testing.T) {
+	const example = "encodersim run --scale 0.1 empty-reader busy-then-success"
+	if !strings.Contains(runUsage, "\n  "+example+"\n") {
+		t.Fatalf("run --help no longer shows the example %q", example)
+	}
+	links := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		args := append([]string{"run", "--links", links}, strings.Fields(example)[2:]...)
+		code := run(ctx, args, pw, &errOut)
+		pw.Close()
+		done <- code
+	}()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("encodersim run ended its output early; stderr:\n%s", errOut.String())
+			}
+			return l
+		case <-time.After(patience):
+			t.Fatalf("encodersim run printed nothing more; stderr:\n%s", errOut.String())
+		}
+		return ""
+	}
+	for _, id := range []string{"front-desk-1", "front-desk-2"} {
+		if l := next(); !strings.HasPrefix(l, id+"\tmodel pms\ttty /dev/pts/") || !strings.HasSuffix(l, "link "+filepath.Join(links, id)) {
+			t.Fatalf("line %q, want encoder %s's id, model, tty and link", l, id)
+		}
+	}
+	if want := "busy-then-success: encoder front-desk-1 is already run by empty-reader.yaml; playing on front-desk-2"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr does not say where busy-then-success plays (want %q):\n%s", want, errOut.String())
+	}
+
+	open := func(id string) *serialport.Port {
+		t.Helper()
+		p, err := serialport.Open(filepath.Join(links, id), serialport.Mode{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		if err := p.SetDeadline(time.Now().Add(patience)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// exchange sends an encode command and returns the ACK and the
+	// answer frame up to its ETX (the answer's fields vary).
+	cn := pmsFrame(t, "CN", "01", "9F2C4D1A00000001", "G", "", "", "")
+	rc := pmsFrame(t, "RC", "01")
+	exchange := func(p *serialport.Port, cmd []byte) string {
+		t.Helper()
+		if _, err := p.Write(cmd); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		b := make([]byte, 1)
+		for len(got) == 0 || got[len(got)-1] != 0x03 {
+			if _, err := io.ReadFull(p, b); err != nil {
+				t.Fatalf("reading the answer after % X: %v", got, err)
+			}
+			got = append(got, b[0])
+		}
+		if _, err := io.ReadFull(p, b); err != nil { // the LRC
+			t.Fatal(err)
+		}
+		if _, err := p.Write([]byte{0x06}); err != nil { // the host's ACK of the answer
+			t.Fatal(err)
+		}
+		return string(got)
+	}
+
+	desk2 := open("front-desk-2")
+	// The timeline puts busy-then-success's card on the reader after it
+	// makes the device busy: once a read (which answers at once, and is
+	// not an encode) sees that card, the device is busy for one encode.
+	for {
+		got := exchange(desk2, rc)
+		if strings.HasPrefix(got, "\x06\x02OK\xb301\xb304E2F3A4B5C6D7\xb3") {
+			break
+		}
+		if got != "\x06\x02NC\xb301\x03" {
+			t.Fatalf("front-desk-2 answered a read %q, want NC until busy-then-success's card 04E2F3A4B5C6D7 is placed", got)
+		}
+	}
+	if got := exchange(desk2, cn); got != "\x06\x02BY\xb301\x03" {
+		t.Fatalf("front-desk-2 answered the first encode %q, want ACK then BY (busy-then-success)", got)
+	}
+	if got := exchange(desk2, cn); !strings.HasPrefix(got, "\x06\x02OK\xb301\xb304E2F3A4B5C6D7\xb3") {
+		t.Fatalf("front-desk-2 answered the retry %q, want ACK then OK (the card written)", got)
+	}
+	if l := next(); l != "front-desk-2\tbusy-then-success.yaml: timeline done" {
+		t.Fatalf("line %q, want busy-then-success's timeline done on front-desk-2", l)
+	}
+	desk1 := open("front-desk-1")
+	if got := exchange(desk1, cn); got != "\x06\x02TO\xb301\x03" {
+		t.Fatalf("front-desk-1 answered %q, want ACK then TO (empty-reader)", got)
+	}
+	if l := next(); l != "front-desk-1\tempty-reader.yaml: timeline done" {
+		t.Fatalf("line %q, want empty-reader's timeline done on front-desk-1", l)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("run exited %d after it was stopped, want 0; stderr:\n%s", code, errOut.String())
+		}
+	case <-time.After(patience):
+		t.Fatal("run did not end after it was stopped")
+	}
+}
+
+// TestRunOnAnotherEncoder plays a scenario on the encoder --encoder names.
+func TestRunOnAnotherEncoder(t *testing.T) {
+	links := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		code := run(ctx, []string{"run", "--links", links, "--scale", "0.01", "--encoder", "nfc-station-desk", "pn532-first-issue"}, pw, io.Discard)
+		pw.Close()
+		done <- code
+	}()
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		if sc.Scan() {
+			line <- sc.Text()
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case l := <-line:
+		if !strings.HasPrefix(l, "nfc-station-desk\tmodel pn532\t") || !strings.HasSuffix(l, "link "+filepath.Join(links, "nfc-station-desk")) {
+			t.Fatalf("first line %q, want encoder nfc-station-desk's", l)
+		}
+	case <-time.After(patience):
+		t.Fatal("encodersim run printed nothing")
+	}
+	if _, err := os.Lstat(filepath.Join(links, "nfc-desk-1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scenario's own encoder nfc-desk-1 was published too: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("run exited %d after it was stopped, want 0", code)
+		}
+	case <-time.After(patience):
+		t.Fatal("run did not end after it was stopped")
 	}
 }

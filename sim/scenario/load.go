@@ -198,6 +198,9 @@ func (l *loader) addf(n *yaml.Node, format string, args ...any) {
 	l.problems = append(l.problems, Problem{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)})
 }
 
+// pos is where n is written.
+func pos(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
 // describe names a node's type for messages.
 func describe(n *yaml.Node) string {
 	switch n.Kind {
@@ -455,20 +458,24 @@ func (l *loader) encoder(n *yaml.Node) Encoder {
 	if n.Kind != yaml.MappingNode {
 		return e
 	}
+	e.IDAt, e.ModelAt = pos(n), pos(n)
 	if v, ok := f["model"]; !ok {
 		l.addf(n, "encoder.model is required")
 	} else {
+		e.ModelAt = pos(v)
 		e.Model, _ = l.oneOf(v, "encoder.model", "model", Models)
 	}
 	if v, ok := f["id"]; !ok {
 		l.addf(n, "encoder.id is required")
 	} else if id, ok := l.str(v, "encoder.id"); ok {
+		e.IDAt = pos(v)
 		if strings.TrimSpace(id) == "" {
 			l.addf(v, "encoder.id must not be empty")
 		}
 		e.ID = id
 	}
 	if v, ok := f["protocol"]; ok {
+		e.ProtocolAt = pos(v)
 		e.Protocol, _ = l.oneOf(v, "encoder.protocol", "protocol", []string{"pms", "pn532"})
 	}
 	if v, ok := f["card_wait"]; ok {
@@ -544,15 +551,18 @@ func (l *loader) credential(n *yaml.Node) Credential {
 	if n.Kind != yaml.MappingNode {
 		return c
 	}
+	c.SystemAt = pos(n)
 	if v, ok := f["system"]; !ok {
 		l.addf(n, "credential.system is required")
 	} else if s, ok := l.str(v, "credential.system"); ok {
+		c.SystemAt = pos(v)
 		if s == "" {
 			l.addf(v, "credential.system must not be empty")
 		}
 		c.System = s
 	}
 	if v, ok := f["user"]; ok {
+		c.UserAt = pos(v)
 		if s, ok := l.str(v, "credential.user"); ok {
 			if s == "" {
 				l.addf(v, "credential.user must not be empty")

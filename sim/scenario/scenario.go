@@ -55,7 +55,14 @@ type Encoder struct {
 	// "pn532"); other models speak their own.
 	Protocol string
 	Line     int
+	// IDAt, ModelAt and ProtocolAt are where encoder.id, encoder.model
+	// and encoder.protocol are written, for problems found after loading
+	// (CheckLab); ProtocolAt is zero without a protocol.
+	IDAt, ModelAt, ProtocolAt Pos
 }
+
+// Pos is a 1-based line and column in a scenario file (zero: unknown).
+type Pos struct{ Line, Column int }
 
 // CardSpec is a card on the desk.
 type CardSpec struct {
@@ -82,6 +89,10 @@ type Credential struct {
 	// validity (0: unset).
 	StartsIn, EndsIn time.Duration
 	Line             int
+	// SystemAt and UserAt are where credential.system and
+	// credential.user are written (UserAt is zero when the file leaves
+	// user to its default).
+	SystemAt, UserAt Pos
 }
 
 // Op is a timeline step's operation.
