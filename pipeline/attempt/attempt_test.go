@@ -1,6 +1,7 @@
 package attempt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -986,4 +987,49 @@ func TestReadPastTheDeadlineIsTerminal(t *testing.T) {
 	if s := r.storedCredential(c.ACSCredentialID); s.IsIssued == nil || *s.IsIssued {
 		t.Errorf("an expired encode changed the credential: is_issued %v", s.IsIssued)
 	}
+}
+
+// At debug level the log shows what the encoder was asked and what it
+// answered (encoderd --log-level debug).
+func TestDebugLogShowsTheEncoderExchange(t *testing.T) {
+	var buf syncBuf
+	r := newRig(t, func(c *attempt.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	r.start()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	a := r.encode(c, frontDesk1)
+	r.drivers[frontDesk1].next(t).reply <- succeed("04000000000032")
+	if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
+		t.Fatalf("attempt ended %s, want success", got.Status)
+	}
+	logged := buf.String()
+	for _, want := range []string{
+		"level=DEBUG msg=\"encoder asked to write the card\" action_attempt_id=" + a.ActionAttemptID,
+		"card_id=" + credential.CardID(c.ACSCredentialID),
+		"level=DEBUG msg=\"encoder answered\" action_attempt_id=" + a.ActionAttemptID,
+		"card_number=04000000000032",
+	} {
+		if !strings.Contains(logged, want) {
+			t.Errorf("debug log lacks %q:\n%s", want, logged)
+		}
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for the service's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

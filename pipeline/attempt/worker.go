@@ -273,7 +273,13 @@ func (w *worker) process(ctx context.Context, j *job) {
 	}
 
 	j.writing.Store(true)
-	card, err := w.cfg.Driver.Encode(encodeCtx, port, credential.Job(c))
+	job := credential.Job(c)
+	s.log.Debug("encoder asked to write the card", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
+		"card_id", job.CardID, "function", job.Function, "deadline", seam.At(a.Deadline))
+	began := time.Now()
+	card, err := w.cfg.Driver.Encode(encodeCtx, port, job)
+	s.log.Debug("encoder answered", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
+		"card_number", card.Number, "technology", card.Technology, "err", err, "took", time.Since(began))
 	if closesPort(err) {
 		w.dropPort(port)
 	}
