@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -175,6 +176,23 @@ func (p *portsFlag) Set(s string) error {
 // returns the exit code.
 func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
 	o := &options{}
+	fs := runFlags(o, stderr)
+	if code, stop := parse(fs, args); stop {
+		return nil, code, false
+	}
+	if msg := o.validate(); msg != "" {
+		return nil, usageError(stderr, "run", "%s", msg), false
+	}
+	return o, 0, true
+}
+
+// hiddenRunFlags are run's flags that only its own parallel processes
+// use; runUsage does not list them.
+var hiddenRunFlags = map[string]bool{"process": true, "process-report": true}
+
+// runFlags defines run's flags on o. Their help is runUsage, written by
+// hand to group them; TestRunUsageListsEveryFlag keeps the two in step.
+func runFlags(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := newFlags("run", runUsage, stderr)
 	fs.StringVar(&o.profile, "profile", "current", "")
 	fs.StringVar(&o.target, "target", "inprocess", "")
@@ -206,13 +224,7 @@ func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
 	fs.BoolVar(&o.bundled, "bundled", false, "")
 	fs.Var(&o.process, "process", "")
 	fs.StringVar(&o.processReport, "process-report", "", "")
-	if code, stop := parse(fs, args); stop {
-		return nil, code, false
-	}
-	if msg := o.validate(); msg != "" {
-		return nil, usageError(stderr, "run", "%s", msg), false
-	}
-	return o, 0, true
+	return fs
 }
 
 // validate returns what is wrong with the combination of flags, or "".
