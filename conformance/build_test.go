@@ -20,21 +20,21 @@ func TestBuildOf(t *testing.T) {
 		text string
 	}{
 		{"no build info", nil,
-			SuiteBuild{ModulePath, "devel", "unknown", false}, "devel, commit unknown"},
+			SuiteBuild{Module: ModulePath, Version: "devel", Revision: "unknown", Modified: false}, "devel, commit unknown"},
 		{"go run: devel, no VCS", main("(devel)"),
-			SuiteBuild{ModulePath, "devel", "unknown", false}, "devel, commit unknown"},
+			SuiteBuild{Module: ModulePath, Version: "devel", Revision: "unknown", Modified: false}, "devel, commit unknown"},
 		{"go build in a work tree with changes",
 			main("(devel)", "vcs", "git", "vcs.revision", "a714f31c0ffee0123456789abcdef0123456789a", "vcs.modified", "true"),
-			SuiteBuild{ModulePath, "devel", "a714f31c0ffee0123456789abcdef0123456789a", true}, "devel, commit a714f31c0ffe (modified)"},
+			SuiteBuild{Module: ModulePath, Version: "devel", Revision: "a714f31c0ffee0123456789abcdef0123456789a", Modified: true}, "devel, commit a714f31c0ffe (modified)"},
 		{"a tagged release", main("v1.4.2", "vcs.revision", "0123456789abcdef", "vcs.modified", "false"),
-			SuiteBuild{ModulePath, "v1.4.2", "0123456789abcdef", false}, "v1.4.2, commit 0123456789ab"},
+			SuiteBuild{Module: ModulePath, Version: "v1.4.2", Revision: "0123456789abcdef", Modified: false}, "v1.4.2, commit 0123456789ab"},
 		{"a pseudo-version names its commit", main("v0.0.0-20261203150307-a714f31c0ffe+dirty"),
-			SuiteBuild{ModulePath, "v0.0.0-20261203150307-a714f31c0ffe+dirty", "a714f31c0ffe", true}, "v0.0.0-20261203150307-a714f31c0ffe+dirty, commit a714f31c0ffe (modified)"},
+			SuiteBuild{Module: ModulePath, Version: "v0.0.0-20261203150307-a714f31c0ffe+dirty", Revision: "a714f31c0ffe", Modified: true}, "v0.0.0-20261203150307-a714f31c0ffe+dirty, commit a714f31c0ffe (modified)"},
 		{"embedded in another module: the dependency's version",
 			&debug.BuildInfo{Main: debug.Module{Path: "example.com/acme", Version: "v2.0.0"},
 				Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "ffffffffffff"}},
 				Deps:     []*debug.Module{{Path: ModulePath, Version: "v1.3.0"}}},
-			SuiteBuild{ModulePath, "v1.3.0", "unknown", false}, "v1.3.0, commit unknown"},
+			SuiteBuild{Module: ModulePath, Version: "v1.3.0", Revision: "unknown", Modified: false}, "v1.3.0, commit unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/encoderlab/encoderlab/internal/buildinfo"
 )
 
 // Exit statuses of every encoderlab command.
@@ -103,18 +105,10 @@ func version(prog string, read func() (*debug.BuildInfo, bool)) string {
 	if !ok {
 		return prog + " devel, commit unknown (no build info)"
 	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
+	b := buildinfo.Of(bi, bi.Main.Path)
+	modified := ""
+	if b.Modified {
+		modified = " (uncommitted changes)"
 	}
-	rev, modified := "unknown", ""
-	for _, s := range bi.Settings {
-		switch {
-		case s.Key == "vcs.revision" && s.Value != "":
-			rev = s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			modified = " (uncommitted changes)"
-		}
-	}
-	return fmt.Sprintf("%s %s, commit %s%s, %s", prog, v, rev, modified, bi.GoVersion)
+	return fmt.Sprintf("%s %s, commit %s%s, %s", prog, b.Version, b.Revision, modified, bi.GoVersion)
 }
