@@ -155,38 +155,64 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// running is "encodersim run" started by startRun.
+type running struct {
+	t      *testing.T
+	lines  chan string
+	done   chan int // its exit status
+	stderr *syncBuffer
+}
+
+// startRun runs encodersim with args until ctx ends, reading its stdout
+// line by line.
+func startRun(t *testing.T, ctx context.Context, args ...string) *running {
+	t.Helper()
+	r := &running{t: t, lines: make(chan string), done: make(chan int, 1), stderr: &syncBuffer{}}
+	pr, pw := io.Pipe()
+	quit := make(chan struct{})
+	t.Cleanup(func() { close(quit) })
+	go func() {
+		code := run(ctx, args, pw, r.stderr)
+		pw.Close()
+		r.done <- code
+	}()
+	go func() {
+		defer io.Copy(io.Discard, pr)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case r.lines <- sc.Text():
+			case <-quit:
+				return
+			}
+		}
+		close(r.lines)
+	}()
+	return r
+}
+
+// next returns the next line of its stdout, failing the test, with its
+// stderr, when it ended or stays silent.
+func (r *running) next() string {
+	r.t.Helper()
+	select {
+	case l, ok := <-r.lines:
+		if !ok {
+			r.t.Fatalf("encodersim run ended its output early; stderr:\n%s", r.stderr.String())
+		}
+		return l
+	case <-time.After(patience):
+		r.t.Fatalf("encodersim run printed nothing more; stderr:\n%s", r.stderr.String())
+	}
+	return ""
+}
+
 func TestRunServesUntilStopped(t *testing.T) {
 	links := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		code := run(ctx, []string{"run", "--links", links, "--scale", "0.01", "empty-reader"}, pw, io.Discard)
-		pw.Close()
-		done <- code
-	}()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("encodersim run ended its output early")
-			}
-			return l
-		case <-time.After(patience):
-			t.Fatal("encodersim run printed nothing")
-		}
-		return ""
-	}
+	r := startRun(t, ctx, "run", "--links", links, "--scale", "0.01", "empty-reader")
+	next, done := r.next, r.done
 
 	link := filepath.Join(links, "front-desk-1")
 	if l := next(); !strings.HasPrefix(l, "front-desk-1\tmodel pms\ttty /dev/pts/") || !strings.HasSuffix(l, "link "+link) {
@@ -248,36 +274,8 @@ func TestRunDocumentedExample(t *testing.T) {
 	links := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	var errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		args := append([]string{"run", "--links", links}, strings.Fields(example)[2:]...)
-		code := run(ctx, args, pw, &errOut)
-		pw.Close()
-		done <- code
-	}()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	next := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("encodersim run ended its output early; stderr:\n%s", errOut.String())
-			}
-			return l
-		case <-time.After(patience):
-			t.Fatalf("encodersim run printed nothing more; stderr:\n%s", errOut.String())
-		}
-		return ""
-	}
+	r := startRun(t, ctx, append([]string{"run", "--links", links}, strings.Fields(example)[2:]...)...)
+	next, done, errOut := r.next, r.done, r.stderr
 	for _, id := range []string{"front-desk-1", "front-desk-2"} {
 		if l := next(); !strings.HasPrefix(l, id+"\tmodel pms\ttty /dev/pts/") || !strings.HasSuffix(l, "link "+filepath.Join(links, id)) {
 			t.Fatalf("line %q, want encoder %s's id, model, tty and link", l, id)
@@ -371,28 +369,10 @@ func TestRunOnAnotherEncoder(t *testing.T) {
 	links := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		code := run(ctx, []string{"run", "--links", links, "--scale", "0.01", "--encoder", "nfc-station-desk", "pn532-first-issue"}, pw, io.Discard)
-		pw.Close()
-		done <- code
-	}()
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case l := <-line:
-		if !strings.HasPrefix(l, "nfc-station-desk\tmodel pn532\t") || !strings.HasSuffix(l, "link "+filepath.Join(links, "nfc-station-desk")) {
-			t.Fatalf("first line %q, want encoder nfc-station-desk's", l)
-		}
-	case <-time.After(patience):
-		t.Fatal("encodersim run printed nothing")
+	r := startRun(t, ctx, "run", "--links", links, "--scale", "0.01", "--encoder", "nfc-station-desk", "pn532-first-issue")
+	done := r.done
+	if l := r.next(); !strings.HasPrefix(l, "nfc-station-desk\tmodel pn532\t") || !strings.HasSuffix(l, "link "+filepath.Join(links, "nfc-station-desk")) {
+		t.Fatalf("first line %q, want encoder nfc-station-desk's", l)
 	}
 	if _, err := os.Lstat(filepath.Join(links, "nfc-desk-1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the scenario's own encoder nfc-desk-1 was published too: %v", err)
