@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"testing"
 
@@ -52,16 +51,9 @@ func TestEncodeOnAVirtualEncoder(t *testing.T) {
 	srv := start(t, cfg)
 	ws := fixtures.Bundled().Workspaces[0]
 	c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
-	var created struct {
-		Credential *seam.Credential `json:"acs_credential"`
-	}
-	if st := c.call("/acs/credentials/create", map[string]string{
-		"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
-	}, &created); st != http.StatusOK {
-		t.Fatalf("/acs/credentials/create: status %d", st)
-	}
+	cred := c.createCard(ws)
 
-	a := c.waitAttempt(c.encode(created.Credential.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
+	a := c.waitAttempt(c.encode(cred.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
 	if a.Status != seam.StatusSuccess {
 		t.Fatalf("encode ended %s %+v, want success", a.Status, a.Error)
 	}

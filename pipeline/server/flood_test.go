@@ -139,15 +139,8 @@ func TestConnectionFlood(t *testing.T) {
 	if st := c.call("/acs/encoders/list", map[string]string{}, &listed); st != http.StatusOK || len(listed.Encoders) != len(ws.Encoders) {
 		t.Fatalf("/acs/encoders/list during the flood: status %d, %d encoders; want 200 and %d", st, len(listed.Encoders), len(ws.Encoders))
 	}
-	var created struct {
-		Credential *seam.Credential `json:"acs_credential"`
-	}
-	if st := c.call("/acs/credentials/create", map[string]string{
-		"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
-	}, &created); st != http.StatusOK {
-		t.Fatalf("/acs/credentials/create during the flood: status %d", st)
-	}
-	a := c.waitAttempt(c.encode(created.Credential.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
+	cred := c.createCard(ws)
+	a := c.waitAttempt(c.encode(cred.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
 	if a.Status != seam.StatusSuccess {
 		t.Fatalf("encode during the flood ended %s %+v, want success", a.Status, a.Error)
 	}

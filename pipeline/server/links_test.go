@@ -83,15 +83,8 @@ func TestRefusesLinksOthersControl(t *testing.T) {
 			srv := start(t, cfg)
 			ws := fixtures.Bundled().Workspaces[0]
 			c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
-			var created struct {
-				Credential *seam.Credential `json:"acs_credential"`
-			}
-			if st := c.call("/acs/credentials/create", map[string]string{
-				"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
-			}, &created); st != http.StatusOK {
-				t.Fatalf("/acs/credentials/create: status %d", st)
-			}
-			credID := created.Credential.ACSCredentialID
+			cred := c.createCard(ws)
+			credID := cred.ACSCredentialID
 			a := c.waitAttempt(c.encode(credID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
 			if a.Status != seam.StatusError {
 				t.Fatalf("encode through a links directory another user controls ended %s %+v, want an error", a.Status, a.Result)

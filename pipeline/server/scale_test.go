@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/timescale"
@@ -91,15 +89,8 @@ func TestWarnsOfAnotherTimeScale(t *testing.T) {
 		startSim(t, "first-issue", cfg.LinkDir, 0.2)
 		ws := fixtures.Bundled().Workspaces[0]
 		c := &client{t: t, url: srv.URL(), token: ws.APIKeys[0]}
-		var created struct {
-			Credential *seam.Credential `json:"acs_credential"`
-		}
-		if st := c.call("/acs/credentials/create", map[string]string{
-			"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
-		}, &created); st != http.StatusOK {
-			t.Fatalf("/acs/credentials/create: status %d", st)
-		}
-		c.waitAttempt(c.encode(created.Credential.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
+		cred := c.createCard(ws)
+		c.waitAttempt(c.encode(cred.ACSCredentialID, fixtures.EncoderID(ws.ID, "front-desk-1")).ActionAttemptID)
 		got := logs.String()
 		if !strings.Contains(got, "encoder front-desk-1's simulator runs at scale 0.2, this server at 0.1") {
 			t.Errorf("opening the link did not warn of the simulator's scale:\n%s", got)

@@ -86,6 +86,21 @@ func (c *client) waitAttempt(id string) *seam.ActionAttempt {
 	}
 }
 
+// createCard creates a card credential for the guest of the bundled
+// lab's Visionline system in workspace ws.
+func (c *client) createCard(ws *fixtures.Workspace) *seam.Credential {
+	c.t.Helper()
+	var created struct {
+		Credential *seam.Credential `json:"acs_credential"`
+	}
+	if st := c.call("/acs/credentials/create", map[string]string{
+		"acs_user_id": ws.System("visionline-hotel").User("guest").ID, "access_method": "card",
+	}, &created); st != http.StatusOK {
+		c.t.Fatalf("/acs/credentials/create: status %d", st)
+	}
+	return created.Credential
+}
+
 func (c *client) encode(credentialID, encoderID string) *seam.ActionAttempt {
 	c.t.Helper()
 	var out struct {
