@@ -68,7 +68,12 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		if c.Rule == "one-encode-per-call" {
 			// Only a scenario that says how many commands its encoder
 			// must see can tell an extra encode from a retry.
-			return sc.Commands != nil
+			for _, e := range sc.AllEncoders() {
+				if e.Commands != nil {
+					return true
+				}
+			}
+			return false
 		}
 		if c.Rule == "attempt-id-unique" {
 			n := 0

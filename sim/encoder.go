@@ -20,6 +20,10 @@ import (
 // ErrClosed is returned by Hangup on an Encoder that was closed.
 var ErrClosed = errors.New("sim: encoder is closed")
 
+// ErrUnplugged is returned by Hangup, Reboot and Unplug on an Encoder
+// that was unplugged.
+var ErrUnplugged = errors.New("sim: encoder is unplugged")
+
 // Options say where and how encoders run.
 type Options struct {
 	// LinkDir, when set, is where an encoder publishes its line as a
@@ -62,6 +66,9 @@ type Encoder struct {
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the current line's serving ends
 	closed bool
+	// unplugged: the line is closed for good (Unplug); the device, its
+	// cards and counters stay readable until Close.
+	unplugged bool
 }
 
 var (
@@ -239,6 +246,9 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	if e.closed {
 		return fmt.Errorf("hang up %s: %w", e.ID(), ErrClosed)
 	}
+	if e.unplugged {
+		return fmt.Errorf("hang up %s: %w", e.ID(), ErrUnplugged)
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("hang up %s: %w", e.ID(), err)
 	}
@@ -260,6 +270,35 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	return nil
 }
 
+// Unplug closes the line for good, as pulling the encoder's cable would:
+// the client's port sees the end of the stream and the link goes away,
+// so a client that reopens the path finds nothing there. The device, its
+// cards and its counters stay readable; the link's name stays claimed
+// until Close.
+func (e *Encoder) Unplug(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return fmt.Errorf("unplug %s: %w", e.ID(), ErrClosed)
+	}
+	if e.unplugged {
+		return fmt.Errorf("unplug %s: %w", e.ID(), ErrUnplugged)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("unplug %s: %w", e.ID(), err)
+	}
+	e.unplugged = true
+	err := e.halt()
+	if e.trace != nil {
+		e.trace.record(trace.DeviceToHost, nil, "unplug")
+	}
+	e.log.Info("unplugged", "link", e.link)
+	if err != nil {
+		return fmt.Errorf("unplug %s: %w", e.ID(), err)
+	}
+	return nil
+}
+
 // Reboot restarts the device model on the same line, as power-cycling
 // the encoder would without unplugging it: the model's session ends (an
 // outstanding command is dropped unanswered, a PN532 chip comes back
@@ -269,6 +308,9 @@ func (e *Encoder) Reboot(ctx context.Context) error {
 	defer e.mu.Unlock()
 	if e.closed {
 		return fmt.Errorf("reboot %s: %w", e.ID(), ErrClosed)
+	}
+	if e.unplugged {
+		return fmt.Errorf("reboot %s: %w", e.ID(), ErrUnplugged)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("reboot %s: %w", e.ID(), err)
@@ -321,7 +363,10 @@ func (e *Encoder) Close() error {
 	e.closed = true
 	// The link goes before its name is released, so the next holder
 	// finds the name free and no link of ours left.
-	err := e.halt()
+	var err error
+	if !e.unplugged {
+		err = e.halt()
+	}
 	if rerr := e.hold.Release(); rerr != nil {
 		err = errors.Join(err, rerr)
 	}

@@ -160,7 +160,7 @@ func TestPlayEncodesOverThePty(t *testing.T) {
 		scenario.Step{Op: scenario.OpPlace, Card: "blank"},
 		scenario.Step{Op: scenario.OpAwait, Command: "encode"},
 	)
-	sc.Commands = map[string]int{"encode": 1}
+	sc.Encoder.Commands = map[string]int{"encode": 1}
 	e := start(t, sc, sim.Options{LinkDir: t.TempDir(), Scale: timescale.Scale(0.01)})
 	played := make(chan error, 1)
 	go func() { played <- e.Play(context.Background()) }()

@@ -4,6 +4,7 @@
 package card
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -86,6 +87,8 @@ type Card struct {
 	contents Contents
 	// writtenAt is when the last write completed.
 	writtenAt time.Time
+	// wrote is closed (and replaced) at every write, waking AwaitWrites.
+	wrote chan struct{}
 }
 
 // WrittenAt is when an encoder last finished writing the card (zero:
@@ -129,4 +132,30 @@ func (c *Card) Write(v Contents) {
 	v.Writes = c.contents.Writes + 1
 	c.contents = v
 	c.writtenAt = time.Now()
+	if c.wrote != nil {
+		close(c.wrote)
+		c.wrote = nil
+	}
+}
+
+// AwaitWrites blocks until an encoder has written the card n times in
+// all, or ctx ends. It returns at once if it already has.
+func (c *Card) AwaitWrites(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		got := c.contents.Writes
+		if c.wrote == nil {
+			c.wrote = make(chan struct{})
+		}
+		ch := c.wrote
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("card %q: await write #%d (written %d times): %w", c.Name, n, got, ctx.Err())
+		}
+	}
 }

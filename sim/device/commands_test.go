@@ -47,7 +47,7 @@ func TestCommandsAwaitEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	err := c.Await(ctx, "cancel", 1)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "await cancel #1 (received 0)") {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "await cancel #1 (0 so far)") {
 		t.Errorf("Await past its context = %v", err)
 	}
 	if err := c.Await(context.Background(), "teleport", 1); err == nil {

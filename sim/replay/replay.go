@@ -420,10 +420,13 @@ func (d *Device) Err() error {
 func (d *Device) Place(*card.Card) error                   { return ErrByteLevel }
 func (d *Device) Remove(string) error                      { return ErrByteLevel }
 func (d *Device) Await(context.Context, string, int) error { return ErrByteLevel }
-func (d *Device) Hold(string, int)                         {}
-func (d *Device) Answer(string, int, string) error         { return ErrByteLevel }
-func (d *Device) Silence(bool)                             {}
-func (d *Device) NAK(int)                                  {}
-func (d *Device) Garble(int)                               {}
-func (d *Device) Busy(int)                                 {}
-func (d *Device) Count(string) int                         { return 0 }
+func (d *Device) AwaitAnswer(context.Context, string, int) error {
+	return ErrByteLevel
+}
+func (d *Device) Hold(string, int)                 {}
+func (d *Device) Answer(string, int, string) error { return ErrByteLevel }
+func (d *Device) Silence(bool)                     {}
+func (d *Device) NAK(int)                          {}
+func (d *Device) Garble(int)                       {}
+func (d *Device) Busy(int)                         {}
+func (d *Device) Count(string) int                 { return 0 }

@@ -18,6 +18,11 @@ type Device interface {
 	// command of that kind, or ctx ends. It returns at once if that
 	// command already arrived.
 	Await(ctx context.Context, command string, n int) error
+	// AwaitAnswer blocks until the device has sent its answer to its
+	// n-th (1-based) command of that kind, or ctx ends. It returns at once
+	// if it already has. A command cancelled or dropped with its line has
+	// no answer.
+	AwaitAnswer(ctx context.Context, command string, n int) error
 	// Hold makes the device leave its n-th command of that kind
 	// unanswered until Answer is called for it, instead of answering
 	// from its model. Play calls Hold for every await followed by a
@@ -42,4 +47,7 @@ type Line interface {
 	// Hangup closes the line, as unplugging the encoder would, and
 	// reopens it under the same path.
 	Hangup(ctx context.Context) error
+	// Unplug closes the line for good, as pulling the encoder's cable
+	// would: its path goes away and nothing answers there again.
+	Unplug(ctx context.Context) error
 }

@@ -29,7 +29,7 @@ var Models = []string{"pms", "pn532", ReplayModel}
 var StackingModels = []string{"pn532"}
 
 // Ops lists every timeline operation, in the order the format documents them.
-var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpExpect, OpSend}
+var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpExpect, OpSend}
 
 // Unknown is the value of an encode's acs_encoder_id or acs_credential_id
 // that stands for a well-formed id naming nothing.
@@ -361,7 +361,7 @@ func names[T ~string](vs []T) []string {
 
 func (l *loader) scenario(root *yaml.Node) *Scenario {
 	s := &Scenario{}
-	f := l.fields(root, "scenario", "name", "description", "covers", "encoder", "cards",
+	f := l.fields(root, "scenario", "name", "description", "covers", "encoder", "encoders", "cards",
 		"credential", "steps", "expect", "encodes", "commands", "faults")
 	if root.Kind != yaml.MappingNode {
 		return s
@@ -387,10 +387,20 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 			}
 		}
 	}
-	if n, ok := f["encoder"]; !ok {
+	one, hasOne := f["encoder"]
+	many, hasMany := f["encoders"]
+	switch {
+	case hasOne && hasMany:
+		l.addf(many, "encoder and encoders are exclusive: give one encoder, or a list of them")
+	case hasOne:
+		s.Encoders = []Encoder{l.encoder(one, "encoder", false)}
+	case hasMany:
+		s.Encoders = l.encoders(many)
+	default:
 		l.addf(root, "encoder is required")
-	} else {
-		s.Encoder = l.encoder(n)
+	}
+	if len(s.Encoders) > 0 {
+		s.Encoder = s.Encoders[0]
 	}
 	declared := map[string]bool{}
 	if n, ok := f["cards"]; ok {
@@ -406,19 +416,33 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 	}
 	if n, ok := f["steps"]; ok {
 		l.protocol = s.Encoder.Protocol
-		s.Steps = l.steps(n, declared, slices.Contains(StackingModels, s.Encoder.Model))
+		s.Steps = l.steps(n, declared, s.Encoders)
 	}
 	l.checkBytes(s)
 	if n, ok := f["faults"]; ok {
+		if len(s.Encoders) > 1 {
+			l.addf(n, "faults apply to a scenario of one encoder; this one has %d", len(s.Encoders))
+		}
 		s.Faults = l.faults(n, s.Cards, len(s.Steps))
 	}
 	expect, hasExpect := f["expect"]
 	encodes, hasEncodes := f["encodes"]
 	switch {
+	case s.Credential.Refused != nil && (hasExpect || hasEncodes):
+		at := expect
+		if hasEncodes {
+			at = encodes
+		}
+		l.addf(at, "credential.expect refuses the credential's creation, so there is nothing to encode: leave out expect and encodes")
+	case s.Credential.Refused != nil:
 	case hasExpect && hasEncodes:
 		l.addf(encodes, "expect and encodes are exclusive: give one encode's expect, or a list of encodes")
 	case !hasExpect && !hasEncodes:
 		l.addf(root, "expect or encodes is required")
+	}
+	ids := map[string]bool{}
+	for _, e := range s.Encoders {
+		ids[e.ID] = true
 	}
 	// Both are read even when exclusive, to report the problems inside them too.
 	if hasExpect {
@@ -429,69 +453,111 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 		if encodes.Kind == yaml.SequenceNode && len(items) == 0 {
 			l.addf(encodes, "encodes must list at least one encode")
 		}
-		for _, it := range items {
-			s.Encodes = append(s.Encodes, l.encode(it, declared))
+		for i, it := range items {
+			s.Encodes = append(s.Encodes, l.encode(it, i, declared, ids))
 		}
 	}
 	if n, ok := f["commands"]; ok {
-		s.Commands = map[string]int{}
-		for _, kv := range l.pairs(n, "commands") {
-			k, v := kv[0], kv[1]
-			if !slices.Contains(Commands, k.Value) {
-				l.addf(k, "commands: unknown command %q (want one of %s)", k.Value, strings.Join(Commands, ", "))
-				continue
-			}
-			if c, ok := l.integer(v, "commands."+k.Value); ok {
-				if c < 0 {
-					l.addf(v, "commands.%s must not be negative, got %d", k.Value, c)
-				}
-				s.Commands[k.Value] = c
-			}
+		if hasMany {
+			l.addf(n, "with several encoders, give each its own: encoders[].commands")
+		} else if len(s.Encoders) > 0 {
+			s.Encoders[0].Commands = l.commands(n, "commands")
+			s.Encoder = s.Encoders[0]
 		}
+	}
+	if s.Credential.Refused != nil {
+		s.Encodes = nil
 	}
 	return s
 }
 
-func (l *loader) encoder(n *yaml.Node) Encoder {
+// encoders reads a list of encoders, each with an id of its own.
+func (l *loader) encoders(n *yaml.Node) []Encoder {
+	var out []Encoder
+	seen := map[string]int{}
+	items := l.list(n, "encoders")
+	if n.Kind == yaml.SequenceNode && len(items) == 0 {
+		l.addf(n, "encoders must list at least one encoder")
+	}
+	for i, it := range items {
+		e := l.encoder(it, fmt.Sprintf("encoders[%d]", i), true)
+		if first, dup := seen[e.ID]; dup && e.ID != "" {
+			l.addf(it, "encoders[%d]: encoder %q is listed twice (first at line %d)", i, e.ID, first)
+		}
+		seen[e.ID] = it.Line
+		out = append(out, e)
+	}
+	return out
+}
+
+// commands reads a mapping of command counts.
+func (l *loader) commands(n *yaml.Node, what string) map[string]int {
+	out := map[string]int{}
+	for _, kv := range l.pairs(n, what) {
+		k, v := kv[0], kv[1]
+		if !slices.Contains(Commands, k.Value) {
+			l.addf(k, "%s: unknown command %q (want one of %s)", what, k.Value, strings.Join(Commands, ", "))
+			continue
+		}
+		if c, ok := l.integer(v, what+"."+k.Value); ok {
+			if c < 0 {
+				l.addf(v, "%s.%s must not be negative, got %d", what, k.Value, c)
+			}
+			out[k.Value] = c
+		}
+	}
+	return out
+}
+
+// encoder reads one encoder; what names it in messages ("encoder",
+// "encoders[1]"), and listed says whether it may carry its commands.
+func (l *loader) encoder(n *yaml.Node, what string, listed bool) Encoder {
 	e := Encoder{Line: n.Line}
-	f := l.fields(n, "encoder", "model", "id", "card_wait", "write_time", "writes", "protocol")
+	known := []string{"model", "id", "card_wait", "write_time", "writes", "protocol"}
+	if listed {
+		known = append(known, "commands")
+	}
+	f := l.fields(n, what, known...)
 	if n.Kind != yaml.MappingNode {
 		return e
 	}
 	e.IDAt, e.ModelAt = pos(n), pos(n)
 	if v, ok := f["model"]; !ok {
-		l.addf(n, "encoder.model is required")
+		l.addf(n, "%s.model is required", what)
 	} else {
 		e.ModelAt = pos(v)
-		e.Model, _ = l.oneOf(v, "encoder.model", "model", Models)
+		e.Model, _ = l.oneOf(v, what+".model", "model", Models)
 	}
 	if v, ok := f["id"]; !ok {
-		l.addf(n, "encoder.id is required")
-	} else if id, ok := l.str(v, "encoder.id"); ok {
+		l.addf(n, "%s.id is required", what)
+	} else if id, ok := l.str(v, what+".id"); ok {
 		e.IDAt = pos(v)
 		if strings.TrimSpace(id) == "" {
-			l.addf(v, "encoder.id must not be empty")
+			l.addf(v, "%s.id must not be empty", what)
 		}
 		e.ID = id
 	}
 	if v, ok := f["protocol"]; ok {
 		e.ProtocolAt = pos(v)
-		e.Protocol, _ = l.oneOf(v, "encoder.protocol", "protocol", []string{"pms", "pn532"})
+		e.Protocol, _ = l.oneOf(v, what+".protocol", "protocol", []string{"pms", "pn532"})
 	}
 	if v, ok := f["card_wait"]; ok {
-		e.CardWait = l.duration(v, "encoder.card_wait", false)
+		e.CardWait = l.duration(v, what+".card_wait", false)
 	}
 	if v, ok := f["write_time"]; ok {
-		e.WriteTime = l.duration(v, "encoder.write_time", false)
+		e.WriteTime = l.duration(v, what+".write_time", false)
 	}
 	if v, ok := f["writes"]; ok {
-		items := l.list(v, "encoder.writes")
+		items := l.list(v, what+".writes")
 		e.Writes = []card.Technology{}
 		for _, it := range items {
-			if t, ok := l.oneOf(it, "encoder.writes", "technology", names(card.Technologies)); ok {
+			if t, ok := l.oneOf(it, what+".writes", "technology", names(card.Technologies)); ok {
 				e.Writes = append(e.Writes, card.Technology(t))
 			}
 		}
+	}
+	if v, ok := f["commands"]; ok {
+		e.Commands = l.commands(v, what+".commands")
 	}
 	return e
 }
@@ -545,9 +611,13 @@ func (l *loader) cards(n *yaml.Node) []CardSpec {
 	return out
 }
 
+// AccessMethods are the access_method values of a credential.
+var AccessMethods = []string{"card", "code", "mobile_key"}
+
 func (l *loader) credential(n *yaml.Node) Credential {
-	c := Credential{User: "guest", Function: "guest", Line: n.Line}
-	f := l.fields(n, "credential", "system", "user", "function", "starts_in", "ends_in")
+	c := Credential{User: "guest", Function: "guest", AccessMethod: "card", Line: n.Line}
+	f := l.fields(n, "credential", "system", "user", "function", "access_method", "code",
+		"starts_in", "ends_in", "starts_at", "ends_at", "expect")
 	if n.Kind != yaml.MappingNode {
 		return c
 	}
@@ -575,54 +645,146 @@ func (l *loader) credential(n *yaml.Node) Credential {
 			c.Function = s
 		}
 	}
+	if v, ok := f["access_method"]; ok {
+		if s, ok := l.oneOf(v, "credential.access_method", "access method", AccessMethods); ok {
+			c.AccessMethod = s
+		}
+	}
+	if v, ok := f["code"]; ok {
+		if s, ok := l.text(v, "credential.code"); ok {
+			c.Code = s
+		}
+	}
+	var refused *yaml.Node
+	if v, ok := f["expect"]; ok {
+		refused = v
+		x := l.expect(v, nil)
+		if x.HTTPStatus == 200 {
+			l.addf(v, "credential.expect is a refusal of the credential's creation: give its http_status (400, say) and error.type; leave it out for a credential that is made")
+		}
+		c.Refused = &x
+	}
 	if v, ok := f["starts_in"]; ok {
 		c.StartsIn = l.duration(v, "credential.starts_in", true)
 	}
-	if v, ok := f["ends_in"]; ok {
-		c.EndsIn = l.duration(v, "credential.ends_in", true)
-		if c.EndsIn != 0 && c.EndsIn <= c.StartsIn {
-			l.addf(v, "credential.ends_in (%s) must come after starts_in (%s)", c.EndsIn, c.StartsIn)
+	if v, ok := f["starts_at"]; ok {
+		if _, dup := f["starts_in"]; dup {
+			l.addf(v, "credential.starts_at and starts_in are exclusive: give an absolute time or an offset from now")
+		}
+		c.StartsAt = l.instant(v, "credential.starts_at")
+	}
+	end, hasEnd := f["ends_in"]
+	if hasEnd {
+		c.EndsIn = l.duration(end, "credential.ends_in", true)
+	}
+	if v, ok := f["ends_at"]; ok {
+		if hasEnd {
+			l.addf(v, "credential.ends_at and ends_in are exclusive: give an absolute time or an offset from now")
+		}
+		end, hasEnd = v, true
+		c.EndsAt = l.instant(v, "credential.ends_at")
+	}
+	// A credential made with its end before its start is refused; a
+	// scenario that expects that refusal may say so.
+	if hasEnd && refused == nil {
+		switch {
+		case c.EndsIn != 0 && c.StartsAt.IsZero() && c.EndsIn <= c.StartsIn:
+			l.addf(end, "credential.ends_in (%s) must come after starts_in (%s)", c.EndsIn, c.StartsIn)
+		case !c.EndsAt.IsZero() && !c.StartsAt.IsZero() && !c.EndsAt.After(c.StartsAt):
+			l.addf(end, "credential.ends_at (%s) must come after starts_at (%s)", c.EndsAt.Format(time.RFC3339), c.StartsAt.Format(time.RFC3339))
 		}
 	}
 	return c
 }
 
-func (l *loader) steps(n *yaml.Node, declared map[string]bool, stacking bool) []Step {
+// instant reads an RFC 3339 time ("2027-03-01T11:00:00Z").
+func (l *loader) instant(n *yaml.Node, what string) time.Time {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
+		l.addf(n, "%s must be an RFC 3339 time such as 2027-03-01T11:00:00Z, got %s", what, describe(n))
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, n.Value)
+	if err != nil {
+		l.addf(n, "%s: bad time %q (want RFC 3339 with a zone: 2027-03-01T11:00:00Z)", what, n.Value)
+		return time.Time{}
+	}
+	return t
+}
+
+// deviceOps are the operations that need an encoder on its line, which
+// an unplugged one no longer has.
+var deviceOps = []Op{OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpExpect, OpSend}
+
+func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encoder) []Step {
 	var out []Step
-	var onReader []string // the cards on the reader as the timeline goes
-	var prev Op           // the previous step's operation, "" if unusable
+	model := map[string]string{}
+	for _, e := range encoders {
+		model[e.ID] = e.Model
+	}
+	first := ""
+	if len(encoders) > 0 {
+		first = encoders[0].ID
+	}
+	onReader := map[string][]string{} // per encoder, the cards on its reader as the timeline goes
+	readerOf := map[string]string{}    // per card on a reader, that encoder
+	unplugged := map[string]int{}      // per unplugged encoder, the step that unplugged it
+	var prev *Step                     // the previous step, nil if unusable
 	for i, it := range l.list(n, "steps") {
-		st, ok := l.step(it, i)
+		st, opAt, valueAt, ok := l.step(it, i)
 		if !ok {
-			prev = ""
+			prev = nil
 			continue
 		}
 		what := fmt.Sprintf("step %d (%s)", i+1, st.Op)
+		id := st.On
+		if id == "" {
+			id = first
+		} else if _, known := model[id]; !known && len(encoders) > 0 {
+			l.addf(it, "%s: on: the scenario has no encoder %q", what, id)
+		}
+		if at, gone := unplugged[id]; gone && (slices.Contains(deviceOps, st.Op) || (st.Op == OpAwait && st.Awaits != AwaitWritten)) {
+			l.addf(opAt, "%s: encoder %s was unplugged at step %d; nothing on its line answers any more", what, id, at)
+		}
 		switch st.Op {
 		case OpPlace, OpRemove:
 			if !declared[st.Card] {
-				l.addf(it.Content[1], "%s: no card named %q in cards", what, st.Card)
+				l.addf(valueAt, "%s: no card named %q in cards", what, st.Card)
 			}
-			on := slices.Index(onReader, st.Card)
+			cards := onReader[id]
+			on := slices.Index(cards, st.Card)
+			where, elsewhere := readerOf[st.Card]
 			switch {
+			case st.Op == OpPlace && elsewhere && where != id:
+				l.addf(valueAt, "%s: card %q is on %s's reader; remove it first", what, st.Card, where)
 			case st.Op == OpPlace && on >= 0:
-				l.addf(it.Content[1], "%s: card %q is already on the reader", what, st.Card)
-			case st.Op == OpPlace && len(onReader) > 0 && !stacking:
-				l.addf(it.Content[1], "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
-					what, onReader[0], strings.Join(StackingModels, " or "))
+				l.addf(valueAt, "%s: card %q is already on the reader", what, st.Card)
+			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels, model[id]):
+				l.addf(valueAt, "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
+					what, cards[0], strings.Join(StackingModels, " or "))
 			case st.Op == OpPlace:
-				onReader = append(onReader, st.Card)
+				onReader[id] = append(cards, st.Card)
+				readerOf[st.Card] = id
 			case on < 0:
-				l.addf(it.Content[1], "%s: card %q is not on the reader (place it first)", what, st.Card)
+				l.addf(valueAt, "%s: card %q is not on the reader (place it first)", what, st.Card)
 			default:
-				onReader = slices.Delete(onReader, on, on+1)
+				onReader[id] = slices.Delete(cards, on, on+1)
+				delete(readerOf, st.Card)
+			}
+		case OpAwait:
+			if st.Awaits == AwaitWritten && !declared[st.Card] {
+				l.addf(valueAt, "%s: no card named %q in cards", what, st.Card)
 			}
 		case OpReply:
-			if prev != OpAwait {
-				l.addf(it.Content[0], "%s: reply must come directly after an await", what)
+			switch {
+			case prev == nil || prev.Op != OpAwait || prev.Awaits != AwaitCommand:
+				l.addf(opAt, "%s: reply must come directly after an await of a command", what)
+			case prev.On != st.On:
+				l.addf(opAt, "%s: reply must be on the encoder of the await before it", what)
 			}
+		case OpUnplug:
+			unplugged[id] = i + 1
 		}
-		prev = st.Op
+		prev = &st
 		out = append(out, st)
 	}
 	return out
@@ -632,19 +794,36 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, stacking bool) []
 // gaps between chunks.
 const opDelay Op = "delay"
 
-// step reads one timeline entry: a mapping with a single operation.
-func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
+// step reads one timeline entry: a mapping with a single operation, and
+// the encoder it acts on when the scenario has several.
+// It returns the operation's key and value nodes, for positions.
+func (l *loader) step(n *yaml.Node, i int) (Step, *yaml.Node, *yaml.Node, bool) {
 	what := fmt.Sprintf("step %d", i+1)
 	st := Step{Index: i, Line: n.Line, Column: n.Column}
-	if n.Kind != yaml.MappingNode || len(n.Content) != 2 {
-		if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
-			l.addf(n, "%s must have exactly one operation, got %d", what, len(n.Content)/2)
-		} else {
-			l.addf(n, "%s must be a mapping of one operation such as {place: card}, got %s", what, describe(n))
-		}
-		return st, false
+	if n.Kind != yaml.MappingNode {
+		l.addf(n, "%s must be a mapping of one operation such as {place: card}, got %s", what, describe(n))
+		return st, nil, nil, false
 	}
-	k, v := n.Content[0], n.Content[1]
+	var k, v *yaml.Node
+	ops := 0
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if n.Content[j].Value == "on" {
+			if id, ok := l.str(n.Content[j+1], what+": on"); ok {
+				st.On = id
+			}
+			continue
+		}
+		ops++
+		k, v = n.Content[j], n.Content[j+1]
+	}
+	switch {
+	case ops == 0:
+		l.addf(n, "%s must have an operation such as {place: card}", what)
+		return st, nil, nil, false
+	case ops > 1:
+		l.addf(n, "%s must have exactly one operation, got %d (on: may name its encoder beside it)", what, ops)
+		return st, nil, nil, false
+	}
 	st.Op = Op(k.Value)
 	if st.Op == opDelay {
 		// A trace's gaps read as delays; they are waits like any other.
@@ -659,11 +838,11 @@ func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
 		st.Duration = l.duration(v, what+": wait", false)
 		ok = len(l.problems) == before
 	case OpAwait:
-		st.Command, ok = l.oneOf(v, what+": await", "command", Commands)
+		ok = l.await(v, what, &st)
 	case OpReply:
 		st.Answer, ok = l.oneOf(v, what+": reply", "answer", Answers)
 	case OpSilence:
-		st.On, ok = l.boolean(v, what+": silence")
+		st.Silent, ok = l.boolean(v, what+": silence")
 	case OpNAK, OpGarble, OpBusy:
 		st.Count, ok = l.integer(v, what+": "+k.Value)
 		if ok && st.Count < 1 {
@@ -672,23 +851,50 @@ func (l *loader) step(n *yaml.Node, i int) (Step, bool) {
 		}
 	case OpExpect, OpSend:
 		st.Bytes, ok = l.bytesStep(v, what+": "+k.Value, st.Op)
-	case OpHangup:
+	case OpHangup, OpUnplug:
 		var on bool
-		on, ok = l.boolean(v, what+": hangup")
+		on, ok = l.boolean(v, what+": "+k.Value)
 		if ok && !on {
-			l.addf(v, "%s: hangup takes true (leave the step out to not hang up)", what)
+			l.addf(v, "%s: %s takes true (leave the step out to not %s)", what, k.Value, strings.Replace(k.Value, "hangup", "hang up", 1))
 			ok = false
 		}
 	default:
 		l.addf(k, "%s: unknown operation %q (want one of %s)", what, k.Value, strings.Join(names(Ops), ", "))
-		return st, false
+		return st, nil, nil, false
 	}
-	return st, ok
+	return st, k, v, ok
 }
 
-func (l *loader) encode(n *yaml.Node, declared map[string]bool) Encode {
+// await reads an await step's value: a command kind (its arrival), or
+// {answer: kind} or {written: card}.
+func (l *loader) await(v *yaml.Node, what string, st *Step) bool {
+	if v.Kind != yaml.MappingNode {
+		var ok bool
+		st.Command, ok = l.oneOf(v, what+": await", "command", Commands)
+		return ok
+	}
+	f := l.fields(v, what+": await", AwaitAnswer, AwaitWritten)
+	if len(f) != 1 {
+		if len(v.Content) == 0 || len(f) > 1 {
+			l.addf(v, "%s: await takes one of {answer: command} or {written: card}", what)
+		}
+		return false
+	}
+	if n, ok := f[AwaitAnswer]; ok {
+		st.Awaits = AwaitAnswer
+		var good bool
+		st.Command, good = l.oneOf(n, what+": await answer", "command", Commands)
+		return good
+	}
+	st.Awaits = AwaitWritten
+	var good bool
+	st.Card, good = l.str(f[AwaitWritten], what+": await written")
+	return good
+}
+
+func (l *loader) encode(n *yaml.Node, i int, declared, encoders map[string]bool) Encode {
 	e := Encode{Line: n.Line}
-	f := l.fields(n, "encode", "acs_encoder_id", "acs_credential_id", "expect")
+	f := l.fields(n, "encode", "acs_encoder_id", "acs_credential_id", "on", "concurrent", "expect")
 	if n.Kind != yaml.MappingNode {
 		return e
 	}
@@ -706,6 +912,20 @@ func (l *loader) encode(n *yaml.Node, declared map[string]bool) Encode {
 	}
 	e.Encoder = unknown("acs_encoder_id")
 	e.Credential = unknown("acs_credential_id")
+	if v, ok := f["on"]; ok {
+		if id, ok := l.str(v, "encode: on"); ok {
+			if !encoders[id] {
+				l.addf(v, "encode: on: the scenario has no encoder %q", id)
+			}
+			e.On = id
+		}
+	}
+	if v, ok := f["concurrent"]; ok {
+		e.Concurrent, _ = l.boolean(v, "encode: concurrent")
+		if e.Concurrent && i == 0 {
+			l.addf(v, "encode: concurrent: the first encode has no encode before it to run beside")
+		}
+	}
 	if v, ok := f["expect"]; !ok {
 		l.addf(n, "encode: expect is required")
 	} else {
@@ -755,7 +975,9 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 		}
 	}
 	if v, ok := f["written"]; ok {
-		if s, ok := l.oneOf(v, "expect.written", "content", names(card.Kinds)); ok {
+		if v.Kind == yaml.MappingNode {
+			x.Written, x.Contents = l.written(v)
+		} else if s, ok := l.oneOf(v, "expect.written", "content", names(card.Kinds)); ok {
 			x.Written = card.Kind(s)
 		}
 		if _, ok := f["card"]; !ok {
@@ -785,6 +1007,53 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 	return x
 }
 
+// written reads an expectation's written mapping: the content kind and
+// what else the card must carry.
+func (l *loader) written(n *yaml.Node) (card.Kind, *WrittenContents) {
+	f := l.fields(n, "expect.written", "holds", "function", "valid_from", "valid_until", "label")
+	var kind card.Kind
+	if v, ok := f["holds"]; !ok {
+		l.addf(n, "expect.written.holds is required (the content: %s)", strings.Join(names(card.Kinds), ", "))
+	} else if s, ok := l.oneOf(v, "expect.written.holds", "content", names(card.Kinds)); ok {
+		kind = card.Kind(s)
+	}
+	w := &WrittenContents{}
+	if v, ok := f["function"]; ok {
+		w.Function, _ = l.oneOf(v, "expect.written.function", "function", []string{"guest", "staff"})
+	}
+	bound := func(key string) *Bound {
+		v, ok := f[key]
+		if !ok {
+			return nil
+		}
+		what := "expect.written." + key
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			switch v.Value {
+			case "credential":
+				return &Bound{Credential: true}
+			case "none":
+				return &Bound{None: true}
+			}
+		}
+		t, err := time.Parse(time.RFC3339, v.Value)
+		if v.Kind != yaml.ScalarNode || err != nil {
+			l.addf(v, "%s must be credential (the credential's own bound), none (no bound) or an RFC 3339 time such as 2027-03-01T11:00:00Z, got %s", what, describe(v))
+			return nil
+		}
+		return &Bound{At: t}
+	}
+	w.ValidFrom, w.ValidUntil = bound("valid_from"), bound("valid_until")
+	if v, ok := f["label"]; ok {
+		if s, ok := l.str(v, "expect.written.label"); ok {
+			w.Label = &s
+		}
+	}
+	if (w.Function != "" || w.ValidFrom != nil || w.ValidUntil != nil || w.Label != nil) && kind != card.Guest && kind != card.Staff {
+		l.addf(n, "expect.written: function, validity and label are what an encode writes; they need holds: guest or staff")
+	}
+	return kind, w
+}
+
 // String names a step for messages: "await encode", "wait 100ms".
 func (st Step) String() string {
 	switch st.Op {
@@ -793,11 +1062,17 @@ func (st Step) String() string {
 	case OpWait:
 		return "wait " + st.Duration.String()
 	case OpAwait:
+		switch st.Awaits {
+		case AwaitAnswer:
+			return "await the answer to " + st.Command
+		case AwaitWritten:
+			return "await " + st.Card + " written"
+		}
 		return "await " + st.Command
 	case OpReply:
 		return "reply " + st.Answer
 	case OpSilence:
-		return "silence " + strconv.FormatBool(st.On)
+		return "silence " + strconv.FormatBool(st.Silent)
 	case OpNAK, OpGarble, OpBusy:
 		return string(st.Op) + " " + strconv.Itoa(st.Count)
 	case OpExpect, OpSend:

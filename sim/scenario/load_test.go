@@ -60,7 +60,7 @@ func TestLoadFullExample(t *testing.T) {
 		Cards: []scenario.CardSpec{{Name: "staff", Tech: card.MifareClassic1K, UID: "04A224B1C3D4E5",
 			Holds: card.Staff, CardID: "0011223344556677", Line: 7}},
 		Credential: scenario.Credential{System: "visionline-hotel", User: "guest", Function: "staff",
-			StartsIn: -time.Hour, EndsIn: 72 * time.Hour, Line: 8,
+			AccessMethod: "card", StartsIn: -time.Hour, EndsIn: 72 * time.Hour, Line: 8,
 			SystemAt: scenario.Pos{Line: 8, Column: 22}, UserAt: scenario.Pos{Line: 8, Column: 46}},
 		Steps: []scenario.Step{
 			{Index: 0, Line: 10, Column: 5, Op: scenario.OpPlace, Card: "staff"},
@@ -68,7 +68,7 @@ func TestLoadFullExample(t *testing.T) {
 			{Index: 2, Line: 12, Column: 5, Op: scenario.OpReply, Answer: "valid-user"},
 			{Index: 3, Line: 13, Column: 5, Op: scenario.OpWait, Duration: 100 * time.Millisecond},
 			{Index: 4, Line: 14, Column: 5, Op: scenario.OpRemove, Card: "staff"},
-			{Index: 5, Line: 15, Column: 5, Op: scenario.OpSilence, On: true},
+			{Index: 5, Line: 15, Column: 5, Op: scenario.OpSilence, Silent: true},
 			{Index: 6, Line: 16, Column: 5, Op: scenario.OpNAK, Count: 1},
 			{Index: 7, Line: 17, Column: 5, Op: scenario.OpGarble, Count: 2},
 			{Index: 8, Line: 18, Column: 5, Op: scenario.OpBusy, Count: 3},
@@ -80,8 +80,9 @@ func TestLoadFullExample(t *testing.T) {
 			{Encoder: "unknown", Expect: scenario.Expect{HTTPStatus: 404, ErrorType: "acs_encoder_not_found", Line: 23}, Line: 22},
 			{Credential: "unknown", Expect: scenario.Expect{HTTPStatus: 404, ErrorType: "acs_credential_not_found", Line: 25}, Line: 24},
 		},
-		Commands: map[string]int{"encode": 1, "cancel": 0},
 	}
+	want.Encoder.Commands = map[string]int{"encode": 1, "cancel": 0}
+	want.Encoders = []scenario.Encoder{want.Encoder}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
 	}
@@ -107,9 +108,9 @@ expect: {status: success, card: c}
 	if len(s.Encodes) != 1 || s.Encodes[0].Expect.HTTPStatus != 200 || s.Encodes[0].Encoder != "" || s.Encodes[0].Credential != "" {
 		t.Errorf("encodes = %+v, want one encode of the scenario's own ids expecting HTTP 200", s.Encodes)
 	}
-	if s.Commands != nil || s.Steps != nil || s.Encoder.Writes != nil || s.Encoder.CardWait != 0 {
+	if s.Encoder.Commands != nil || s.Steps != nil || s.Encoder.Writes != nil || s.Encoder.CardWait != 0 {
 		t.Errorf("unset optional parts = commands %v, steps %v, writes %v, card_wait %v; want all unset",
-			s.Commands, s.Steps, s.Encoder.Writes, s.Encoder.CardWait)
+			s.Encoder.Commands, s.Steps, s.Encoder.Writes, s.Encoder.CardWait)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -45,22 +46,31 @@ var (
 	ErrNoCard = errors.New("no such card")
 	// ErrNoAwait is a reply step that does not directly follow an await.
 	ErrNoAwait = errors.New("reply without a preceding await")
-	// ErrNoLine is a hangup step played without a line.
-	ErrNoLine = errors.New("no line to hang up")
+	// ErrNoLine is a hangup or unplug step played without a line.
+	ErrNoLine = errors.New("no line to hang up or unplug")
+	// ErrNoEncoder is a step on an encoder the timeline was not given.
+	ErrNoEncoder = errors.New("no such encoder")
 	// ErrUnknownOp is a step whose operation Play does not know.
 	ErrUnknownOp = errors.New("unknown operation")
 )
 
 // awaitOrdinals numbers each await step among the awaits of the same
-// command (1-based), keyed by step index.
-func awaitOrdinals(steps []Step) map[int]int {
-	seen := map[string]int{}
+// thing on the same encoder (1-based), keyed by step index: the second
+// `await: encode` on an encoder waits for its second encode command, the
+// second `await: {written: a}` for card a's second write.
+func awaitOrdinals(s *Scenario) map[int]int {
+	seen := map[[4]string]int{}
 	out := map[int]int{}
-	for i, st := range steps {
-		if st.Op == OpAwait {
-			seen[st.Command]++
-			out[i] = seen[st.Command]
+	for i, st := range s.Steps {
+		if st.Op != OpAwait {
+			continue
 		}
+		key := [4]string{s.StepOn(st), st.Awaits, st.Command, st.Card}
+		if st.Awaits == AwaitWritten {
+			key[0] = "" // a card is written wherever it lies
+		}
+		seen[key]++
+		out[i] = seen[key]
 	}
 	return out
 }
@@ -68,30 +78,54 @@ func awaitOrdinals(steps []Step) map[int]int {
 // Prepare tells dev which commands the timeline answers itself: for every
 // await directly followed by a reply, dev holds that command instead of
 // answering it from its model. Call it before the device starts serving,
-// so the model cannot answer first.
+// so the model cannot answer first. With several encoders, call it with
+// the part of the scenario on dev's encoder (Scenario.On).
 func Prepare(s *Scenario, dev Device) {
-	n := awaitOrdinals(s.Steps)
+	n := awaitOrdinals(s)
 	for i, st := range s.Steps {
-		if st.Op == OpAwait && i+1 < len(s.Steps) && s.Steps[i+1].Op == OpReply {
+		if st.Op == OpAwait && st.Awaits == AwaitCommand && i+1 < len(s.Steps) && s.Steps[i+1].Op == OpReply {
 			dev.Hold(st.Command, n[i])
 		}
 	}
 }
 
-// Play runs the scenario's timeline against dev, in order, then checks
-// the commands the device received against s.Commands. Waits are scaled;
-// every blocking step ends when ctx does. A failure is a *StepError naming
-// the step.
+// Station is one encoder of a timeline: its device model and the line
+// it sits on (nil: none, so a hangup or unplug step fails).
+type Station struct {
+	Device Device
+	Line   Line
+}
+
+// Play runs the timeline of a one-encoder scenario against dev, in order,
+// then checks the commands the device received against the encoder's
+// commands. Waits are scaled; every blocking step ends when ctx does. A
+// failure is a *StepError naming the step.
 func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Device, line Line, scale timescale.Scale) error {
-	ordinals := awaitOrdinals(s.Steps)
-	observer, _ := line.(StepObserver)
+	return PlayAll(ctx, s, cards, map[string]Station{s.Encoder.ID: {Device: dev, Line: line}}, scale)
+}
+
+// PlayAll runs the scenario's timeline against its encoders, keyed by
+// id, each step on the encoder it names; the cards are shared, as on one
+// desk. When the timeline ends it checks each encoder's commands.
+func PlayAll(ctx context.Context, s *Scenario, cards map[string]*card.Card, stations map[string]Station, scale timescale.Scale) error {
+	ordinals := awaitOrdinals(s)
+	observers := func(i int) {
+		for _, id := range slices.Sorted(maps.Keys(stations)) {
+			if o, ok := stations[id].Line.(StepObserver); ok {
+				o.StepStarted(i)
+			}
+		}
+	}
 	for i, st := range s.Steps {
 		if err := ctx.Err(); err != nil {
 			return &StepError{File: s.File, Step: st, Err: err}
 		}
-		if observer != nil {
-			observer.StepStarted(i)
+		observers(i)
+		station, ok := stations[s.StepOn(st)]
+		if !ok {
+			return &StepError{File: s.File, Step: st, Err: fmt.Errorf("%w %q", ErrNoEncoder, s.StepOn(st))}
 		}
+		dev, line := station.Device, station.Line
 		var err error
 		switch st.Op {
 		case OpPlace:
@@ -110,7 +144,19 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 		case OpWait:
 			err = sleep(ctx, scale.Of(st.Duration))
 		case OpAwait:
-			err = dev.Await(ctx, st.Command, ordinals[i])
+			switch st.Awaits {
+			case AwaitAnswer:
+				err = dev.AwaitAnswer(ctx, st.Command, ordinals[i])
+			case AwaitWritten:
+				c, ok := cards[st.Card]
+				if !ok {
+					err = fmt.Errorf("%w %q", ErrNoCard, st.Card)
+					break
+				}
+				err = c.AwaitWrites(ctx, ordinals[i])
+			default:
+				err = dev.Await(ctx, st.Command, ordinals[i])
+			}
 		case OpReply:
 			if i == 0 || s.Steps[i-1].Op != OpAwait {
 				err = ErrNoAwait
@@ -118,7 +164,7 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 			}
 			err = dev.Answer(s.Steps[i-1].Command, ordinals[i-1], st.Answer)
 		case OpSilence:
-			dev.Silence(st.On)
+			dev.Silence(st.Silent)
 		case OpNAK:
 			dev.NAK(st.Count)
 		case OpGarble:
@@ -133,6 +179,12 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 				break
 			}
 			err = line.Hangup(ctx)
+		case OpUnplug:
+			if line == nil {
+				err = ErrNoLine
+				break
+			}
+			err = line.Unplug(ctx)
 		default:
 			err = fmt.Errorf("%w %q", ErrUnknownOp, st.Op)
 		}
@@ -140,29 +192,30 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 			return &StepError{File: s.File, Step: st, Err: err}
 		}
 	}
-	if observer != nil {
-		observer.StepStarted(len(s.Steps))
+	observers(len(s.Steps))
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(stations)) {
+		dev := stations[id].Device
+		errs = append(errs, checkUnread(dev), CheckCommands(s.On(id), dev))
 	}
-	if err := errors.Join(checkUnread(dev), CheckCommands(s, dev)); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return &StepError{File: s.File, Step: Step{Index: len(s.Steps)}, Err: err}
 	}
 	return nil
 }
 
-// CheckCommands compares the commands dev received with s.Commands and
-// returns a *CountError per kind that differs (joined), or nil. Play calls
-// it when the timeline ends; a runner calls it again once every encode
-// has ended, to catch commands that arrived after the last step.
+// CheckCommands compares the commands dev received with the commands s's
+// encoder must have received and returns a *CountError per kind that
+// differs (joined), or nil. Play calls it when the timeline ends; a runner
+// calls it again once every encode has ended, to catch commands that
+// arrived after the last step. With several encoders, call it with the
+// part of the scenario on dev's encoder (Scenario.On).
 func CheckCommands(s *Scenario, dev Device) error {
-	kinds := make([]string, 0, len(s.Commands))
-	for k := range s.Commands {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
+	want := s.Encoder.Commands
 	var errs []error
-	for _, k := range kinds {
-		if got, want := dev.Count(k), s.Commands[k]; got != want {
-			errs = append(errs, &CountError{Command: k, Got: got, Want: want})
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got := dev.Count(k); got != want[k] {
+			errs = append(errs, &CountError{Command: k, Got: got, Want: want[k]})
 		}
 	}
 	return errors.Join(errs...)

@@ -80,6 +80,11 @@ func (d *fakeDevice) Await(ctx context.Context, cmd string, n int) error {
 	}
 }
 
+func (d *fakeDevice) AwaitAnswer(ctx context.Context, cmd string, n int) error {
+	d.record("await answer %s %d", cmd, n)
+	return nil
+}
+
 func (d *fakeDevice) Hold(cmd string, n int) { d.record("hold %s %d", cmd, n) }
 func (d *fakeDevice) Answer(cmd string, n int, answer string) error {
 	d.record("answer %s %d %s", cmd, n, answer)
@@ -99,6 +104,7 @@ func (d *fakeDevice) Count(cmd string) int {
 type fakeLine struct{ dev *fakeDevice }
 
 func (l fakeLine) Hangup(context.Context) error { l.dev.record("hangup"); return nil }
+func (l fakeLine) Unplug(context.Context) error { l.dev.record("unplug"); return nil }
 
 func load(t *testing.T, steps string, tail string) (*scenario.Scenario, map[string]*card.Card) {
 	t.Helper()

@@ -22,16 +22,21 @@ type Scenario struct {
 	// Covers lists requirement ids the scenario exercises.
 	Covers []string
 
-	Encoder    Encoder
+	// Encoder is the scenario's encoder: the first of Encoders, the one
+	// steps and encodes act on unless they name another.
+	Encoder Encoder
+	// Encoders are every encoder of the scenario, Encoder first. A file
+	// with a top-level `encoder` has one; a scenario built by hand may
+	// leave it nil (AllEncoders).
+	Encoders   []Encoder
 	Cards      []CardSpec
 	Credential Credential
 	Steps      []Step
 	// Encodes are made one after another, each waiting for the previous
-	// attempt's terminal status. A file with a top-level `expect` has one.
+	// attempt's terminal status unless it is Concurrent. A file with a
+	// top-level `expect` has one; a file whose credential's creation is
+	// expected to be refused has none.
 	Encodes []Encode
-	// Commands, when not nil, is how many commands of each kind ("encode",
-	// "read", "cancel") the device must have received by the end.
-	Commands map[string]int
 	// Faults are the serial and device faults applied while the scenario
 	// runs (docs/faults.md).
 	Faults []FaultSpec
@@ -54,6 +59,10 @@ type Encoder struct {
 	// Protocol is the protocol a replay model's frames are in ("pms",
 	// "pn532"); other models speak their own.
 	Protocol string
+	// Commands, when not nil, is how many commands of each kind
+	// ("encode", "read", "cancel") the device must have received by the
+	// end.
+	Commands map[string]int
 	Line     int
 	// IDAt, ModelAt and ProtocolAt are where encoder.id, encoder.model
 	// and encoder.protocol are written, for problems found after loading
@@ -85,10 +94,21 @@ type Credential struct {
 	// Function is "guest" (default) or "staff"; it becomes
 	// visionline_metadata.card_function_type where that applies.
 	Function string
-	// StartsAt and EndsAt are offsets from now for the credential's
+	// AccessMethod is the credential's access_method: "card" (default),
+	// "code" or "mobile_key".
+	AccessMethod string
+	// Code is the code of a "code" credential ("": none sent).
+	Code string
+	// StartsIn and EndsIn are offsets from now for the credential's
 	// validity (0: unset).
 	StartsIn, EndsIn time.Duration
-	Line             int
+	// StartsAt and EndsAt are absolute bounds (zero: unset); each
+	// excludes its offset.
+	StartsAt, EndsAt time.Time
+	// Refused, when not nil, is the API error /acs/credentials/create
+	// must answer: the credential is never made, and nothing is encoded.
+	Refused *Expect
+	Line    int
 	// SystemAt and UserAt are where credential.system and
 	// credential.user are written (UserAt is zero when the file leaves
 	// user to its default).
@@ -104,11 +124,19 @@ const (
 	OpWait    Op = "wait"    // Duration: let (scaled) time pass
 	OpAwait   Op = "await"   // Command: block until the device received the next command of that kind
 	OpReply   Op = "reply"   // Answer: answer the command the preceding await received
-	OpSilence Op = "silence" // On: stop (true) or resume (false) answering anything, ACKs included
+	OpSilence Op = "silence" // Silent: stop (true) or resume (false) answering anything, ACKs included
 	OpNAK     Op = "nak"     // Count: NAK the next Count frames received
 	OpGarble  Op = "garble"  // Count: corrupt the checksum of the next Count frames sent
 	OpBusy    Op = "busy"    // Count: answer "busy" to the next Count encode commands
 	OpHangup  Op = "hangup"  // close the line and reopen it under the same path
+	OpUnplug  Op = "unplug"  // close the line for good: its path goes away
+)
+
+// What an await step waits for (Step.Awaits).
+const (
+	AwaitCommand = ""        // the device's next command of a kind arrived
+	AwaitAnswer  = "answer"  // the device answered its next command of a kind
+	AwaitWritten = "written" // a card was written once more
 )
 
 // Step is one timeline entry.
@@ -119,12 +147,17 @@ type Step struct {
 	Column int
 	Op     Op
 
-	Card     string        // place, remove
+	// On is the id of the encoder the step acts on ("": the scenario's
+	// Encoder).
+	On string
+
+	Card     string        // place, remove, await written
 	Duration time.Duration // wait (unscaled)
-	Command  string        // await: "encode", "read", "cancel"
+	Awaits   string        // await: AwaitCommand, AwaitAnswer or AwaitWritten
+	Command  string        // await (command, answer): "encode", "read", "cancel"
 	Answer   string        // reply: an Answer name
 	Count    int           // nak, garble, busy
-	On       bool          // silence
+	Silent   bool          // silence
 	Bytes    *Bytes        // expect, send
 }
 
@@ -144,6 +177,13 @@ type Encode struct {
 	// for a well-formed id that names nothing.
 	Encoder    string
 	Credential string
+	// On is the id of the scenario encoder the encode runs on ("": the
+	// scenario's Encoder).
+	On string
+	// Concurrent encodes start as soon as the encode before them has been
+	// answered (its attempt created), without waiting for its terminal
+	// status.
+	Concurrent bool
 	Expect     Expect
 	Line       int
 }
@@ -164,5 +204,83 @@ type Expect struct {
 	// Written, when set, is what the Card must hold afterwards (success:
 	// guest or staff; a refusal: what it held before).
 	Written card.Kind
-	Line    int
+	// Contents, when not nil, are further checks of what was written.
+	Contents *WrittenContents
+	Line     int
+}
+
+// WrittenContents are checks of what an encode wrote on its card, beyond
+// the kind of credential. A nil field is not checked.
+type WrittenContents struct {
+	// Function is "guest" or "staff".
+	Function string
+	// ValidFrom and ValidUntil are the bounds the card must carry.
+	ValidFrom, ValidUntil *Bound
+	// Label is the label the card must carry.
+	Label *string
+}
+
+// Bound is an expected validity bound on a card.
+type Bound struct {
+	// Credential: the credential's own starts_at or ends_at, as the API
+	// reported it, to the minute (open when the credential has none).
+	Credential bool
+	// None: no bound. At: that time, to the minute (neither flag set).
+	None bool
+	At   time.Time
+}
+
+// AllEncoders returns the scenario's encoders: Encoders, or the Encoder
+// alone when a scenario built by hand left Encoders nil.
+func (s *Scenario) AllEncoders() []Encoder {
+	if len(s.Encoders) > 0 {
+		return s.Encoders
+	}
+	return []Encoder{s.Encoder}
+}
+
+// On returns the part of s that runs on the encoder with that id: the
+// encoder alone, the steps and encodes on it, every card. It is how one
+// encoder of several is started; On of a one-encoder scenario's own
+// encoder is s itself.
+func (s *Scenario) On(id string) *Scenario {
+	all := s.AllEncoders()
+	if len(all) == 1 && all[0].ID == id {
+		return s
+	}
+	out := *s
+	out.Encoders, out.Steps, out.Encodes = nil, nil, nil
+	for _, e := range all {
+		if e.ID == id {
+			out.Encoder = e
+			out.Encoders = []Encoder{e}
+		}
+	}
+	for _, st := range s.Steps {
+		if s.StepOn(st) == id {
+			out.Steps = append(out.Steps, st)
+		}
+	}
+	for _, e := range s.Encodes {
+		if s.EncodeOn(e) == id {
+			out.Encodes = append(out.Encodes, e)
+		}
+	}
+	return &out
+}
+
+// StepOn is the id of the encoder st acts on.
+func (s *Scenario) StepOn(st Step) string {
+	if st.On != "" {
+		return st.On
+	}
+	return s.Encoder.ID
+}
+
+// EncodeOn is the id of the scenario encoder e runs on.
+func (s *Scenario) EncodeOn(e Encode) string {
+	if e.On != "" {
+		return e.On
+	}
+	return s.Encoder.ID
 }

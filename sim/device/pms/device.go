@@ -197,6 +197,13 @@ func (d *Device) Await(ctx context.Context, command string, n int) error {
 	return d.commands.Await(ctx, command, n)
 }
 
+// AwaitAnswer blocks until the device has sent its answer to its n-th
+// command of that kind (the first send; a retransmission is the same
+// answer). A command cancelled or dropped with its line has no answer.
+func (d *Device) AwaitAnswer(ctx context.Context, command string, n int) error {
+	return d.commands.AwaitAnswer(ctx, command, n)
+}
+
 // Count is how many commands of that kind the device has taken. A
 // retransmitted frame, a NAKed frame, a command answered SE and a CC
 // that found nothing outstanding (a host resynchronising, not a

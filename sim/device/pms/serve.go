@@ -478,6 +478,11 @@ func (s *session) next() error {
 func (s *session) transmit() error {
 	o := s.inflight
 	o.sends++
+	if o.sends == 1 && o.cmd.kind != "" && !o.cmd.resync {
+		// A counted command's answer leaves now; a timeline may wait
+		// for it (AwaitAnswer). Retransmissions are the same answer.
+		s.d.commands.Answered(o.cmd.kind)
+	}
 	// The deadline is taken before the timer is armed, so that the
 	// callback, which fires no earlier than the timer, finds it passed.
 	s.ackDue = time.Now().Add(s.d.cfg.Ack)

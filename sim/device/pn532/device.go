@@ -243,6 +243,12 @@ func (d *Device) Await(ctx context.Context, command string, n int) error {
 	return d.commands.Await(ctx, command, n)
 }
 
+// AwaitAnswer blocks until the device has answered its n-th command of
+// that kind. The chip answers a command in the step that counts it.
+func (d *Device) AwaitAnswer(ctx context.Context, command string, n int) error {
+	return d.commands.AwaitAnswer(ctx, command, n)
+}
+
 // Count is how many commands of that kind the device has received.
 func (d *Device) Count(command string) int {
 	return d.commands.Count(command)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ type session struct {
 	// last is the last response frame sent, for a NACK from the host.
 	last []byte
 	cur  *running
+	// answering are the command kinds whose response the current step
+	// sends, counted as answered once it is on the line.
+	answering []string
 	// out collects what one step writes (the ACK frame, then the
 	// response), so it reaches the line in one write.
 	out  []byte
@@ -154,6 +158,10 @@ func (s *session) step(act func() error) error {
 	for _, kind := range s.chip.takeNoted() {
 		s.d.count(kind)
 	}
+	for _, kind := range s.answering {
+		s.d.commands.Answered(kind)
+	}
+	s.answering = s.answering[:0]
 	return err
 }
 
@@ -220,7 +228,11 @@ func (s *session) frame(f frame) error {
 	}
 	s.d.log.Debug("command", "data", fmt.Sprintf("% X", f.data))
 	r := s.chip.handle(f.data[0], f.data[1:])
+	// The kinds this frame counts as are answered by its response; an
+	// aborted command has none.
+	kinds := slices.Clone(s.chip.noted)
 	if r.wait == nil {
+		s.answering = append(s.answering, kinds...)
 		return s.respond(r.frame)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -239,6 +251,7 @@ func (s *session) frame(f frame) error {
 				return nil
 			}
 			s.cur = nil
+			s.answering = append(s.answering, kinds...)
 			return s.respond(r.then())
 		})
 		if err != nil && s.err == nil {
