@@ -48,6 +48,8 @@ func HardwareCapable(sc *scenario.Scenario) (bool, string) {
 		return false, "no scenario"
 	}
 	switch {
+	case len(sc.AllEncoders()) > 1:
+		return false, fmt.Sprintf("%s:%d has %d encoders: a hardware run drives one real encoder", sc.File, sc.Encoder.Line, len(sc.AllEncoders()))
 	case sc.Encoder.CardWait != 0:
 		return false, fmt.Sprintf("%s:%d sets the encoder's card_wait, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
 	case sc.Encoder.WriteTime != 0:

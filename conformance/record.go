@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,12 @@ type encodeRecord struct {
 	// cardWritten is when the virtual encoder last finished writing it.
 	cardBefore, cardAfter card.Contents
 	cardWritten           time.Time
+	// afterAt is when the /acs/credentials/get answer that gave after
+	// arrived.
+	afterAt time.Time
+	// overlapped: the encode ran beside others (concurrent), so the
+	// credential may have changed under it by their doing.
+	overlapped bool
 }
 
 // where names the encode in failure messages.
@@ -160,35 +167,40 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		linkDir = filepath.Join(tmp, "links")
 	}
 
-	// enc stays nil on hardware: nothing but the API answers is known.
-	var enc *sim.Encoder
+	// desk stays nil on hardware: nothing but the API answers is known.
+	var desk *sim.Desk
 	var play func(context.Context) error
 	if cfg.Hardware != nil {
 		By(fmt.Sprintf("attaching real encoder %s at %s for %s", sc.Encoder.ID, cfg.Hardware.Ports[sc.Encoder.ID], sc.File))
 		rec.hardware = true
 		play = attachHardware(cfg, sc, linkDir)
 	} else {
-		By(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", sc.Encoder.ID, sc.Encoder.Model, sc.File))
+		for _, e := range sc.AllEncoders() {
+			By(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", e.ID, e.Model, sc.File))
+		}
 		var err error
 		opts := sim.Options{LinkDir: linkDir, Scale: cfg.TimeScale, Logger: cfg.Logger}
 		if lines != nil {
 			opts.Trace = lines.add
 			lines.started(time.Now(), filepath.Join(linkDir, sc.Encoder.ID))
 		}
-		enc, err = sim.Start(ctx, sc, opts)
+		desk, err = sim.StartDesk(ctx, sc, opts)
 		if err != nil {
-			Fail(fmt.Sprintf("%s: starting the virtual encoder: %v", sc.File, err))
+			Fail(fmt.Sprintf("%s: starting the virtual encoders: %v", sc.File, err))
 		}
-		rec.onClose(enc.Close)
-		play = enc.Play
+		rec.onClose(desk.Close)
+		play = desk.Play
 	}
 
 	api := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
 
-	By("finding encoder " + sc.Encoder.ID + " with /acs/encoders/list")
-	encoderID := findEncoder(ctx, api, sc.Encoder.ID)
+	encoderIDs := map[string]string{}
+	for _, e := range sc.AllEncoders() {
+		By("finding encoder " + e.ID + " with /acs/encoders/list")
+		encoderIDs[e.ID] = findEncoder(ctx, api, e.ID)
+	}
 
-	By(fmt.Sprintf("creating a card credential on %s with /acs/credentials/create", rec.sys.Key))
+	By(fmt.Sprintf("creating a %s credential on %s with /acs/credentials/create", sc.Credential.AccessMethod, rec.sys.Key))
 	rec.created, rec.credential, rec.request = createCredential(ctx, api, rec.sys, sc)
 
 	playCtx, stopPlay := context.WithCancel(context.Background())
@@ -204,14 +216,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		return nil
 	})
 
-	cred := rec.credential
-	for i, e := range sc.Encodes {
-		er := recordEncode(ctx, cfg, api, enc, sc, i, e, encoderID, cred)
-		rec.encodes = append(rec.encodes, er)
-		if er.after != nil {
-			cred = er.after
-		}
-	}
+	rec.encodes = recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential)
 
 	By("waiting for the timeline to run to its end")
 	grace := cfg.TimeScale.Of(cfg.AttemptDeadline) + 5*time.Second
@@ -227,21 +232,88 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		rec.timeline = fmt.Errorf("stopped waiting for the timeline: %w (%w)", context.Cause(ctx), <-played)
 	}
 	playDone = true
-	if enc != nil {
-		quiesce(ctx, enc.Device(), cfg.TimeScale.Of(2*time.Second))
-		rec.commands = scenario.CheckCommands(sc, enc.Device())
+	if desk != nil {
+		var devs []scenario.Device
+		for _, e := range desk.Encoders() {
+			devs = append(devs, e.Device())
+		}
+		quiesce(ctx, devs, cfg.TimeScale.Of(2*time.Second))
+		var errs []error
+		for _, e := range desk.Encoders() {
+			if err := scenario.CheckCommands(e.Scenario(), e.Device()); err != nil {
+				if len(devs) > 1 {
+					err = fmt.Errorf("encoder %s: %w", e.ID(), err)
+				}
+				errs = append(errs, err)
+			}
+		}
+		rec.commands = errors.Join(errs...)
 	}
 	rec.ended = time.Now()
 	return rec
+}
+
+// recordEncodes makes the scenario's encodes in order: each waits for the
+// attempts before it to end, except a concurrent one, which is called as
+// soon as the encode before it has been answered; the encodes of such a
+// run are then followed side by side. A credential whose creation was
+// refused (cred nil) has no encodes.
+func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario,
+	encoderIDs map[string]string, cred map[string]any) []*encodeRecord {
+	GinkgoHelper()
+	if cred == nil {
+		return nil
+	}
+	var out []*encodeRecord
+	for i := 0; i < len(sc.Encodes); {
+		j := i + 1
+		for j < len(sc.Encodes) && sc.Encodes[j].Concurrent {
+			j++
+		}
+		run := make([]*encodeRecord, 0, j-i)
+		for k := i; k < j; k++ {
+			er := callEncode(ctx, api, desk, sc, k, encoderIDs, cred)
+			er.overlapped = j-i > 1
+			run = append(run, er)
+		}
+		if len(run) == 1 {
+			finishEncode(ctx, cfg, api, desk, sc, run[0])
+		} else {
+			var wg sync.WaitGroup
+			for _, er := range run {
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					finishEncode(ctx, cfg, api, desk, sc, er)
+				}()
+			}
+			wg.Wait()
+		}
+		for _, er := range run {
+			if er.after != nil {
+				cred = er.after
+			}
+		}
+		out = append(out, run...)
+		i = j
+	}
+	return out
 }
 
 // quiesce returns once the device has received no new command for a
 // whole window (at most ten windows in all), so a command the system
 // under test sends late, such as an extra encode queued behind the last
 // one, is counted before the counts are judged.
-func quiesce(ctx context.Context, dev scenario.Device, window time.Duration) {
+func quiesce(ctx context.Context, devs []scenario.Device, window time.Duration) {
 	count := func() [3]int {
-		return [3]int{dev.Count("encode"), dev.Count("read"), dev.Count("cancel")}
+		var c [3]int
+		for _, dev := range devs {
+			c[0] += dev.Count("encode")
+			c[1] += dev.Count("read")
+			c[2] += dev.Count("cancel")
+		}
+		return c
 	}
 	last := count()
 	quiet := time.NewTimer(window)
@@ -284,22 +356,29 @@ func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixt
 	return newClient(sut.URL(), token, workspace)
 }
 
-func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encoder, sc *scenario.Scenario,
-	i int, e scenario.Encode, encoderID string, before map[string]any) *encodeRecord {
+// callEncode makes encode i's encode_credential call.
+func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.Scenario,
+	i int, encoderIDs map[string]string, before map[string]any) *encodeRecord {
 	GinkgoHelper()
+	e := sc.Encodes[i]
 	er := &encodeRecord{index: i, encode: e, before: before}
 	credID, _ := before["acs_credential_id"].(string)
 	if e.Credential == scenario.Unknown {
 		credID = uuid.NewString()
 	}
+	encoderID := encoderIDs[sc.EncodeOn(e)]
 	if e.Encoder == scenario.Unknown {
 		encoderID = uuid.NewString()
 	}
-	if e.Expect.Card != "" && enc != nil {
-		er.cardBefore = enc.Card(e.Expect.Card).Contents()
+	if e.Expect.Card != "" && desk != nil {
+		er.cardBefore = desk.Card(e.Expect.Card).Contents()
 	}
 
-	By(fmt.Sprintf("encode %d of %d: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), describe(e.Expect)))
+	on := ""
+	if len(sc.AllEncoders()) > 1 {
+		on = " on " + sc.EncodeOn(e)
+	}
+	By(fmt.Sprintf("encode %d of %d%s: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), on, describe(e.Expect)))
 	er.credentialID = credID
 	er.started = time.Now()
 	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
@@ -309,7 +388,14 @@ func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encode
 		Fail(fmt.Sprintf("%s: %v", er.where(sc), err))
 	}
 	er.first = res
-	if a, err := attemptOf(res); err == nil && res.Status == 200 {
+	return er
+}
+
+// finishEncode follows the attempt er's call started to its end, then
+// reads the credential and the card back.
+func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario, er *encodeRecord) {
+	GinkgoHelper()
+	if a, err := attemptOf(er.first); err == nil && er.first.Status == 200 {
 		id, _ := a["action_attempt_id"].(string)
 		if a["status"] != "pending" {
 			er.final = a
@@ -322,14 +408,14 @@ func recordEncode(ctx context.Context, cfg *Config, api *client, enc *sim.Encode
 		}
 	}
 	er.ended = time.Now()
-	if res, err := api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": before["acs_credential_id"]}); err == nil {
+	if res, err := api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": er.before["acs_credential_id"]}); err == nil {
 		er.after, _ = credentialOf(res)
+		er.afterAt = res.Received
 	}
-	if e.Expect.Card != "" && enc != nil {
-		er.cardAfter = enc.Card(e.Expect.Card).Contents()
-		er.cardWritten = enc.Card(e.Expect.Card).WrittenAt()
+	if x := er.encode.Expect; x.Card != "" && desk != nil {
+		er.cardAfter = desk.Card(x.Card).Contents()
+		er.cardWritten = desk.Card(x.Card).WrittenAt()
 	}
-	return er
 }
 
 // follow polls the attempt, alternately with POST and GET as Seam's SDKs

@@ -76,7 +76,7 @@ type Registry struct {
 // The values each check parameter may take.
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
-		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity"}
+		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}
@@ -88,7 +88,7 @@ var (
 	fieldWhens     = []string{"", "success", "error"}
 	statuses       = []string{"pending", "success", "error"}
 	issueEffects   = []string{"is-issued", "issued-at", "card-number", "waiting-warning-removed",
-		"visionline-card-id", "vostio-key-id", "unchanged-on-error", "stored", "waiting-before"}
+		"visionline-card-id", "vostio-key-id", "unchanged-on-error", "stored", "waiting-before", "card-contents"}
 	errorTypes = []string{"uncategorized_error", "action_attempt_expired", "no_credential_on_encoder",
 		"incompatible_card_format", "credential_cannot_be_reissued"}
 )

@@ -262,34 +262,59 @@ func findEncoder(ctx context.Context, api *client, name string) string {
 	return ""
 }
 
-// createCredential makes the scenario's card credential; the run cannot
-// go on without it.
+// createCredential makes the scenario's credential and returns the
+// answer, the credential (nil when it was not made) and the request. The
+// run cannot go on without it, unless the scenario expects its creation
+// refused (Credential.Refused): that answer is judged with the rest.
 func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc *scenario.Scenario) (*response, map[string]any, map[string]any) {
 	GinkgoHelper()
 	user := sys.User(sc.Credential.User)
 	if user == nil {
 		Fail(fmt.Sprintf("scenario %s: system %s has no user %q", sc.File, sys.Key, sc.Credential.User))
 	}
-	req := map[string]any{"acs_user_id": user.ID, "access_method": "card"}
-	if sys.ExternalType == "visionline_card" {
-		req["visionline_metadata"] = map[string]any{"card_function_type": sc.Credential.Function}
-	}
-	now := time.Now().UTC()
-	if sc.Credential.StartsIn != 0 || sc.Credential.EndsIn != 0 {
-		req["starts_at"] = now.Add(sc.Credential.StartsIn).Format(time.RFC3339)
-	}
-	if sc.Credential.EndsIn != 0 {
-		req["ends_at"] = now.Add(sc.Credential.EndsIn).Format(time.RFC3339)
-	}
+	req := credentialRequest(sc, sys, user.ID, time.Now().UTC())
 	res, err := api.post(ctx, "/acs/credentials/create", req)
 	if err != nil {
 		Fail(err.Error())
 	}
+	if sc.Credential.Refused != nil && res.Status != 200 {
+		return res, nil, req
+	}
 	c, err := credentialOf(res)
 	if err != nil || res.Status != 200 {
-		Fail(fmt.Sprintf("scenario %s: creating the card credential: %s", sc.File, res))
+		Fail(fmt.Sprintf("scenario %s: creating the credential: %s", sc.File, res))
 	}
 	return res, c, req
+}
+
+// credentialRequest is the /acs/credentials/create body for the
+// scenario's credential, its offsets taken from now.
+func credentialRequest(sc *scenario.Scenario, sys *fixtures.System, userID string, now time.Time) map[string]any {
+	c := sc.Credential
+	method := c.AccessMethod
+	if method == "" {
+		method = "card"
+	}
+	req := map[string]any{"acs_user_id": userID, "access_method": method}
+	if c.Code != "" {
+		req["code"] = c.Code
+	}
+	if sys.ExternalType == "visionline_card" && method == "card" {
+		req["visionline_metadata"] = map[string]any{"card_function_type": c.Function}
+	}
+	switch {
+	case !c.StartsAt.IsZero():
+		req["starts_at"] = c.StartsAt.UTC().Format(time.RFC3339)
+	case c.StartsIn != 0 || c.EndsIn != 0:
+		req["starts_at"] = now.Add(c.StartsIn).Format(time.RFC3339)
+	}
+	switch {
+	case !c.EndsAt.IsZero():
+		req["ends_at"] = c.EndsAt.UTC().Format(time.RFC3339)
+	case c.EndsIn != 0:
+		req["ends_at"] = now.Add(c.EndsIn).Format(time.RFC3339)
+	}
+	return req
 }
 
 func warningCodes(c map[string]any) []string {

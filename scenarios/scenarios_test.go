@@ -176,6 +176,9 @@ func TestBundledScenariosMatchSchema(t *testing.T) {
 func TestSchemaAgreesWithLoader(t *testing.T) {
 	sch := compileSchema(t)
 	const head = "name: x\nencoder: {model: pms, id: front-desk-1}\ncredential: {system: visionline-hotel}\n"
+	const two = "name: x\nencoders:\n  - {model: pms, id: front-desk-1, commands: {encode: 1}}\n  - {model: pn532, id: nfc-desk-1}\ncredential: {system: visionline-hotel}\n"
+	const refused = "name: x\nencoder: {model: pms, id: front-desk-1}\n" +
+		"credential: {system: visionline-hotel, starts_in: 2h, ends_in: 1h, expect: {http_status: 400, error: {type: invalid_input}}}\n"
 	cases := []struct {
 		name, doc string
 		ok        bool
@@ -202,6 +205,37 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"unknown command count", head + "expect: {status: success}\ncommands: {write: 1}\n", false},
 		{"encoder id not unknown", head + "encodes: [{acs_encoder_id: front-desk-9, expect: {status: success}}]\n", false},
 		{"bad name", strings.Replace(head, "name: x", "name: Bad_Name", 1) + "expect: {status: success}\n", false},
+
+		// Several encoders, and what runs on which.
+		{"two encoders", two + "cards: {a: {tech: desfire, uid: 04A224B1}}\nsteps:\n  - {place: a, on: nfc-desk-1}\n  - await: {written: a}\n" +
+			"encodes:\n  - expect: {status: success}\n  - {on: nfc-desk-1, concurrent: true, expect: {status: success, card: a, written: guest}}\n", true},
+		{"encoder and encoders", head + "encoders: [{model: pms, id: front-desk-1}]\nexpect: {status: success}\n", false},
+		{"no encoder", "name: x\ncredential: {system: visionline-hotel}\nexpect: {status: success}\n", false},
+		{"top commands with encoders", two + "expect: {status: success}\ncommands: {encode: 1}\n", false},
+		{"on alone", head + "steps: [{on: front-desk-1}]\nexpect: {status: success}\n", false},
+		{"two ops and on", head + "steps: [{nak: 1, garble: 1, on: front-desk-1}]\nexpect: {status: success}\n", false},
+		{"concurrent not a boolean", head + "encodes: [{expect: {status: success}}, {concurrent: 1, expect: {status: success}}]\n", false},
+		{"await two things", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\nsteps: [{await: {answer: encode, written: a}}]\nexpect: {status: success}\n", false},
+		{"await answer of an unknown command", head + "steps: [{await: {answer: write}}]\nexpect: {status: success}\n", false},
+		{"unplug", head + "steps: [{await: encode}, {unplug: true}]\nexpect: {status: error, error: {type: uncategorized_error}}\n", true},
+		{"unplug false", head + "steps: [{unplug: false}]\nexpect: {status: success}\n", false},
+
+		// The credential.
+		{"credential in full", strings.Replace(head, "credential: {system: visionline-hotel}",
+			"credential: {system: visionline-hotel, access_method: code, code: \"1234\", starts_at: 2099-06-01T14:00:00Z, ends_at: 2099-06-04T11:00:00+02:00}", 1) +
+			"expect: {http_status: 400, error: {type: invalid_input}}\n", true},
+		{"unknown access method", strings.Replace(head, "system: visionline-hotel}", "system: visionline-hotel, access_method: pin}", 1) + "expect: {status: success}\n", false},
+		{"time without zone", strings.Replace(head, "system: visionline-hotel}", "system: visionline-hotel, ends_at: 2099-06-04T11:00:00}", 1) + "expect: {status: success}\n", false},
+		{"starts_at and starts_in", strings.Replace(head, "system: visionline-hotel}", "system: visionline-hotel, starts_at: 2099-06-04T11:00:00Z, starts_in: 1h}", 1) + "expect: {status: success}\n", false},
+		{"refused credential", refused + "commands: {encode: 0}\n", true},
+		{"refused credential with an encode", refused + "expect: {status: success}\n", false},
+		{"refused credential with 200", strings.Replace(refused, "http_status: 400", "http_status: 200", 1), false},
+
+		// What was written.
+		{"written in full", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\n" +
+			"expect: {status: success, card: a, written: {holds: guest, function: guest, valid_from: credential, valid_until: 2099-06-04T11:00:00Z, label: Room 101}}\n", true},
+		{"written without holds", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\nexpect: {status: success, card: a, written: {label: x}}\n", false},
+		{"written bad bound", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\nexpect: {status: success, card: a, written: {holds: guest, valid_from: tomorrow}}\n", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

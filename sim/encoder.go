@@ -84,6 +84,19 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 	if sc == nil {
 		return nil, errors.New("sim: start: no scenario")
 	}
+	if n := len(sc.AllEncoders()); n > 1 {
+		return nil, fmt.Errorf("sim: start: scenario %s has %d encoders: start them together with StartDesk", sc.Name, n)
+	}
+	cards, err := scenario.Cards(sc)
+	if err != nil {
+		return nil, fmt.Errorf("sim: start %s: %w", sc.Encoder.ID, err)
+	}
+	return start(ctx, sc, cards, opts)
+}
+
+// start runs the encoder of sc, a one-encoder scenario or one encoder's
+// part of a desk (Scenario.On), on cards it may share with others.
+func start(ctx context.Context, sc *scenario.Scenario, cards map[string]*card.Card, opts Options) (*Encoder, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", sc.Encoder.ID, err)
 	}
@@ -104,10 +117,6 @@ func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, 
 	}
 	log = log.With("encoder", id)
 
-	cards, err := scenario.Cards(sc)
-	if err != nil {
-		return nil, fmt.Errorf("sim: start %s: %w", id, err)
-	}
 	dev, serve, err := newModel(sc.Encoder, scale, log)
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", id, err)

@@ -28,27 +28,42 @@ func CheckLab(s *Scenario, lab *fixtures.Lab) error {
 	add := func(at Pos, format string, args ...any) {
 		problems = append(problems, Problem{Line: at.Line, Column: at.Column, Msg: fmt.Sprintf(format, args...)})
 	}
-	protocol := s.Encoder.LineProtocol()
-	ws, enc := LabEncoder(lab, s.Encoder.ID)
-	if enc == nil {
-		add(s.Encoder.IDAt, "encoder.id: the lab has no encoder %q (%s)", s.Encoder.ID, encoderList(lab, protocol))
-		return loadError(s.File, problems)
-	}
-	if enc.Driver != protocol && slices.Contains(Models, enc.Driver) {
-		what, at := "encoder.model: ", s.Encoder.ModelAt
-		if s.Encoder.Model == ReplayModel && s.Encoder.ProtocolAt != (Pos{}) {
-			what, at = "encoder.protocol: a replay of ", s.Encoder.ProtocolAt
+	all := s.AllEncoders()
+	var sys *fixtures.System
+	for i, e := range all {
+		what := "encoder"
+		if len(s.Encoders) > 1 {
+			what = fmt.Sprintf("encoders[%d]", i)
 		}
-		add(at, "%s%s, but the lab drives %s with %s (%s)", what, protocol, enc.DisplayName, enc.Driver, encoderList(lab, protocol))
-	}
-	sys := ws.System(s.Credential.System)
-	switch {
-	case sys == nil:
-		add(s.Credential.SystemAt, "credential.system: workspace %q has no ACS system %q (encoder %s belongs to %s)",
-			ws.Name, s.Credential.System, enc.DisplayName, enc.System)
-	case sys.Key != enc.System:
-		add(s.Credential.SystemAt, "credential.system: %s, but encoder %s belongs to %s, and an encoder writes the credentials of its own system",
-			s.Credential.System, enc.DisplayName, enc.System)
+		protocol := e.LineProtocol()
+		ws, enc := LabEncoder(lab, e.ID)
+		if enc == nil {
+			add(e.IDAt, "%s.id: the lab has no encoder %q (%s)", what, e.ID, encoderList(lab, protocol))
+			continue
+		}
+		if enc.Driver != protocol && slices.Contains(Models, enc.Driver) {
+			msg, at := what+".model: ", e.ModelAt
+			if e.Model == ReplayModel && e.ProtocolAt != (Pos{}) {
+				msg, at = what+".protocol: a replay of ", e.ProtocolAt
+			}
+			add(at, "%s%s, but the lab drives %s with %s (%s)", msg, protocol, enc.DisplayName, enc.Driver, encoderList(lab, protocol))
+		}
+		got := ws.System(s.Credential.System)
+		if got != nil && sys != nil && got != sys {
+			add(e.IDAt, "%s.id: encoder %s is in another workspace than %s; a scenario's encoders share one desk, and one workspace",
+				what, enc.DisplayName, all[0].ID)
+		}
+		if sys == nil {
+			sys = got
+		}
+		switch {
+		case got == nil:
+			add(s.Credential.SystemAt, "credential.system: workspace %q has no ACS system %q (encoder %s belongs to %s)",
+				ws.Name, s.Credential.System, enc.DisplayName, enc.System)
+		case got.Key != enc.System:
+			add(s.Credential.SystemAt, "credential.system: %s, but encoder %s belongs to %s, and an encoder writes the credentials of its own system",
+				s.Credential.System, enc.DisplayName, enc.System)
+		}
 	}
 	if sys != nil && sys.User(s.Credential.User) == nil {
 		at := s.Credential.UserAt

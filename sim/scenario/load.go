@@ -726,9 +726,9 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 		first = encoders[0].ID
 	}
 	onReader := map[string][]string{} // per encoder, the cards on its reader as the timeline goes
-	readerOf := map[string]string{}    // per card on a reader, that encoder
-	unplugged := map[string]int{}      // per unplugged encoder, the step that unplugged it
-	var prev *Step                     // the previous step, nil if unusable
+	readerOf := map[string]string{}   // per card on a reader, that encoder
+	unplugged := map[string]int{}     // per unplugged encoder, the step that unplugged it
+	var prev *Step                    // the previous step, nil if unusable
 	for i, it := range l.list(n, "steps") {
 		st, opAt, valueAt, ok := l.step(it, i)
 		if !ok {
