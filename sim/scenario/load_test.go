@@ -125,6 +125,18 @@ credential: {system: visionline-hotel}
 
 const okExpect = "expect: {status: success}\n"
 
+// twoHead is a scenario head with two encoders, a PMS desk encoder and a
+// PN532 reader.
+const twoHead = `name: p
+encoders:
+  - {model: pms, id: front-desk-1}
+  - {model: pn532, id: nfc-desk-1}
+cards:
+  a: {tech: mifare-classic-1k, uid: 04A224B1C3D4E5}
+  b: {tech: mifare-classic-1k, uid: 04A224B1C3D4E6}
+credential: {system: visionline-hotel}
+`
+
 func TestLoadProblems(t *testing.T) {
 	cases := []struct {
 		name, doc string
@@ -194,6 +206,50 @@ func TestLoadProblems(t *testing.T) {
 		{"empty", "", 1, 1, "empty file"},
 		{"not a mapping", "- a\n- b\n", 1, 1, "scenario must be a mapping, got a list"},
 		{"two documents", head + okExpect + "---\nname: q\n", 9, 1, "one YAML document"},
+
+		// Several encoders.
+		{"encoder and encoders", head + "encoders: [{model: pms, id: x}]\n" + okExpect, 7, 11, "encoder and encoders are exclusive"},
+		{"encoder listed twice", strings.Replace(twoHead, "model: pn532, id: nfc-desk-1", "model: pn532, id: front-desk-1", 1) + okExpect, 4, 5, `encoder "front-desk-1" is listed twice`},
+		{"empty encoders", "name: p\nencoders: []\ncredential: {system: s}\n" + okExpect, 2, 11, "at least one encoder"},
+		{"top commands with encoders", twoHead + okExpect + "commands: {encode: 1}\n", 10, 11, "encoders[].commands"},
+		{"unknown listed command", strings.Replace(twoHead, "id: nfc-desk-1}", "id: nfc-desk-1, commands: {write: 1}}", 1) + okExpect, 4, 47, `encoders[1].commands: unknown command "write"`},
+		{"commands in encoder", strings.Replace(head, "id: front-desk-1}", "id: front-desk-1, commands: {encode: 1}}", 1) + okExpect, 2, 41, `encoder: unknown key "commands"`},
+		{"faults with encoders", twoHead + okExpect + "faults: [{fault: latency, d: 1ms}]\n", 10, 9, "faults apply to a scenario of one encoder"},
+		{"step on unknown encoder", twoHead + "steps:\n  - {place: a, on: desk-9}\n" + okExpect, 10, 5, `on: the scenario has no encoder "desk-9"`},
+		{"step on not a string", twoHead + "steps:\n  - {place: a, on: [x]}\n" + okExpect, 10, 20, "on must be a string"},
+		{"on alone", twoHead + "steps:\n  - {on: nfc-desk-1}\n" + okExpect, 10, 5, "must have an operation"},
+		{"card on two readers", twoHead + "steps:\n  - place: a\n  - {place: a, on: nfc-desk-1}\n" + okExpect, 11, 13, `card "a" is on front-desk-1's reader; remove it first`},
+		{"remove from the other reader", twoHead + "steps:\n  - place: a\n  - {remove: a, on: nfc-desk-1}\n" + okExpect, 11, 14, `card "a" is not on the reader`},
+		{"stacking follows the encoder", twoHead + "steps:\n  - {place: a, on: nfc-desk-1}\n  - {place: b, on: nfc-desk-1}\n  - place: b\n" + okExpect, 12, 12, `card "b" is on nfc-desk-1's reader`},
+		{"reply on another encoder", twoHead + "steps:\n  - await: encode\n  - {reply: ok, on: nfc-desk-1}\n" + okExpect, 11, 6, "reply must be on the encoder of the await before it"},
+		{"encode on unknown encoder", twoHead + "encodes: [{on: desk-9, expect: {status: success}}]\n", 9, 16, `encode: on: the scenario has no encoder "desk-9"`},
+		{"first encode concurrent", head + "encodes: [{concurrent: true, expect: {status: success}}]\n", 7, 24, "the first encode has no encode before it"},
+
+		// Awaits and unplug.
+		{"await two things", head + "steps:\n  - await: {answer: encode, written: a}\n" + okExpect, 8, 12, "await takes one of"},
+		{"await unknown thing", head + "steps:\n  - await: {arrival: encode}\n" + okExpect, 8, 13, `unknown key "arrival"`},
+		{"await answer unknown command", head + "steps:\n  - await: {answer: write}\n" + okExpect, 8, 21, `unknown command "write"`},
+		{"await written unknown card", head + "steps:\n  - await: {written: z}\n" + okExpect, 8, 12, `no card named "z"`},
+		{"reply after await answer", head + "steps:\n  - await: {answer: encode}\n  - reply: ok\n" + okExpect, 9, 5, "reply must come directly after an await of a command"},
+		{"unplug false", head + "steps:\n  - unplug: false\n" + okExpect, 8, 13, "unplug takes true"},
+		{"device step after unplug", head + "steps:\n  - unplug: true\n  - busy: 1\n" + okExpect, 9, 5, "was unplugged at step 1"},
+		{"await a command after unplug", head + "steps:\n  - unplug: true\n  - await: encode\n" + okExpect, 9, 5, "was unplugged at step 1"},
+		{"hangup after unplug", head + "steps:\n  - unplug: true\n  - hangup: true\n" + okExpect, 9, 5, "nothing on its line answers any more"},
+
+		// The credential.
+		{"unknown access method", strings.Replace(head, "system: visionline-hotel", "system: s, access_method: pin", 1) + okExpect, 6, 40, `unknown access method "pin"`},
+		{"time without a zone", strings.Replace(head, "system: visionline-hotel", "system: s, ends_at: 2099-06-01T14:00:00", 1) + okExpect, 6, 34, "want RFC 3339 with a zone"},
+		{"starts_at and starts_in", strings.Replace(head, "system: visionline-hotel", "system: s, starts_in: 1h, starts_at: 2099-06-01T14:00:00Z", 1) + okExpect, 6, 51, "starts_at and starts_in are exclusive"},
+		{"ends_at and ends_in", strings.Replace(head, "system: visionline-hotel", "system: s, ends_in: 1h, ends_at: 2099-06-01T14:00:00Z", 1) + okExpect, 6, 47, "ends_at and ends_in are exclusive"},
+		{"ends_at before starts_at", strings.Replace(head, "system: visionline-hotel", "system: s, starts_at: 2099-06-02T14:00:00Z, ends_at: 2099-06-01T14:00:00Z", 1) + okExpect, 6, 67, "must come after starts_at"},
+		{"refusal with 200", strings.Replace(head, "system: visionline-hotel", "system: s, expect: {status: success}", 1), 6, 33, "credential.expect is a refusal"},
+		{"refusal and an encode", strings.Replace(head, "system: visionline-hotel", "system: s, expect: {http_status: 400, error: {type: invalid_input}}", 1) + okExpect, 7, 9, "nothing to encode"},
+
+		// What was written.
+		{"written without holds", head + "expect: {status: success, card: a, written: {label: x}}\n", 7, 45, "expect.written.holds is required"},
+		{"written bad bound", head + "expect: {status: success, card: a, written: {holds: guest, valid_from: soon}}\n", 7, 72, "must be credential (the credential's own bound), none"},
+		{"written unknown key", head + "expect: {status: success, card: a, written: {holds: guest, colour: red}}\n", 7, 60, `unknown key "colour"`},
+		{"written label on blank", head + "expect: {status: error, error: {type: t}, card: a, written: {holds: blank, label: x}}\n", 7, 61, "they need holds: guest or staff"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -383,4 +439,75 @@ func FuzzLoad(f *testing.F) {
 		}
 		_ = fmt.Sprint(s.Steps)
 	})
+}
+
+func TestLoadSeveralEncodersAndWhatWasWritten(t *testing.T) {
+	doc := twoHead[:strings.Index(twoHead, "credential:")] + `credential: {system: visionline-hotel, access_method: card, starts_at: 2099-06-01T14:00:00Z, ends_at: "2099-06-04T13:00:00+02:00"}
+steps:
+  - {place: a, on: nfc-desk-1}
+  - await: {written: a}
+  - {await: {answer: encode}, on: nfc-desk-1}
+  - unplug: true
+encodes:
+  - on: nfc-desk-1
+    expect:
+      status: success
+      card: a
+      written: {holds: guest, function: staff, valid_from: credential, valid_until: none, label: Room 101}
+  - concurrent: true
+    expect: {status: error, error: {type: uncategorized_error}}
+`
+	s, err := scenario.Load("two.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(s.Encoders) != 2 || s.Encoder.ID != "front-desk-1" || s.Encoders[1].ID != "nfc-desk-1" || s.Encoders[1].Model != "pn532" {
+		t.Errorf("encoders = %+v (encoder %+v), want front-desk-1 first, then nfc-desk-1 (pn532)", s.Encoders, s.Encoder)
+	}
+	c := s.Credential
+	if c.AccessMethod != "card" || !c.StartsAt.Equal(time.Date(2099, 6, 1, 14, 0, 0, 0, time.UTC)) ||
+		!c.EndsAt.Equal(time.Date(2099, 6, 4, 11, 0, 0, 0, time.UTC)) || c.Refused != nil {
+		t.Errorf("credential = %+v, want card, 2099-06-01T14:00Z to 2099-06-04T11:00Z, not refused", c)
+	}
+	st := s.Steps
+	if st[0].On != "nfc-desk-1" || st[0].Op != scenario.OpPlace ||
+		st[1].Awaits != scenario.AwaitWritten || st[1].Card != "a" || st[1].On != "" ||
+		st[2].Awaits != scenario.AwaitAnswer || st[2].Command != "encode" || st[2].On != "nfc-desk-1" ||
+		st[3].Op != scenario.OpUnplug {
+		t.Errorf("steps = %+v", st)
+	}
+	if got := st[1].String() + "; " + st[2].String(); got != "await a written; await the answer to encode" {
+		t.Errorf("step names = %q", got)
+	}
+	e := s.Encodes
+	if len(e) != 2 || e[0].On != "nfc-desk-1" || e[0].Concurrent || !e[1].Concurrent || s.EncodeOn(e[1]) != "front-desk-1" {
+		t.Errorf("encodes = %+v, want the first on nfc-desk-1, the second concurrent on front-desk-1", e)
+	}
+	w := e[0].Expect.Contents
+	if e[0].Expect.Written != card.Guest || w == nil || w.Function != "staff" || w.ValidFrom == nil || !w.ValidFrom.Credential ||
+		w.ValidUntil == nil || !w.ValidUntil.None || w.Label == nil || *w.Label != "Room 101" {
+		t.Errorf("written = %q %+v", e[0].Expect.Written, w)
+	}
+	// The part on each encoder: its steps and encodes only.
+	nfc := s.On("nfc-desk-1")
+	if nfc.Encoder.ID != "nfc-desk-1" || len(nfc.Steps) != 2 || len(nfc.Encodes) != 1 || len(nfc.AllEncoders()) != 1 {
+		t.Errorf("On(nfc-desk-1) = encoder %s, %d steps, %d encodes; want nfc-desk-1, 2, 1", nfc.Encoder.ID, len(nfc.Steps), len(nfc.Encodes))
+	}
+	desk := s.On("front-desk-1")
+	if len(desk.Steps) != 2 || desk.Steps[1].Op != scenario.OpUnplug || len(desk.Encodes) != 1 {
+		t.Errorf("On(front-desk-1) = %d steps, %d encodes; want await written and unplug, and one encode", len(desk.Steps), len(desk.Encodes))
+	}
+}
+
+func TestLoadRefusedCredential(t *testing.T) {
+	doc := strings.Replace(head, "credential: {system: visionline-hotel}",
+		"credential: {system: visionline-hotel, starts_in: 2h, ends_in: 1h, expect: {http_status: 400, error: {type: invalid_input}}}", 1) +
+		"commands: {encode: 0}\n"
+	s, err := scenario.Load("refused.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if r := s.Credential.Refused; r == nil || r.HTTPStatus != 400 || r.ErrorType != "invalid_input" || len(s.Encodes) != 0 {
+		t.Errorf("refused = %+v, encodes %d; want HTTP 400 invalid_input and no encodes", r, len(s.Encodes))
+	}
 }
