@@ -288,6 +288,9 @@ func (l *Lab) startEncoder(ctx context.Context, e *encoder) error {
 		if sc, err = loadScenario(e.Scenario); err != nil {
 			return fmt.Errorf("--play %s=%s: %w", e.Name, e.Scenario, err)
 		}
+		if n := len(sc.AllEncoders()); n > 1 {
+			return fmt.Errorf("--play %s=%s: the scenario has %d encoders; --play gives one encoder one scenario (run it with encodersim run)", e.Name, e.Scenario, n)
+		}
 		model := sc.Encoder.Model
 		if model == scenario.ReplayModel {
 			model = sc.Encoder.Protocol
@@ -296,7 +299,7 @@ func (l *Lab) startEncoder(ctx context.Context, e *encoder) error {
 			return fmt.Errorf("--play %s=%s: the scenario is for a %s encoder, %s is %s", e.Name, e.Scenario, model, e.Name, e.Driver)
 		}
 	}
-	sc.Encoder.ID = linkName(e.Port)
+	sc = sc.MovedTo(linkName(e.Port))
 	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: l.cfg.LinkDir, Scale: l.cfg.Scale,
 		Logger: l.cfg.Logger, Trace: e.traffic.record})
 	if err != nil {

@@ -223,6 +223,16 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 		}
 		if e.Note != "" {
 			fmt.Fprintf(&b, "  # %s at %dµs: %s\n", e.Dir, e.T, e.Note)
+			// The line going is part of what the replay plays: hung up
+			// (a path the device may come back under), or unplugged for
+			// good.
+			switch op, _, _ := strings.Cut(e.Note, " "); op {
+			case "hangup", "unplug":
+				c.flush()
+				c.wait(e.T)
+				c.last = e.T
+				fmt.Fprintf(&b, "  - %s: true\n", op)
+			}
 		}
 		if len(raw) == 0 {
 			continue

@@ -420,3 +420,34 @@ func TestConvertSystemIsTheEncoders(t *testing.T) {
 		}
 	}
 }
+
+// A line that went in the trace goes in the replay too: a hangup the
+// device may come back from, or an unplug for good, at its time.
+func TestConvertHangupAndUnplug(t *testing.T) {
+	h, d := trace.HostToDevice, trace.DeviceToHost
+	enq, ack := []byte{0x05}, []byte{0x06}
+	tr := traceOf("pms", chunk{0, h, enq}, chunk{1_000, d, ack})
+	tr.Events = append(tr.Events, trace.Event{T: 501_000, Dir: d, Note: "hangup"})
+	tr.Events = append(tr.Events, trace.NewEvent(600_000, h, enq), trace.NewEvent(601_000, d, ack))
+	tr.Events = append(tr.Events, trace.Event{T: 2_601_000, Dir: d, Note: "unplug"})
+	y, err := Convert(tr, ConvertOptions{Name: "gone", Encoder: "front-desk-1", Expect: "error:uncategorized_error", System: "visionline-hotel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`expect: {frame: "ENQ"}`, `wait: 1ms`, `send: {frame: "ACK"}`,
+		`wait: 500ms`, `hangup: true`,
+		`expect: {frame: "ENQ"}`, `wait: 1ms`, `send: {frame: "ACK"}`,
+		`wait: 2s`, `unplug: true`,
+	}
+	if got := stepLines(string(y)); !slices.Equal(got, want) {
+		t.Errorf("steps:\n%s\nwant:\n%s\n\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), y)
+	}
+	sc, err := scenario.Load("gone.yaml", y)
+	if err != nil {
+		t.Fatalf("converted scenario does not load: %v\n%s", err, y)
+	}
+	if last := sc.Steps[len(sc.Steps)-1]; last.Op != scenario.OpUnplug {
+		t.Errorf("last step %s, want unplug", last)
+	}
+}

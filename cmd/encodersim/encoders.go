@@ -63,6 +63,9 @@ func assignEncoders(scs []*scenario.Scenario, args []string, flags encoderFlags,
 			return usage("%s: scenario %s is given two encoders, %s and %s", f.name, scs[i].Name, chosen[i], f.name)
 		}
 		sc := scs[i]
+		if n := len(sc.AllEncoders()); n > 1 {
+			return usage("%s: %s has %d encoders and plays on its own", f.name, sc.Name, n)
+		}
 		protocol := sc.Encoder.LineProtocol()
 		if _, e := scenario.LabEncoder(lab, f.name); e == nil || e.Driver != protocol {
 			what := "has no encoder " + f.name
@@ -76,8 +79,23 @@ func assignEncoders(scs []*scenario.Scenario, args []string, flags encoderFlags,
 	}
 
 	taken := map[string]string{} // encoder → the scenario file playing there
+	// A scenario of several encoders plays on its own, which no other
+	// scenario may take.
+	for i, sc := range scs {
+		if len(sc.AllEncoders()) < 2 {
+			continue
+		}
+		for _, e := range sc.AllEncoders() {
+			if prev, dup := taken[e.ID]; dup {
+				fmt.Fprintf(stderr, "%s: encoder %s is already run by %s; a scenario of several encoders plays on its own: run it alone\n", args[i], e.ID, prev)
+				return exitFail, false
+			}
+			taken[e.ID] = sc.File
+		}
+		chosen[i] = sc.Encoder.ID
+	}
 	for i, name := range chosen {
-		if name == "" {
+		if name == "" || len(scs[i].AllEncoders()) > 1 {
 			continue
 		}
 		if prev, dup := taken[name]; dup {
@@ -114,9 +132,7 @@ func assignEncoders(scs []*scenario.Scenario, args []string, flags encoderFlags,
 
 	for i, sc := range scs {
 		if chosen[i] != sc.Encoder.ID {
-			moved := *sc
-			moved.Encoder.ID = chosen[i]
-			scs[i] = &moved
+			scs[i] = sc.MovedTo(chosen[i])
 			continue
 		}
 		// A scenario on its own encoder may name one the lab lacks (a

@@ -109,7 +109,8 @@ func defaultLinks() string { return linkdir.Default() }
 
 const runUsage = `Usage: encodersim run [--links DIR] [--scale F] [--bundled] [--encoder [SCENARIO=]NAME]... [--lab FILE] FILE|NAME...
 
-Start a virtual encoder for each scenario, print one line per encoder
+Start the virtual encoders of each scenario (one, or the scenario's
+encoders list), print one line per encoder
 (id, model, tty, link), play each scenario's timeline and print how it
 ended, then keep the encoders running until interrupted (Ctrl-C or
 SIGTERM). An argument ending in .yaml or .yml is a file; any other
@@ -125,7 +126,9 @@ scenarios name the same encoder, the first keeps it and each of the
 others plays on the lab's next free encoder of its model, in the lab's
 order (fixtures/lab.yaml: front-desk-1, front-desk-2, station-desk for
 pms; nfc-desk-1, nfc-station-desk for pn532), which stderr says and the
-encoder's line shows. A model's encoders all taken is an error. The
+encoder's line shows. A scenario of several encoders plays on its own
+(they share its cards); --encoder does not move it, and no other
+scenario takes its encoders. A model's encoders all taken is an error. The
 credential you encode is up to you: give encoderd one of the new
 encoder's own ACS system. --lab FILE takes the encoders from another
 lab (the one encoderd runs with, encoderd --lab FILE).
@@ -205,12 +208,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	opts := sim.Options{LinkDir: *links, Scale: timescale.Scale(*scale), Logger: log}
-	var encs []*sim.Encoder
+	// One desk per scenario: its encoders (most have one) on its cards.
+	var desks []*sim.Desk
 	closeAll := func() int {
 		code := exitOK
-		for _, e := range slices.Backward(encs) {
-			if err := e.Close(); err != nil {
-				log.Error("close", "encoder", e.ID(), "err", err)
+		for _, d := range slices.Backward(desks) {
+			if err := d.Close(); err != nil {
+				log.Error("close", "err", err)
 				code = exitFail
 			}
 		}
@@ -218,35 +222,42 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	out := &syncWriter{w: stdout}
 	for _, sc := range scs {
-		e, err := sim.Start(ctx, sc, opts)
+		d, err := sim.StartDesk(ctx, sc, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", sc.File, err)
 			closeAll()
 			return exitFail
 		}
-		encs = append(encs, e)
-		out.printf("%s\tmodel %s\ttty %s\tlink %s\n", e.ID(), e.Model(), e.TTY(), e.Link())
+		desks = append(desks, d)
+		for _, e := range d.Encoders() {
+			out.printf("%s\tmodel %s\ttty %s\tlink %s\n", e.ID(), e.Model(), e.TTY(), e.Link())
+		}
 	}
 
 	var wg sync.WaitGroup
 	var playFailed atomic.Bool
-	for _, e := range encs {
+	for i, d := range desks {
+		var ids []string
+		for _, e := range d.Encoders() {
+			ids = append(ids, e.ID())
+		}
+		who, file := strings.Join(ids, ","), scs[i].File
 		wg.Go(func() {
-			err := e.Play(ctx)
+			err := d.Play(ctx)
 			switch {
 			case err == nil:
-				out.printf("%s\t%s: timeline done\n", e.ID(), e.Scenario().File)
+				out.printf("%s\t%s: timeline done\n", who, file)
 			case ctx.Err() != nil:
-				out.printf("%s\t%s: timeline stopped before its end\n", e.ID(), e.Scenario().File)
+				out.printf("%s\t%s: timeline stopped before its end\n", who, file)
 			default:
-				out.printf("%s\t%s: timeline failed: %v\n", e.ID(), e.Scenario().File, err)
+				out.printf("%s\t%s: timeline failed: %v\n", who, file, err)
 				playFailed.Store(true)
 			}
 		})
 	}
 	<-ctx.Done()
 	wg.Wait()
-	log.Info("stopping", "encoders", len(encs))
+	log.Info("stopping", "scenarios", len(desks))
 	if c := closeAll(); c != exitOK || playFailed.Load() {
 		return exitFail
 	}

@@ -387,3 +387,50 @@ func TestRunOnAnotherEncoder(t *testing.T) {
 		t.Fatal("run did not end after it was stopped")
 	}
 }
+
+// TestRunSeveralEncoders runs a scenario of two encoders: both come up,
+// each under its own link, and nothing else may take them.
+func TestRunSeveralEncoders(t *testing.T) {
+	links := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := startRun(t, ctx, "run", "--links", links, "--scale", "0.01", "same-credential-two-encoders", "first-issue")
+	want := map[string]string{
+		"front-desk-1": "model pms", "nfc-desk-1": "model pn532", "front-desk-2": "model pms",
+	}
+	for range 3 {
+		l := r.next()
+		id, rest, _ := strings.Cut(l, "\t")
+		if m, ok := want[id]; !ok || !strings.HasPrefix(rest, m+"\t") || !strings.HasSuffix(l, "link "+filepath.Join(links, id)) {
+			t.Fatalf("line %q, want one of the encoders %v with its model and link", l, want)
+		}
+		delete(want, id)
+	}
+	// first-issue names front-desk-1 too: the two-encoder scenario keeps
+	// it, so first-issue moves to the next free pms encoder.
+	if !strings.Contains(r.stderr.String(), "playing on front-desk-2") {
+		t.Errorf("stderr does not say first-issue moved:\n%s", r.stderr.String())
+	}
+	cancel()
+	for range 2 {
+		if l := r.next(); !strings.HasSuffix(l, ": timeline stopped before its end") {
+			t.Errorf("line %q after the stop, want a timeline stopped", l)
+		}
+	}
+	select {
+	case code := <-r.done:
+		if code != exitOK {
+			t.Fatalf("run exited %d after it was stopped, want 0", code)
+		}
+	case <-time.After(patience):
+		t.Fatal("run did not end after it was stopped")
+	}
+}
+
+func TestRunRefusesToMoveSeveralEncoders(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--links", t.TempDir(), "--encoder", "station-desk", "same-credential-two-encoders"}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "has 2 encoders and plays on its own") {
+		t.Errorf("exit %d, stderr %q; want a usage error saying the scenario plays on its own encoders", code, stderr.String())
+	}
+}

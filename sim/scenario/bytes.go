@@ -244,8 +244,8 @@ func (l *loader) checkBytes(s *Scenario) {
 		case byteOp && !replay:
 			add("byte-level steps need encoder.model replay")
 			continue
-		case !byteOp && replay && st.Op != OpWait && st.Op != OpHangup:
-			add("the replay model plays expect, send, wait and hangup steps only")
+		case !byteOp && replay && st.Op != OpWait && st.Op != OpHangup && st.Op != OpUnplug:
+			add("the replay model plays expect, send, wait, hangup and unplug steps only")
 			continue
 		case !byteOp || st.Bytes == nil:
 			continue

@@ -8,6 +8,7 @@
 package scenario
 
 import (
+	"slices"
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
@@ -264,6 +265,28 @@ func (s *Scenario) On(id string) *Scenario {
 	for _, e := range s.Encodes {
 		if s.EncodeOn(e) == id {
 			out.Encodes = append(out.Encodes, e)
+		}
+	}
+	return &out
+}
+
+// MovedTo returns a copy of a one-encoder scenario that plays on the
+// encoder with that id instead of its own, wherever the scenario names it.
+func (s *Scenario) MovedTo(id string) *Scenario {
+	out := *s
+	old := s.Encoder.ID
+	out.Encoder.ID = id
+	out.Encoders = []Encoder{out.Encoder}
+	out.Steps = slices.Clone(s.Steps)
+	for i := range out.Steps {
+		if out.Steps[i].On == old {
+			out.Steps[i].On = id
+		}
+	}
+	out.Encodes = slices.Clone(s.Encodes)
+	for i := range out.Encodes {
+		if out.Encodes[i].On == old {
+			out.Encodes[i].On = id
 		}
 	}
 	return &out
