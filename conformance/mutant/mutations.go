@@ -16,6 +16,7 @@ const (
 	pathEncode        = "/acs/encoders/encode_credential"
 	pathGetAttempt    = "/action_attempts/get"
 	pathGetCredential = "/acs/credentials/get"
+	pathCreate        = "/acs/credentials/create"
 )
 
 // mutants builds All. Each breaks one promise, on the wire.
@@ -168,6 +169,23 @@ func mutants() []Mutant {
 					case "staff":
 						vm["card_function_type"] = "guest"
 					}
+				}
+			})},
+		{Name: "card-validity-an-hour-late", Breaks: "cards are written valid an hour later than their credential (a local clock taken for UTC), while the API reports the credential's own validity",
+			Target: proxied(func(env) rewrite {
+				return rewrite{
+					body: func(path string, doc map[string]any) {
+						if path == pathCreate {
+							shiftTime(doc, "starts_at", time.Hour)
+							shiftTime(doc, "ends_at", time.Hour)
+						}
+					},
+					response: func(x *exchange) {
+						for _, c := range credentialsIn(x.Doc) {
+							shiftTime(c, "starts_at", -time.Hour)
+							shiftTime(c, "ends_at", -time.Hour)
+						}
+					},
 				}
 			})},
 		{Name: "not-issued", Breaks: "an encoded credential still says is_issued: false",

@@ -21,6 +21,8 @@ const maxBody = 4 << 20
 type rewrite struct {
 	// request changes a request's header before it is passed on.
 	request func(h http.Header)
+	// body changes a request's JSON object body before it is passed on.
+	body func(path string, doc map[string]any)
 	// response changes an answer before it goes back to the client.
 	response func(x *exchange)
 	// twice reports whether a request is sent to the pipeline a second
@@ -118,6 +120,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Del("Accept-Encoding")
 	if p.rw.request != nil {
 		p.rw.request(h)
+	}
+	if doc := object(body); p.rw.body != nil && doc != nil {
+		p.rw.body(r.URL.Path, doc)
+		if body, err = json.Marshal(doc); err != nil {
+			http.Error(w, "mutant proxy: encoding the request: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
 	status, header, answer, err := p.forward(r, h, body)
 	if err != nil {
