@@ -36,6 +36,13 @@ func TestCheckLab(t *testing.T) {
 			[]string{"1:18: encoder.model: pn532, but the lab drives station-desk with pms",
 				"2:22: credential.system: visionline-hotel, but encoder station-desk belongs to salto-space-hotel",
 				`2:46: credential.user: ACS system visionline-hotel has no user "nobody"`}},
+		{"two encoders fit", "encoders: [{model: pms, id: front-desk-1}, {model: pn532, id: nfc-desk-1}]\ncredential: {system: visionline-hotel}\n", nil},
+		{"second encoder missing", "encoders: [{model: pms, id: front-desk-1}, {model: pms, id: back-office}]\ncredential: {system: visionline-hotel}\n",
+			[]string{`1:61: encoders[1].id: the lab has no encoder "back-office"`}},
+		{"second encoder of another system", "encoders: [{model: pms, id: front-desk-1}, {model: pms, id: front-desk-2}]\ncredential: {system: visionline-hotel}\n",
+			[]string{"2:22: credential.system: visionline-hotel, but encoder front-desk-2 belongs to vostio-hotel"}},
+		{"second encoder's model", "encoders: [{model: pms, id: front-desk-1}, {model: pms, id: nfc-desk-1}]\ncredential: {system: visionline-hotel}\n",
+			[]string{"1:52: encoders[1].model: pms, but the lab drives nfc-desk-1 with pn532"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLab(t, lab, tc.doc, tc.want)
