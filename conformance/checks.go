@@ -25,8 +25,14 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		return false
 	}
 	attempt := func(e scenario.Encode) bool { return e.Expect.HTTPStatus == 200 }
-	success := func(e scenario.Encode) bool { return attempt(e) && e.Expect.Status == "success" }
-	failure := func(e scenario.Encode) bool { return attempt(e) && e.Expect.Status == "error" }
+	// An encode expecting any status may end either way: what is checked
+	// of either applies.
+	success := func(e scenario.Encode) bool {
+		return attempt(e) && (e.Expect.Status == "success" || e.Expect.Status == scenario.StatusAny)
+	}
+	failure := func(e scenario.Encode) bool {
+		return attempt(e) && (e.Expect.Status == "error" || e.Expect.Status == scenario.StatusAny)
+	}
 	switch c.Kind {
 	case "field":
 		if !brandApplies(c.Path, sys) {
@@ -87,6 +93,8 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		return has(attempt)
 	case "scenario":
 		return true
+	case "invariant":
+		return invariantApplies(c.Rule, sys, has(success), has(failure), has(attempt))
 	case "unknown-id":
 		return has(func(e scenario.Encode) bool {
 			return e.Expect.HTTPStatus == 404 && e.Expect.ErrorType == c.ErrorType
@@ -193,12 +201,12 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 			}
 			if c.Effect == "unchanged-on-error" {
 				// Beside other encodes, the credential may change by theirs.
-				if x.Status == "error" && !er.overlapped && !reflect.DeepEqual(er.after, er.before) {
+				if er.expects("error") && !er.overlapped && !reflect.DeepEqual(er.after, er.before) {
 					bad(er, "the credential changed although the encode failed:\n  before %s\n  after  %s", compact(er.before), compact(er.after))
 				}
 				continue
 			}
-			if x.Status != "success" {
+			if !er.expects("success") {
 				continue
 			}
 			if er.final == nil || er.final["status"] != "success" {
@@ -285,6 +293,9 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 	}
 	if c.Kind == "scenario" {
 		problems = append(problems, scenarioProblems(rec)...)
+	}
+	if c.Kind == "invariant" {
+		problems = append(problems, invariantProblems(c.Rule, rec)...)
 	}
 	if c.Kind == "lifecycle" && c.Rule == "one-encode-per-call" && rec.commands != nil {
 		problems = append(problems, rec.sc.File+": "+rec.commands.Error())

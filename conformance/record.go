@@ -35,6 +35,9 @@ type recording struct {
 	// timeline is how the scenario's timeline ended (nil: ran to its end),
 	// commands how the device's command counts compared.
 	timeline, commands error
+	// cardsStart and cardsEnd are every card of the desk before the
+	// first encode and once the timeline ended (nil on hardware).
+	cardsStart, cardsEnd map[string]card.Contents
 	// hardware is set when a real encoder ran the scenario: the suite
 	// cannot read its cards back, so checks of card contents fall back
 	// to what the answers alone show.
@@ -86,9 +89,25 @@ type encodeRecord struct {
 	// afterAt is when the /acs/credentials/get answer that gave after
 	// arrived.
 	afterAt time.Time
+	// cardsBefore and cardsAfter are every card of the desk around the
+	// encode, by name (nil on hardware).
+	cardsBefore, cardsAfter map[string]card.Contents
 	// overlapped: the encode ran beside others (concurrent), so the
 	// credential may have changed under it by their doing.
 	overlapped bool
+}
+
+// expects reports whether the encode is to be judged as one that ended
+// with status: the scenario expects that status, or expects any and the
+// attempt ended so.
+func (e *encodeRecord) expects(status string) bool {
+	switch e.encode.Expect.Status {
+	case status:
+		return true
+	case scenario.StatusAny:
+		return e.final != nil && e.final["status"] == status
+	}
+	return false
 }
 
 // where names the encode in failure messages.
@@ -216,6 +235,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		return nil
 	})
 
+	rec.cardsStart = snapshot(desk, sc)
 	rec.encodes = recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential)
 
 	By("waiting for the timeline to run to its end")
@@ -249,6 +269,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		}
 		rec.commands = errors.Join(errs...)
 	}
+	rec.cardsEnd = snapshot(desk, sc)
 	rec.ended = time.Now()
 	return rec
 }
@@ -373,6 +394,7 @@ func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.S
 	if e.Expect.Card != "" && desk != nil {
 		er.cardBefore = desk.Card(e.Expect.Card).Contents()
 	}
+	er.cardsBefore = snapshot(desk, sc)
 
 	on := ""
 	if len(sc.AllEncoders()) > 1 {
@@ -416,6 +438,19 @@ func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk,
 		er.cardAfter = desk.Card(x.Card).Contents()
 		er.cardWritten = desk.Card(x.Card).WrittenAt()
 	}
+	er.cardsAfter = snapshot(desk, sc)
+}
+
+// snapshot is what every card of the desk holds now; nil without one.
+func snapshot(desk *sim.Desk, sc *scenario.Scenario) map[string]card.Contents {
+	if desk == nil {
+		return nil
+	}
+	out := make(map[string]card.Contents, len(sc.Cards))
+	for _, c := range sc.Cards {
+		out[c.Name] = desk.Card(c.Name).Contents()
+	}
+	return out
 }
 
 // follow polls the attempt, alternately with POST and GET as Seam's SDKs

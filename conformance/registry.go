@@ -76,7 +76,7 @@ type Registry struct {
 // The values each check parameter may take.
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
-		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario"}
+		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}
@@ -232,6 +232,8 @@ func (r *Registry) validate() error {
 			}
 		case "issue-effect":
 			oneOf(req, "issue effect", c.Effect, issueEffects)
+		case "invariant":
+			oneOf(req, "invariant rule", c.Rule, invariantRules)
 		}
 	}
 	if len(problems) > 0 {

@@ -231,6 +231,11 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"refused credential with an encode", refused + "expect: {status: success}\n", false},
 		{"refused credential with 200", strings.Replace(refused, "http_status: 400", "http_status: 200", 1), false},
 
+		// Any terminal status.
+		{"status any", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\nexpect: {status: any, card: a}\n", true},
+		{"status any with an error", head + "expect: {status: any, error: {type: uncategorized_error}}\n", false},
+		{"status any with written", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\nexpect: {status: any, card: a, written: guest}\n", false},
+
 		// What was written.
 		{"written in full", head + "cards: {a: {tech: desfire, uid: 04A224B1}}\n" +
 			"expect: {status: success, card: a, written: {holds: guest, function: guest, valid_from: credential, valid_until: 2099-06-04T11:00:00Z, label: Room 101}}\n", true},

@@ -950,7 +950,7 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 	}
 	status, hasStatus := f["status"]
 	if hasStatus {
-		x.Status, _ = l.oneOf(status, "expect.status", "status", []string{"success", "error"})
+		x.Status, _ = l.oneOf(status, "expect.status", "status", []string{"success", "error", StatusAny})
 	}
 	errNode, hasError := f["error"]
 	if hasError {
@@ -1003,6 +1003,10 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 		l.addf(errNode, "expect.error with status success: a successful attempt has no error")
 	case x.Status == "error" && !hasError:
 		l.addf(status, "expect.status error needs error.type")
+	case x.Status == StatusAny && hasError:
+		l.addf(errNode, "expect.error with status any: any terminal status will do, so there is no error type to expect")
+	case x.Status == StatusAny && x.Written != "":
+		l.addf(f["written"], "expect.written with status any: what the card holds depends on the outcome, which the scenario leaves open")
 	}
 	return x
 }

@@ -335,7 +335,7 @@ expect: {status: maybe}
 		`dir/bad.yaml:3:35: credential.function: unknown function "chef" (want one of guest, staff)`,
 		`dir/bad.yaml:5:13: step 1 (remove): no card named "ghost" in cards`,
 		`dir/bad.yaml:5:13: step 1 (remove): card "ghost" is not on the reader (place it first)`,
-		`dir/bad.yaml:6:18: expect.status: unknown status "maybe" (want one of success, error)`,
+		`dir/bad.yaml:6:18: expect.status: unknown status "maybe" (want one of success, error, any)`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("Error() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -193,8 +193,10 @@ type Encode struct {
 type Expect struct {
 	// HTTPStatus of the encode_credential call (default 200).
 	HTTPStatus int
-	// Status is the attempt's terminal status: "success" or "error"
-	// (empty when HTTPStatus is not 200).
+	// Status is the attempt's terminal status: "success", "error", or
+	// StatusAny for any terminal status (empty when HTTPStatus is not
+	// 200). An encode expecting any status is judged by what holds for
+	// every encode, as the explorer's scenarios are.
 	Status string
 	// ErrorType is the attempt's error.type, or the API error's type when
 	// HTTPStatus is not 200.
@@ -209,6 +211,9 @@ type Expect struct {
 	Contents *WrittenContents
 	Line     int
 }
+
+// StatusAny is the expected status of an encode that may end either way.
+const StatusAny = "any"
 
 // WrittenContents are checks of what an encode wrote on its card, beyond
 // the kind of credential. A nil field is not checked.

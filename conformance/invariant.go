@@ -1,0 +1,152 @@
+package conformance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/card"
+)
+
+// invariantRules are the rules of check kind invariant: what holds of
+// every encode whatever the scenario expects, judged on the virtual
+// encoders' cards rather than on the API's word.
+var invariantRules = []string{"success-card", "error-writes-nothing", "refused-reissue-one-card", "issued-iff-success"}
+
+// refusals are the error types that say the encoder wrote nothing: no
+// card, a card it cannot write, a card it must not overwrite.
+var refusals = []string{"no_credential_on_encoder", "incompatible_card_format", "credential_cannot_be_reissued"}
+
+// invariantApplies reports whether the rule can say something of a
+// scenario run on sys.
+func invariantApplies(rule string, sys *fixtures.System, hasSuccess, hasFailure, hasAttempt bool) bool {
+	switch rule {
+	case "success-card":
+		return hasSuccess
+	case "error-writes-nothing":
+		return hasFailure
+	case "refused-reissue-one-card":
+		return sys.Reissue == fixtures.ReissueRefused && hasAttempt
+	case "issued-iff-success":
+		return hasAttempt
+	}
+	return false
+}
+
+// invariantProblems checks one invariant on a recording.
+func invariantProblems(rule string, rec *recording) []string {
+	if rec.hardware {
+		// A real encoder's cards cannot be read back.
+		return nil
+	}
+	var problems []string
+	bad := func(er *encodeRecord, format string, args ...any) {
+		where := rec.sc.File
+		if er != nil {
+			where = er.where(rec.sc)
+		}
+		problems = append(problems, where+": "+fmt.Sprintf(format, args...))
+	}
+	switch rule {
+	case "success-card":
+		for _, er := range rec.encodes {
+			if er.final == nil || er.final["status"] != "success" {
+				continue
+			}
+			result, _ := er.final["result"].(map[string]any)
+			number, _ := result["card_number"].(string)
+			name := cardNamed(rec, number)
+			if name == "" {
+				bad(er, "the attempt succeeded with card_number %s, which is no card of the desk (%s)", jsonOf(result["card_number"]), cardList(rec))
+				continue
+			}
+			before, after := er.cardsBefore[name], er.cardsAfter[name]
+			switch {
+			case after.Writes == before.Writes:
+				bad(er, "the attempt succeeded with card %s (%s), but no encoder wrote that card while it ran", name, number)
+			case after.Kind != card.Guest && after.Kind != card.Staff:
+				bad(er, "the attempt succeeded with card %s (%s), which holds %s afterwards", name, number, after.Kind)
+			}
+		}
+	case "error-writes-nothing":
+		for _, er := range rec.encodes {
+			if er.final == nil || er.final["status"] != "error" || er.overlapped {
+				continue
+			}
+			e, _ := er.final["error"].(map[string]any)
+			if !slices.Contains(refusals, fmt.Sprint(e["type"])) {
+				// An attempt that expired or broke off may have lost the
+				// answer to a write that happened: the documented
+				// interruption (docs/faults.md, fault-answer-lost).
+				continue
+			}
+			for _, name := range slices.Sorted(mapKeys(er.cardsAfter)) {
+				if er.cardsAfter[name].Writes != er.cardsBefore[name].Writes {
+					bad(er, "the attempt ended error %v, but card %s was written while it ran (it holds %s afterwards)",
+						e["type"], name, er.cardsAfter[name].Kind)
+				}
+			}
+		}
+	case "refused-reissue-one-card":
+		var written []string
+		for _, name := range slices.Sorted(mapKeys(rec.cardsEnd)) {
+			if rec.cardsEnd[name].Writes > rec.cardsStart[name].Writes {
+				written = append(written, name)
+			}
+		}
+		if len(written) > 1 {
+			bad(nil, "ACS system %s refuses reissue, yet one credential was written onto %d cards: %s", rec.sys.Key, len(written), strings.Join(written, ", "))
+		}
+	case "issued-iff-success":
+		succeeded := false
+		var last *encodeRecord
+		for _, er := range rec.encodes {
+			if er.final != nil && er.final["status"] == "success" {
+				succeeded = true
+			}
+			if er.after != nil && (last == nil || er.afterAt.After(last.afterAt)) {
+				last = er
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		if issued := last.after["is_issued"] == true; issued != succeeded {
+			bad(last, "after the encodes the credential has is_issued %v, but %s", jsonOf(last.after["is_issued"]),
+				map[bool]string{true: "an encode succeeded", false: "no encode succeeded"}[succeeded])
+		}
+	}
+	return problems
+}
+
+// cardNamed is the name of the desk's card with that UID, "" if none.
+func cardNamed(rec *recording, uid string) string {
+	for _, c := range rec.sc.Cards {
+		if strings.EqualFold(c.UID, uid) && uid != "" {
+			return c.Name
+		}
+	}
+	return ""
+}
+
+func cardList(rec *recording) string {
+	if len(rec.sc.Cards) == 0 {
+		return "it has none"
+	}
+	var out []string
+	for _, c := range rec.sc.Cards {
+		out = append(out, c.Name+" "+c.UID)
+	}
+	return "its cards: " + strings.Join(out, ", ")
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
