@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.Dispatch("encoder-conformance", usage, args, stdout, stderr,
 		cli.Command{Name: "run", Run: func(a []string) int { return runCmd(ctx, a, stdout, stderr) }},
 		cli.Command{Name: "requirements", Run: func(a []string) int { return requirementsCmd(a, stdout, stderr) }},
+		cli.Command{Name: "explore", Run: func(a []string) int { return exploreCmd(ctx, a, stdout, stderr) }},
 	)
 }
 

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/encoderlab/encoderlab/conformance/explore"
+	"github.com/encoderlab/encoderlab/fixtures"
+)
+
+const exploreUsage = `Usage: encoder-conformance explore [flags]
+
+Generate random desks (scenarios of the lab's encoders, cards, timelines
+and encodes, each encode expecting any terminal status), run them through
+the system under test in batches, and check what holds for every encode:
+the registry's invariants and per-attempt requirements. When one breaks,
+shrink the desk to the smallest one that still breaks it and write it to
+the output directory as a scenario file that "encoder-conformance run
+--scenarios FILE" replays, with the failure and the line trace beside it.
+The same seed gives the same desks (docs/explore.md).
+
+Flags:
+  --seed N          seed of the desks (default: from the clock, printed)
+  --runs N          how many desks to run (default 100)
+  --duration D      run desks for this long instead (e.g. 10m)
+  --batch N         desks per run of the suite (default 20)
+  --procs N         parallel processes per batch (default 2)
+  --out DIR         where a shrunk desk, its failure and trace go, and
+                    explore.json, a summary (default explore-out)
+  --shrink-rounds N at most this many rounds of shrinking (default 40)
+  --target, --api-url, --links, --api-key, --pat, --workspace, --scale,
+  --profile         the system under test, as for run
+
+Exit status: 0 nothing broke; 1 a desk broke a requirement (its shrunk
+form is in --out); 2 a usage or setup error.
+
+Example:
+  encoder-conformance explore --seed 1 --runs 200
+`
+
+type exploreOptions struct {
+	seed         uint64
+	seedSet      bool
+	runs         int
+	duration     time.Duration
+	batch        int
+	procs        int
+	out          string
+	shrinkRounds int
+	passOn       []string // flags handed to run
+}
+
+func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := &exploreOptions{}
+	fs := newFlags("explore", exploreUsage, stderr)
+	fs.Func("seed", "", func(s string) error {
+		v, err := strconv.ParseUint(s, 10, 64)
+		o.seed, o.seedSet = v, true
+		return err
+	})
+	fs.IntVar(&o.runs, "runs", 100, "")
+	fs.DurationVar(&o.duration, "duration", 0, "")
+	fs.IntVar(&o.batch, "batch", 20, "")
+	fs.IntVar(&o.procs, "procs", 2, "")
+	fs.StringVar(&o.out, "out", "explore-out", "")
+	fs.IntVar(&o.shrinkRounds, "shrink-rounds", 40, "")
+	for _, name := range []string{"target", "api-url", "links", "api-key", "pat", "workspace", "scale", "profile"} {
+		fs.Func(name, "", func(s string) error {
+			o.passOn = append(o.passOn, "--"+name, s)
+			return nil
+		})
+	}
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	switch {
+	case o.runs < 1 && o.duration == 0:
+		return usageError(stderr, "explore", "--runs must be at least 1")
+	case o.batch < 1 || o.procs < 1:
+		return usageError(stderr, "explore", "--batch and --procs must be at least 1")
+	case o.duration < 0:
+		return usageError(stderr, "explore", "--duration must not be negative")
+	}
+	if !o.seedSet {
+		o.seed = uint64(time.Now().UnixNano())
+	}
+	fmt.Fprintf(stderr, "explore: seed %d (encoder-conformance explore --seed %d replays these desks)\n", o.seed, o.seed)
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return setupError(stderr, err)
+	}
+	tmp, err := os.MkdirTemp("", "encoder-explore-")
+	if err != nil {
+		return setupError(stderr, err)
+	}
+	defer os.RemoveAll(tmp)
+
+	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: tmp, stderr: stderr}
+	start := time.Now()
+	sum := exploreSummary{Seed: o.seed}
+	for next := 0; ; {
+		if o.duration > 0 && time.Since(start) >= o.duration {
+			break
+		}
+		if o.duration == 0 && next >= o.runs {
+			break
+		}
+		n := o.batch
+		if o.duration == 0 {
+			n = min(n, o.runs-next)
+		}
+		desks := make([]*explore.Desk, 0, n)
+		for i := next; i < next+n; i++ {
+			d, err := explore.Generate(ex.lab, o.seed, i)
+			if err != nil {
+				return setupError(stderr, err)
+			}
+			desks = append(desks, d)
+		}
+		next += n
+		broke, code := ex.run(ctx, fmt.Sprintf("batch-%d", next/o.batch), desks)
+		if code != exitOK {
+			return code
+		}
+		sum.Runs = next
+		elapsed := time.Since(start)
+		fmt.Fprintf(stderr, "explore: %d desks, %.1f desks/s, %d broke\n", next, float64(next)/elapsed.Seconds(), len(broke))
+		if len(broke) > 0 {
+			v := broke[0]
+			fmt.Fprintf(stderr, "explore: %s broke %s; shrinking it\n", v.desk.Name, v.requirement)
+			small := ex.shrink(ctx, v)
+			path, err := ex.write(small)
+			if err != nil {
+				fmt.Fprintf(stderr, "encoder-conformance explore: %v\n", err)
+				return exitFail
+			}
+			sum.Violation = &exploreViolation{Desk: v.desk.Name, Requirement: small.requirement, Shrunk: path,
+				Size: small.desk.Size(), Steps: len(small.desk.Steps), Message: small.message}
+			break
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	if err := writeJSON(filepath.Join(o.out, "explore.json"), sum); err != nil {
+		fmt.Fprintf(stderr, "encoder-conformance explore: %v\n", err)
+		return exitFail
+	}
+	if v := sum.Violation; v != nil {
+		fmt.Fprintf(stdout, "explore: seed %d: %s broke %s; shrunk to %d steps: %s\n  encoder-conformance run --scenarios %s\n",
+			o.seed, v.Desk, v.Requirement, v.Steps, v.Shrunk, v.Shrunk)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "explore: seed %d: %d desks in %.1f s (%.1f desks/s), nothing broke\n", o.seed, sum.Runs, sum.Seconds, float64(sum.Runs)/sum.Seconds)
+	return exitOK
+}
+
+type exploreSummary struct {
+	Seed      uint64            `json:"seed"`
+	Runs      int               `json:"runs"`
+	Seconds   float64           `json:"seconds"`
+	Violation *exploreViolation `json:"violation,omitempty"`
+}
+
+type exploreViolation struct {
+	Desk        string `json:"desk"`
+	Requirement string `json:"requirement"`
+	Shrunk      string `json:"shrunk"`
+	Size        int    `json:"size"`
+	Steps       int    `json:"steps"`
+	Message     string `json:"message"`
+}
+
+type explorer struct {
+	o      *exploreOptions
+	lab    *fixtures.Lab
+	tmp    string
+	stderr io.Writer
+}
+
+// violation is a desk that broke a requirement, and the run that showed it.
+type violation struct {
+	desk        *explore.Desk
+	requirement string
+	message     string
+	reportDir   string
+}
+
+// run runs desks through the suite and returns those that broke a
+// requirement, in desk order. A run that could not start is a setup
+// error (exit 2).
+func (ex *explorer) run(ctx context.Context, name string, desks []*explore.Desk) ([]violation, int) {
+	dir := filepath.Join(ex.tmp, name)
+	scDir, reportDir := filepath.Join(dir, "scenarios"), filepath.Join(dir, "report")
+	if err := os.MkdirAll(scDir, 0o755); err != nil {
+		return nil, setupError(ex.stderr, err)
+	}
+	byName := map[string]*explore.Desk{}
+	for _, d := range desks {
+		byName[d.Name] = d
+		if err := os.WriteFile(filepath.Join(scDir, d.Name+".yaml"), d.YAML(""), 0o644); err != nil {
+			return nil, setupError(ex.stderr, err)
+		}
+	}
+	args := append([]string{"--scenarios", scDir, "--report-dir", reportDir, "--procs", strconv.Itoa(ex.o.procs),
+		"--stall-reruns", "1", "--label-filter", "!api"}, ex.o.passOn...)
+	var errOut bytes.Buffer
+	code := runCmd(ctx, args, io.Discard, &errOut)
+	if code != exitOK && code != exitFail {
+		fmt.Fprintf(ex.stderr, "%s", errOut.Bytes())
+		return nil, code
+	}
+	failed, err := failedSpecs(filepath.Join(reportDir, "ginkgo.json"))
+	if err != nil {
+		fmt.Fprintf(ex.stderr, "%s", errOut.Bytes())
+		fmt.Fprintf(ex.stderr, "encoder-conformance explore: %v\n", err)
+		return nil, exitFail
+	}
+	var out []violation
+	for _, f := range failed {
+		if d := byName[f.scenario]; d != nil {
+			out = append(out, violation{desk: d, requirement: f.requirement, message: f.message, reportDir: reportDir})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b violation) int { return strings.Compare(a.desk.Name, b.desk.Name) })
+	return out, exitOK
+}
+
+// shrink makes v's desk smaller while the same requirement still breaks.
+func (ex *explorer) shrink(ctx context.Context, v violation) violation {
+	for round := 1; round <= ex.o.shrinkRounds; round++ {
+		cands := explore.Shrink(v.desk, ex.lab)
+		if len(cands) == 0 {
+			break
+		}
+		for i, c := range cands {
+			c.Name = fmt.Sprintf("%s-s%d-%d", v.desk.Name, round, i)
+		}
+		broke, code := ex.run(ctx, fmt.Sprintf("shrink-%d", round), cands)
+		if code != exitOK {
+			break
+		}
+		var best *violation
+		for i := range broke {
+			b := &broke[i]
+			if b.requirement == v.requirement && (best == nil || b.desk.Size() < best.desk.Size()) {
+				best = b
+			}
+		}
+		if best == nil {
+			break
+		}
+		fmt.Fprintf(ex.stderr, "explore: shrink round %d: %d steps, size %d\n", round, len(best.desk.Steps), best.desk.Size())
+		v = *best
+	}
+	return v
+}
+
+// write puts the shrunk desk in --out as a scenario file named after the
+// requirement, with the failure and the line trace beside it.
+func (ex *explorer) write(v violation) (string, error) {
+	name := "explore-" + strings.ToLower(v.requirement) + "-" + strconv.FormatUint(ex.o.seed, 10)
+	d := *v.desk
+	d.Name = name
+	comment := fmt.Sprintf("Found by encoder-conformance explore --seed %d, shrunk from a larger desk.\nIt breaks %s:\n%s",
+		ex.o.seed, v.requirement, firstLinesOf(v.message, 12))
+	path := filepath.Join(ex.o.out, name+".yaml")
+	if err := os.WriteFile(path, d.YAML(comment), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(ex.o.out, name+".failure.txt"), []byte(v.message+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	// The failing run's line trace and timeline, under the desk's name.
+	src := filepath.Join(v.reportDir, v.desk.Name)
+	if entries, err := os.ReadDir(src); err == nil {
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join(src, e.Name())); err == nil {
+				_ = os.WriteFile(filepath.Join(ex.o.out, name+"."+e.Name()), b, 0o644)
+			}
+		}
+	}
+	return path, nil
+}
+
+func firstLinesOf(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// failed is one failed spec: the scenario it ran in, the requirement.
+type failed struct {
+	scenario, requirement, message string
+}
+
+// failedSpecs reads a run's Ginkgo JSON report.
+func failedSpecs(path string) ([]failed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the run wrote no report: %w", err)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(b, &reports); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var out []failed
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if !s.State.Is(types.SpecStateFailureStates) || s.LeafNodeType != types.NodeTypeIt {
+				continue
+			}
+			f := failed{message: s.Failure.Message}
+			for _, l := range s.ContainerHierarchyLabels {
+				for _, x := range l {
+					if name, ok := strings.CutPrefix(x, "scenario:"); ok {
+						f.scenario = name
+					}
+				}
+			}
+			for _, l := range s.LeafNodeLabels {
+				if strings.ToUpper(l) == l && strings.Contains(l, "-") {
+					f.requirement = l
+				}
+			}
+			if f.scenario != "" && f.requirement != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return errors.Join(fmt.Errorf("writing %s", path), err)
+	}
+	return nil
+}

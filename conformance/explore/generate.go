@@ -1,0 +1,203 @@
+package explore
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// weighted picks one of choices, each as likely as its weight.
+func weighted[T any](r *rand.Rand, choices []T, weights []int) T {
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	n := r.IntN(total)
+	for i, w := range weights {
+		if n < w {
+			return choices[i]
+		}
+		n -= w
+	}
+	return choices[len(choices)-1]
+}
+
+// The generators' weights, as docs/explore.md lists them.
+var (
+	cardCounts   = []int{0, 1, 2, 3}
+	cardCountW   = []int{10, 50, 30, 10}
+	techs        = []string{"mifare-classic-1k", "mifare-classic-4k", "desfire", "mifare-ultralight", "prox-125khz"}
+	techW        = []int{50, 15, 15, 10, 10}
+	uidBytes     = []int{4, 7, 10}
+	uidBytesW    = []int{40, 50, 10}
+	holds        = []string{"blank", "guest", "staff", "foreign"}
+	holdsW       = []int{60, 15, 10, 15}
+	stepCounts   = []int{0, 1, 2, 3, 4, 5, 6, 7}
+	stepCountW   = []int{5, 10, 20, 20, 15, 15, 10, 5}
+	encodeCounts = []int{1, 2, 3}
+	encodeCountW = []int{50, 35, 15}
+	waits        = []string{"50ms", "200ms", "1s", "3s"}
+	// pairChance is the chance, in percent, of a second encoder of the
+	// same ACS system; concurrentChance of an encode starting beside the
+	// one before it; staffChance of a staff credential where the system
+	// has card functions.
+	pairChance, concurrentChance, staffChance = 25, 30, 20
+)
+
+// Step operations the timeline generator draws, with their weights. Each
+// is one that ends by itself: a generated timeline never waits for a
+// command the pipeline may have no reason to send.
+var (
+	stepOps = []string{"place", "remove", "wait", "busy", "nak", "garble", "hangup", "unplug"}
+	stepOpW = []int{35, 15, 20, 8, 8, 8, 4, 2}
+)
+
+// Generate builds desk i of seed on the lab's encoders: the same lab,
+// seed and i give the same desk.
+func Generate(lab *fixtures.Lab, seed uint64, i int) (*Desk, error) {
+	r := rand.New(rand.NewPCG(seed, uint64(i)))
+	ws, encs := labEncoders(lab)
+	if len(encs) == 0 {
+		return nil, fmt.Errorf("explore: the lab has no pms or pn532 encoder")
+	}
+	first := encs[r.IntN(len(encs))]
+	d := &Desk{Name: fmt.Sprintf("explore-%d-%d", seed, i), System: first.System, Function: "guest"}
+	d.Encoders = []Encoder{{Model: first.Driver, ID: first.DisplayName}}
+	var mates []*fixtures.Encoder
+	for _, e := range encs {
+		if e.System == first.System && e != first {
+			mates = append(mates, e)
+		}
+	}
+	if len(mates) > 0 && r.IntN(100) < pairChance {
+		m := mates[r.IntN(len(mates))]
+		d.Encoders = append(d.Encoders, Encoder{Model: m.Driver, ID: m.DisplayName})
+	}
+	if sys := ws.System(first.System); sys != nil && sys.ExternalType == "visionline_card" && r.IntN(100) < staffChance {
+		d.Function = "staff"
+	}
+
+	for n := weighted(r, cardCounts, cardCountW); len(d.Cards) < n; {
+		c := Card{Name: fmt.Sprintf("c%d", len(d.Cards)+1), Tech: weighted(r, techs, techW), Holds: weighted(r, holds, holdsW)}
+		c.UID = hexBytes(r, weighted(r, uidBytes, uidBytesW))
+		if c.Holds == "guest" || c.Holds == "staff" {
+			c.CardID = hexBytes(r, 8)
+		}
+		d.Cards = append(d.Cards, c)
+	}
+	d.Steps = timeline(r, d)
+	for n := weighted(r, encodeCounts, encodeCountW); len(d.Encodes) < n; {
+		e := Encode{On: d.onOf(r)}
+		e.Concurrent = len(d.Encodes) > 0 && r.IntN(100) < concurrentChance
+		d.Encodes = append(d.Encodes, e)
+	}
+	return d, nil
+}
+
+// labEncoders are the encoders of the lab's first workspace that a
+// device model of this suite plays.
+func labEncoders(lab *fixtures.Lab) (*fixtures.Workspace, []*fixtures.Encoder) {
+	if len(lab.Workspaces) == 0 {
+		return nil, nil
+	}
+	ws := lab.Workspaces[0]
+	var out []*fixtures.Encoder
+	for _, e := range ws.Encoders {
+		if slices.Contains([]string{"pms", "pn532"}, e.Driver) && ws.System(e.System) != nil {
+			out = append(out, e)
+		}
+	}
+	return ws, out
+}
+
+// onOf picks an encoder of the desk: "" for the first.
+func (d *Desk) onOf(r *rand.Rand) string {
+	if len(d.Encoders) == 1 {
+		return ""
+	}
+	if i := r.IntN(len(d.Encoders)); i > 0 {
+		return d.Encoders[i].ID
+	}
+	return ""
+}
+
+// timeline draws steps the loader accepts: cards placed only where they
+// fit (one on a PMS reader, any number on a PN532), removed only from
+// where they lie, no device step on an unplugged encoder.
+func timeline(r *rand.Rand, d *Desk) []Step {
+	model := map[string]string{}
+	for i, e := range d.Encoders {
+		id := e.ID
+		if i == 0 {
+			id = ""
+		}
+		model[id] = e.Model
+	}
+	reader := map[string][]string{} // encoder ("" first) → cards on it
+	where := map[string]string{}    // card → the encoder it lies on
+	unplugged := map[string]bool{}
+	var out []Step
+	for n := weighted(r, stepCounts, stepCountW); len(out) < n; {
+		on := d.onOf(r)
+		switch op := weighted(r, stepOps, stepOpW); op {
+		case "place":
+			var free []string
+			for _, c := range d.Cards {
+				if _, lies := where[c.Name]; !lies {
+					free = append(free, c.Name)
+				}
+			}
+			if len(free) == 0 || (len(reader[on]) > 0 && !slices.Contains(scenario.StackingModels, model[on])) {
+				continue
+			}
+			c := free[r.IntN(len(free))]
+			reader[on] = append(reader[on], c)
+			where[c] = on
+			out = append(out, Step{Op: op, Value: c, On: on})
+		case "remove":
+			if len(where) == 0 {
+				continue
+			}
+			names := make([]string, 0, len(where))
+			for c := range where {
+				names = append(names, c)
+			}
+			slices.Sort(names)
+			c := names[r.IntN(len(names))]
+			from := where[c]
+			reader[from] = slices.DeleteFunc(reader[from], func(s string) bool { return s == c })
+			delete(where, c)
+			out = append(out, Step{Op: op, Value: c, On: from})
+		case "wait":
+			out = append(out, Step{Op: op, Value: waits[r.IntN(len(waits))]})
+		default:
+			if unplugged[on] {
+				continue
+			}
+			v := "1"
+			switch op {
+			case "busy":
+				v = fmt.Sprint(1 + r.IntN(2))
+			case "hangup", "unplug":
+				v = "true"
+			}
+			if op == "unplug" {
+				unplugged[on] = true
+			}
+			out = append(out, Step{Op: op, Value: v, On: on})
+		}
+	}
+	return out
+}
+
+func hexBytes(r *rand.Rand, n int) string {
+	const digits = "0123456789ABCDEF"
+	b := make([]byte, 2*n)
+	for i := range b {
+		b[i] = digits[r.IntN(16)]
+	}
+	return string(b)
+}

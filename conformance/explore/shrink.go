@@ -1,0 +1,80 @@
+package explore
+
+import (
+	"slices"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// Shrink returns the desks one step smaller than d, each a valid
+// scenario on lab: one encode, step, card or encoder fewer, a wait
+// shorter, an encode no longer concurrent. The explorer keeps the
+// smallest that still breaks what d broke, and shrinks again, until none
+// does (QuickCheck's shrinking, greedy).
+func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
+	var out []*Desk
+	try := func(c *Desk) {
+		if len(c.Encodes) > 0 {
+			c.Encodes[0].Concurrent = false
+		}
+		if Valid(c, lab) == nil {
+			out = append(out, c)
+		}
+	}
+	if len(d.Encoders) > 1 {
+		c := d.clone()
+		gone := c.Encoders[1].ID
+		c.Encoders = c.Encoders[:1]
+		c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool { return s.On == gone })
+		c.Encodes = slices.DeleteFunc(c.Encodes, func(e Encode) bool { return e.On == gone })
+		if len(c.Encodes) > 0 {
+			try(c)
+		}
+	}
+	for i := range d.Encodes {
+		if len(d.Encodes) > 1 {
+			c := d.clone()
+			c.Encodes = slices.Delete(c.Encodes, i, i+1)
+			try(c)
+		}
+	}
+	for i := range d.Cards {
+		c := d.clone()
+		name := c.Cards[i].Name
+		c.Cards = slices.Delete(c.Cards, i, i+1)
+		c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool {
+			return (s.Op == "place" || s.Op == "remove") && s.Value == name
+		})
+		try(c)
+	}
+	for i := range d.Steps {
+		c := d.clone()
+		c.Steps = slices.Delete(c.Steps, i, i+1)
+		try(c)
+	}
+	for i, st := range d.Steps {
+		if st.Op == "wait" && st.Value != waits[0] {
+			c := d.clone()
+			c.Steps[i].Value = waits[slices.Index(waits, st.Value)-1]
+			try(c)
+		}
+	}
+	for i, e := range d.Encodes {
+		if e.Concurrent {
+			c := d.clone()
+			c.Encodes[i].Concurrent = false
+			try(c)
+		}
+	}
+	return out
+}
+
+// Valid loads d as a scenario and checks it against lab.
+func Valid(d *Desk, lab *fixtures.Lab) error {
+	sc, err := scenario.Load(d.Name+".yaml", d.YAML(""))
+	if err != nil {
+		return err
+	}
+	return scenario.CheckLab(sc, lab)
+}
