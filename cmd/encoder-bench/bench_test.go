@@ -191,8 +191,8 @@ func TestDispatchRefusesUnknownCommandsAndFlags(t *testing.T) {
 		}
 	}
 	var out, errb strings.Builder
-	if code := dispatch(context.Background(), []string{"load", "--help"}, nil, &out, &errb); code != exitOK || !strings.Contains(errb.String(), "--requests") {
-		t.Errorf("load --help = %d with %q; want 0 and the flags", code, errb.String())
+	if code := dispatch(context.Background(), []string{"load", "--help"}, nil, &out, &errb); code != exitOK || !strings.Contains(out.String(), "-requests") || errb.Len() != 0 {
+		t.Errorf("load --help = %d with stdout %q, stderr %q; want 0 and the flags on stdout", code, out.String(), errb.String())
 	}
 }
 

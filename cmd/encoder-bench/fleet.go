@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -80,9 +80,7 @@ type fleetConfig struct {
 }
 
 func fleetMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("encoder-bench fleet", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, fleetUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	fs := cli.NewFlagSet("encoder-bench", "fleet", fleetUsage, stdout, stderr, true)
 	var c fleetConfig
 	fs.IntVar(&c.n, "encoders", 1, "`N` virtual encoders")
 	fs.StringVar(&c.links, "links", "", "`DIR` to publish the encoders' links in (required)")
@@ -92,8 +90,8 @@ func fleetMain(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.IntVar(&c.rawIdle, "raw-idle", 0, "first measure `M` bare pty pairs with an idle reader each, for the memory floor")
 	fs.BoolVar(&c.partial, "partial", false, "report the encoders that started when the machine runs out of ptys, instead of failing")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a CPU profile of this process to `FILE`")
-	if err := fs.Parse(args); err != nil {
-		return usageCode(err)
+	if code, stop := cli.Parse(fs, args); stop {
+		return code
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"io"
 	"net/http"
 	"strconv"
@@ -103,9 +103,7 @@ loop: the raw cost of an HTTP round trip, for comparison.
 `
 
 func loadMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("encoder-bench load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, loadUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	fs := cli.NewFlagSet("encoder-bench", "load", loadUsage, stdout, stderr, true)
 	var c loadConfig
 	var labPath, workspace, system, user string
 	fs.StringVar(&c.url, "url", "", "API base `URL` (or, with --bare, the handler's URL)")
@@ -121,8 +119,8 @@ func loadMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&workspace, "workspace", "", "workspace id (default: the lab's first)")
 	fs.StringVar(&system, "system", "visionline-hotel", "ACS system `KEY` whose guest gets the credentials and whose encoders are driven")
 	fs.StringVar(&user, "user", "guest", "user `KEY` in that system")
-	if err := fs.Parse(args); err != nil {
-		return usageCode(err)
+	if code, stop := cli.Parse(fs, args); stop {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "encoder-bench load: unexpected argument %q\n", fs.Arg(0))

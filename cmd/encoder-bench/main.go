@@ -13,8 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"io"
 	"os"
 	"os/signal"
@@ -57,10 +55,3 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	)
 }
 
-// usageCode is the exit code for a flag parse error: 0 after --help.
-func usageCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	return exitUsage
-}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"io"
 	"os"
 	"os/exec"
@@ -48,9 +48,7 @@ type runConfig struct {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("encoder-bench run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, runUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	fs := cli.NewFlagSet("encoder-bench", "run", runUsage, stdout, stderr, true)
 	var c runConfig
 	fs.StringVar(&c.encoderd, "encoderd", "", "encoderd `BINARY` (default: next to this one, else on PATH)")
 	fs.StringVar(&c.out, "out", "reports/bench.md", "write the report as Markdown to `FILE` (empty: do not)")
@@ -64,8 +62,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 8*time.Second, "length of each load run")
 	fs.BoolVar(&c.full, "full", os.Getenv("BENCH_FULL") == "1", "long curves (BENCH_FULL=1)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
-	if err := fs.Parse(args); err != nil {
-		return usageCode(err)
+	if code, stop := cli.Parse(fs, args); stop {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "encoder-bench run: unexpected argument %q\n", fs.Arg(0))

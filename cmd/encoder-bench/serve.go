@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"github.com/encoderlab/encoderlab/internal/cli"
 	"io"
 	"log/slog"
 	"os"
@@ -24,9 +24,7 @@ with the same configuration), with a CPU profile of the process written to
 `
 
 func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("encoder-bench serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serveUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	fs := cli.NewFlagSet("encoder-bench", "serve", serveUsage, stdout, stderr, true)
 	var cfg server.Config
 	var labPath, prof string
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:0", "listen on `HOST:PORT`")
@@ -36,8 +34,8 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	scale := fs.Float64("scale", 1, "time scale `F`")
 	fs.DurationVar(&cfg.AttemptDeadline, "deadline", 30*time.Second, "attempt deadline `D`, before --scale applies")
 	fs.StringVar(&prof, "cpuprofile", "", "write a CPU profile to `FILE`")
-	if err := fs.Parse(args); err != nil {
-		return usageCode(err)
+	if code, stop := cli.Parse(fs, args); stop {
+		return code
 	}
 	cfg.Scale = timescale.Scale(*scale)
 	switch {

@@ -64,7 +64,7 @@ type exploreOptions struct {
 
 func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := &exploreOptions{}
-	fs := newFlags("explore", exploreUsage, stderr)
+	fs := newFlags("explore", exploreUsage, stdout, stderr)
 	fs.Func("seed", "", func(s string) error {
 		v, err := strconv.ParseUint(s, 10, 64)
 		o.seed, o.seedSet = v, true
@@ -107,6 +107,14 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer os.RemoveAll(tmp)
 
 	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: tmp, stderr: stderr}
+	ex.runDesks = ex.suite
+	return ex.explore(ctx, stdout)
+}
+
+// explore runs desks until --runs or --duration, and shrinks and writes
+// the first that breaks something.
+func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
+	o, stderr := ex.o, ex.stderr
 	start := time.Now()
 	sum := exploreSummary{Seed: o.seed}
 	for next := 0; ; {
@@ -129,7 +137,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			desks = append(desks, d)
 		}
 		next += n
-		broke, code := ex.run(ctx, fmt.Sprintf("batch-%d", next/o.batch), desks)
+		broke, code := ex.runDesks(ctx, fmt.Sprintf("batch-%d", next), desks)
 		if code != exitOK {
 			return code
 		}
@@ -185,6 +193,9 @@ type explorer struct {
 	lab    *fixtures.Lab
 	tmp    string
 	stderr io.Writer
+	// runDesks runs desks and returns those that broke a requirement
+	// (suite, by default); a test puts a stand-in here.
+	runDesks func(ctx context.Context, name string, desks []*explore.Desk) ([]violation, int)
 }
 
 // violation is a desk that broke a requirement, and the run that showed it.
@@ -195,10 +206,10 @@ type violation struct {
 	reportDir   string
 }
 
-// run runs desks through the suite and returns those that broke a
+// suite runs desks through the suite and returns those that broke a
 // requirement, in desk order. A run that could not start is a setup
 // error (exit 2).
-func (ex *explorer) run(ctx context.Context, name string, desks []*explore.Desk) ([]violation, int) {
+func (ex *explorer) suite(ctx context.Context, name string, desks []*explore.Desk) ([]violation, int) {
 	dir := filepath.Join(ex.tmp, name)
 	scDir, reportDir := filepath.Join(dir, "scenarios"), filepath.Join(dir, "report")
 	if err := os.MkdirAll(scDir, 0o755); err != nil {
@@ -245,7 +256,7 @@ func (ex *explorer) shrink(ctx context.Context, v violation) violation {
 		for i, c := range cands {
 			c.Name = fmt.Sprintf("%s-s%d-%d", v.desk.Name, round, i)
 		}
-		broke, code := ex.run(ctx, fmt.Sprintf("shrink-%d", round), cands)
+		broke, code := ex.runDesks(ctx, fmt.Sprintf("shrink-%d", round), cands)
 		if code != exitOK {
 			break
 		}

@@ -75,8 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // newFlags returns a flag set for a subcommand whose --help prints text,
 // which documents the flags itself (so internal flags stay out of it).
-func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
-	return cli.NewFlagSet("encoder-conformance", name, text, stderr, false)
+func newFlags(name, text string, stdout, stderr io.Writer) *flag.FlagSet {
+	return cli.NewFlagSet("encoder-conformance", name, text, stdout, stderr, false)
 }
 
 // parse parses args, returning an exit code when the command must stop:

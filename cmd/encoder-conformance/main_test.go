@@ -367,14 +367,17 @@ func TestHelp(t *testing.T) {
 			t.Errorf("%q: no usage text", args)
 		}
 	}
-	_, errOut, _ := runBin(t, t.TempDir(), "run", "--help")
+	help, errOut, _ := runBin(t, t.TempDir(), "run", "--help")
+	if errOut != "" {
+		t.Errorf("run --help wrote on stderr: %q", errOut)
+	}
 	for _, want := range []string{"--scenarios FILE|DIR", "--bundled", "Exit status:", "2  nothing ran: a usage error", "setup error"} {
-		if !strings.Contains(errOut, want) {
+		if !strings.Contains(help, want) {
 			t.Errorf("run --help does not document %q", want)
 		}
 	}
 	for _, hidden := range []string{"--process", "--process-report"} {
-		if strings.Contains(errOut, hidden) {
+		if strings.Contains(help, hidden) {
 			t.Errorf("run --help shows the internal flag %s", hidden)
 		}
 	}

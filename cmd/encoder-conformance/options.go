@@ -174,9 +174,9 @@ func (p *portsFlag) Set(s string) error {
 
 // parseRun parses run's flags; on a usage error it has told the user and
 // returns the exit code.
-func parseRun(args []string, stderr io.Writer) (*options, int, bool) {
+func parseRun(args []string, stdout, stderr io.Writer) (*options, int, bool) {
 	o := &options{}
-	fs := runFlags(o, stderr)
+	fs := runFlags(o, stdout, stderr)
 	if code, stop := parse(fs, args); stop {
 		return nil, code, false
 	}
@@ -192,8 +192,8 @@ var hiddenRunFlags = map[string]bool{"process": true, "process-report": true}
 
 // runFlags defines run's flags on o. Their help is runUsage, written by
 // hand to group them; TestRunUsageListsEveryFlag keeps the two in step.
-func runFlags(o *options, stderr io.Writer) *flag.FlagSet {
-	fs := newFlags("run", runUsage, stderr)
+func runFlags(o *options, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := newFlags("run", runUsage, stdout, stderr)
 	fs.StringVar(&o.profile, "profile", "current", "")
 	fs.StringVar(&o.target, "target", "inprocess", "")
 	fs.StringVar(&o.apiURL, "api-url", "", "")

@@ -23,7 +23,7 @@ Example:
 `
 
 func requirementsCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("requirements", requirementsUsage, stderr)
+	fs := newFlags("requirements", requirementsUsage, stdout, stderr)
 	profile := fs.String("profile", "current", "")
 	if code, stop := parse(fs, args); stop {
 		return code

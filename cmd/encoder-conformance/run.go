@@ -25,7 +25,7 @@ import (
 // their Ginkgo JSON reports and writes every report; a started process
 // runs its part with Ginkgo and writes its JSON report.
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, code, ok := parseRun(args, stderr)
+	o, code, ok := parseRun(args, stdout, stderr)
 	if !ok {
 		return code
 	}

@@ -10,7 +10,7 @@ import (
 // run's help is written by hand to group its flags; it must name every
 // flag the command takes and no flag it does not, so the two cannot drift.
 func TestRunUsageListsEveryFlag(t *testing.T) {
-	fs := runFlags(&options{}, io.Discard)
+	fs := runFlags(&options{}, io.Discard, io.Discard)
 	defined := map[string]bool{}
 	fs.VisitAll(func(f *flag.Flag) { defined[f.Name] = true })
 

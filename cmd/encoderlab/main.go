@@ -137,7 +137,7 @@ func (p plays) Set(v string) error {
 }
 
 func upCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(*Lab)) int {
-	fs := cli.NewFlagSet("encoderlab", "up", upUsage, stderr, true)
+	fs := cli.NewFlagSet("encoderlab", "up", upUsage, stdout, stderr, true)
 	var cfg Config
 	play := plays{}
 	fs.StringVar(&cfg.APIAddr, "addr", DefaultAPIAddr, "serve the encode API at `HOST:PORT` (port 0 picks a free one)")

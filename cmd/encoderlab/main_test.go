@@ -57,8 +57,8 @@ func TestUpUsage(t *testing.T) {
 		t.Errorf("up --help exited %d", code)
 	}
 	for _, w := range []string{"/lab/api/encoders/NAME/place", "stack", "swap", "remove", "unplug", "behave", "busy", "silent", "--play"} {
-		if !strings.Contains(stderr.String(), w) {
-			t.Errorf("up --help does not mention %q", w)
+		if !strings.Contains(stdout.String(), w) {
+			t.Errorf("up --help does not mention %q on stdout", w)
 		}
 	}
 	for _, tc := range []struct {

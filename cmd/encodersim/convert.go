@@ -49,7 +49,7 @@ Examples:
 `
 
 func convertCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("convert", convertUsage, stderr)
+	fs := newFlags("convert", convertUsage, stdout, stderr)
 	id := fs.String("encoder", "", "encoder id in the scenario (default: the trace's link name, or replayed-encoder)")
 	expect := fs.String("expect", "", "the encode's outcome: success, or error:TYPE")
 	system := fs.String("system", "", "fixture ACS system `KEY` of the credential to encode (default: the encoder's own in the bundled lab, else visionline-hotel)")

@@ -213,8 +213,8 @@ func TestRunHelpNamesThePerUserDefault(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"$XDG_RUNTIME_DIR/encoderlab", "$TMPDIR/encoderlab-<uid>", "0700", linkdir.Default()} {
-		if !strings.Contains(errOut.String(), want) {
-			t.Errorf("run --help should mention %q:\n%s", want, errOut.String())
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("run --help should mention %q on stdout:\n%s", want, out.String())
 		}
 	}
 }

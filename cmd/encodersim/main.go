@@ -96,8 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // newFlags returns a flag set for a subcommand whose --help prints text
 // and the flags.
-func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
-	return cli.NewFlagSet("encodersim", name, text, stderr, true)
+func newFlags(name, text string, stdout, stderr io.Writer) *flag.FlagSet {
+	return cli.NewFlagSet("encodersim", name, text, stdout, stderr, true)
 }
 
 // parse parses args, returning an exit code when the command must stop:
@@ -156,7 +156,7 @@ Examples:
 `
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", runUsage, stderr)
+	fs := newFlags("run", runUsage, stdout, stderr)
 	links := fs.String("links", defaultLinks(), "publish each encoder as `DIR`/<encoder id> (a directory of your own; see Links above)")
 	scale := fs.Float64("scale", 1, "time scale `F` for every device and timeline duration (0.01 runs 100 times faster)")
 	bundled := fs.Bool("bundled", false, "read every argument as a bundled scenario name")
@@ -295,7 +295,7 @@ Examples:
 `
 
 func lintCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("lint", lintUsage, stderr)
+	fs := newFlags("lint", lintUsage, stdout, stderr)
 	labFile := fs.String("lab", "", "check against the lab in `FILE` instead of the bundled fixtures/lab.yaml")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -342,7 +342,7 @@ Example:
 `
 
 func listCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("list", listUsage, stderr)
+	fs := newFlags("list", listUsage, stdout, stderr)
 	if code, stop := parse(fs, args); stop {
 		return code
 	}

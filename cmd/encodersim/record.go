@@ -51,7 +51,7 @@ Examples:
 `
 
 func recordCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("record", recordUsage, stderr)
+	fs := newFlags("record", recordUsage, stdout, stderr)
 	device := fs.String("device", "", "the encoder's serial device (required)")
 	link := fs.String("link", "", "where to publish the pty the pipeline opens (required)")
 	protocol := fs.String("protocol", "", "the encoder's protocol, for decoded frames: pms or pn532")

@@ -44,7 +44,7 @@ Examples:
 `
 
 func showCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("show", showUsage, stderr)
+	fs := newFlags("show", showUsage, stdout, stderr)
 	out := fs.String("o", "", "write the page to `FILE` (- for standard output)")
 	outcome := fs.String("outcome", "", "the attempt's outcome to show in the header, e.g. `error/no_credential_on_encoder`")
 	title := fs.String("title", "", "the page's title (default: the trace's file name)")

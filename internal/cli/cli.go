@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/encoderlab/encoderlab/internal/buildinfo"
 )
@@ -57,14 +58,18 @@ func Dispatch(prog, usage string, args []string, stdout, stderr io.Writer, cmds 
 	return ExitUsage
 }
 
-// NewFlagSet returns the flag set of "prog name", writing to stderr, whose
-// --help prints text and then, with listFlags, the flags and their
-// defaults (without it, text documents the flags itself).
-func NewFlagSet(prog, name, text string, stderr io.Writer, listFlags bool) *flag.FlagSet {
+// NewFlagSet returns the flag set of "prog name". Its --help prints text
+// on stdout and then, with listFlags, the flags and their defaults
+// (without it, text documents the flags itself); a bad flag is reported
+// on stderr with a pointer to --help. Parse it with Parse.
+func NewFlagSet(prog, name, text string, stdout, stderr io.Writer, listFlags bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), text)
+	// The flag package calls Usage both for -help and after a bad flag;
+	// Parse tells the two apart and prints the help itself.
+	fs.Usage = func() {}
+	helps.Store(fs, func() {
+		fmt.Fprint(stdout, text)
 		if !listFlags {
 			return
 		}
@@ -73,20 +78,27 @@ func NewFlagSet(prog, name, text string, stderr io.Writer, listFlags bool) *flag
 		fs.PrintDefaults()
 		fs.SetOutput(stderr)
 		if b.Len() > 0 {
-			fmt.Fprintf(fs.Output(), "\nFlags:\n%s", b.String())
+			fmt.Fprintf(stdout, "\nFlags:\n%s", b.String())
 		}
-	}
+	})
 	return fs
 }
 
+// helps holds the help printer of each flag set NewFlagSet made.
+var helps sync.Map // *flag.FlagSet → func()
+
 // Parse parses args into fs. It returns (ExitOK, true) after --help,
-// (ExitUsage, true) on a bad flag (fs has said what is wrong), and
-// (0, false) when the command goes on.
+// which it prints on stdout, (ExitUsage, true) on a bad flag (fs has
+// said what is wrong on stderr), and (0, false) when the command goes on.
 func Parse(fs *flag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if h, ok := helps.Load(fs); ok {
+				h.(func())()
+			}
 			return ExitOK, true
 		}
+		fmt.Fprintf(fs.Output(), "Run \"%s --help\" for usage.\n", fs.Name())
 		return ExitUsage, true
 	}
 	return 0, false

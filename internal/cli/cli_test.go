@@ -39,18 +39,22 @@ func TestDispatch(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	for _, list := range []bool{false, true} {
-		var errs bytes.Buffer
-		fs := NewFlagSet("prog", "run", "TEXT\n", &errs, list)
+		var out, errs bytes.Buffer
+		fs := NewFlagSet("prog", "run", "TEXT\n", &out, &errs, list)
 		n := fs.Int("n", 3, "how `many`")
 		if code, stop := Parse(fs, []string{"--help"}); !stop || code != ExitOK {
 			t.Errorf("--help: %d, %v; want %d, true", code, stop, ExitOK)
 		}
-		help := errs.String()
-		if !strings.HasPrefix(help, "TEXT\n") || strings.Contains(help, "-n many") != list {
-			t.Errorf("listFlags %v: help %q", list, help)
+		help := out.String()
+		if !strings.HasPrefix(help, "TEXT\n") || strings.Contains(help, "-n many") != list || errs.Len() != 0 {
+			t.Errorf("listFlags %v: help on stdout %q, stderr %q; want the help on stdout alone", list, help, errs.String())
 		}
+		out.Reset()
 		if code, stop := Parse(fs, []string{"-n", "x"}); !stop || code != ExitUsage {
 			t.Errorf("bad value: %d, %v; want %d, true", code, stop, ExitUsage)
+		}
+		if e := errs.String(); out.Len() != 0 || !strings.Contains(e, "invalid value") || !strings.Contains(e, `Run "prog run --help" for usage.`) {
+			t.Errorf("bad value: stdout %q, stderr %q; want the error and a pointer to --help on stderr", out.String(), e)
 		}
 		if code, stop := Parse(fs, []string{"-n", "5", "rest"}); stop || code != 0 || *n != 5 || fs.Arg(0) != "rest" {
 			t.Errorf("good flags: %d, %v, n=%d, args %q", code, stop, *n, fs.Args())

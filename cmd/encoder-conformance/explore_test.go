@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/encoderlab/encoderlab/conformance/explore"
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// breaksOnBusy stands in for the suite: a desk breaks BUSY-BREAKS when
+// its timeline answers busy to an encode, whatever else it holds.
+func breaksOnBusy(calls *int) func(context.Context, string, []*explore.Desk) ([]violation, int) {
+	return func(_ context.Context, _ string, desks []*explore.Desk) ([]violation, int) {
+		*calls++
+		var out []violation
+		for _, d := range desks {
+			if slices.ContainsFunc(d.Steps, func(s explore.Step) bool { return s.Op == "busy" }) {
+				out = append(out, violation{desk: d, requirement: "BUSY-BREAKS", message: "busy broke it"})
+			}
+		}
+		return out, exitOK
+	}
+}
+
+func exploreWith(t *testing.T, out string, seed uint64) (int, string) {
+	t.Helper()
+	calls := 0
+	o := &exploreOptions{seed: seed, runs: 200, batch: 20, procs: 1, out: out, shrinkRounds: 40}
+	var stderr bytes.Buffer
+	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: t.TempDir(), stderr: &stderr, runDesks: breaksOnBusy(&calls)}
+	var stdout bytes.Buffer
+	code := ex.explore(context.Background(), &stdout)
+	return code, stdout.String() + stderr.String()
+}
+
+// The explorer finds a desk that breaks, shrinks it to what breaks (one
+// busy step, one encode, one encoder, no cards) and writes it as a
+// scenario that loads, with a summary; the same seed writes the same file.
+func TestExploreShrinksWhatBreaks(t *testing.T) {
+	out := t.TempDir()
+	code, log := exploreWith(t, out, 3)
+	if code != exitFail {
+		t.Fatalf("explore exited %d, want 1 (a desk broke):\n%s", code, log)
+	}
+	var sum exploreSummary
+	b, err := os.ReadFile(filepath.Join(out, "explore.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil || sum.Violation == nil {
+		t.Fatalf("explore.json = %s, %v; want a summary with the violation", b, err)
+	}
+	if sum.Seed != 3 || sum.Violation.Requirement != "BUSY-BREAKS" {
+		t.Errorf("summary %+v, want seed 3 and BUSY-BREAKS", sum)
+	}
+	sc, err := scenario.LoadFile(sum.Violation.Shrunk)
+	if err != nil {
+		t.Fatalf("the shrunk desk does not load: %v", err)
+	}
+	if err := scenario.CheckLab(sc, fixtures.Bundled()); err != nil {
+		t.Errorf("the shrunk desk does not fit the lab: %v", err)
+	}
+	if len(sc.Steps) != 1 || sc.Steps[0].Op != scenario.OpBusy || len(sc.Encodes) != 1 || len(sc.Cards) != 0 || len(sc.AllEncoders()) != 1 {
+		y, _ := os.ReadFile(sum.Violation.Shrunk)
+		t.Errorf("shrunk to %d steps, %d encodes, %d cards, %d encoders; want one busy step, one encode, nothing else:\n%s",
+			len(sc.Steps), len(sc.Encodes), len(sc.Cards), len(sc.AllEncoders()), y)
+	}
+	if !strings.Contains(log, "--scenarios "+sum.Violation.Shrunk) {
+		t.Errorf("the output does not say how to replay it:\n%s", log)
+	}
+	again := t.TempDir()
+	exploreWith(t, again, 3)
+	first, _ := os.ReadFile(sum.Violation.Shrunk)
+	second, _ := os.ReadFile(filepath.Join(again, filepath.Base(sum.Violation.Shrunk)))
+	if !bytes.Equal(first, second) {
+		t.Errorf("the same seed wrote another desk:\n%s\n---\n%s", first, second)
+	}
+}
+
+func TestExploreNothingBreaks(t *testing.T) {
+	calls := 0
+	o := &exploreOptions{seed: 5, runs: 45, batch: 20, procs: 1, out: t.TempDir(), shrinkRounds: 40}
+	var stdout, stderr bytes.Buffer
+	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: t.TempDir(), stderr: &stderr,
+		runDesks: func(context.Context, string, []*explore.Desk) ([]violation, int) { calls++; return nil, exitOK }}
+	if code := ex.explore(context.Background(), &stdout); code != exitOK {
+		t.Fatalf("explore exited %d, want 0:\n%s", code, stderr.String())
+	}
+	if calls != 3 || !strings.Contains(stdout.String(), "45 desks") {
+		t.Errorf("%d batches, output %q; want 3 batches (20, 20, 5) and 45 desks", calls, stdout.String())
+	}
+}
+
+func TestExploreUsage(t *testing.T) {
+	for _, args := range [][]string{{"--runs", "0"}, {"--batch", "0"}, {"--seed", "x"}, {"--duration", "-1s"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), append([]string{"explore"}, args...), &stdout, &stderr); code != exitUsage {
+			t.Errorf("explore %v exited %d, want 2; stderr %q", args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"explore", "--help"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "--shrink-rounds") {
+		t.Errorf("explore --help exited %d: %q %q", code, stdout.String(), stderr.String())
+	}
+}
