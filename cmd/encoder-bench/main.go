@@ -54,4 +54,3 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		cli.Command{Name: "serve", Run: func(a []string) int { return serveMain(ctx, a, stdout, stderr) }},
 	)
 }
-
