@@ -36,7 +36,8 @@ Flags:
   --runs N          how many desks to run (default 100)
   --duration D      run desks for this long instead (e.g. 10m)
   --batch N         desks per run of the suite (default 20)
-  --procs N         parallel processes per batch (default 2)
+  --procs N         parallel processes per batch (default 2; 1 with an
+                    external target, whose links one desk at a time uses)
   --out DIR         where a shrunk desk, its failure and trace go, and
                     explore.json, a summary (default explore-out)
   --shrink-rounds N at most this many rounds of shrinking (default 40)
@@ -92,6 +93,10 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageError(stderr, "explore", "--batch and --procs must be at least 1")
 	case o.duration < 0:
 		return usageError(stderr, "explore", "--duration must not be negative")
+	}
+	if i := slices.Index(o.passOn, "--target"); i >= 0 && o.passOn[i+1] != "inprocess" {
+		// An external server drives one set of links: one desk at a time.
+		o.procs = 1
 	}
 	if !o.seedSet {
 		o.seed = uint64(time.Now().UnixNano())
