@@ -23,6 +23,7 @@ help:
 	@echo "make conformance-under-load  make conformance 20 times with 2 CPU burners beside it; stops at the first failure"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
+	@echo "make explore         random desks through the bundled pipeline for EXPLORE_DURATION (10m); a desk that breaks a requirement shrunk into reports/explore"
 	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
 	@echo "make build           encoderd, encodersim, encoderlab, encoder-conformance into bin/"
 	@echo "make lab             encoderlab up: the server, a virtual encoder per lab encoder and the /lab page (LAB_FLAGS for more)"
@@ -110,6 +111,16 @@ mutants-systematic:
 	ENCODERLAB_SYSTEMATIC=1 ENCODERLAB_SCORE_TABLE=$(REPORTS)/mutation-score.md \
 		$(GO) test -count=1 -timeout 60m -run TestSystematicMutationScore ./conformance/mutant; \
 		rc=$$?; cat $(REPORTS)/mutation-score.md 2>/dev/null; exit $$rc
+
+## explore: generated desks through the bundled pipeline for
+## EXPLORE_DURATION (EXPLORE_SEED: the seed, else one from the clock,
+## printed); a desk that breaks a requirement is shrunk and written to
+## reports/explore (docs/explore.md). make test runs 100 desks of one seed.
+EXPLORE_DURATION ?= 10m
+.PHONY: explore
+explore:
+	@mkdir -p $(REPORTS)/explore
+	$(GO) run ./cmd/encoder-conformance explore --duration $(EXPLORE_DURATION) --out $(REPORTS)/explore $(if $(EXPLORE_SEED),--seed $(EXPLORE_SEED))
 
 ## kill-test: encoderd SIGKILLed at 100 random moments mid-encode and
 ## restarted on the same store (make test runs 5 rounds).
