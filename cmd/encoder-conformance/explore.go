@@ -41,6 +41,11 @@ Flags:
   --out DIR         where a shrunk desk, its failure and trace go, and
                     explore.json, a summary (default explore-out)
   --shrink-rounds N at most this many rounds of shrinking (default 40)
+  --replays N       run the shrunk desk N times more and say how often it
+                    broke again (default 3): fewer than all is a find that
+                    depends on timing
+  --keep-going      after a find, go on looking for other requirements
+                    broken (each shrunk once) instead of stopping
   --target, --api-url, --links, --api-key, --pat, --workspace, --scale,
   --profile         the system under test, as for run
 
@@ -60,6 +65,8 @@ type exploreOptions struct {
 	procs        int
 	out          string
 	shrinkRounds int
+	replays      int
+	keepGoing    bool
 	passOn       []string // flags handed to run
 }
 
@@ -77,6 +84,8 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.procs, "procs", 2, "")
 	fs.StringVar(&o.out, "out", "explore-out", "")
 	fs.IntVar(&o.shrinkRounds, "shrink-rounds", 40, "")
+	fs.IntVar(&o.replays, "replays", 3, "")
+	fs.BoolVar(&o.keepGoing, "keep-going", false, "")
 	for _, name := range []string{"target", "api-url", "links", "api-key", "pat", "workspace", "scale", "profile"} {
 		fs.Func(name, "", func(s string) error {
 			o.passOn = append(o.passOn, "--"+name, s)
@@ -89,7 +98,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case o.runs < 1 && o.duration == 0:
 		return usageError(stderr, "explore", "--runs must be at least 1")
-	case o.batch < 1 || o.procs < 1:
+	case o.batch < 1 || o.procs < 1 || o.replays < 0:
 		return usageError(stderr, "explore", "--batch and --procs must be at least 1")
 	case o.duration < 0:
 		return usageError(stderr, "explore", "--duration must not be negative")
@@ -122,6 +131,7 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 	o, stderr := ex.o, ex.stderr
 	start := time.Now()
 	sum := exploreSummary{Seed: o.seed}
+	found := map[string]bool{} // requirements a desk broke, each shrunk once
 	for next := 0; ; {
 		if o.duration > 0 && time.Since(start) >= o.duration {
 			break
@@ -149,17 +159,28 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 		sum.Runs = next
 		elapsed := time.Since(start)
 		fmt.Fprintf(stderr, "explore: %d desks, %.1f desks/s, %d broke\n", next, float64(next)/elapsed.Seconds(), len(broke))
-		if len(broke) > 0 {
-			v := broke[0]
+		stop := false
+		for _, v := range broke {
+			if found[v.requirement] {
+				continue
+			}
+			found[v.requirement] = true
 			fmt.Fprintf(stderr, "explore: %s broke %s; shrinking it\n", v.desk.Name, v.requirement)
 			small := ex.shrink(ctx, v)
-			path, err := ex.write(small)
+			replayed := ex.replay(ctx, small)
+			path, err := ex.write(small, replayed)
 			if err != nil {
 				fmt.Fprintf(stderr, "encoder-conformance explore: %v\n", err)
 				return exitFail
 			}
-			sum.Violation = &exploreViolation{Desk: v.desk.Name, Requirement: small.requirement, Shrunk: path,
-				Size: small.desk.Size(), Steps: len(small.desk.Steps), Message: small.message}
+			sum.Violations = append(sum.Violations, exploreViolation{Desk: v.desk.Name, Requirement: small.requirement, Shrunk: path,
+				Size: small.desk.Size(), Steps: len(small.desk.Steps), Replays: replayed, Of: o.replays, Message: small.message})
+			if !o.keepGoing {
+				stop = true
+				break
+			}
+		}
+		if stop {
 			break
 		}
 	}
@@ -168,9 +189,11 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 		fmt.Fprintf(stderr, "encoder-conformance explore: %v\n", err)
 		return exitFail
 	}
-	if v := sum.Violation; v != nil {
-		fmt.Fprintf(stdout, "explore: seed %d: %s broke %s; shrunk to %d steps: %s\n  encoder-conformance run --scenarios %s\n",
-			o.seed, v.Desk, v.Requirement, v.Steps, v.Shrunk, v.Shrunk)
+	for _, v := range sum.Violations {
+		fmt.Fprintf(stdout, "explore: seed %d: %s broke %s; shrunk to %d steps, which broke it again in %d of %d replays: %s\n  encoder-conformance run --scenarios %s\n",
+			o.seed, v.Desk, v.Requirement, v.Steps, v.Replays, v.Of, v.Shrunk, v.Shrunk)
+	}
+	if len(sum.Violations) > 0 {
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "explore: seed %d: %d desks in %.1f s (%.1f desks/s), nothing broke\n", o.seed, sum.Runs, sum.Seconds, float64(sum.Runs)/sum.Seconds)
@@ -178,10 +201,12 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 }
 
 type exploreSummary struct {
-	Seed      uint64            `json:"seed"`
-	Runs      int               `json:"runs"`
-	Seconds   float64           `json:"seconds"`
-	Violation *exploreViolation `json:"violation,omitempty"`
+	Seed    uint64  `json:"seed"`
+	Runs    int     `json:"runs"`
+	Seconds float64 `json:"seconds"`
+	// Violations are the requirements desks broke, each with the first
+	// desk that broke it, shrunk.
+	Violations []exploreViolation `json:"violations"`
 }
 
 type exploreViolation struct {
@@ -190,7 +215,11 @@ type exploreViolation struct {
 	Shrunk      string `json:"shrunk"`
 	Size        int    `json:"size"`
 	Steps       int    `json:"steps"`
-	Message     string `json:"message"`
+	// Replays of Of runs of the shrunk desk broke the requirement again:
+	// fewer than all is a find that depends on timing.
+	Replays int    `json:"replays"`
+	Of      int    `json:"of"`
+	Message string `json:"message"`
 }
 
 type explorer struct {
@@ -281,14 +310,39 @@ func (ex *explorer) shrink(ctx context.Context, v violation) violation {
 	return v
 }
 
+// replay runs v's desk --replays times more, all at once, and returns how
+// many runs broke the same requirement again.
+func (ex *explorer) replay(ctx context.Context, v violation) int {
+	if ex.o.replays == 0 {
+		return 0
+	}
+	desks := make([]*explore.Desk, ex.o.replays)
+	for i := range desks {
+		d := *v.desk
+		d.Name = fmt.Sprintf("%s-r%d", v.desk.Name, i+1)
+		desks[i] = &d
+	}
+	broke, code := ex.runDesks(ctx, "replay-"+v.desk.Name, desks)
+	if code != exitOK {
+		return 0
+	}
+	again := map[string]bool{}
+	for _, b := range broke {
+		if b.requirement == v.requirement {
+			again[b.desk.Name] = true
+		}
+	}
+	return len(again)
+}
+
 // write puts the shrunk desk in --out as a scenario file named after the
 // requirement, with the failure and the line trace beside it.
-func (ex *explorer) write(v violation) (string, error) {
+func (ex *explorer) write(v violation, replayed int) (string, error) {
 	name := "explore-" + strings.ToLower(v.requirement) + "-" + strconv.FormatUint(ex.o.seed, 10)
 	d := *v.desk
 	d.Name = name
-	comment := fmt.Sprintf("Found by encoder-conformance explore --seed %d, shrunk from a larger desk.\nIt breaks %s:\n%s",
-		ex.o.seed, v.requirement, firstLinesOf(v.message, 12))
+	comment := fmt.Sprintf("Found by encoder-conformance explore --seed %d, shrunk from a larger desk;\nit broke the requirement again in %d of %d replays.\nIt breaks %s:\n%s",
+		ex.o.seed, replayed, ex.o.replays, v.requirement, firstLinesOf(v.message, 12))
 	path := filepath.Join(ex.o.out, name+".yaml")
 	if err := os.WriteFile(path, d.YAML(comment), 0o644); err != nil {
 		return "", err

@@ -33,7 +33,7 @@ func breaksOnBusy(calls *int) func(context.Context, string, []*explore.Desk) ([]
 func exploreWith(t *testing.T, out string, seed uint64) (int, string) {
 	t.Helper()
 	calls := 0
-	o := &exploreOptions{seed: seed, runs: 200, batch: 20, procs: 1, out: out, shrinkRounds: 40}
+	o := &exploreOptions{seed: seed, runs: 200, batch: 20, procs: 1, out: out, shrinkRounds: 40, replays: 3}
 	var stderr bytes.Buffer
 	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: t.TempDir(), stderr: &stderr, runDesks: breaksOnBusy(&calls)}
 	var stdout bytes.Buffer
@@ -52,13 +52,14 @@ func TestExploreShrinksWhatBreaks(t *testing.T) {
 	}
 	var sum exploreSummary
 	b, err := os.ReadFile(filepath.Join(out, "explore.json"))
-	if err != nil || json.Unmarshal(b, &sum) != nil || sum.Violation == nil {
+	if err != nil || json.Unmarshal(b, &sum) != nil || len(sum.Violations) != 1 {
 		t.Fatalf("explore.json = %s, %v; want a summary with the violation", b, err)
 	}
-	if sum.Seed != 3 || sum.Violation.Requirement != "BUSY-BREAKS" {
-		t.Errorf("summary %+v, want seed 3 and BUSY-BREAKS", sum)
+	v := sum.Violations[0]
+	if sum.Seed != 3 || v.Requirement != "BUSY-BREAKS" || v.Replays != 3 || v.Of != 3 {
+		t.Errorf("summary %+v, want seed 3 and BUSY-BREAKS, broken again in 3 of 3 replays", sum)
 	}
-	sc, err := scenario.LoadFile(sum.Violation.Shrunk)
+	sc, err := scenario.LoadFile(v.Shrunk)
 	if err != nil {
 		t.Fatalf("the shrunk desk does not load: %v", err)
 	}
@@ -66,17 +67,17 @@ func TestExploreShrinksWhatBreaks(t *testing.T) {
 		t.Errorf("the shrunk desk does not fit the lab: %v", err)
 	}
 	if len(sc.Steps) != 1 || sc.Steps[0].Op != scenario.OpBusy || len(sc.Encodes) != 1 || len(sc.Cards) != 0 || len(sc.AllEncoders()) != 1 {
-		y, _ := os.ReadFile(sum.Violation.Shrunk)
+		y, _ := os.ReadFile(v.Shrunk)
 		t.Errorf("shrunk to %d steps, %d encodes, %d cards, %d encoders; want one busy step, one encode, nothing else:\n%s",
 			len(sc.Steps), len(sc.Encodes), len(sc.Cards), len(sc.AllEncoders()), y)
 	}
-	if !strings.Contains(log, "--scenarios "+sum.Violation.Shrunk) {
+	if !strings.Contains(log, "--scenarios "+v.Shrunk) {
 		t.Errorf("the output does not say how to replay it:\n%s", log)
 	}
 	again := t.TempDir()
 	exploreWith(t, again, 3)
-	first, _ := os.ReadFile(sum.Violation.Shrunk)
-	second, _ := os.ReadFile(filepath.Join(again, filepath.Base(sum.Violation.Shrunk)))
+	first, _ := os.ReadFile(v.Shrunk)
+	second, _ := os.ReadFile(filepath.Join(again, filepath.Base(v.Shrunk)))
 	if !bytes.Equal(first, second) {
 		t.Errorf("the same seed wrote another desk:\n%s\n---\n%s", first, second)
 	}
@@ -127,10 +128,49 @@ func TestExploreSeededRun(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &sum) != nil {
 		t.Fatalf("explore.json: %s, %v", b, err)
 	}
-	if sum.Seed != 20261203 || sum.Runs != 100 || sum.Violation != nil {
+	if sum.Seed != 20261203 || sum.Runs != 100 || len(sum.Violations) != 0 {
 		t.Errorf("summary %+v, want seed 20261203, 100 runs, no violation", sum)
 	}
 	if !strings.Contains(stderr, "explore: 100 desks") || !strings.Contains(stdout, "nothing broke") {
 		t.Errorf("no progress or result line:\nstdout %s\nstderr %s", stdout, stderr)
+	}
+}
+
+// With --keep-going the explorer goes on after a find and shrinks the
+// first desk of each requirement broken, once.
+func TestExploreKeepGoing(t *testing.T) {
+	breaks := func(_ context.Context, _ string, desks []*explore.Desk) ([]violation, int) {
+		var out []violation
+		for _, d := range desks {
+			for _, s := range d.Steps {
+				switch s.Op {
+				case "busy":
+					out = append(out, violation{desk: d, requirement: "BUSY-BREAKS"})
+				case "garble":
+					out = append(out, violation{desk: d, requirement: "GARBLE-BREAKS"})
+				}
+			}
+		}
+		return out, exitOK
+	}
+	out := t.TempDir()
+	o := &exploreOptions{seed: 3, runs: 100, batch: 20, procs: 1, out: out, shrinkRounds: 40, replays: 1, keepGoing: true}
+	var stdout, stderr bytes.Buffer
+	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: t.TempDir(), stderr: &stderr, runDesks: breaks}
+	if code := ex.explore(context.Background(), &stdout); code != exitFail {
+		t.Fatalf("exit %d, want 1:\n%s", code, stderr.String())
+	}
+	var sum exploreSummary
+	b, _ := os.ReadFile(filepath.Join(out, "explore.json"))
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []string
+	for _, v := range sum.Violations {
+		reqs = append(reqs, v.Requirement)
+	}
+	slices.Sort(reqs)
+	if sum.Runs != 100 || !slices.Equal(reqs, []string{"BUSY-BREAKS", "GARBLE-BREAKS"}) {
+		t.Errorf("ran %d desks, found %v; want all 100 and each requirement once", sum.Runs, reqs)
 	}
 }
