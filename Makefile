@@ -24,6 +24,7 @@ help:
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
 	@echo "make timeline-check  render a sample timeline and screenshot it with headless Chromium"
 	@echo "make explore         random desks through the bundled pipeline for EXPLORE_DURATION (10m); a desk that breaks a requirement shrunk into reports/explore"
+	@echo "make explore-old     the explorer against encoderd built from afbb00f: it must find a bug and shrink it to at most 10 steps"
 	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
 	@echo "make build           encoderd, encodersim, encoderlab, encoder-conformance into bin/"
 	@echo "make lab             encoderlab up: the server, a virtual encoder per lab encoder and the /lab page (LAB_FLAGS for more)"
@@ -121,6 +122,13 @@ EXPLORE_DURATION ?= 10m
 explore:
 	@mkdir -p $(REPORTS)/explore
 	$(GO) run ./cmd/encoder-conformance explore --duration $(EXPLORE_DURATION) --out $(REPORTS)/explore $(if $(EXPLORE_SEED),--seed $(EXPLORE_SEED))
+
+## explore-old: the explorer's proof on real bugs: encoderd built from
+## commit afbb00f (git history needed), explored for up to 10 minutes; the
+## find must shrink to at most 10 steps.
+.PHONY: explore-old
+explore-old:
+	ENCODERLAB_EXPLORE_OLD=1 $(GO) test -count=1 -timeout 20m -run TestExploreFindsAfbb00fBugs -v ./cmd/encoder-conformance
 
 ## kill-test: encoderd SIGKILLed at 100 random moments mid-encode and
 ## restarted on the same store (make test runs 5 rounds).
