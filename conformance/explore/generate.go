@@ -55,10 +55,87 @@ var (
 	stepOpW = []int{35, 15, 20, 8, 8, 8, 4, 2}
 )
 
+// Workloads are the shapes of desk Generate draws, with their weights:
+// anything (random parts throughout), a rush (one credential encoded at
+// once on two encoders of one system, a blank card on each), and a queue
+// (encodes queued on one encoder while the clerk restocks it).
+var (
+	workloads = []string{"random", "rush", "queue"}
+	workloadW = []int{70, 15, 15}
+)
+
 // Generate builds desk i of seed on the lab's encoders: the same lab,
 // seed and i give the same desk.
 func Generate(lab *fixtures.Lab, seed uint64, i int) (*Desk, error) {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
+	switch weighted(r, workloads, workloadW) {
+	case "rush":
+		if d := rush(r, lab, seed, i); d != nil {
+			return d, nil
+		}
+	case "queue":
+		if d := queue(r, lab, seed, i); d != nil {
+			return d, nil
+		}
+	}
+	return random(r, lab, seed, i)
+}
+
+// rush: two encoders of one ACS system, a blank MIFARE Classic card on
+// each, and the credential encoded on both at once; then a few random
+// steps. nil when the lab has no two encoders of one system.
+func rush(r *rand.Rand, lab *fixtures.Lab, seed uint64, i int) *Desk {
+	_, encs := labEncoders(lab)
+	var pairs [][2]*fixtures.Encoder
+	for a, x := range encs {
+		for _, y := range encs[a+1:] {
+			if x.System == y.System {
+				pairs = append(pairs, [2]*fixtures.Encoder{x, y})
+			}
+		}
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	p := pairs[r.IntN(len(pairs))]
+	d := &Desk{Name: fmt.Sprintf("explore-%d-%d", seed, i), System: p[0].System, Function: "guest",
+		Encoders: []Encoder{{Model: p[0].Driver, ID: p[0].DisplayName}, {Model: p[1].Driver, ID: p[1].DisplayName}}}
+	for k := range 2 {
+		d.Cards = append(d.Cards, Card{Name: fmt.Sprintf("c%d", k+1), Tech: "mifare-classic-1k", Holds: "blank", UID: hexBytes(r, weighted(r, uidBytes, uidBytesW))})
+	}
+	d.Steps = []Step{{Op: "place", Value: "c1"}, {Op: "place", Value: "c2", On: p[1].DisplayName}}
+	d.Encodes = []Encode{{}, {On: p[1].DisplayName, Concurrent: true}}
+	if r.IntN(2) == 0 {
+		d.Encodes = append(d.Encodes, Encode{On: d.onOf(r), Concurrent: r.IntN(2) == 0})
+	}
+	return d
+}
+
+// queue: one encoder, encodes queued on it at once, and a clerk who puts
+// the first card on, waits, swaps it for a second, waits, and so on.
+func queue(r *rand.Rand, lab *fixtures.Lab, seed uint64, i int) *Desk {
+	_, encs := labEncoders(lab)
+	if len(encs) == 0 {
+		return nil
+	}
+	e := encs[r.IntN(len(encs))]
+	d := &Desk{Name: fmt.Sprintf("explore-%d-%d", seed, i), System: e.System, Function: "guest",
+		Encoders: []Encoder{{Model: e.Driver, ID: e.DisplayName}}}
+	n := 2 + r.IntN(2)
+	for k := range n {
+		c := Card{Name: fmt.Sprintf("c%d", k+1), Tech: "mifare-classic-1k", Holds: "blank", UID: hexBytes(r, weighted(r, uidBytes, uidBytesW))}
+		d.Cards = append(d.Cards, c)
+		if k > 0 {
+			d.Steps = append(d.Steps, Step{Op: "wait", Value: waits[1+r.IntN(2)]}, Step{Op: "remove", Value: d.Cards[k-1].Name})
+		}
+		d.Steps = append(d.Steps, Step{Op: "place", Value: c.Name})
+		d.Encodes = append(d.Encodes, Encode{Concurrent: k > 0})
+	}
+	return d
+}
+
+// random draws every part at random.
+func random(r *rand.Rand, lab *fixtures.Lab, seed uint64, i int) (*Desk, error) {
 	ws, encs := labEncoders(lab)
 	if len(encs) == 0 {
 		return nil, fmt.Errorf("explore: the lab has no pms or pn532 encoder")
