@@ -130,7 +130,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 	o, stderr := ex.o, ex.stderr
 	start := time.Now()
-	sum := exploreSummary{Seed: o.seed}
+	sum := exploreSummary{Seed: o.seed, Violations: []exploreViolation{}}
 	found := map[string]bool{} // requirements a desk broke, each shrunk once
 	for next := 0; ; {
 		if o.duration > 0 && time.Since(start) >= o.duration {
