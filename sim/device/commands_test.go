@@ -54,3 +54,29 @@ func TestCommandsAwaitEnds(t *testing.T) {
 		t.Error("Await of an unknown command kind succeeded")
 	}
 }
+
+// Answers are counted apart from commands: a command that arrived is not
+// yet answered, and an answer awaits only answers.
+func TestCommandsAnswers(t *testing.T) {
+	var c Commands
+	c.Add("encode")
+	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if err := c.AwaitAnswer(short, "encode", 1); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "await the answer to encode #1 (0 so far)") {
+		t.Errorf("AwaitAnswer of an unanswered command = %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.AwaitAnswer(context.Background(), "encode", 1) }()
+	if n := c.Answered("encode"); n != 1 {
+		t.Errorf("Answered = %d, want 1", n)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("AwaitAnswer after the answer = %v", err)
+	}
+	if c.Count("encode") != 1 {
+		t.Errorf("an answer changed the command count to %d", c.Count("encode"))
+	}
+	if err := c.AwaitAnswer(context.Background(), "teleport", 1); err == nil {
+		t.Error("AwaitAnswer of an unknown command kind succeeded")
+	}
+}
