@@ -350,7 +350,13 @@ func (ex *explorer) write(v violation, replayed int) (string, error) {
 	if err := os.WriteFile(filepath.Join(ex.o.out, name+".failure.txt"), []byte(v.message+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	// The failing run's line trace and timeline, under the desk's name.
+	// The failing run's reports, and its line trace and timeline, under
+	// the desk's name.
+	for _, r := range []string{"junit.xml", "ginkgo.json"} {
+		if b, err := os.ReadFile(filepath.Join(v.reportDir, r)); err == nil {
+			_ = os.WriteFile(filepath.Join(ex.o.out, name+"."+r), b, 0o644)
+		}
+	}
 	src := filepath.Join(v.reportDir, v.desk.Name)
 	if entries, err := os.ReadDir(src); err == nil {
 		for _, e := range entries {
