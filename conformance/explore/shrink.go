@@ -23,13 +23,25 @@ func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
 		}
 	}
 	if len(d.Encoders) > 1 {
-		c := d.clone()
-		gone := c.Encoders[1].ID
-		c.Encoders = c.Encoders[:1]
-		c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool { return s.On == gone })
-		c.Encodes = slices.DeleteFunc(c.Encodes, func(e Encode) bool { return e.On == gone })
-		if len(c.Encodes) > 0 {
-			try(c)
+		// The second encoder goes, with what happens on it; its encodes
+		// move to the first, or go with it.
+		gone := d.Encoders[1].ID
+		for _, keep := range []bool{true, false} {
+			c := d.clone()
+			c.Encoders = c.Encoders[:1]
+			c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool { return s.On == gone })
+			if keep {
+				for i := range c.Encodes {
+					if c.Encodes[i].On == gone {
+						c.Encodes[i].On = ""
+					}
+				}
+			} else {
+				c.Encodes = slices.DeleteFunc(c.Encodes, func(e Encode) bool { return e.On == gone })
+			}
+			if len(c.Encodes) > 0 {
+				try(c)
+			}
 		}
 	}
 	for i := range d.Encodes {
