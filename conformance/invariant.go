@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -81,7 +82,7 @@ func invariantProblems(rule string, rec *recording) []string {
 				// interruption (docs/faults.md, fault-answer-lost).
 				continue
 			}
-			for _, name := range slices.Sorted(mapKeys(er.cardsAfter)) {
+			for _, name := range slices.Sorted(maps.Keys(er.cardsAfter)) {
 				if er.cardsAfter[name].Writes != er.cardsBefore[name].Writes {
 					bad(er, "the attempt ended error %v, but card %s was written while it ran (it holds %s afterwards)",
 						e["type"], name, er.cardsAfter[name].Kind)
@@ -90,7 +91,7 @@ func invariantProblems(rule string, rec *recording) []string {
 		}
 	case "refused-reissue-one-card":
 		var written []string
-		for _, name := range slices.Sorted(mapKeys(rec.cardsEnd)) {
+		for _, name := range slices.Sorted(maps.Keys(rec.cardsEnd)) {
 			if rec.cardsEnd[name].Writes > rec.cardsStart[name].Writes {
 				written = append(written, name)
 			}
@@ -139,14 +140,4 @@ func cardList(rec *recording) string {
 		out = append(out, c.Name+" "+c.UID)
 	}
 	return "its cards: " + strings.Join(out, ", ")
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

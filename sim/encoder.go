@@ -252,14 +252,8 @@ func (e *Encoder) Play(ctx context.Context) error {
 func (e *Encoder) Hangup(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return fmt.Errorf("hang up %s: %w", e.ID(), ErrClosed)
-	}
-	if e.unplugged {
-		return fmt.Errorf("hang up %s: %w", e.ID(), ErrUnplugged)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("hang up %s: %w", e.ID(), err)
+	if err := e.usable(ctx, "hang up"); err != nil {
+		return err
 	}
 	next, err := e.open()
 	if err != nil {
@@ -279,6 +273,21 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	return nil
 }
 
+// usable says why the line cannot be acted on (verb names the act), or
+// nil. e.mu must be held.
+func (e *Encoder) usable(ctx context.Context, verb string) error {
+	switch {
+	case e.closed:
+		return fmt.Errorf("%s %s: %w", verb, e.ID(), ErrClosed)
+	case e.unplugged:
+		return fmt.Errorf("%s %s: %w", verb, e.ID(), ErrUnplugged)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, e.ID(), err)
+	}
+	return nil
+}
+
 // Unplug closes the line for good, as pulling the encoder's cable would:
 // the client's port sees the end of the stream and the link goes away,
 // so a client that reopens the path finds nothing there. The device, its
@@ -287,14 +296,8 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 func (e *Encoder) Unplug(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return fmt.Errorf("unplug %s: %w", e.ID(), ErrClosed)
-	}
-	if e.unplugged {
-		return fmt.Errorf("unplug %s: %w", e.ID(), ErrUnplugged)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("unplug %s: %w", e.ID(), err)
+	if err := e.usable(ctx, "unplug"); err != nil {
+		return err
 	}
 	e.unplugged = true
 	err := e.halt()
@@ -315,14 +318,8 @@ func (e *Encoder) Unplug(ctx context.Context) error {
 func (e *Encoder) Reboot(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return fmt.Errorf("reboot %s: %w", e.ID(), ErrClosed)
-	}
-	if e.unplugged {
-		return fmt.Errorf("reboot %s: %w", e.ID(), ErrUnplugged)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("reboot %s: %w", e.ID(), err)
+	if err := e.usable(ctx, "reboot"); err != nil {
+		return err
 	}
 	e.stop()
 	<-e.done
