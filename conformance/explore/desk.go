@@ -28,6 +28,9 @@ type Desk struct {
 	Cards    []Card
 	Steps    []Step
 	Encodes  []Encode
+	// Faults are line and device faults (docs/faults.md), each a YAML
+	// flow mapping; a desk of one encoder only.
+	Faults []string
 }
 
 // Encoder is one encoder of a desk.
@@ -90,6 +93,12 @@ func (d *Desk) YAML(comment string) []byte {
 			}
 		}
 	}
+	if len(d.Faults) > 0 {
+		b.WriteString("faults:\n")
+		for _, f := range d.Faults {
+			fmt.Fprintf(&b, "  - %s\n", f)
+		}
+	}
 	b.WriteString("encodes:\n")
 	for _, e := range d.Encodes {
 		var parts []string
@@ -110,7 +119,7 @@ func (d *Desk) YAML(comment string) []byte {
 // longer wait or a concurrent encode a little, so that every shrink is
 // smaller and shrinking ends.
 func (d *Desk) Size() int {
-	n := 40*len(d.Encoders) + 12*len(d.Cards) + 8*len(d.Steps) + 20*len(d.Encodes)
+	n := 40*len(d.Encoders) + 12*len(d.Cards) + 8*len(d.Steps) + 20*len(d.Encodes) + 6*len(d.Faults)
 	for _, st := range d.Steps {
 		if st.Op == "wait" {
 			n += slices.Index(waits, st.Value)
@@ -130,5 +139,6 @@ func (d *Desk) clone() *Desk {
 	out.Cards = append([]Card(nil), d.Cards...)
 	out.Steps = append([]Step(nil), d.Steps...)
 	out.Encodes = append([]Encode(nil), d.Encodes...)
+	out.Faults = append([]string(nil), d.Faults...)
 	return &out
 }

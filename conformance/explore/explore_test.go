@@ -2,6 +2,7 @@ package explore_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/encoderlab/encoderlab/conformance/explore"
@@ -40,11 +41,17 @@ func TestGeneratedDesksAreScenarios(t *testing.T) {
 		for _, s := range d.Steps {
 			seen["step "+s.Op] = true
 		}
+		for _, f := range d.Faults {
+			kind, _, _ := strings.Cut(strings.TrimPrefix(f, "{fault: "), ",")
+			seen["fault "+strings.TrimSuffix(kind, "}")] = true
+		}
 	}
 	for _, want := range []string{"model pms", "model pn532", "two encoders", "concurrent",
 		"tech mifare-classic-1k", "tech mifare-classic-4k", "tech desfire", "tech mifare-ultralight", "tech prox-125khz",
 		"holds blank", "holds guest", "holds staff", "holds foreign",
-		"step place", "step remove", "step wait", "step busy", "step nak", "step garble", "step hangup", "step unplug"} {
+		"step place", "step remove", "step wait", "step busy", "step nak", "step garble", "step hangup", "step unplug",
+		"fault latency", "fault jitter", "fault drop", "fault corrupt", "fault chunk", "fault duplicate", "fault baud",
+		"fault nak-storm", "fault hangup", "fault reboot", "fault card-removed"} {
 		if !seen[want] {
 			t.Errorf("2,000 desks never have %s", want)
 		}

@@ -166,12 +166,65 @@ func random(r *rand.Rand, lab *fixtures.Lab, seed uint64, i int) (*Desk, error) 
 		d.Cards = append(d.Cards, c)
 	}
 	d.Steps = timeline(r, d)
+	if len(d.Encoders) == 1 {
+		d.Faults = faults(r, d)
+	}
 	for n := weighted(r, encodeCounts, encodeCountW); len(d.Encodes) < n; {
 		e := Encode{On: d.onOf(r)}
 		e.Concurrent = len(d.Encodes) > 0 && r.IntN(100) < concurrentChance
 		d.Encodes = append(d.Encodes, e)
 	}
 	return d, nil
+}
+
+// The fault generator: how many faults a desk of one encoder gets, and
+// which, from the catalogue of docs/faults.md. Silence is left out: it
+// only makes every attempt wait out its deadline.
+var (
+	faultCounts = []int{0, 1, 2}
+	faultCountW = []int{75, 20, 5}
+	faultKinds  = []string{"latency", "jitter", "drop", "corrupt", "chunk", "duplicate", "baud", "nak-storm", "hangup", "reboot", "card-removed"}
+	faultKindW  = []int{12, 8, 10, 10, 12, 10, 6, 10, 8, 8, 6}
+	faultDirs   = []string{"host>device", "device>host", "both"}
+	faultAfters = []string{"0s", "200ms", "1s"}
+)
+
+// faults draws the desk's faults, each active from a moment of the run.
+func faults(r *rand.Rand, d *Desk) []string {
+	var out []string
+	for n := weighted(r, faultCounts, faultCountW); len(out) < n; {
+		kind := weighted(r, faultKinds, faultKindW)
+		after := faultAfters[r.IntN(len(faultAfters))]
+		dir := faultDirs[r.IntN(len(faultDirs))]
+		var f string
+		switch kind {
+		case "latency":
+			f = fmt.Sprintf("{fault: latency, d: %dms, dir: %s}", 5+r.IntN(50), dir)
+		case "jitter":
+			f = fmt.Sprintf("{fault: jitter, d: %dms, seed: %d, dir: %s}", 5+r.IntN(50), r.IntN(1000), dir)
+		case "drop":
+			f = fmt.Sprintf("{fault: drop, n: %d, dir: %s, after: %s}", 1+r.IntN(3), dir, after)
+		case "corrupt":
+			f = fmt.Sprintf("{fault: corrupt, at_byte: %d, dir: %s, after: %s}", r.IntN(24), dir, after)
+		case "chunk":
+			f = fmt.Sprintf("{fault: chunk, n: %d, dir: %s}", 1+r.IntN(4), dir)
+		case "duplicate":
+			f = fmt.Sprintf("{fault: duplicate, n: %d, dir: %s, after: %s}", 1+r.IntN(2), dir, after)
+		case "baud":
+			f = fmt.Sprintf("{fault: baud, rate: %d, dir: %s}", []int{9600, 19200, 115200}[r.IntN(3)], dir)
+		case "nak-storm":
+			f = fmt.Sprintf("{fault: nak-storm, n: %d, after: %s}", 1+r.IntN(3), after)
+		case "hangup", "reboot":
+			f = fmt.Sprintf("{fault: %s, after: %s}", kind, after)
+		case "card-removed":
+			if len(d.Cards) == 0 {
+				continue
+			}
+			f = fmt.Sprintf("{fault: card-removed, card: %s, after: %s}", d.Cards[r.IntN(len(d.Cards))].Name, after)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // labEncoders are the encoders of the lab's first workspace that a

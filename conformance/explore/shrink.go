@@ -2,6 +2,7 @@ package explore
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/sim/scenario"
@@ -55,9 +56,15 @@ func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
 		c := d.clone()
 		name := c.Cards[i].Name
 		c.Cards = slices.Delete(c.Cards, i, i+1)
+		c.Faults = slices.DeleteFunc(c.Faults, func(f string) bool { return strings.Contains(f, "card: "+name+",") })
 		c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool {
 			return (s.Op == "place" || s.Op == "remove") && s.Value == name
 		})
+		try(c)
+	}
+	for i := range d.Faults {
+		c := d.clone()
+		c.Faults = slices.Delete(c.Faults, i, i+1)
 		try(c)
 	}
 	for i := range d.Steps {
