@@ -227,10 +227,12 @@ func (s *session) frame(f frame) error {
 		return s.respond(errorFrame)
 	}
 	s.d.log.Debug("command", "data", fmt.Sprintf("% X", f.data))
+	before := len(s.chip.noted)
 	r := s.chip.handle(f.data[0], f.data[1:])
 	// The kinds this frame counts as are answered by its response; an
-	// aborted command has none.
-	kinds := slices.Clone(s.chip.noted)
+	// aborted command has none. They are those noted while handling it,
+	// not those of an earlier frame of the same read.
+	kinds := slices.Clone(s.chip.noted[before:])
 	if r.wait == nil {
 		s.answering = append(s.answering, kinds...)
 		return s.respond(r.frame)
