@@ -320,6 +320,7 @@ func TestPlayHandMadeScenarioErrors(t *testing.T) {
 		{"remove unknown card", []scenario.Step{{Op: scenario.OpRemove, Card: "ghost"}}, scenario.ErrNoCard},
 		{"unknown op", []scenario.Step{{Op: "jump"}}, scenario.ErrUnknownOp},
 		{"hangup without line", []scenario.Step{{Op: scenario.OpHangup}}, scenario.ErrNoLine},
+		{"unplug without line", []scenario.Step{{Op: scenario.OpUnplug}}, scenario.ErrNoLine},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -331,4 +332,171 @@ func TestPlayHandMadeScenarioErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stepLine is a fakeLine that tells the test when each step starts: Play
+// calls StepStarted on its own goroutine just before it runs the step.
+type stepLine struct {
+	fakeLine
+	started func(index int)
+}
+
+func (l stepLine) StepStarted(i int) {
+	if l.started != nil {
+		l.started(i)
+	}
+}
+
+// deskHead is a desk of two PMS encoders, each with commands of its own.
+const deskHead = `name: desk
+encoders:
+  - {model: pms, id: front-desk-1, commands: {encode: 2}}
+  - {model: pms, id: front-desk-2, commands: {read: 1, encode: 0}}
+cards:
+  a: {tech: mifare-classic-1k, uid: 04A224B1C3D4E5}
+  b: {tech: mifare-classic-1k, uid: 04A224B1C3D4E6}
+credential: {system: visionline-hotel}
+`
+
+func loadDesk(t *testing.T, steps string) (*scenario.Scenario, map[string]*card.Card) {
+	t.Helper()
+	s, err := scenario.Load("desk.yaml", []byte(deskHead+"steps:\n"+steps+okExpect))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	cards, err := scenario.Cards(s)
+	if err != nil {
+		t.Fatalf("Cards: %v", err)
+	}
+	return s, cards
+}
+
+// playAll runs PlayAll in the background and returns its result channel.
+func playAll(ctx context.Context, s *scenario.Scenario, cards map[string]*card.Card, stations map[string]scenario.Station) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- scenario.PlayAll(ctx, s, cards, stations, timescale.Real) }()
+	return done
+}
+
+const deskSteps = `  - place: a
+  - {place: b, on: front-desk-2}
+  - await: {answer: encode}
+  - {await: {answer: encode}, on: front-desk-2}
+  - await: {answer: encode}
+  - await: {written: a}
+  - {await: read, on: front-desk-2}
+  - await: {written: a}
+  - {unplug: true, on: front-desk-2}
+  - remove: a
+`
+
+// PlayAll runs each step on the encoder it names: answers are awaited
+// with ordinals counted per encoder, a card's writes on the card
+// whichever encoder the step names, an unplug on that encoder's line;
+// each encoder's commands are checked against its own.
+func TestPlayAllDispatchesStepsByEncoder(t *testing.T) {
+	s, cards := loadDesk(t, deskSteps)
+	one, two := newFake(), newFake()
+	one.receive("encode")
+	one.receive("encode")
+	two.receive("read")
+	cards["a"].Write(card.Contents{Kind: card.Guest})
+	// Step 7 is the second await of card a's writes.
+	atSecondWrite := make(chan struct{})
+	stations := map[string]scenario.Station{
+		"front-desk-1": {Device: one, Line: fakeLine{one}},
+		"front-desk-2": {Device: two, Line: stepLine{fakeLine: fakeLine{two}, started: func(i int) {
+			if i == 7 {
+				close(atSecondWrite)
+			}
+		}}},
+	}
+	done := playAll(context.Background(), s, cards, stations)
+	select {
+	case <-atSecondWrite:
+	case err := <-done:
+		t.Fatalf("PlayAll = %v before it reached the second await of a's writes", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("PlayAll never reached the second await of a's writes")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("PlayAll = %v with card a written once, want it to await the second write", err)
+	default:
+	}
+	cards["a"].Write(card.Contents{Kind: card.Guest})
+	if err := result(t, done); err != nil {
+		t.Fatalf("PlayAll: %v", err)
+	}
+	equal(t, one.calls(), []string{"place a", "await answer encode 1", "await answer encode 2", "remove a"})
+	equal(t, two.calls(), []string{"place b", "await answer encode 1", "await read 1", "unplug"})
+
+	// front-desk-2 must have received no encode: one there fails the
+	// check, though front-desk-1's two are what front-desk-1 wants.
+	two.receive("encode")
+	stations["front-desk-2"] = scenario.Station{Device: two, Line: fakeLine{two}}
+	err := scenario.PlayAll(context.Background(), s, cards, stations, timescale.Real)
+	var se *scenario.StepError
+	var ce *scenario.CountError
+	if !errors.As(err, &se) || se.Step.Op != "" || !errors.As(err, &ce) {
+		t.Fatalf("PlayAll = %v, want a StepError after the last step with a CountError", err)
+	}
+	if ce.Command != "encode" || ce.Got != 1 || ce.Want != 0 || strings.Count(err.Error(), "command(s)") != 1 {
+		t.Errorf("PlayAll = %v, want only front-desk-2's encode count (1, want 0) to fail", err)
+	}
+}
+
+// The ordinal of an await of a card's writes counts the awaits of that
+// card on every encoder: the second, though on another encoder, waits
+// for the second write. Cancelled there, Play fails on that step.
+func TestPlayAllAwaitsWritesAcrossEncoders(t *testing.T) {
+	s, cards := loadDesk(t, `  - place: a
+  - await: {written: a}
+  - {await: {written: a}, on: front-desk-2}
+  - remove: a
+`)
+	cards["a"].Write(card.Contents{Kind: card.Guest})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	one, two := newFake(), newFake()
+	one.receive("encode")
+	one.receive("encode")
+	two.receive("read")
+	stations := map[string]scenario.Station{
+		"front-desk-1": {Device: one, Line: fakeLine{one}},
+		"front-desk-2": {Device: two, Line: stepLine{fakeLine: fakeLine{two}, started: func(i int) {
+			if i == 2 {
+				// Before the step runs: a step that does not block
+				// (an await already satisfied) lets Play reach the
+				// next one, which fails on the ended context.
+				cancel()
+			}
+		}}},
+	}
+	err := result(t, playAll(ctx, s, cards, stations))
+	var se *scenario.StepError
+	if !errors.As(err, &se) || !errors.Is(err, context.Canceled) || se.Step.Index != 2 {
+		t.Fatalf("PlayAll = %v, want a StepError at step index 2 (the second await of a's writes) wrapping context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), `card "a": await write #2 (written 1 times)`) {
+		t.Errorf("PlayAll = %v, want the card's own account of the await", err)
+	}
+}
+
+// A step on an encoder PlayAll was not given fails, naming it, and the
+// steps after it do not run.
+func TestPlayAllStepOnAnEncoderNotGiven(t *testing.T) {
+	s, cards := loadDesk(t, deskSteps)
+	one := newFake()
+	err := result(t, playAll(context.Background(), s, cards, map[string]scenario.Station{
+		"front-desk-1": {Device: one, Line: fakeLine{one}},
+	}))
+	var se *scenario.StepError
+	if !errors.As(err, &se) || !errors.Is(err, scenario.ErrNoEncoder) || se.Step.Index != 1 {
+		t.Fatalf("PlayAll = %v, want a StepError at step index 1 wrapping ErrNoEncoder", err)
+	}
+	if !strings.Contains(err.Error(), `"front-desk-2"`) {
+		t.Errorf("PlayAll = %v, want it to name front-desk-2", err)
+	}
+	equal(t, one.calls(), []string{"place a"})
 }
