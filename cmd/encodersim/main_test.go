@@ -193,6 +193,19 @@ func startRun(t *testing.T, ctx context.Context, args ...string) *running {
 
 // next returns the next line of its stdout, failing the test, with its
 // stderr, when it ended or stays silent.
+// exitsOK waits for the stopped run to end with exit status 0.
+func (r *running) exitsOK() {
+	r.t.Helper()
+	select {
+	case code := <-r.done:
+		if code != exitOK {
+			r.t.Fatalf("run exited %d after it was stopped, want 0; stderr:\n%s", code, r.stderr.String())
+		}
+	case <-time.After(patience):
+		r.t.Fatal("run did not end after it was stopped")
+	}
+}
+
 func (r *running) next() string {
 	r.t.Helper()
 	select {
@@ -370,7 +383,6 @@ func TestRunOnAnotherEncoder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := startRun(t, ctx, "run", "--links", links, "--scale", "0.01", "--encoder", "nfc-station-desk", "pn532-first-issue")
-	done := r.done
 	if l := r.next(); !strings.HasPrefix(l, "nfc-station-desk\tmodel pn532\t") || !strings.HasSuffix(l, "link "+filepath.Join(links, "nfc-station-desk")) {
 		t.Fatalf("first line %q, want encoder nfc-station-desk's", l)
 	}
@@ -378,14 +390,7 @@ func TestRunOnAnotherEncoder(t *testing.T) {
 		t.Errorf("the scenario's own encoder nfc-desk-1 was published too: %v", err)
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("run exited %d after it was stopped, want 0", code)
-		}
-	case <-time.After(patience):
-		t.Fatal("run did not end after it was stopped")
-	}
+	r.exitsOK()
 }
 
 // TestRunSeveralEncoders runs a scenario of two encoders: both come up,
@@ -417,14 +422,7 @@ func TestRunSeveralEncoders(t *testing.T) {
 			t.Errorf("line %q after the stop, want a timeline stopped", l)
 		}
 	}
-	select {
-	case code := <-r.done:
-		if code != exitOK {
-			t.Fatalf("run exited %d after it was stopped, want 0", code)
-		}
-	case <-time.After(patience):
-		t.Fatal("run did not end after it was stopped")
-	}
+	r.exitsOK()
 }
 
 func TestRunRefusesToMoveSeveralEncoders(t *testing.T) {
