@@ -49,10 +49,16 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 		Fail(fmt.Sprintf("workspace %s of the lab has no encoder to name in requests", ws.Name))
 	}
 	tmp := GinkgoT().TempDir()
-	api := startTarget(ctx, cfg, tmp+"/links", tmp, ws, func(f func() error) { DeferCleanup(f) })
+	By("starting the system under test")
+	api, err := startTarget(ctx, cfg, tmp+"/links", tmp, ws, func(f func() error) { DeferCleanup(f) })
+	if err != nil {
+		Fail(err.Error())
+	}
 	f := &apiFixture{url: api.base, cfg: cfg, ws: ws}
 	enc := ws.Encoders[0]
-	f.encoderID = findEncoder(ctx, api, enc.DisplayName)
+	if f.encoderID, err = findEncoder(ctx, api, enc.DisplayName); err != nil {
+		Fail(err.Error())
+	}
 	sys := ws.System(enc.System)
 	f.userID = sys.Users[0].ID
 	res, err := api.post(ctx, "/acs/credentials/create", map[string]any{"acs_user_id": f.userID, "access_method": "card"})
@@ -340,7 +346,10 @@ func crossWorkspaceIDs(ctx context.Context, f *apiFixture, encode func(*client, 
 	}
 	calls := []call{{"the other workspace's credential", theirCredential, f.encoderID, []string{"acs_credential_not_found"}}}
 	if len(other.Encoders) > 0 {
-		theirEncoder := findEncoder(ctx, them, other.Encoders[0].DisplayName)
+		theirEncoder, err := findEncoder(ctx, them, other.Encoders[0].DisplayName)
+		if err != nil {
+			return []string{fmt.Sprintf("workspace %s: %v", other.Name, err)}
+		}
 		calls = append(calls,
 			call{"the other workspace's encoder", f.credentialID, theirEncoder, []string{"acs_encoder_not_found"}},
 			call{"the other workspace's credential and encoder", theirCredential, theirEncoder, []string{"acs_credential_not_found", "acs_encoder_not_found"}})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,14 @@ type response struct {
 	// Sent is when the request was sent, Received when the answer's
 	// body had arrived: the time bounds of what the server did for it.
 	Sent, Received time.Time
+
+	// attempt is the body's action_attempt, decoded once (attemptOf):
+	// the follow loop and every requirement read it.
+	attempt struct {
+		once sync.Once
+		v    map[string]any
+		err  error
+	}
 }
 
 func (r *response) String() string {

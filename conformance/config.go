@@ -82,6 +82,20 @@ type Config struct {
 	// (internal/stall) in that decision: it returns the longest stall
 	// between from and to, and what stalled, in words.
 	Stalls func(from, to time.Time) (time.Duration, string)
+	// Concurrency is how many scenarios one process plays at once: 0
+	// or 1 plays each in its container's BeforeAll, one after the
+	// other. Above 1, the first scenario container to run starts
+	// playing every scenario the run's label filter selects, in plan
+	// order, that many at a time, each on its own virtual encoders and
+	// system under test, so their scaled waits overlap; each container
+	// then checks the recording made for it. It applies to in-process
+	// and driver targets in a process Ginkgo does not share out
+	// (ginkgo -p): an external target (one set of links) and hardware
+	// play one scenario at a time whatever it says.
+	Concurrency int
+
+	// ahead plays scenarios ahead of their containers (Concurrency).
+	ahead *aheadPool
 }
 
 // NoStallReruns as Config.StallReruns never runs a scenario again.

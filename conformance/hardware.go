@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
-
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
@@ -104,17 +102,16 @@ func hardwareFilter(cfg *Config, scs []*scenario.Scenario) []*scenario.Scenario 
 // attachHardware points linkDir/<encoder> at the scenario's real encoder
 // for the spec, so any target finds it where it finds virtual ones, and
 // returns what plays the timeline on it.
-func attachHardware(cfg *Config, sc *scenario.Scenario, linkDir string) func(context.Context) error {
-	GinkgoHelper()
+func attachHardware(cfg *Config, sc *scenario.Scenario, linkDir string, onClose func(func() error)) (func(context.Context) error, error) {
 	dev := cfg.Hardware.Ports[sc.Encoder.ID]
 	if dev == "" {
-		Fail(fmt.Sprintf("scenario %s: Hardware.Ports has no serial device for encoder %s", sc.File, sc.Encoder.ID))
+		return nil, fmt.Errorf("scenario %s: Hardware.Ports has no serial device for encoder %s", sc.File, sc.Encoder.ID)
 	}
 	link := filepath.Join(linkDir, sc.Encoder.ID)
 	if err := replaceLink(dev, link); err != nil {
-		Fail(fmt.Sprintf("scenario %s: publishing encoder %s: %v", sc.File, sc.Encoder.ID, err))
+		return nil, fmt.Errorf("scenario %s: publishing encoder %s: %v", sc.File, sc.Encoder.ID, err)
 	}
-	DeferCleanup(func() error {
+	onClose(func() error {
 		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing the link to encoder %s: %w", sc.Encoder.ID, err)
 		}
@@ -124,7 +121,7 @@ func attachHardware(cfg *Config, sc *scenario.Scenario, linkDir string) func(con
 	if op == nil {
 		op = TerminalOperator(os.Stdin, os.Stdout)
 	}
-	return func(ctx context.Context) error { return playOnHardware(ctx, cfg, sc, op) }
+	return func(ctx context.Context) error { return playOnHardware(ctx, cfg, sc, op) }, nil
 }
 
 // replaceLink points path at target, replacing what is there in one

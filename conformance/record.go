@@ -6,17 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/timescale"
 )
 
 // recording is everything one scenario's run said and did, kept so each
@@ -47,6 +48,27 @@ type recording struct {
 	started, ended time.Time
 	// cleanups undo the run's set-up, last first (close).
 	cleanups []func() error
+
+	// verdicts are the problems verify found, by requirement id: a
+	// recording is judged once when it is made (the stall re-run) and
+	// once by its spec, and the recording does not change between.
+	mu       sync.Mutex
+	verdicts map[string][]string
+}
+
+// problems is what verify finds of req on r, judged once.
+func (r *recording) problems(req Requirement, cfg *Config) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p, ok := r.verdicts[req.ID]; ok {
+		return p
+	}
+	if r.verdicts == nil {
+		r.verdicts = map[string][]string{}
+	}
+	p := verify(req, r, cfg)
+	r.verdicts[req.ID] = p
+	return p
 }
 
 // onClose adds f to what close undoes.
@@ -95,6 +117,11 @@ type encodeRecord struct {
 	// overlapped: the encode ran beside others (concurrent), so the
 	// credential may have changed under it by their doing.
 	overlapped bool
+
+	// decoded holds attempts' answer, decoded once: every requirement
+	// reads them, and an attempt followed to its deadline has hundreds.
+	decoded     sync.Once
+	decodedList []labelled
 }
 
 // expects reports whether the encode is to be judged as one that ended
@@ -116,7 +143,14 @@ func (e *encodeRecord) where(sc *scenario.Scenario) string {
 }
 
 // attempts returns every action attempt the encode's answers carried.
+// Call it only once the encode is finished; the maps are shared, to be
+// read, not changed.
 func (e *encodeRecord) attempts() []labelled {
+	e.decoded.Do(func() { e.decodedList = e.decodeAttempts() })
+	return e.decodedList
+}
+
+func (e *encodeRecord) decodeAttempts() []labelled {
 	var out []labelled
 	add := func(what string, r *response) {
 		if r == nil || r.Status != 200 {
@@ -139,7 +173,14 @@ type labelled struct {
 	v    map[string]any
 }
 
+// attemptOf is the action_attempt of r's body. The map is shared by
+// every caller: read it, never change it.
 func attemptOf(r *response) (map[string]any, error) {
+	r.attempt.once.Do(func() { r.attempt.v, r.attempt.err = decodeAttempt(r) })
+	return r.attempt.v, r.attempt.err
+}
+
+func decodeAttempt(r *response) (map[string]any, error) {
 	m, err := r.object()
 	if err != nil {
 		return nil, err
@@ -168,19 +209,32 @@ func credentialOf(r *response) (map[string]any, error) {
 }
 
 // record plays a scenario against a fresh system under test and keeps
-// everything that came back. It fails the spec only when the run cannot
-// be made at all (no pty, no server, no credential); what the system
-// under test answered is judged afterwards, requirement by requirement.
-// lines, when not nil, receives the virtual encoder's line trace.
+// everything that came back. It returns an error only when the run
+// cannot be made at all (no pty, no server, no credential); what the
+// system under test answered is judged afterwards, requirement by
+// requirement. lines, when not nil, receives the virtual encoder's line
+// trace; step is told what the run is doing, as Ginkgo's By is.
 //
-// What record starts, rec.close stops; it is also deferred to the end of
-// the container, so a run cut short by a failure is cleaned up too.
-func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog) *recording {
-	GinkgoHelper()
-	rec := &recording{sc: sc, started: time.Now()}
-	DeferCleanup(rec.close)
-	rec.ws, rec.sys = scenarioSystem(cfg.Lab, sc)
-	tmp := GinkgoT().TempDir()
+// record uses nothing of Ginkgo, so runs can be made ahead of their
+// specs, several at once (Config.Concurrency). What it starts, rec.close
+// stops; on an error it has already stopped it.
+func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *lineLog, step func(string)) (rec *recording, err error) {
+	rec = &recording{sc: sc, started: time.Now()}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rec.close())
+			rec = nil
+		}
+	}()
+	rec.ws, rec.sys, err = lookUp(cfg.Lab, sc)
+	if err != nil {
+		return rec, err
+	}
+	tmp, err := os.MkdirTemp("", "encoderlab-"+sc.Name+"-")
+	if err != nil {
+		return rec, fmt.Errorf("scenario %s: %w", sc.File, err)
+	}
+	rec.onClose(func() error { return os.RemoveAll(tmp) })
 	linkDir := fixedLinkDir(cfg.Target)
 	if linkDir == "" {
 		linkDir = filepath.Join(tmp, "links")
@@ -190,14 +244,15 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	var desk *sim.Desk
 	var play func(context.Context) error
 	if cfg.Hardware != nil {
-		By(fmt.Sprintf("attaching real encoder %s at %s for %s", sc.Encoder.ID, cfg.Hardware.Ports[sc.Encoder.ID], sc.File))
+		step(fmt.Sprintf("attaching real encoder %s at %s for %s", sc.Encoder.ID, cfg.Hardware.Ports[sc.Encoder.ID], sc.File))
 		rec.hardware = true
-		play = attachHardware(cfg, sc, linkDir)
+		if play, err = attachHardware(cfg, sc, linkDir, rec.onClose); err != nil {
+			return rec, err
+		}
 	} else {
 		for _, e := range sc.AllEncoders() {
-			By(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", e.ID, e.Model, sc.File))
+			step(fmt.Sprintf("starting virtual encoder %s (model %s) for %s", e.ID, e.Model, sc.File))
 		}
-		var err error
 		opts := sim.Options{LinkDir: linkDir, Scale: cfg.TimeScale, Logger: cfg.Logger}
 		if lines != nil {
 			opts.Trace = lines.add
@@ -205,22 +260,31 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 		}
 		desk, err = sim.StartDesk(ctx, sc, opts)
 		if err != nil {
-			Fail(fmt.Sprintf("%s: starting the virtual encoders: %v", sc.File, err))
+			return rec, fmt.Errorf("%s: starting the virtual encoders: %w", sc.File, err)
 		}
 		rec.onClose(desk.Close)
 		play = desk.Play
 	}
 
-	api := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
+	step("starting the system under test")
+	api, err := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
+	if err != nil {
+		return rec, err
+	}
 
 	encoderIDs := map[string]string{}
 	for _, e := range sc.AllEncoders() {
-		By("finding encoder " + e.ID + " with /acs/encoders/list")
-		encoderIDs[e.ID] = findEncoder(ctx, api, e.ID)
+		step("finding encoder " + e.ID + " with /acs/encoders/list")
+		if encoderIDs[e.ID], err = findEncoder(ctx, api, e.ID); err != nil {
+			return rec, fmt.Errorf("scenario %s: %w", sc.File, err)
+		}
 	}
 
-	By(fmt.Sprintf("creating a %s credential on %s with /acs/credentials/create", sc.Credential.AccessMethod, rec.sys.Key))
-	rec.created, rec.credential, rec.request = createCredential(ctx, api, rec.sys, sc)
+	step(fmt.Sprintf("creating a %s credential on %s with /acs/credentials/create", sc.Credential.AccessMethod, rec.sys.Key))
+	rec.created, rec.credential, rec.request, err = createCredential(ctx, api, rec.sys, sc)
+	if err != nil {
+		return rec, err
+	}
 
 	playCtx, stopPlay := context.WithCancel(context.Background())
 	played := make(chan error, 1)
@@ -236,9 +300,12 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	})
 
 	rec.cardsStart = snapshot(desk, sc)
-	rec.encodes = recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential)
+	rec.encodes, err = recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential, step)
+	if err != nil {
+		return rec, err
+	}
 
-	By("waiting for the timeline to run to its end")
+	step("waiting for the timeline to run to its end")
 	grace := cfg.TimeScale.Of(cfg.AttemptDeadline) + 5*time.Second
 	select {
 	case rec.timeline = <-played:
@@ -271,7 +338,7 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 	}
 	rec.cardsEnd = snapshot(desk, sc)
 	rec.ended = time.Now()
-	return rec
+	return rec, nil
 }
 
 // recordEncodes makes the scenario's encodes in order: each waits for the
@@ -280,10 +347,9 @@ func record(ctx SpecContext, cfg *Config, sc *scenario.Scenario, lines *lineLog)
 // run are then followed side by side. A credential whose creation was
 // refused (cred nil) has no encodes.
 func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario,
-	encoderIDs map[string]string, cred map[string]any) []*encodeRecord {
-	GinkgoHelper()
+	encoderIDs map[string]string, cred map[string]any, step func(string)) ([]*encodeRecord, error) {
 	if cred == nil {
-		return nil
+		return nil, nil
 	}
 	var out []*encodeRecord
 	for i := 0; i < len(sc.Encodes); {
@@ -293,23 +359,29 @@ func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk
 		}
 		run := make([]*encodeRecord, 0, j-i)
 		for k := i; k < j; k++ {
-			er := callEncode(ctx, api, desk, sc, k, encoderIDs, cred)
+			er, err := callEncode(ctx, api, desk, sc, k, encoderIDs, cred, step)
+			if err != nil {
+				return out, err
+			}
 			er.overlapped = j-i > 1
 			run = append(run, er)
 		}
+		errs := make([]error, len(run))
 		if len(run) == 1 {
-			finishEncode(ctx, cfg, api, desk, sc, run[0])
+			errs[0] = finishEncode(ctx, cfg, api, desk, sc, run[0], step)
 		} else {
 			var wg sync.WaitGroup
-			for _, er := range run {
+			for n, er := range run {
 				wg.Add(1)
 				go func() {
-					defer GinkgoRecover()
 					defer wg.Done()
-					finishEncode(ctx, cfg, api, desk, sc, er)
+					errs[n] = finishEncode(ctx, cfg, api, desk, sc, er, step)
 				}()
 			}
 			wg.Wait()
+		}
+		if err := errors.Join(errs...); err != nil {
+			return out, err
 		}
 		for _, er := range run {
 			if er.after != nil {
@@ -319,7 +391,7 @@ func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk
 		out = append(out, run...)
 		i = j
 	}
-	return out
+	return out, nil
 }
 
 // quiesce returns once the device has received no new command for a
@@ -362,25 +434,22 @@ func quiesce(ctx context.Context, devs []scenario.Device, window time.Duration) 
 
 // startTarget starts the system under test and returns a client for it;
 // onClose receives what stops it.
-func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace, onClose func(func() error)) *client {
-	GinkgoHelper()
-	By("starting the system under test")
+func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace, onClose func(func() error)) (*client, error) {
 	if d := fixedLinkDir(cfg.Target); d != "" {
 		linkDir = d
 	}
 	sut, err := cfg.Target.Start(ctx, Env{LinkDir: linkDir, TempDir: tmp, TimeScale: cfg.TimeScale, Lab: cfg.Lab, Logger: cfg.Logger})
 	if err != nil {
-		Fail(fmt.Sprintf("starting the system under test: %v", err))
+		return nil, fmt.Errorf("starting the system under test: %w", err)
 	}
 	onClose(sut.Close)
 	token, workspace := cfg.token(ws)
-	return newClient(sut.URL(), token, workspace)
+	return newClient(sut.URL(), token, workspace), nil
 }
 
 // callEncode makes encode i's encode_credential call.
 func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.Scenario,
-	i int, encoderIDs map[string]string, before map[string]any) *encodeRecord {
-	GinkgoHelper()
+	i int, encoderIDs map[string]string, before map[string]any, step func(string)) (*encodeRecord, error) {
 	e := sc.Encodes[i]
 	er := &encodeRecord{index: i, encode: e, before: before}
 	credID, _ := before["acs_credential_id"].(string)
@@ -400,33 +469,36 @@ func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.S
 	if len(sc.AllEncoders()) > 1 {
 		on = " on " + sc.EncodeOn(e)
 	}
-	By(fmt.Sprintf("encode %d of %d%s: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), on, describe(e.Expect)))
+	step(fmt.Sprintf("encode %d of %d%s: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), on, describe(e.Expect)))
 	er.credentialID = credID
 	er.started = time.Now()
 	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
 		"acs_credential_id": credID, "acs_encoder_id": encoderID,
 	})
 	if err != nil {
-		Fail(fmt.Sprintf("%s: %v", er.where(sc), err))
+		return nil, fmt.Errorf("%s: %w", er.where(sc), err)
 	}
 	er.first = res
-	return er
+	return er, nil
 }
 
 // finishEncode follows the attempt er's call started to its end, then
 // reads the credential and the card back.
-func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario, er *encodeRecord) {
-	GinkgoHelper()
+func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario, er *encodeRecord, step func(string)) error {
 	if a, err := attemptOf(er.first); err == nil && er.first.Status == 200 {
 		id, _ := a["action_attempt_id"].(string)
 		if a["status"] != "pending" {
 			er.final = a
 		} else {
-			By("following action attempt " + id + " with /action_attempts/get until it ends")
-			er.final = follow(ctx, cfg, api, er, id)
+			step("following action attempt " + id + " with /action_attempts/get until it ends")
+			if er.final, err = follow(ctx, cfg, api, er, id); err != nil {
+				return err
+			}
 		}
 		if er.final != nil {
-			er.again = getAttempt(ctx, api, id, len(er.polls)%2 == 0)
+			if er.again, err = getAttempt(ctx, api, id, len(er.polls)%2 == 0); err != nil {
+				return err
+			}
 		}
 	}
 	er.ended = time.Now()
@@ -439,6 +511,7 @@ func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk,
 		er.cardWritten = desk.Card(x.Card).WrittenAt()
 	}
 	er.cardsAfter = snapshot(desk, sc)
+	return nil
 }
 
 // snapshot is what every card of the desk holds now; nil without one.
@@ -456,29 +529,56 @@ func snapshot(desk *sim.Desk, sc *scenario.Scenario) map[string]card.Contents {
 // follow polls the attempt, alternately with POST and GET as Seam's SDKs
 // do, until it leaves pending or its deadline is well past, and returns
 // the terminal attempt (nil if it never ended).
-func follow(ctx context.Context, cfg *Config, api *client, er *encodeRecord, id string) map[string]any {
-	GinkgoHelper()
-	deadline := time.Now().Add(cfg.TimeScale.Of(cfg.AttemptDeadline) + 5*time.Second)
+//
+// It polls every PollInterval, and every FinePollInterval from one
+// PollInterval before the attempt's deadline to one after: the deadline
+// check (LIFECYCLE-DEADLINE) judges the first poll sent after the
+// deadline, so that poll comes as soon after it as the machine allows,
+// while the rest of a long wait costs the server and the suite a
+// fraction of the requests.
+func follow(ctx context.Context, cfg *Config, api *client, er *encodeRecord, id string) (map[string]any, error) {
+	d := cfg.TimeScale.Of(cfg.AttemptDeadline)
+	due := er.first.Received.Add(d)
+	giveUp := time.Now().Add(d + 5*time.Second)
+	coarse := PollInterval(cfg.TimeScale)
 	for n := 0; ; n++ {
-		res := getAttempt(ctx, api, id, n%2 == 1)
+		res, err := getAttempt(ctx, api, id, n%2 == 1)
+		if err != nil {
+			return nil, err
+		}
 		er.polls = append(er.polls, res)
 		a, err := attemptOf(res)
 		if err == nil && res.Status == 200 && a["status"] != "pending" {
-			return a
+			return a, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil
+		now := time.Now()
+		if now.After(giveUp) || ctx.Err() != nil {
+			return nil, nil
+		}
+		wait := coarse
+		if now.After(due.Add(-coarse)) && now.Before(due.Add(coarse)) {
+			wait = FinePollInterval
 		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Millisecond):
+			return nil, nil
+		case <-time.After(wait):
 		}
 	}
 }
 
-func getAttempt(ctx context.Context, api *client, id string, withGET bool) *response {
-	GinkgoHelper()
+// FinePollInterval is how often the suite polls a pending attempt close
+// to its deadline.
+const FinePollInterval = 2 * time.Millisecond
+
+// PollInterval is how often the suite polls a pending attempt away from
+// its deadline: 200 ms of device time, kept between FinePollInterval
+// and 50 ms (10 ms at the default scale of 0.05).
+func PollInterval(s timescale.Scale) time.Duration {
+	return min(max(s.Of(200*time.Millisecond), FinePollInterval), 50*time.Millisecond)
+}
+
+func getAttempt(ctx context.Context, api *client, id string, withGET bool) (*response, error) {
 	var res *response
 	var err error
 	if withGET {
@@ -487,7 +587,7 @@ func getAttempt(ctx context.Context, api *client, id string, withGET bool) *resp
 		res, err = api.post(ctx, "/action_attempts/get", map[string]any{"action_attempt_id": id})
 	}
 	if err != nil {
-		Fail(fmt.Sprintf("following attempt %s: %v", id, err))
+		return nil, fmt.Errorf("following attempt %s: %w", id, err)
 	}
-	return res
+	return res, nil
 }

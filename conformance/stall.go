@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -67,20 +68,61 @@ func releaseMeter() {
 
 // recordSteady records sc and, while its checks fail on a run during
 // which the machine stalled, records it again, up to cfg.StallReruns
-// times. Each discarded run is noted in the report (RerunEntry) and its
-// line trace kept beside the scenario's, so a re-run hides nothing.
+// times (playSteady). Each discarded run is noted in the report
+// (RerunEntry) and its line trace kept beside the scenario's, so a
+// re-run hides nothing. The recording is closed at the end of the
+// container; a run that cannot be made fails the spec.
 func recordSteady(ctx SpecContext, cfg *Config, sc *scenario.Scenario, reqs []Requirement, lines *lineLog) *recording {
 	GinkgoHelper()
+	var run *steadyRun
+	if ahead := aheadOf(cfg); ahead != nil {
+		run = ahead.take(ctx, sc)
+	} else {
+		run = playSteady(ctx, cfg, sc, reqs, lines, func(s string) { By(s) })
+	}
+	for _, e := range run.entries {
+		AddReportEntry(e.name, e.text)
+	}
+	if run.rec != nil {
+		DeferCleanup(run.rec.close)
+	}
+	if run.err != nil {
+		Fail(run.err.Error())
+	}
+	return run.rec
+}
+
+// steadyRun is what playSteady made of a scenario: the recording kept,
+// or why none could be made, and the report entries for the runs it
+// discarded.
+type steadyRun struct {
+	rec     *recording
+	err     error
+	entries []entry
+}
+
+type entry struct{ name, text string }
+
+// playSteady records sc and records it again while its checks fail on a
+// run during which the machine stalled, up to cfg.StallReruns times. It
+// uses nothing of Ginkgo: step hears what each run does.
+func playSteady(ctx context.Context, cfg *Config, sc *scenario.Scenario, reqs []Requirement, lines *lineLog, step func(string)) *steadyRun {
 	meter := acquireMeter()
 	defer releaseMeter()
+	out := &steadyRun{}
 	for run := 1; ; run++ {
-		rec := record(ctx, cfg, sc, lines)
+		rec, err := record(ctx, cfg, sc, lines, step)
+		if err != nil {
+			out.err = err
+			return out
+		}
+		out.rec = rec
 		if rec.hardware || run > cfg.StallReruns {
-			return rec
+			return out
 		}
 		failed := failedChecks(reqs, rec, cfg)
 		if len(failed) == 0 {
-			return rec
+			return out
 		}
 		longest := cfg.Stalls
 		if longest == nil {
@@ -88,20 +130,22 @@ func recordSteady(ctx SpecContext, cfg *Config, sc *scenario.Scenario, reqs []Re
 		}
 		d, what := longest(rec.started, rec.ended)
 		if d < StallThreshold {
-			return rec
+			return out
 		}
 		note := fmt.Sprintf("run %d of %s failed %s while the machine stalled: %s; running it again",
 			run, sc.File, strings.Join(failed, ", "), what)
-		AddReportEntry(RerunEntry, note)
-		By(note)
+		out.entries = append(out.entries, entry{RerunEntry, note})
+		step(note)
 		if lines != nil {
 			lines.setOutcome(rec)
 			if err := lines.discard(cfg.ArtifactDir, sc, run); err != nil {
-				AddReportEntry("line trace not saved", err.Error())
+				out.entries = append(out.entries, entry{"line trace not saved", err.Error()})
 			}
 		}
+		out.rec = nil
 		if err := rec.close(); err != nil {
-			Fail(fmt.Sprintf("scenario %s: stopping run %d before running it again: %v", sc.File, run, err))
+			out.err = fmt.Errorf("scenario %s: stopping run %d before running it again: %w", sc.File, run, err)
+			return out
 		}
 	}
 }
@@ -114,7 +158,7 @@ func failedChecks(reqs []Requirement, rec *recording, cfg *Config) []string {
 		failed = append(failed, "the timeline")
 	}
 	for _, req := range reqs {
-		if len(verify(req, rec, cfg)) > 0 {
+		if len(rec.problems(req, cfg)) > 0 {
 			failed = append(failed, req.ID)
 		}
 	}

@@ -55,18 +55,25 @@ func Register(cfg *Config) bool {
 	if cfg.Certified {
 		ReportAfterSuite("certification", func(r Report) { failUncertified(cfg, r) })
 	}
+	lines := map[*scenario.Scenario]*lineLog{}
+	if cfg.ahead = newAheadPool(cfg, plan, lines); cfg.ahead != nil {
+		// The one node Ginkgo runs at the end of every process, even
+		// after an interrupt, that Register can add beside an
+		// embedding suite's own AfterSuite.
+		ReportAfterSuite("scenarios played ahead", func(Report) { cfg.ahead.close() })
+	}
 	return Describe("encode_credential", Label("conformance", "profile:"+cfg.Profile), func() {
 		if err != nil {
 			It("loads its scenarios and requirements", func() { Fail(err.Error()) })
 			return
 		}
 		for _, g := range plan {
-			registerGroup(cfg, g)
+			registerGroup(cfg, g, lines)
 		}
 	})
 }
 
-func registerGroup(cfg *Config, g Group) {
+func registerGroup(cfg *Config, g Group, lineLogs map[*scenario.Scenario]*lineLog) {
 	if g.Scenario == nil {
 		Describe("API", Ordered, ContinueOnFailure, Label("api"), func() {
 			var f *apiFixture
@@ -91,6 +98,7 @@ func registerGroup(cfg *Config, g Group) {
 		var lines *lineLog // the line trace, kept for a failed scenario
 		if cfg.ArtifactDir != "" && cfg.Hardware == nil {
 			lines = newLineLog(sc, cfg.TimeScale)
+			lineLogs[sc] = lines
 			AfterEach(func() {
 				if CurrentSpecReport().Failed() {
 					lines.fail()
@@ -114,7 +122,7 @@ func registerGroup(cfg *Config, g Group) {
 		}, NodeTimeout(specTimeout(cfg, sc)))
 		for _, req := range g.Requirements {
 			It(specText(req), Label(req.ID), func() {
-				if p := verify(req, rec, cfg); len(p) > 0 {
+				if p := rec.problems(req, cfg); len(p) > 0 {
 					Fail(failure(req, "scenario "+sc.File, p))
 				}
 			})
@@ -228,63 +236,53 @@ func lookUp(lab *fixtures.Lab, sc *scenario.Scenario) (*fixtures.Workspace, *fix
 	return nil, nil, fmt.Errorf("scenario %s: no workspace of the lab has an encoder named %q", sc.File, sc.Encoder.ID)
 }
 
-func scenarioSystem(lab *fixtures.Lab, sc *scenario.Scenario) (*fixtures.Workspace, *fixtures.System) {
-	GinkgoHelper()
-	ws, sys, err := lookUp(lab, sc)
-	if err != nil {
-		Fail(err.Error())
-	}
-	return ws, sys
-}
-
-func findEncoder(ctx context.Context, api *client, name string) string {
-	GinkgoHelper()
+// findEncoder returns the acs_encoder_id /acs/encoders/list gives the
+// encoder with display_name name.
+func findEncoder(ctx context.Context, api *client, name string) (string, error) {
 	res, err := api.get(ctx, "/acs/encoders/list", nil)
 	if err != nil {
-		Fail(err.Error())
+		return "", err
 	}
 	var body struct {
 		Encoders []map[string]any `json:"acs_encoders"`
 	}
 	if res.Status != 200 || json.Unmarshal(res.Body, &body) != nil {
-		Fail(fmt.Sprintf("listing encoders: %s", res))
+		return "", fmt.Errorf("listing encoders: %s", res)
 	}
 	for _, e := range body.Encoders {
 		if e["display_name"] == name {
 			id, _ := e["acs_encoder_id"].(string)
 			if uuid.Validate(id) != nil {
-				Fail(fmt.Sprintf("acs_encoder_id of %s is not a UUID: %s", name, res))
+				return "", fmt.Errorf("acs_encoder_id of %s is not a UUID: %s", name, res)
 			}
-			return id
+			return id, nil
 		}
 	}
-	Fail(fmt.Sprintf("no encoder with display_name %q in %s", name, res))
-	return ""
+	return "", fmt.Errorf("no encoder with display_name %q in %s", name, res)
 }
 
 // createCredential makes the scenario's credential and returns the
 // answer, the credential (nil when it was not made) and the request. The
 // run cannot go on without it, unless the scenario expects its creation
 // refused (Credential.Refused): that answer is judged with the rest.
-func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc *scenario.Scenario) (*response, map[string]any, map[string]any) {
-	GinkgoHelper()
+func createCredential(ctx context.Context, api *client, sys *fixtures.System, sc *scenario.Scenario) (*response, map[string]any, map[string]any, error) {
 	user := sys.User(sc.Credential.User)
 	if user == nil {
-		Fail(fmt.Sprintf("scenario %s: system %s has no user %q", sc.File, sys.Key, sc.Credential.User))
+		return nil, nil, nil, fmt.Errorf("scenario %s: system %s has no user %q", sc.File, sys.Key, sc.Credential.User)
 	}
 	req := credentialRequest(sc, sys, user.ID, time.Now().UTC())
 	res, err := api.post(ctx, "/acs/credentials/create", req)
 	if err != nil {
-		Fail(err.Error())
+		return nil, nil, nil, fmt.Errorf("scenario %s: creating the credential: %w", sc.File, err)
 	}
 	if sc.Credential.Refused != nil && res.Status != 200 {
-		return res, nil, req
+		return res, nil, req, nil
 	}
 	c, err := credentialOf(res)
 	if err != nil || res.Status != 200 {
-		Fail(fmt.Sprintf("scenario %s: creating the credential: %s", sc.File, res))
+		return nil, nil, nil, fmt.Errorf("scenario %s: creating the credential: %s", sc.File, res)
 	}
-	return res, c, req
+	return res, c, req, nil
 }
 
 // credentialRequest is the /acs/credentials/create body for the

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/encoderlab/encoderlab/conformance/explore"
@@ -35,9 +36,14 @@ Flags:
   --seed N          seed of the desks (default: from the clock, printed)
   --runs N          how many desks to run (default 100)
   --duration D      run desks for this long instead (e.g. 10m)
-  --batch N         desks per run of the suite (default 20)
-  --procs N         parallel processes per batch (default 2; 1 with an
-                    external target, whose links one desk at a time uses)
+  --batch N         desks per run of the suite (default 40)
+  --procs N         batches that run at once, each in a process of its
+                    own, so one plays while another waits for its slowest
+                    desk (default 2)
+  --concurrency N   desks each batch plays at once, each on its own
+                    virtual encoders and pipeline (default 16); an external
+                    target, whose links one desk at a time uses, plays one
+                    desk at a time in one process
   --out DIR         where a shrunk desk, its failure and trace go, and
                     explore.json, a summary (default explore-out)
   --shrink-rounds N at most this many rounds of shrinking (default 40)
@@ -63,6 +69,7 @@ type exploreOptions struct {
 	duration     time.Duration
 	batch        int
 	procs        int
+	concurrency  int
 	out          string
 	shrinkRounds int
 	replays      int
@@ -80,8 +87,9 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	})
 	fs.IntVar(&o.runs, "runs", 100, "")
 	fs.DurationVar(&o.duration, "duration", 0, "")
-	fs.IntVar(&o.batch, "batch", 20, "")
+	fs.IntVar(&o.batch, "batch", 40, "")
 	fs.IntVar(&o.procs, "procs", 2, "")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "")
 	fs.StringVar(&o.out, "out", "explore-out", "")
 	fs.IntVar(&o.shrinkRounds, "shrink-rounds", 40, "")
 	fs.IntVar(&o.replays, "replays", 3, "")
@@ -98,14 +106,16 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case o.runs < 1 && o.duration == 0:
 		return usageError(stderr, "explore", "--runs must be at least 1")
-	case o.batch < 1 || o.procs < 1 || o.replays < 0:
-		return usageError(stderr, "explore", "--batch and --procs must be at least 1")
+	case o.batch < 1 || o.procs < 1 || o.concurrency < 1:
+		return usageError(stderr, "explore", "--batch, --procs and --concurrency must be at least 1")
+	case o.replays < 0:
+		return usageError(stderr, "explore", "--replays must not be negative")
 	case o.duration < 0:
 		return usageError(stderr, "explore", "--duration must not be negative")
 	}
 	if i := slices.Index(o.passOn, "--target"); i >= 0 && o.passOn[i+1] != "inprocess" {
 		// An external server drives one set of links: one desk at a time.
-		o.procs = 1
+		o.procs, o.concurrency = 1, 1
 	}
 	if !o.seedSet {
 		o.seed = uint64(time.Now().UnixNano())
@@ -122,45 +132,68 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: tmp, stderr: stderr}
 	ex.runDesks = ex.suite
+	if code := ex.check(ctx); code != exitOK {
+		return code
+	}
 	return ex.explore(ctx, stdout)
 }
 
 // explore runs desks until --runs or --duration, and shrinks and writes
-// the first that breaks something.
+// the first that breaks something. Up to --procs batches run at once, so
+// while one waits for its slowest desk the next is already playing; their
+// results are taken in batch order, so the same seed finds the same
+// desk first.
 func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 	o, stderr := ex.o, ex.stderr
 	start := time.Now()
 	sum := exploreSummary{Seed: o.seed, Violations: []exploreViolation{}}
 	found := map[string]bool{} // requirements a desk broke, each shrunk once
-	for next := 0; ; {
-		if o.duration > 0 && time.Since(start) >= o.duration {
-			break
+	var inFlight []*batch
+	next := 0
+	// wait lets the batches in flight finish, so no process outlives
+	// the exploration.
+	wait := func() {
+		for _, b := range inFlight {
+			<-b.done
 		}
-		if o.duration == 0 && next >= o.runs {
-			break
-		}
-		n := o.batch
-		if o.duration == 0 {
-			n = min(n, o.runs-next)
-		}
-		desks := make([]*explore.Desk, 0, n)
-		for i := next; i < next+n; i++ {
-			d, err := explore.Generate(ex.lab, o.seed, i)
-			if err != nil {
-				return setupError(stderr, err)
+	}
+	stopped := false
+	for {
+		for !stopped && len(inFlight) < o.procs && ex.more(start, next) {
+			n := o.batch
+			if o.duration == 0 {
+				n = min(n, o.runs-next)
 			}
-			desks = append(desks, d)
+			b := &batch{first: next, done: make(chan struct{})}
+			for i := next; i < next+n; i++ {
+				d, err := explore.Generate(ex.lab, o.seed, i)
+				if err != nil {
+					wait()
+					return setupError(stderr, err)
+				}
+				b.desks = append(b.desks, d)
+			}
+			next += n
+			go func() {
+				defer close(b.done)
+				b.broke, b.code = ex.runDesks(ctx, fmt.Sprintf("batch-%d", b.first+len(b.desks)), b.desks)
+			}()
+			inFlight = append(inFlight, b)
 		}
-		next += n
-		broke, code := ex.runDesks(ctx, fmt.Sprintf("batch-%d", next), desks)
-		if code != exitOK {
-			return code
+		if len(inFlight) == 0 {
+			break
 		}
-		sum.Runs = next
+		b := inFlight[0]
+		inFlight = inFlight[1:]
+		<-b.done
+		if b.code != exitOK {
+			wait()
+			return b.code
+		}
+		sum.Runs = b.first + len(b.desks)
 		elapsed := time.Since(start)
-		fmt.Fprintf(stderr, "explore: %d desks, %.1f desks/s, %d broke\n", next, float64(next)/elapsed.Seconds(), len(broke))
-		stop := false
-		for _, v := range broke {
+		fmt.Fprintf(stderr, "explore: %d desks, %.1f desks/s, %d broke\n", sum.Runs, float64(sum.Runs)/elapsed.Seconds(), len(b.broke))
+		for _, v := range b.broke {
 			if found[v.requirement] {
 				continue
 			}
@@ -170,18 +203,20 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 			replayed := ex.replay(ctx, small)
 			path, err := ex.write(small, replayed)
 			if err != nil {
+				wait()
 				fmt.Fprintf(stderr, "encoder-conformance explore: %v\n", err)
 				return exitFail
 			}
 			sum.Violations = append(sum.Violations, exploreViolation{Desk: v.desk.Name, Requirement: small.requirement, Shrunk: path,
 				Size: small.desk.Size(), Steps: len(small.desk.Steps), Replays: replayed, Of: o.replays, Message: small.message})
 			if !o.keepGoing {
-				stop = true
+				// The first find ends the exploration: what is still
+				// running is let finish and not looked at.
+				stopped = true
+				wait()
+				inFlight = nil
 				break
 			}
-		}
-		if stop {
-			break
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
@@ -198,6 +233,24 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "explore: seed %d: %d desks in %.1f s (%.1f desks/s), nothing broke\n", o.seed, sum.Runs, sum.Seconds, float64(sum.Runs)/sum.Seconds)
 	return exitOK
+}
+
+// batch is one run of the suite on desks first… of the exploration.
+type batch struct {
+	first int
+	desks []*explore.Desk
+	done  chan struct{}
+	broke []violation
+	code  int
+}
+
+// more reports whether another batch is due: --runs not yet all
+// started, or --duration not yet over.
+func (ex *explorer) more(start time.Time, next int) bool {
+	if ex.o.duration > 0 {
+		return time.Since(start) < ex.o.duration
+	}
+	return next < ex.o.runs
 }
 
 type exploreSummary struct {
@@ -237,12 +290,19 @@ type violation struct {
 	desk        *explore.Desk
 	requirement string
 	message     string
-	reportDir   string
+	// report is the Ginkgo report of the batch that showed it, and
+	// reportDir where that batch kept its line traces.
+	report    *types.Report
+	reportDir string
 }
 
-// suite runs desks through the suite and returns those that broke a
-// requirement, in desk order. A run that could not start is a setup
-// error (exit 2).
+// suite runs desks through the suite in a process of this program, as
+// run starts its parts (it plays --concurrency desks at once and writes
+// its Ginkgo JSON report), and returns the desks that broke a requirement, in desk order. It skips
+// what run does around them (the checks before, the merged reports
+// after): explore checked the target once before the first batch, and
+// keeps reports only of the runs that broke something. A batch that
+// could not run is a setup error (exit 2).
 func (ex *explorer) suite(ctx context.Context, name string, desks []*explore.Desk) ([]violation, int) {
 	dir := filepath.Join(ex.tmp, name)
 	scDir, reportDir := filepath.Join(dir, "scenarios"), filepath.Join(dir, "report")
@@ -256,28 +316,52 @@ func (ex *explorer) suite(ctx context.Context, name string, desks []*explore.Des
 			return nil, setupError(ex.stderr, err)
 		}
 	}
-	args := append([]string{"--scenarios", scDir, "--report-dir", reportDir, "--procs", strconv.Itoa(ex.o.procs),
-		"--stall-reruns", "1", "--label-filter", "!api"}, ex.o.passOn...)
+	args := append(ex.runArgs(), "--scenarios", scDir, "--report-dir", reportDir)
 	var errOut bytes.Buffer
-	code := runCmd(ctx, args, io.Discard, &errOut)
-	if code != exitOK && code != exitFail {
-		fmt.Fprintf(ex.stderr, "%s", errOut.Bytes())
-		return nil, code
-	}
-	failed, err := failedSpecs(filepath.Join(reportDir, "ginkgo.json"))
+	report, err := startProcess(ctx, args, part{1, 1}, filepath.Join(dir, "report.json"), false, false, &errOut)
 	if err != nil {
-		fmt.Fprintf(ex.stderr, "%s", errOut.Bytes())
-		fmt.Fprintf(ex.stderr, "encoder-conformance explore: %v\n", err)
+		if i, ok := interruption(ctx); ok {
+			return nil, exitInterrupted(i)
+		}
+		fmt.Fprintf(ex.stderr, "%s", lastBytes(errOut.Bytes(), 8000))
+		fmt.Fprintf(ex.stderr, "encoder-conformance explore: %s: %v\n", name, err)
 		return nil, exitFail
 	}
 	var out []violation
-	for _, f := range failed {
+	for _, f := range failedSpecs(report) {
 		if d := byName[f.scenario]; d != nil {
-			out = append(out, violation{desk: d, requirement: f.requirement, message: f.message, reportDir: reportDir})
+			out = append(out, violation{desk: d, requirement: f.requirement, message: f.message, report: &report, reportDir: reportDir})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b violation) int { return strings.Compare(a.desk.Name, b.desk.Name) })
 	return out, exitOK
+}
+
+// runArgs are the flags of run every batch passes its processes: the
+// target's, and what an exploration changes of run's defaults.
+func (ex *explorer) runArgs() []string {
+	return append([]string{"--concurrency", strconv.Itoa(ex.o.concurrency),
+		"--stall-reruns", "1", "--label-filter", "!api"}, ex.o.passOn...)
+}
+
+// check checks, before the first desk, what would fail every batch
+// alike (the target does not answer, --links is not there), as run
+// does, and returns exitOK or the setup error's exit status.
+func (ex *explorer) check(ctx context.Context) int {
+	var quiet bytes.Buffer
+	o, code, ok := parseRun(append(ex.runArgs(), "--report-dir", filepath.Join(ex.tmp, "check")), &quiet, &quiet)
+	if !ok {
+		fmt.Fprintf(ex.stderr, "%s", quiet.Bytes())
+		return code
+	}
+	cfg, err := o.config()
+	if err == nil {
+		err = preflight(ctx, &cfg, o)
+	}
+	if err != nil {
+		return setupError(ex.stderr, err)
+	}
+	return exitOK
 }
 
 // shrink makes v's desk smaller while the same requirement still breaks.
@@ -352,9 +436,12 @@ func (ex *explorer) write(v violation, replayed int) (string, error) {
 	}
 	// The failing run's reports, and its line trace and timeline, under
 	// the desk's name.
-	for _, r := range []string{"junit.xml", "ginkgo.json"} {
-		if b, err := os.ReadFile(filepath.Join(v.reportDir, r)); err == nil {
-			_ = os.WriteFile(filepath.Join(ex.o.out, name+"."+r), b, 0o644)
+	if v.report != nil {
+		if err := reporters.GenerateJUnitReport(*v.report, filepath.Join(ex.o.out, name+".junit.xml")); err != nil {
+			return "", err
+		}
+		if err := reporters.GenerateJSONReport(*v.report, filepath.Join(ex.o.out, name+".ginkgo.json")); err != nil {
+			return "", err
 		}
 	}
 	src := filepath.Join(v.reportDir, v.desk.Name)
@@ -381,41 +468,32 @@ type failed struct {
 	scenario, requirement, message string
 }
 
-// failedSpecs reads a run's Ginkgo JSON report.
-func failedSpecs(path string) ([]failed, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("the run wrote no report: %w", err)
-	}
-	var reports []types.Report
-	if err := json.Unmarshal(b, &reports); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
+// failedSpecs are the failed specs of a run's report that name a
+// scenario and a requirement.
+func failedSpecs(r types.Report) []failed {
 	var out []failed
-	for _, r := range reports {
-		for _, s := range r.SpecReports {
-			if !s.State.Is(types.SpecStateFailureStates) || s.LeafNodeType != types.NodeTypeIt {
-				continue
-			}
-			f := failed{message: s.Failure.Message}
-			for _, l := range s.ContainerHierarchyLabels {
-				for _, x := range l {
-					if name, ok := strings.CutPrefix(x, "scenario:"); ok {
-						f.scenario = name
-					}
+	for _, s := range r.SpecReports {
+		if !s.State.Is(types.SpecStateFailureStates) || s.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		f := failed{message: s.Failure.Message}
+		for _, l := range s.ContainerHierarchyLabels {
+			for _, x := range l {
+				if name, ok := strings.CutPrefix(x, "scenario:"); ok {
+					f.scenario = name
 				}
-			}
-			for _, l := range s.LeafNodeLabels {
-				if strings.ToUpper(l) == l && strings.Contains(l, "-") {
-					f.requirement = l
-				}
-			}
-			if f.scenario != "" && f.requirement != "" {
-				out = append(out, f)
 			}
 		}
+		for _, l := range s.LeafNodeLabels {
+			if strings.ToUpper(l) == l && strings.Contains(l, "-") {
+				f.requirement = l
+			}
+		}
+		if f.scenario != "" && f.requirement != "" {
+			out = append(out, f)
+		}
 	}
-	return out, nil
+	return out
 }
 
 func writeJSON(path string, v any) error {

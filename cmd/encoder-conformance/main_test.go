@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // runBin runs the program in dir and returns its output and exit code.
-func runBin(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+func runBin(t testing.TB, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir

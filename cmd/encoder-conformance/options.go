@@ -47,6 +47,9 @@ What to run:
                                to split one run across several machines
   --scale F                    time scale (default $ENCODERLAB_TIME_SCALE, else 0.05)
   --procs N                    run in N parallel processes (default 1)
+  --concurrency N              play up to N scenarios at once in each process,
+                               each on its own virtual encoders and pipeline, so
+                               their waits overlap (default 1; in process only)
   --certified                  fail unless every requirement of the profile is
                                checked by a passing spec (nothing filtered out)
   --stall-reruns N             run a scenario again, at most N times (default 2),
@@ -116,6 +119,7 @@ type options struct {
 	shard       part
 	scale       float64
 	procs       int
+	concurrency int
 	certified   bool
 	reportDir   string
 	product     string
@@ -208,6 +212,7 @@ func runFlags(o *options, stdout, stderr io.Writer) *flag.FlagSet {
 	fs.Var(&o.shard, "shard", "")
 	fs.Float64Var(&o.scale, "scale", 0, "")
 	fs.IntVar(&o.procs, "procs", 1, "")
+	fs.IntVar(&o.concurrency, "concurrency", 1, "")
 	fs.BoolVar(&o.certified, "certified", false, "")
 	fs.StringVar(&o.reportDir, "report-dir", "reports", "")
 	fs.StringVar(&o.product, "product", "", "")
@@ -257,6 +262,10 @@ func (o *options) validate() string {
 		return "--procs must be at least 1"
 	case o.procs > 1 && (o.target == "external" || o.hardware):
 		return "an external server or real encoders run one scenario at a time: drop --procs"
+	case o.concurrency < 1:
+		return "--concurrency must be at least 1"
+	case o.concurrency > 1 && (o.target == "external" || o.hardware):
+		return "an external server or real encoders play one scenario at a time: drop --concurrency"
 	case o.reportDir == "" && o.processReport == "":
 		return "--report-dir must not be empty"
 	}
@@ -309,6 +318,7 @@ func (o *options) config() (conformance.Config, error) {
 	// where certification.html links them.
 	cfg.ArtifactDir = o.reportDir
 	cfg.StallReruns = o.stallReruns
+	cfg.Concurrency = o.concurrency
 	if o.stallReruns == 0 {
 		cfg.StallReruns = conformance.NoStallReruns
 	}

@@ -52,7 +52,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(tmp)
 
 	procs := min(o.procs, max(len(plan), 1))
-	fmt.Fprintf(stderr, "encoder-conformance: profile %s, %d containers in %d process(es)\n", cfg.Profile, len(plan), procs)
+	fmt.Fprintf(stderr, "encoder-conformance: profile %s, %d containers in %d process(es), %d scenario(s) at once in each\n", cfg.Profile, len(plan), procs, max(o.concurrency, 1))
 	parts := make([]types.Report, procs)
 	errs := make([]error, procs)
 	var wg sync.WaitGroup

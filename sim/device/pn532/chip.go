@@ -603,14 +603,23 @@ func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk i
 }
 
 // credentialWritten keeps the card's contents in step with its memory:
-// once a selection has written all three credential blocks and they hold
-// a complete credential, the card holds that credential.
+// once a selection has written all three credential blocks, they hold a
+// complete credential and the sector opens with the system key B, the
+// card holds that credential. On a blank card the driver writes the
+// trailer (the system keys) last, so a card taken away between the data
+// blocks and the trailer still opens with the transport key: by the
+// protocol page ("What a card holds") it is blank, a card a lock of the
+// system cannot read and the next encode overwrites, and it is kept as
+// it was.
 func (ch *chip) credentialWritten(t *target, mem *card.ClassicMemory, blk int) {
-	if blk < blockHeader || blk > blockLabel {
+	if blk < blockHeader || blk > blockKeys {
 		return
 	}
 	t.written[blk] = true
 	if t.stored || !t.written[blockHeader] || !t.written[blockValid] || !t.written[blockLabel] {
+		return
+	}
+	if mem.Authenticate(blockHeader, card.KeyB, ch.d.cfg.SystemKeyB) != nil {
 		return
 	}
 	var blocks [3]card.Block

@@ -227,6 +227,14 @@ func TestClassicAuthenticationAndWrite(t *testing.T) {
 	for i, b := range [][]byte{b4, b5, b6} {
 		h.call("write", append([]byte{0x40, 0x01, 0xA0, byte(4 + i)}, b...), 0x41, 0x00)
 	}
+	// The sector still opens with the transport key: by the protocol
+	// page's "What a card holds" the card is blank until the trailer
+	// carries the system keys.
+	if got := c.Contents(); got.Kind != card.Blank || got.Writes != 0 {
+		t.Errorf("before the trailer: contents %+v, want a blank card never written", got)
+	}
+	trailer := append(append([]byte("ELABKA"), 0x78, 0x77, 0x88, 0x69), []byte("ELABKB")...)
+	h.call("write the trailer", append([]byte{0x40, 0x01, 0xA0, 0x07}, trailer...), 0x41, 0x00)
 	got := c.Contents()
 	want := card.Contents{Kind: card.Guest, CardID: "9F2C4D1A00000001", Function: "G", ValidFrom: "202611251400", Label: "Room 101", Writes: 1}
 	if got != want {
