@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/sim/card"
@@ -90,14 +91,47 @@ func invariantProblems(rule string, rec *recording) []string {
 			}
 		}
 	case "refused-reissue-one-card":
-		var written []string
-		for _, name := range slices.Sorted(maps.Keys(rec.cardsEnd)) {
-			if rec.cardsEnd[name].Writes > rec.cardsStart[name].Writes {
-				written = append(written, name)
+		// The cards successes name, and when the first success ended.
+		onto := map[string]bool{}
+		var firstEnd time.Time
+		brokeOff := false
+		for _, er := range rec.encodes {
+			switch {
+			case er.final == nil:
+				brokeOff = true // never ended: whatever it did is unknown
+			case er.final["status"] == "success":
+				result, _ := er.final["result"].(map[string]any)
+				number, _ := result["card_number"].(string)
+				if name := cardNamed(rec, number); name != "" {
+					onto[name] = true
+				}
+				if firstEnd.IsZero() || er.ended.Before(firstEnd) {
+					firstEnd = er.ended
+				}
+			default:
+				e, _ := er.final["error"].(map[string]any)
+				if !slices.Contains(refusals, fmt.Sprint(e["type"])) {
+					brokeOff = true
+				}
 			}
 		}
-		if len(written) > 1 {
-			bad(nil, "ACS system %s refuses reissue, yet one credential was written onto %d cards: %s", rec.sys.Key, len(written), strings.Join(written, ", "))
+		if len(onto) > 1 {
+			bad(nil, "ACS system %s refuses reissue, yet encodes succeeded onto %d cards: %s",
+				rec.sys.Key, len(onto), strings.Join(slices.Sorted(maps.Keys(onto)), ", "))
+		}
+		for _, name := range slices.Sorted(maps.Keys(rec.cardsEnd)) {
+			if onto[name] || rec.cardsEnd[name].Writes == rec.cardsStart[name].Writes {
+				continue
+			}
+			at := rec.writtenAt[name]
+			switch {
+			case !firstEnd.IsZero() && at.After(firstEnd):
+				bad(nil, "ACS system %s refuses reissue, yet card %s was written %v after an encode of the credential had succeeded (it holds %s)",
+					rec.sys.Key, name, at.Sub(firstEnd).Round(time.Millisecond), rec.cardsEnd[name].Kind)
+			case !brokeOff:
+				bad(nil, "ACS system %s refuses reissue, yet card %s was written (it holds %s) though no encode succeeded onto it or broke off mid-write",
+					rec.sys.Key, name, rec.cardsEnd[name].Kind)
+			}
 		}
 	case "issued-iff-success":
 		succeeded := false

@@ -39,6 +39,9 @@ type recording struct {
 	// cardsStart and cardsEnd are every card of the desk before the
 	// first encode and once the timeline ended (nil on hardware).
 	cardsStart, cardsEnd map[string]card.Contents
+	// writtenAt is when each card of the desk was last written (zero:
+	// never), read once the timeline ended.
+	writtenAt map[string]time.Time
 	// hardware is set when a real encoder ran the scenario: the suite
 	// cannot read its cards back, so checks of card contents fall back
 	// to what the answers alone show.
@@ -337,6 +340,12 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 		rec.commands = errors.Join(errs...)
 	}
 	rec.cardsEnd = snapshot(desk, sc)
+	if desk != nil {
+		rec.writtenAt = map[string]time.Time{}
+		for _, c := range sc.Cards {
+			rec.writtenAt[c.Name] = desk.Card(c.Name).WrittenAt()
+		}
+	}
 	rec.ended = time.Now()
 	return rec, nil
 }

@@ -39,7 +39,7 @@ Flags:
   --batch N         desks per run of the suite (default 40)
   --procs N         batches that run at once, each in a process of its
                     own, so one plays while another waits for its slowest
-                    desk (default 2)
+                    desk (default 3)
   --concurrency N   desks each batch plays at once, each on its own
                     virtual encoders and pipeline (default 16); an external
                     target, whose links one desk at a time uses, plays one
@@ -88,7 +88,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.runs, "runs", 100, "")
 	fs.DurationVar(&o.duration, "duration", 0, "")
 	fs.IntVar(&o.batch, "batch", 40, "")
-	fs.IntVar(&o.procs, "procs", 2, "")
+	fs.IntVar(&o.procs, "procs", 3, "")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "")
 	fs.StringVar(&o.out, "out", "explore-out", "")
 	fs.IntVar(&o.shrinkRounds, "shrink-rounds", 40, "")
@@ -124,11 +124,16 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return setupError(stderr, err)
 	}
-	tmp, err := os.MkdirTemp("", "encoder-explore-")
+	tmp, err := os.MkdirTemp(memoryDir(), "encoder-explore-")
 	if err != nil {
 		return setupError(stderr, err)
 	}
 	defer os.RemoveAll(tmp)
+	// Every desk's store, links and files go under tmp, in the batches'
+	// processes too (they inherit TMPDIR).
+	if err := os.Setenv("TMPDIR", tmp); err != nil {
+		return setupError(stderr, err)
+	}
 
 	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: tmp, stderr: stderr}
 	ex.runDesks = ex.suite
@@ -233,6 +238,25 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "explore: seed %d: %d desks in %.1f s (%.1f desks/s), nothing broke\n", o.seed, sum.Runs, sum.Seconds, float64(sum.Runs)/sum.Seconds)
 	return exitOK
+}
+
+// memoryDir is a directory in memory (/dev/shm, a tmpfs on Linux) when
+// the machine has one this user may write, else "" (the system's temporary
+// directory). A desk's pipeline syncs its store to disk on every commit,
+// and on a disk that is most of the system time a desk costs; no desk
+// tests what survives a power loss, so the explorer keeps them in memory.
+func memoryDir() string {
+	const shm = "/dev/shm"
+	if fi, err := os.Stat(shm); err != nil || !fi.IsDir() {
+		return ""
+	}
+	f, err := os.CreateTemp(shm, ".encoder-explore-check-*")
+	if err != nil {
+		return ""
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return shm
 }
 
 // batch is one run of the suite on desks first… of the exploration.

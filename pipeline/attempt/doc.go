@@ -28,7 +28,8 @@
 //   - The store is the source of truth across restarts. After a restart,
 //     Start expires the pending attempts whose deadline passed and resumes
 //     the others on their encoders with their original deadlines.
-//   - A credential whose system refuses reissue is on one card at most:
+//   - A credential whose system refuses reissue is encoded onto one card
+//     at most, and no card is written once an encode of it succeeded:
 //     its encodes take a claim on it (claim.go; a lease in the store too
 //     when servers share one) and check is_issued again under the claim,
 //     which is released once the outcome is in the store.
