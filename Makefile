@@ -116,7 +116,7 @@ mutants-systematic:
 ## explore: generated desks through the bundled pipeline for
 ## EXPLORE_DURATION (EXPLORE_SEED: the seed, else one from the clock,
 ## printed); a desk that breaks a requirement is shrunk and written to
-## reports/explore (docs/explore.md). make test runs 100 desks of one seed.
+## reports/explore (docs/explore.md). make test runs 300 desks of one seed.
 EXPLORE_DURATION ?= 10m
 .PHONY: explore
 explore:

@@ -14,7 +14,8 @@ import (
 // The explorer's and the bundled suite's speed, in process at the
 // suite's time scale (0.05), as the README's figures are measured:
 //
-//	go test -run '^$' -bench . -benchtime 400x ./cmd/encoder-conformance
+//	go test -run '^$' -bench Explore -benchtime 1000x ./cmd/encoder-conformance
+//	go test -run '^$' -bench BundledSuite -benchtime 5x ./cmd/encoder-conformance
 //
 // Each iteration of BenchmarkExplore is one generated desk; the figure
 // counts everything a user waits for (the processes' start, the check

@@ -25,9 +25,13 @@ type Desk struct {
 	Encoders []Encoder
 	System   string
 	Function string // guest or staff
-	Cards    []Card
-	Steps    []Step
-	Encodes  []Encode
+	// User is the lab user of the system the credential is for ("":
+	// guest); Validity its validity as the scenario language's keys,
+	// a YAML flow fragment ("": no validity at all).
+	User, Validity string
+	Cards          []Card
+	Steps          []Step
+	Encodes        []Encode
 	// Faults are line and device faults (docs/faults.md), each a YAML
 	// flow mapping; a desk of one encoder only.
 	Faults []string
@@ -82,7 +86,15 @@ func (d *Desk) YAML(comment string) []byte {
 			b.WriteString("}\n")
 		}
 	}
-	fmt.Fprintf(&b, "credential: {system: %s, function: %s, ends_in: 72h}\n", d.System, d.Function)
+	fmt.Fprintf(&b, "credential: {system: %s", d.System)
+	if d.User != "" {
+		fmt.Fprintf(&b, ", user: %s", d.User)
+	}
+	fmt.Fprintf(&b, ", function: %s", d.Function)
+	if d.Validity != "" {
+		fmt.Fprintf(&b, ", %s", d.Validity)
+	}
+	b.WriteString("}\n")
 	if len(d.Steps) > 0 {
 		b.WriteString("steps:\n")
 		for _, st := range d.Steps {
@@ -129,6 +141,12 @@ func (d *Desk) Size() int {
 		if e.Concurrent {
 			n++
 		}
+	}
+	if d.User != "" {
+		n++
+	}
+	if d.Validity != DefaultValidity {
+		n++
 	}
 	return n
 }

@@ -45,13 +45,36 @@ func TestGeneratedDesksAreScenarios(t *testing.T) {
 			kind, _, _ := strings.Cut(strings.TrimPrefix(f, "{fault: "), ",")
 			seen["fault "+strings.TrimSuffix(kind, "}")] = true
 		}
+		if d.User != "" {
+			seen["user "+d.User] = true
+		}
+		switch {
+		case d.Validity == "":
+			seen["no validity"] = true
+		case strings.Contains(d.Validity, "starts_at"):
+			seen["absolute validity"] = true
+		case strings.Contains(d.Validity, "starts_in: -"):
+			seen["validity begun"] = true
+		}
+		// A card-removed fault takes away only a card no step removes.
+		for _, f := range d.Faults {
+			if name, ok := strings.CutPrefix(f, "{fault: card-removed, card: "); ok {
+				name, _, _ = strings.Cut(name, ",")
+				for _, st := range d.Steps {
+					if st.Op == "remove" && st.Value == name {
+						t.Errorf("desk %d: a card-removed fault and a remove step both take %s away:\n%s", i, name, d.YAML(""))
+					}
+				}
+			}
+		}
 	}
 	for _, want := range []string{"model pms", "model pn532", "two encoders", "concurrent",
 		"tech mifare-classic-1k", "tech mifare-classic-4k", "tech desfire", "tech mifare-ultralight", "tech prox-125khz",
 		"holds blank", "holds guest", "holds staff", "holds foreign",
 		"step place", "step remove", "step wait", "step busy", "step nak", "step garble", "step hangup", "step unplug",
 		"fault latency", "fault jitter", "fault drop", "fault corrupt", "fault chunk", "fault duplicate", "fault baud",
-		"fault nak-storm", "fault hangup", "fault reboot", "fault card-removed"} {
+		"fault nak-storm", "fault hangup", "fault reboot", "fault card-removed",
+		"user staff", "no validity", "absolute validity", "validity begun"} {
 		if !seen[want] {
 			t.Errorf("2,000 desks never have %s", want)
 		}

@@ -10,7 +10,8 @@ import (
 
 // Shrink returns the desks one step smaller than d, each a valid
 // scenario on lab: one encode, step, card or encoder fewer, a wait
-// shorter, an encode no longer concurrent. The explorer keeps the
+// shorter, an encode no longer concurrent, the credential back to the
+// guest user and the default validity. The explorer keeps the
 // smallest that still breaks what d broke, and shrinks again, until none
 // does (QuickCheck's shrinking, greedy).
 func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
@@ -85,6 +86,16 @@ func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
 			c.Encodes[i].Concurrent = false
 			try(c)
 		}
+	}
+	if d.User != "" {
+		c := d.clone()
+		c.User = ""
+		try(c)
+	}
+	if d.Validity != DefaultValidity {
+		c := d.clone()
+		c.Validity = DefaultValidity
+		try(c)
 	}
 	return out
 }
