@@ -38,6 +38,14 @@ func TestExternalServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs two processes; skipped with -short")
 	}
+	// What failed, said again last: a CI log that keeps only the end of
+	// the output (encoderd's log comes after the failures) still says it.
+	var summary []string
+	t.Cleanup(func() {
+		if len(summary) > 0 {
+			t.Logf("the failures above, once more:\n  %s", strings.Join(summary, "\n  "))
+		}
+	})
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		require.Missing(t, "the go command is not on PATH; it builds encoderd and the suite")
@@ -77,6 +85,7 @@ func TestExternalServer(t *testing.T) {
 	out, runErr := run.CombinedOutput()
 	if runErr != nil {
 		t.Errorf("the suite against encoderd failed: %v\n%s", runErr, tail(out, 80))
+		summary = append(summary, fmt.Sprintf("the suite exited %v", runErr))
 	}
 
 	raw, err := os.ReadFile(report)
@@ -104,10 +113,14 @@ func TestExternalServer(t *testing.T) {
 			switch {
 			case res == nil:
 				t.Errorf("%s: no spec ran", req.ID)
+				summary = append(summary, req.ID+": no spec ran")
 			case res.Failed > 0:
-				t.Errorf("%s: %d specs failed in %s: %s", req.ID, res.Failed, strings.Join(res.Where, ", "), strings.Join(res.Failures, "; "))
+				msg := fmt.Sprintf("%s: %d specs failed in %s: %s", req.ID, res.Failed, strings.Join(res.Where, ", "), strings.Join(res.Failures, "; "))
+				t.Error(msg)
+				summary = append(summary, firstChars(msg, 600))
 			case res.Passed == 0:
 				t.Errorf("%s: %d specs did not run", req.ID, res.NotRun)
+				summary = append(summary, req.ID+": no spec passed")
 			}
 		}
 	}
@@ -180,6 +193,14 @@ func startEncoderd(ctx context.Context, t *testing.T, bin, links string) string 
 		t.Fatalf("encoderd did not print its URL: %v", ctx.Err())
 	}
 	return ""
+}
+
+// firstChars is s cut to n bytes.
+func firstChars(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + " …"
+	}
+	return s
 }
 
 // tail returns the last n lines of b.
