@@ -28,7 +28,7 @@ help:
 	@echo "make kill-test       encoderd SIGKILLed at 100 random moments mid-encode, restarted, checked"
 	@echo "make build           encoderd, encodersim, encoderlab, encoder-conformance into bin/"
 	@echo "make lab             encoderlab up: the server, a virtual encoder per lab encoder and the /lab page (LAB_FLAGS for more)"
-	@echo "make check           gofmt and go vet"
+	@echo "make check           gofmt, go vet, staticcheck and deadcode (unreachable functions)"
 	@echo "make fuzz            every native fuzz target briefly (FUZZTIME=10s each)"
 	@echo "make fuzz-soak       every native fuzz target for FUZZTIME=5m each"
 	@echo "make bench           performance table vs limits measured in the same run, CPU profiles; reports/bench.md (BENCH_FULL=1: long curves)"
@@ -146,7 +146,18 @@ vet:
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-check: fmt vet
+## staticcheck: honnef.co's linter, with staticcheck.conf (its default
+## checks, unused code among them; Ginkgo's and Gomega's dot imports
+## allowed). deadcode: functions no command and no test reaches.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE ?= golang.org/x/tools/cmd/deadcode@v0.52.0
+.PHONY: staticcheck deadcode
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+deadcode:
+	@out=$$($(GO) run $(DEADCODE) -test ./...) || exit 1; if [ -n "$$out" ]; then echo "unreachable code (deadcode -test):"; echo "$$out"; exit 1; fi
+
+check: fmt vet staticcheck deadcode
 
 clean:
 	rm -rf bin $(REPORTS)

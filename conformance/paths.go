@@ -47,6 +47,7 @@ func newPathScrubber(reportDir string) *pathScrubber {
 	add(sourceRoot(), "")
 	add(os.TempDir(), "$TMPDIR")
 	add("/tmp", "$TMPDIR")
+	//lint:ignore SA1019 the GOROOT this binary was built with is what its own stack traces name, and what a report must not show
 	add(runtime.GOROOT(), "$GOROOT")
 	if home, err := os.UserHomeDir(); err == nil {
 		add(home, "~")

@@ -89,7 +89,7 @@ func pn532Unit(b []byte) int {
 
 // describePN532Unit says what a unit written as hex is.
 func describePN532Unit(u []byte) string {
-	if bytes.Index(u, []byte{0x00, 0xFF}) < 0 {
+	if !bytes.Contains(u, []byte{0x00, 0xFF}) {
 		if len(u) >= 2 && u[0] == 0x55 && u[1] == 0x55 && len(bytes.Trim(u[2:], "\x00")) == 0 {
 			return "wake-up"
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +28,11 @@ var (
 	binErr    error
 )
 
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -36,9 +40,12 @@ func binary(t *testing.T) string {
 		if binErr != nil {
 			return
 		}
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
+		// The go command that runs the tests builds the binary too.
+		gobin := "go"
+		if goroot := os.Getenv("GOROOT"); goroot != "" {
+			if p := filepath.Join(goroot, "bin", "go"); fileExists(p) {
+				gobin = p
+			}
 		}
 		binPath = filepath.Join(binDir, "encodersim")
 		out, err := exec.Command(gobin, "build", "-o", binPath, ".").CombinedOutput()

@@ -38,7 +38,7 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		return nil, seam.InvalidInput("credential %s ended at %s (its ends_at): a card valid only until then opens nothing; "+
 			"create a credential whose ends_at is in the future", credentialID, seam.At(end))
 	}
-	if failing, _ := s.rec.refusing(); failing != nil {
+	if _, failing := s.rec.refusing(); failing != nil {
 		return nil, unavailable(failing)
 	}
 

@@ -71,10 +71,8 @@ func (c *attemptCache) get(workspaceID, id string) (*store.Attempt, bool) {
 func (c *attemptCache) drop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byID[id]; ok {
-		// The ring keeps the id; its slot is reused in turn.
-		delete(c.byID, id)
-	}
+	// The ring keeps the id; its slot is reused in turn.
+	delete(c.byID, id)
 }
 
 // credentialCache keeps the credentials encodes read, as JSON so every

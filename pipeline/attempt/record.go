@@ -177,12 +177,12 @@ func (r *recorder) ok() {
 	}
 }
 
-// refusing returns the store's last write error while it refuses writes,
-// and a channel closed once it takes writes again.
-func (r *recorder) refusing() (error, <-chan struct{}) {
+// refusing returns a channel closed once the store takes writes again,
+// and its last write error while it refuses them (nil: it takes them).
+func (r *recorder) refusing() (healthy <-chan struct{}, failing error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.failing, r.healthy
+	return r.healthy, r.failing
 }
 
 func (r *recorder) poke() {
@@ -244,7 +244,7 @@ func (s *Service) recordLoop() {
 		case <-s.rec.kick:
 		case <-timer.C:
 		}
-		failing, _ := s.rec.refusing()
+		_, failing := s.rec.refusing()
 		pending := s.rec.unrecorded()
 		if failing == nil && len(pending) == 0 {
 			wait = retryFirst
@@ -259,7 +259,7 @@ func (s *Service) recordLoop() {
 		if len(pending) == 0 {
 			progress = s.probe() == nil
 		}
-		if failing, _ = s.rec.refusing(); failing == nil && s.rec.count() == 0 {
+		if _, failing = s.rec.refusing(); failing == nil && s.rec.count() == 0 {
 			s.log.Info("the store takes writes again; every decided outcome is recorded")
 			wait = retryFirst
 			continue

@@ -183,7 +183,7 @@ func (s *Service) expire(j *job) {
 
 	d := j.attempt.Deadline.Sub(j.attempt.CreatedAt).Round(time.Millisecond)
 	msg := fmt.Sprintf("the attempt waited %v in the queue of encoder %s and expired before it started", d, j.encoder)
-	if failing, _ := s.rec.refusing(); failing != nil && !j.writing.Load() {
+	if _, failing := s.rec.refusing(); failing != nil && !j.writing.Load() {
 		msg = fmt.Sprintf("the server could not record encode outcomes for %v (%v), so encoder %s did not write the card", d, failing, j.encoder)
 	} else if j.started.Load() {
 		msg = fmt.Sprintf("encoder %s did not finish encoding within %v", j.encoder, d)

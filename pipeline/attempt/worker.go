@@ -247,7 +247,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	}
 
 	// No card is written while the store cannot record the outcome.
-	if failing, healthy := s.rec.refusing(); failing != nil {
+	if healthy, failing := s.rec.refusing(); failing != nil {
 		s.log.Warn("the store refuses writes; the encode waits for it before writing the card",
 			"action_attempt_id", a.ID, "encoder", w.cfg.DisplayName, "err", failing)
 		select {
