@@ -20,10 +20,13 @@ import (
 )
 
 // spec is a hand-built It report of requirement id in container.
+// registry is the bundled registry, parsed once: the report tests build
+// reports of a spec per requirement, hundreds of them.
+var registry = conformance.Requirements()
+
 func spec(id, container string, state types.SpecState, failure string) types.SpecReport {
-	reg := conformance.Requirements()
 	must := "?"
-	if r := reg.Get(id); r != nil {
+	if r := registry.Get(id); r != nil {
 		must = r.Must
 	}
 	s := types.SpecReport{
