@@ -20,6 +20,25 @@ var invariantRules = []string{"success-card", "error-writes-nothing", "refused-r
 // card, a card it cannot write, a card it must not overwrite.
 var refusals = []string{"no_credential_on_encoder", "incompatible_card_format", "credential_cannot_be_reissued"}
 
+// brokeOff reports whether the encode may have written a card without
+// the pipeline knowing: it never ended, or ended in an error that is not
+// a refusal (it expired, or broke off mid-write and lost the answer to a
+// write that happened: the documented interruption, docs/faults.md,
+// fault-answer-lost).
+func (e *encodeRecord) brokeOff() bool {
+	if e.final == nil {
+		return true
+	}
+	return e.final["status"] == "error" && !slices.Contains(refusals, errorType(e.final))
+}
+
+// errorType is the error.type of a terminal attempt, "" if it has none.
+func errorType(a map[string]any) string {
+	e, _ := a["error"].(map[string]any)
+	t, _ := e["type"].(string)
+	return t
+}
+
 // invariantApplies reports whether the rule can say something of a
 // scenario run on sys.
 func invariantApplies(rule string, sys *fixtures.System, hasSuccess, hasFailure, hasAttempt bool) bool {
@@ -73,20 +92,13 @@ func invariantProblems(rule string, rec *recording) []string {
 		}
 	case "error-writes-nothing":
 		for _, er := range rec.encodes {
-			if er.final == nil || er.final["status"] != "error" || er.overlapped {
-				continue
-			}
-			e, _ := er.final["error"].(map[string]any)
-			if !slices.Contains(refusals, fmt.Sprint(e["type"])) {
-				// An attempt that expired or broke off may have lost the
-				// answer to a write that happened: the documented
-				// interruption (docs/faults.md, fault-answer-lost).
+			if er.final == nil || er.final["status"] != "error" || er.overlapped || er.brokeOff() {
 				continue
 			}
 			for _, name := range slices.Sorted(maps.Keys(er.cardsAfter)) {
 				if er.cardsAfter[name].Writes != er.cardsBefore[name].Writes {
 					bad(er, "the attempt ended error %v, but card %s was written while it ran (it holds %s afterwards)",
-						e["type"], name, er.cardsAfter[name].Kind)
+						errorType(er.final), name, er.cardsAfter[name].Kind)
 				}
 			}
 		}
@@ -96,23 +108,20 @@ func invariantProblems(rule string, rec *recording) []string {
 		var firstEnd time.Time
 		brokeOff := false
 		for _, er := range rec.encodes {
-			switch {
-			case er.final == nil:
-				brokeOff = true // never ended: whatever it did is unknown
-			case er.final["status"] == "success":
-				result, _ := er.final["result"].(map[string]any)
-				number, _ := result["card_number"].(string)
-				if name := cardNamed(rec, number); name != "" {
-					onto[name] = true
-				}
-				if firstEnd.IsZero() || er.ended.Before(firstEnd) {
-					firstEnd = er.ended
-				}
-			default:
-				e, _ := er.final["error"].(map[string]any)
-				if !slices.Contains(refusals, fmt.Sprint(e["type"])) {
-					brokeOff = true
-				}
+			if er.brokeOff() {
+				brokeOff = true
+				continue
+			}
+			if er.final["status"] != "success" {
+				continue
+			}
+			result, _ := er.final["result"].(map[string]any)
+			number, _ := result["card_number"].(string)
+			if name := cardNamed(rec, number); name != "" {
+				onto[name] = true
+			}
+			if firstEnd.IsZero() || er.ended.Before(firstEnd) {
+				firstEnd = er.ended
 			}
 		}
 		if len(onto) > 1 {

@@ -1,0 +1,67 @@
+package conformance
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// INVARIANT-REISSUE-REFUSED-ONE-CARD on recordings made by hand: the
+// desk has cards c1 and c2; each case says how the encodes ended and
+// which cards were written when.
+func TestRefusedReissueOneCard(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	success := func(uid string, ended time.Time) *encodeRecord {
+		return &encodeRecord{final: map[string]any{"status": "success", "result": map[string]any{"card_number": uid}}, ended: ended}
+	}
+	failure := func(typ string) *encodeRecord {
+		return &encodeRecord{final: map[string]any{"status": "error", "error": map[string]any{"type": typ}}, ended: t0}
+	}
+	cases := []struct {
+		name    string
+		encodes []*encodeRecord
+		written map[string]time.Time // card → when it was written
+		want    string               // "" : no problem
+	}{
+		{"one success onto its card", []*encodeRecord{success("01020304", t0)},
+			map[string]time.Time{"c1": t0}, ""},
+		{"two successes onto two cards", []*encodeRecord{success("01020304", t0), success("0A0B0C0D", t0)},
+			map[string]time.Time{"c1": t0, "c2": t0}, "encodes succeeded onto 2 cards: c1, c2"},
+		{"a card written after the success", []*encodeRecord{success("01020304", t0), failure("uncategorized_error")},
+			map[string]time.Time{"c1": t0.Add(-time.Second), "c2": t0.Add(time.Second)}, "card c2 was written 1s after"},
+		{"a card written while only refusals ended", []*encodeRecord{failure("no_credential_on_encoder")},
+			map[string]time.Time{"c2": t0}, "no encode succeeded onto it or broke off"},
+		{"a write whose confirmation was lost, then a success", []*encodeRecord{failure("uncategorized_error"), success("0A0B0C0D", t0.Add(time.Second))},
+			map[string]time.Time{"c1": t0, "c2": t0.Add(time.Second)}, ""},
+		{"an attempt that never ended", []*encodeRecord{{}},
+			map[string]time.Time{"c1": t0}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recording{
+				sc: &scenario.Scenario{File: "desk.yaml", Cards: []scenario.CardSpec{
+					{Name: "c1", UID: "01020304"}, {Name: "c2", UID: "0A0B0C0D"}}},
+				sys:        &fixtures.System{Key: "salto-space-hotel", Reissue: fixtures.ReissueRefused},
+				encodes:    c.encodes,
+				cardsStart: map[string]card.Contents{"c1": {}, "c2": {}},
+				cardsEnd:   map[string]card.Contents{"c1": {}, "c2": {}},
+				writtenAt:  map[string]time.Time{},
+			}
+			for name, at := range c.written {
+				rec.cardsEnd[name] = card.Contents{Kind: card.Guest, Writes: 1}
+				rec.writtenAt[name] = at
+			}
+			p := invariantProblems("refused-reissue-one-card", rec)
+			switch {
+			case c.want == "" && len(p) != 0:
+				t.Errorf("problems %q, want none", p)
+			case c.want != "" && (len(p) != 1 || !strings.Contains(p[0], c.want)):
+				t.Errorf("problems %q, want one saying %q", p, c.want)
+			}
+		})
+	}
+}
