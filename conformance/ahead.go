@@ -84,7 +84,9 @@ func (p *aheadPool) selected() []Group {
 		if g.Scenario == nil {
 			continue
 		}
-		labels := []string{"conformance", "profile:" + p.cfg.Profile, "scenario:" + g.Scenario.Name, "model:" + g.Scenario.Encoder.Model}
+		// The labels a spec of the scenario's container carries, as
+		// Register gives them.
+		labels := append(suiteLabels(p.cfg), scenarioLabels(p.cfg, g.Scenario)...)
 		for _, req := range g.Requirements {
 			if filter(append(labels[:len(labels):len(labels)], req.ID)) {
 				out = append(out, g)

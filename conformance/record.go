@@ -120,11 +120,6 @@ type encodeRecord struct {
 	// overlapped: the encode ran beside others (concurrent), so the
 	// credential may have changed under it by their doing.
 	overlapped bool
-
-	// decoded holds attempts' answer, decoded once: every requirement
-	// reads them, and an attempt followed to its deadline has hundreds.
-	decoded     sync.Once
-	decodedList []labelled
 }
 
 // expects reports whether the encode is to be judged as one that ended
@@ -145,15 +140,10 @@ func (e *encodeRecord) where(sc *scenario.Scenario) string {
 	return fmt.Sprintf("%s:%d (encode %d)", sc.File, e.encode.Line, e.index+1)
 }
 
-// attempts returns every action attempt the encode's answers carried.
-// Call it only once the encode is finished; the maps are shared, to be
-// read, not changed.
+// attempts returns every action attempt the encode's answers carried,
+// each decoded once (attemptOf): the maps are shared, to be read, not
+// changed.
 func (e *encodeRecord) attempts() []labelled {
-	e.decoded.Do(func() { e.decodedList = e.decodeAttempts() })
-	return e.decodedList
-}
-
-func (e *encodeRecord) decodeAttempts() []labelled {
 	var out []labelled
 	add := func(what string, r *response) {
 		if r == nil || r.Status != 200 {

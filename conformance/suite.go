@@ -62,7 +62,7 @@ func Register(cfg *Config) bool {
 		// embedding suite's own AfterSuite.
 		ReportAfterSuite("scenarios played ahead", func(Report) { cfg.ahead.close() })
 	}
-	return Describe("encode_credential", Label("conformance", "profile:"+cfg.Profile), func() {
+	return Describe("encode_credential", Label(suiteLabels(cfg)...), func() {
 		if err != nil {
 			It("loads its scenarios and requirements", func() { Fail(err.Error()) })
 			return
@@ -71,6 +71,19 @@ func Register(cfg *Config) bool {
 			registerGroup(cfg, g, lines)
 		}
 	})
+}
+
+// suiteLabels are the labels of the suite's top container.
+func suiteLabels(cfg *Config) []string { return []string{"conformance", "profile:" + cfg.Profile} }
+
+// scenarioLabels are the labels of a scenario's container, below the
+// suite's; each spec in it adds its requirement's id.
+func scenarioLabels(cfg *Config, sc *scenario.Scenario) []string {
+	labels := []string{"scenario:" + sc.Name, "model:" + sc.Encoder.Model}
+	if cfg.Hardware != nil {
+		labels = append(labels, OperatorLabel)
+	}
+	return labels
 }
 
 func registerGroup(cfg *Config, g Group, lineLogs map[*scenario.Scenario]*lineLog) {
@@ -89,11 +102,7 @@ func registerGroup(cfg *Config, g Group, lineLogs map[*scenario.Scenario]*lineLo
 		return
 	}
 	sc := g.Scenario
-	labels := Label("scenario:"+sc.Name, "model:"+sc.Encoder.Model)
-	if cfg.Hardware != nil {
-		labels = append(labels, OperatorLabel)
-	}
-	Describe(sc.Name, Ordered, ContinueOnFailure, labels, func() {
+	Describe(sc.Name, Ordered, ContinueOnFailure, Label(scenarioLabels(cfg, sc)...), func() {
 		var rec *recording
 		var lines *lineLog // the line trace, kept for a failed scenario
 		if cfg.ArtifactDir != "" && cfg.Hardware == nil {
