@@ -50,7 +50,7 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 	}
 	tmp := GinkgoT().TempDir()
 	By("starting the system under test")
-	api, err := startTarget(ctx, cfg, tmp+"/links", tmp, ws, func(f func() error) { DeferCleanup(f) })
+	api, _, err := startTarget(ctx, cfg, tmp+"/links", tmp, ws, func(f func() error) { DeferCleanup(f) })
 	if err != nil {
 		Fail(err.Error())
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,9 @@ type client struct {
 	token     string
 	workspace string // sent as seam-workspace when set (personal access tokens)
 	http      *http.Client
+	// outage is how long a read (read) goes on trying while the server
+	// cannot be reached, as while a kill step restarts it; 0: not at all.
+	outage time.Duration
 }
 
 // response is one API answer, kept raw so checks see exactly what came back.
@@ -80,6 +84,26 @@ func (c *client) get(ctx context.Context, path string, q url.Values) (*response,
 		return nil, err
 	}
 	return c.do(req, path)
+}
+
+// read makes call, a request that changes nothing, and while the server
+// cannot be reached makes it again, for at most c.outage: an answer is
+// what the suite judges, and a server that was killed and restarted has
+// one to give.
+func (c *client) read(ctx context.Context, call func() (*response, error)) (*response, error) {
+	giveUp := time.Now().Add(c.outage)
+	for {
+		res, err := call()
+		var unreachable *url.Error
+		if err == nil || c.outage == 0 || !errors.As(err, &unreachable) || ctx.Err() != nil || time.Now().After(giveUp) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (c *client) do(req *http.Request, path string) (*response, error) {

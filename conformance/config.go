@@ -157,8 +157,11 @@ type Env struct {
 	// TempDir is a fresh directory the target may use (its database).
 	TempDir   string
 	TimeScale timescale.Scale
-	Lab       *fixtures.Lab
-	Logger    *slog.Logger
+	// AttemptDeadline is Config.AttemptDeadline: the deadline before the
+	// time scale applies, which the system must use.
+	AttemptDeadline time.Duration
+	Lab             *fixtures.Lab
+	Logger          *slog.Logger
 }
 
 // System is a running system under test.

@@ -26,8 +26,13 @@ var refusals = []string{"no_credential_on_encoder", "incompatible_card_format", 
 // write that happened: the documented interruption, docs/faults.md,
 // fault-answer-lost).
 func (e *encodeRecord) brokeOff() bool {
-	if e.final == nil {
+	if e.lost != nil {
 		return true
+	}
+	if e.final == nil {
+		// An answer that is no attempt (404, 503) wrote nothing; an
+		// attempt that never ended may have.
+		return e.first == nil || e.first.Status == 200
 	}
 	return e.final["status"] == "error" && !slices.Contains(refusals, errorType(e.final))
 }
@@ -146,6 +151,11 @@ func invariantProblems(rule string, rec *recording) []string {
 		succeeded := false
 		var last *encodeRecord
 		for _, er := range rec.encodes {
+			if er.lost != nil {
+				// An encode whose answer was lost may have succeeded
+				// unseen: is_issued cannot be judged by what was seen.
+				return nil
+			}
 			if er.final != nil && er.final["status"] == "success" {
 				succeeded = true
 			}

@@ -120,6 +120,22 @@ type encodeRecord struct {
 	// overlapped: the encode ran beside others (concurrent), so the
 	// credential may have changed under it by their doing.
 	overlapped bool
+	// lost is why the encode_credential call got no answer (first is
+	// nil): the server was killed under it. Whether it made an attempt,
+	// and what came of it, no client can know.
+	lost error
+}
+
+// turnedAway reports whether the encode made no attempt to judge: its
+// call went unanswered (lost), or, in a scenario whose timeline fills
+// the store's disk or kills the server, was refused with 503
+// service_unavailable, which docs/api.md promises is safe to retry:
+// nothing recorded, no card written.
+func (e *encodeRecord) turnedAway(sc *scenario.Scenario) bool {
+	if e.first == nil {
+		return true
+	}
+	return sc.SystemSteps() && apiError(e.first, 503, "service_unavailable") == ""
 }
 
 // expects reports whether the encode is to be judged as one that ended
@@ -260,9 +276,19 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 	}
 
 	step("starting the system under test")
-	api, err := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
+	api, sut, err := startTarget(ctx, cfg, linkDir, tmp, rec.ws, rec.onClose)
 	if err != nil {
 		return rec, err
+	}
+	if sc.SystemSteps() {
+		// The timeline kills the server or fills its disk: reads are made
+		// again while it restarts, and an encode call it never answered
+		// is kept as such (encodeRecord.lost).
+		api.outage = cfg.TimeScale.Of(cfg.AttemptDeadline) + 10*time.Second
+		if desk != nil {
+			s, _ := sut.(scenario.System)
+			play = func(ctx context.Context) error { return desk.PlayWith(ctx, s) }
+		}
 	}
 
 	encoderIDs := map[string]string{}
@@ -433,17 +459,18 @@ func quiesce(ctx context.Context, devs []scenario.Device, window time.Duration) 
 
 // startTarget starts the system under test and returns a client for it;
 // onClose receives what stops it.
-func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace, onClose func(func() error)) (*client, error) {
+func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixtures.Workspace, onClose func(func() error)) (*client, System, error) {
 	if d := fixedLinkDir(cfg.Target); d != "" {
 		linkDir = d
 	}
-	sut, err := cfg.Target.Start(ctx, Env{LinkDir: linkDir, TempDir: tmp, TimeScale: cfg.TimeScale, Lab: cfg.Lab, Logger: cfg.Logger})
+	sut, err := cfg.Target.Start(ctx, Env{LinkDir: linkDir, TempDir: tmp, TimeScale: cfg.TimeScale,
+		AttemptDeadline: cfg.AttemptDeadline, Lab: cfg.Lab, Logger: cfg.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("starting the system under test: %w", err)
+		return nil, nil, fmt.Errorf("starting the system under test: %w", err)
 	}
 	onClose(sut.Close)
 	token, workspace := cfg.token(ws)
-	return newClient(sut.URL(), token, workspace), nil
+	return newClient(sut.URL(), token, workspace), sut, nil
 }
 
 // callEncode makes encode i's encode_credential call.
@@ -474,6 +501,12 @@ func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.S
 	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
 		"acs_credential_id": credID, "acs_encoder_id": encoderID,
 	})
+	if err != nil && api.outage > 0 && ctx.Err() == nil {
+		// The server went away under the call (a kill step): whether it
+		// made an attempt is not known, and never will be by this client.
+		er.lost = err
+		return er, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", er.where(sc), err)
 	}
@@ -484,7 +517,9 @@ func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.S
 // finishEncode follows the attempt er's call started to its end, then
 // reads the credential and the card back.
 func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk, sc *scenario.Scenario, er *encodeRecord, step func(string)) error {
-	if a, err := attemptOf(er.first); err == nil && er.first.Status == 200 {
+	if er.first == nil {
+		// The call went unanswered (lost): there is no attempt to follow.
+	} else if a, err := attemptOf(er.first); err == nil && er.first.Status == 200 {
 		id, _ := a["action_attempt_id"].(string)
 		if a["status"] != "pending" {
 			er.final = a
@@ -501,7 +536,9 @@ func finishEncode(ctx context.Context, cfg *Config, api *client, desk *sim.Desk,
 		}
 	}
 	er.ended = time.Now()
-	if res, err := api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": er.before["acs_credential_id"]}); err == nil {
+	if res, err := api.read(ctx, func() (*response, error) {
+		return api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": er.before["acs_credential_id"]})
+	}); err == nil {
 		er.after, _ = credentialOf(res)
 		er.afterAt = res.Received
 	}
@@ -578,13 +615,12 @@ func PollInterval(s timescale.Scale) time.Duration {
 }
 
 func getAttempt(ctx context.Context, api *client, id string, withGET bool) (*response, error) {
-	var res *response
-	var err error
-	if withGET {
-		res, err = api.get(ctx, "/action_attempts/get", url.Values{"action_attempt_id": {id}})
-	} else {
-		res, err = api.post(ctx, "/action_attempts/get", map[string]any{"action_attempt_id": id})
-	}
+	res, err := api.read(ctx, func() (*response, error) {
+		if withGET {
+			return api.get(ctx, "/action_attempts/get", url.Values{"action_attempt_id": {id}})
+		}
+		return api.post(ctx, "/action_attempts/get", map[string]any{"action_attempt_id": id})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("following attempt %s: %w", id, err)
 	}

@@ -104,6 +104,10 @@ func CheckScenarios(cfg *Config) error {
 		}
 		byName[sc.Name] = sc.File
 	}
+	if cfg.Hardware == nil {
+		// On hardware such scenarios are left out (hardwareFilter).
+		problems = append(problems, systemStepsProblems(cfg.Target, scs)...)
+	}
 	if len(problems) > 0 {
 		return &SetupError{Problems: problems}
 	}

@@ -72,12 +72,16 @@ func (d *Desk) Card(name string) *card.Card { return d.cards[name] }
 
 // Play runs the scenario's whole timeline, each step on the encoder it
 // names (see scenario.PlayAll).
-func (d *Desk) Play(ctx context.Context) error {
+func (d *Desk) Play(ctx context.Context) error { return d.PlayWith(ctx, nil) }
+
+// PlayWith is Play with the system under test that the timeline's server
+// and store steps act on (see scenario.PlayWith).
+func (d *Desk) PlayWith(ctx context.Context, sys scenario.System) error {
 	stations := make(map[string]scenario.Station, len(d.encoders))
 	for _, e := range d.encoders {
 		stations[e.ID()] = scenario.Station{Device: e.Device(), Line: e}
 	}
-	return scenario.PlayAll(ctx, d.sc, d.cards, stations, d.scale)
+	return scenario.PlayWith(ctx, d.sc, d.cards, stations, sys, d.scale)
 }
 
 // Close stops every encoder of the desk, last started first.

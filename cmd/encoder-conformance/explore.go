@@ -53,8 +53,11 @@ Flags:
                     depends on timing
   --keep-going      after a find, go on looking for other requirements
                     broken (each shrunk once) instead of stopping
-  --target, --api-url, --links, --api-key, --pat, --workspace, --scale,
-  --profile         the system under test, as for run
+  --target, --api-url, --links, --encoderd, --api-key, --pat, --workspace,
+  --scale, --profile
+                    the system under test, as for run; with --target
+                    encoderd the desks also kill the server and fill its
+                    store's disk (the disk only as root)
 
 Exit status: 0 nothing broke; 1 a desk broke a requirement (its shrunk
 form is in --out); 2 a usage or setup error.
@@ -95,7 +98,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.IntVar(&o.shrinkRounds, "shrink-rounds", 40, "")
 	fs.IntVar(&o.replays, "replays", 3, "")
 	fs.BoolVar(&o.keepGoing, "keep-going", false, "")
-	for _, name := range []string{"target", "api-url", "links", "api-key", "pat", "workspace", "scale", "profile"} {
+	for _, name := range []string{"target", "api-url", "links", "encoderd", "api-key", "pat", "workspace", "scale", "profile"} {
 		fs.Func(name, "", func(s string) error {
 			o.passOn = append(o.passOn, "--"+name, s)
 			return nil
@@ -114,7 +117,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	case o.duration < 0:
 		return usageError(stderr, "explore", "--duration must not be negative")
 	}
-	if i := slices.Index(o.passOn, "--target"); i >= 0 && o.passOn[i+1] != "inprocess" {
+	if i := slices.Index(o.passOn, "--target"); i >= 0 && o.passOn[i+1] == "external" {
 		// An external server drives one set of links: one desk at a time.
 		o.procs, o.concurrency = 1, 1
 	}

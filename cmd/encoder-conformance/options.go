@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,8 +26,15 @@ report directory: junit.xml, ginkgo.json, certification.yaml and
 certification.html. A summary goes to stdout, progress to stderr.
 
 System under test:
-  --target inprocess|external  the bundled pipeline in this process (default),
-                               or a server you run (needs --api-url, --links)
+  --target inprocess|external|encoderd
+                               the bundled pipeline in this process (default),
+                               a server you run (needs --api-url, --links), or
+                               encoderd run by the suite, a process per scenario
+                               (the target a timeline's server and store steps
+                               need: it kills the process and fills its store's
+                               disk, a tmpfs it mounts as root)
+  --encoderd FILE              the encoderd binary of --target encoderd (default:
+                               encoderd beside this program, else on PATH)
   --api-url URL                the external server's base URL
   --links DIR                  where the external server looks for its encoders'
                                ports; the suite puts virtual encoders there
@@ -109,6 +119,7 @@ type options struct {
 	target      string
 	apiURL      string
 	links       string
+	encoderd    string
 	apiKey      string
 	pat         string
 	workspace   string
@@ -202,6 +213,7 @@ func runFlags(o *options, stdout, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.target, "target", "inprocess", "")
 	fs.StringVar(&o.apiURL, "api-url", "", "")
 	fs.StringVar(&o.links, "links", "", "")
+	fs.StringVar(&o.encoderd, "encoderd", "", "")
 	fs.StringVar(&o.apiKey, "api-key", "", "")
 	fs.StringVar(&o.pat, "pat", "", "")
 	fs.StringVar(&o.workspace, "workspace", "", "")
@@ -238,12 +250,14 @@ func (o *options) validate() string {
 	switch {
 	case reg.Profile(o.profile) == nil:
 		return fmt.Sprintf("unknown profile %q (%s)", o.profile, profileIDs(reg))
-	case !slices.Contains([]string{"inprocess", "external"}, o.target):
-		return fmt.Sprintf("unknown target %q: want inprocess or external", o.target)
+	case !slices.Contains([]string{"inprocess", "external", "encoderd"}, o.target):
+		return fmt.Sprintf("unknown target %q: want inprocess, external or encoderd", o.target)
 	case o.target == "external" && (o.apiURL == "" || o.links == ""):
 		return "--target external needs --api-url and --links"
-	case o.target == "inprocess" && (o.apiURL != "" || o.links != ""):
+	case o.target != "external" && (o.apiURL != "" || o.links != ""):
 		return "--api-url and --links go with --target external"
+	case o.target != "encoderd" && o.encoderd != "":
+		return "--encoderd goes with --target encoderd"
 	case o.apiKey != "" && o.pat != "":
 		return "--api-key and --pat are alternatives: give one"
 	case (o.pat == "") != (o.workspace == ""):
@@ -325,8 +339,15 @@ func (o *options) config() (conformance.Config, error) {
 	if o.scale > 0 {
 		cfg.TimeScale = timescale.Scale(o.scale)
 	}
-	if o.target == "external" {
+	switch o.target {
+	case "external":
 		cfg.Target = conformance.External(o.apiURL, o.links)
+	case "encoderd":
+		bin, err := encoderdBinary(o.encoderd)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Target = conformance.Encoderd(bin)
 	}
 	cfg.APIKey = o.apiKey
 	if o.pat != "" {
@@ -345,11 +366,39 @@ func (o *options) config() (conformance.Config, error) {
 // targetInfo describes the system under test for the reports.
 func (o *options) targetInfo() (kind, url string) {
 	kind, url = "in-process", "in-process"
-	if o.target == "external" {
+	switch o.target {
+	case "external":
 		kind, url = "external", o.apiURL
+	case "encoderd":
+		kind, url = "encoderd", "a process per scenario"
 	}
 	if o.hardware {
 		kind = "hardware"
 	}
 	return kind, url
+}
+
+// encoderdBinary is the encoderd of --target encoderd: flag when given,
+// else encoderd beside this program, else on PATH.
+func encoderdBinary(flag string) (string, error) {
+	if flag != "" {
+		abs, err := filepath.Abs(flag)
+		if err != nil {
+			return "", err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return "", fmt.Errorf("--encoderd: %w", err)
+		}
+		return abs, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		beside := filepath.Join(filepath.Dir(self), "encoderd")
+		if _, err := os.Stat(beside); err == nil {
+			return beside, nil
+		}
+	}
+	if p, err := exec.LookPath("encoderd"); err == nil {
+		return filepath.Abs(p)
+	}
+	return "", errors.New("--target encoderd: no encoderd beside this program or on PATH; build one (go build -o encoderd ./cmd/encoderd) and pass --encoderd ./encoderd")
 }

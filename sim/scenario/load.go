@@ -29,7 +29,7 @@ var Models = []string{"pms", "pn532", ReplayModel}
 var StackingModels = []string{"pn532"}
 
 // Ops lists every timeline operation, in the order the format documents them.
-var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpExpect, OpSend}
+var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpServer, OpStore, OpExpect, OpSend}
 
 // Unknown is the value of an encode's acs_encoder_id or acs_credential_id
 // that stands for a well-formed id naming nothing.
@@ -736,6 +736,14 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 			continue
 		}
 		what := fmt.Sprintf("step %d (%s)", i+1, st.Op)
+		if slices.Contains(SystemOps, st.Op) {
+			if st.On != "" {
+				l.addf(it, "%s: on: a %s step acts on the system under test, not on an encoder; leave on: out", what, st.Op)
+			}
+			prev = &st
+			out = append(out, st)
+			continue
+		}
 		id := st.On
 		if id == "" {
 			id = first
@@ -858,6 +866,10 @@ func (l *loader) step(n *yaml.Node, i int) (Step, *yaml.Node, *yaml.Node, bool) 
 			l.addf(v, "%s: %s takes true (leave the step out to not %s)", what, k.Value, strings.Replace(k.Value, "hangup", "hang up", 1))
 			ok = false
 		}
+	case OpServer:
+		st.Act, ok = l.oneOf(v, what+": server", "action", []string{ServerKill})
+	case OpStore:
+		st.Act, ok = l.oneOf(v, what+": store", "state", []string{StoreFull, StoreFree})
 	default:
 		l.addf(k, "%s: unknown operation %q (want one of %s)", what, k.Value, strings.Join(names(Ops), ", "))
 		return st, nil, nil, false
@@ -1079,6 +1091,8 @@ func (st Step) String() string {
 		return "silence " + strconv.FormatBool(st.Silent)
 	case OpNAK, OpGarble, OpBusy:
 		return string(st.Op) + " " + strconv.Itoa(st.Count)
+	case OpServer, OpStore:
+		return string(st.Op) + " " + st.Act
 	case OpExpect, OpSend:
 		if st.Bytes != nil {
 			return string(st.Op) + " " + st.Bytes.String()

@@ -236,6 +236,11 @@ func TestLoadProblems(t *testing.T) {
 		{"await a command after unplug", head + "steps:\n  - unplug: true\n  - await: encode\n" + okExpect, 9, 5, "was unplugged at step 1"},
 		{"hangup after unplug", head + "steps:\n  - unplug: true\n  - hangup: true\n" + okExpect, 9, 5, "nothing on its line answers any more"},
 
+		// Steps on the system under test.
+		{"server restart", head + "steps:\n  - server: restart\n" + okExpect, 8, 13, `unknown action "restart" (want one of kill)`},
+		{"store empty", head + "steps:\n  - store: empty\n" + okExpect, 8, 12, `unknown state "empty" (want one of full, free)`},
+		{"server step on an encoder", twoHead + "steps:\n  - {server: kill, on: nfc-desk-1}\n" + okExpect, 10, 5, "acts on the system under test, not on an encoder"},
+
 		// The credential.
 		{"unknown access method", strings.Replace(head, "system: visionline-hotel", "system: s, access_method: pin", 1) + okExpect, 6, 40, `unknown access method "pin"`},
 		{"time without a zone", strings.Replace(head, "system: visionline-hotel", "system: s, ends_at: 2099-06-01T14:00:00", 1) + okExpect, 6, 34, "want RFC 3339 with a zone"},

@@ -52,7 +52,23 @@ var (
 	ErrNoEncoder = errors.New("no such encoder")
 	// ErrUnknownOp is a step whose operation Play does not know.
 	ErrUnknownOp = errors.New("unknown operation")
+	// ErrNoSystem is a server or store step played without a system
+	// under test to act on (PlayAll, or a target that is not a process).
+	ErrNoSystem = errors.New("no system under test to act on: server and store steps need a run that starts the system itself, as a process (encoder-conformance run --target encoderd)")
 )
+
+// System is the system under test as a server or store step reaches it.
+// A run that starts the system as a process of its own can offer it; an
+// in-process pipeline or a server someone else runs cannot.
+type System interface {
+	// Kill kills the server with SIGKILL and starts it again on the
+	// same store and address; it returns once the server serves again.
+	Kill(ctx context.Context) error
+	// FillStore fills the file system the store is on to the last byte;
+	// FreeStore gives back what FillStore took.
+	FillStore(ctx context.Context) error
+	FreeStore(ctx context.Context) error
+}
 
 // awaitOrdinals numbers each await step among the awaits of the same
 // thing on the same encoder (1-based), keyed by step index: the second
@@ -108,6 +124,12 @@ func Play(ctx context.Context, s *Scenario, cards map[string]*card.Card, dev Dev
 // id, each step on the encoder it names; the cards are shared, as on one
 // desk. When the timeline ends it checks each encoder's commands.
 func PlayAll(ctx context.Context, s *Scenario, cards map[string]*card.Card, stations map[string]Station, scale timescale.Scale) error {
+	return PlayWith(ctx, s, cards, stations, nil, scale)
+}
+
+// PlayWith is PlayAll with the system under test that server and store
+// steps act on (nil: such a step fails with ErrNoSystem).
+func PlayWith(ctx context.Context, s *Scenario, cards map[string]*card.Card, stations map[string]Station, sys System, scale timescale.Scale) error {
 	ordinals := awaitOrdinals(s)
 	observers := func(i int) {
 		for _, id := range slices.Sorted(maps.Keys(stations)) {
@@ -121,6 +143,12 @@ func PlayAll(ctx context.Context, s *Scenario, cards map[string]*card.Card, stat
 			return &StepError{File: s.File, Step: st, Err: err}
 		}
 		observers(i)
+		if slices.Contains(SystemOps, st.Op) {
+			if err := playSystem(ctx, st, sys); err != nil {
+				return &StepError{File: s.File, Step: st, Err: err}
+			}
+			continue
+		}
 		station, ok := stations[s.StepOn(st)]
 		if !ok {
 			return &StepError{File: s.File, Step: st, Err: fmt.Errorf("%w %q", ErrNoEncoder, s.StepOn(st))}
@@ -202,6 +230,22 @@ func PlayAll(ctx context.Context, s *Scenario, cards map[string]*card.Card, stat
 		return &StepError{File: s.File, Step: Step{Index: len(s.Steps)}, Err: err}
 	}
 	return nil
+}
+
+// playSystem takes a server or store step on sys.
+func playSystem(ctx context.Context, st Step, sys System) error {
+	if sys == nil {
+		return ErrNoSystem
+	}
+	switch {
+	case st.Op == OpServer && st.Act == ServerKill:
+		return sys.Kill(ctx)
+	case st.Op == OpStore && st.Act == StoreFull:
+		return sys.FillStore(ctx)
+	case st.Op == OpStore && st.Act == StoreFree:
+		return sys.FreeStore(ctx)
+	}
+	return fmt.Errorf("%w %s: %q", ErrUnknownOp, st.Op, st.Act)
 }
 
 // CheckCommands compares the commands dev received with the commands s's

@@ -321,6 +321,8 @@ func TestPlayHandMadeScenarioErrors(t *testing.T) {
 		{"unknown op", []scenario.Step{{Op: "jump"}}, scenario.ErrUnknownOp},
 		{"hangup without line", []scenario.Step{{Op: scenario.OpHangup}}, scenario.ErrNoLine},
 		{"unplug without line", []scenario.Step{{Op: scenario.OpUnplug}}, scenario.ErrNoLine},
+		{"kill without a system", []scenario.Step{{Op: scenario.OpServer, Act: scenario.ServerKill}}, scenario.ErrNoSystem},
+		{"full store without a system", []scenario.Step{{Op: scenario.OpStore, Act: scenario.StoreFull}}, scenario.ErrNoSystem},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,6 +334,41 @@ func TestPlayHandMadeScenarioErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlayWithSystem: server and store steps reach the system given,
+// in timeline order, and no encoder.
+func TestPlayWithSystem(t *testing.T) {
+	s := &scenario.Scenario{File: "sys.yaml", Encoder: scenario.Encoder{ID: "e"}, Steps: []scenario.Step{
+		{Op: scenario.OpStore, Act: scenario.StoreFull},
+		{Op: scenario.OpServer, Act: scenario.ServerKill},
+		{Op: scenario.OpStore, Act: scenario.StoreFree},
+	}}
+	sys := &fakeSystem{}
+	dev := newFake()
+	if err := scenario.PlayWith(context.Background(), s, nil, map[string]scenario.Station{"e": {Device: dev}}, sys, timescale.Real); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(sys.calls, " "); got != "fill kill free" {
+		t.Errorf("the system saw %q; want fill kill free", got)
+	}
+}
+
+type fakeSystem struct{ calls []string }
+
+func (f *fakeSystem) Kill(context.Context) error {
+	f.calls = append(f.calls, "kill")
+	return nil
+}
+
+func (f *fakeSystem) FillStore(context.Context) error {
+	f.calls = append(f.calls, "fill")
+	return nil
+}
+
+func (f *fakeSystem) FreeStore(context.Context) error {
+	f.calls = append(f.calls, "free")
+	return nil
 }
 
 // stepLine is a fakeLine that tells the test when each step starts: Play

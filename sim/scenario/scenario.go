@@ -131,7 +131,25 @@ const (
 	OpBusy    Op = "busy"    // Count: answer "busy" to the next Count encode commands
 	OpHangup  Op = "hangup"  // close the line and reopen it under the same path
 	OpUnplug  Op = "unplug"  // close the line for good: its path goes away
+	OpServer  Op = "server"  // Act: what happens to the server under test (ServerKill)
+	OpStore   Op = "store"   // Act: what happens to the disk of its store (StoreFull, StoreFree)
 )
+
+// What a server or store step does (Step.Act). These steps act on the
+// system under test, not on an encoder, so only a run that started the
+// system itself, as a process of its own, can take them (see System).
+const (
+	// ServerKill kills the server with SIGKILL and starts it again on
+	// the same store; the step ends once it serves again.
+	ServerKill = "kill"
+	// StoreFull fills the file system the store is on, to the last
+	// byte; StoreFree gives the space back.
+	StoreFull = "full"
+	StoreFree = "free"
+)
+
+// SystemOps are the operations that act on the system under test.
+var SystemOps = []Op{OpServer, OpStore}
 
 // What an await step waits for (Step.Awaits).
 const (
@@ -160,6 +178,7 @@ type Step struct {
 	Count    int           // nak, garble, busy
 	Silent   bool          // silence
 	Bytes    *Bytes        // expect, send
+	Act      string        // server, store: ServerKill, StoreFull or StoreFree
 }
 
 // Answers a reply step may name, protocol-neutral; device models map them
@@ -311,4 +330,11 @@ func (s *Scenario) EncodeOn(e Encode) string {
 		return e.On
 	}
 	return s.Encoder.ID
+}
+
+// SystemSteps reports whether the timeline acts on the system under test
+// (a server or store step), which only a run that started the system
+// itself can do.
+func (s *Scenario) SystemSteps() bool {
+	return slices.ContainsFunc(s.Steps, func(st Step) bool { return slices.Contains(SystemOps, st.Op) })
 }

@@ -1,0 +1,345 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/encoderlab/encoderlab/sim/scenario"
+)
+
+// Encoderd is encoderd, or a server that takes its flags, run from binary
+// as a process of its own for each spec: on a free loopback port, with its
+// store in the spec's temporary directory and its encoders' ports in the
+// spec's link directory, at the suite's time scale and attempt deadline.
+// args are added to its command line: a lab other than the bundled one
+// needs "--lab FILE" there, naming the file Config.Lab was loaded from.
+//
+// It is the target a timeline's server and store steps need
+// (scenario.System): `server: kill` kills the process with SIGKILL and
+// starts it again on the same store and port; `store: full` fills the
+// file system the store is on. For that the store gets a tmpfs of its own
+// (StoreDiskSize), which takes root to mount; elsewhere the store lives
+// in the temporary directory and store steps fail, saying so
+// (its SystemSteps tells beforehand, and Preflight reports a scenario it
+// cannot run).
+func Encoderd(binary string, args ...string) Target {
+	return encoderd{bin: binary, args: args}
+}
+
+// StoreDiskSize is the size of the tmpfs each spec's store gets under the
+// Encoderd target: room for every write a scenario makes many times over,
+// small enough that filling it costs nothing.
+const StoreDiskSize = 8 << 20
+
+type encoderd struct {
+	bin  string
+	args []string
+}
+
+// SystemStepTarget is a Target whose systems take a timeline's server
+// and store steps: the System it starts implements scenario.System.
+// Encoderd is one.
+type SystemStepTarget interface {
+	Target
+	// SystemSteps says whether this machine lets the target take server
+	// and store steps: nil for both, or why each cannot run.
+	SystemSteps() (server, store error)
+}
+
+// SystemSteps: a kill needs nothing but the process; store steps need a
+// tmpfs mounted for the store, which takes root.
+func (encoderd) SystemSteps() (server, store error) {
+	dir, err := os.MkdirTemp("", "encoderlab-mount-probe-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(dir)
+	if err := mountStoreDisk(dir); err != nil {
+		return nil, err
+	}
+	return nil, unix.Unmount(dir, 0)
+}
+
+// systemStepsProblems is why the target cannot take the server and
+// store steps of the scenarios, one problem per scenario.
+func systemStepsProblems(t Target, scs []*scenario.Scenario) []string {
+	if !slices.ContainsFunc(scs, (*scenario.Scenario).SystemSteps) {
+		return nil
+	}
+	var server, store error
+	if st, ok := t.(SystemStepTarget); ok {
+		server, store = st.SystemSteps()
+	} else {
+		server = errors.New("only a target that runs the server as a process of its own can kill it or fill its disk: use --target encoderd (conformance.Encoderd)")
+		store = server
+	}
+	var problems []string
+	for _, sc := range scs {
+		for _, st := range sc.Steps {
+			err := server
+			if st.Op == scenario.OpStore {
+				err = store
+			}
+			if slices.Contains(scenario.SystemOps, st.Op) && err != nil {
+				problems = append(problems, fmt.Sprintf("scenario %s step %d (line %d, %s) acts on the system under test, which this run cannot do: %v",
+					sc.File, st.Index+1, st.Line, st, err))
+				break
+			}
+		}
+	}
+	return problems
+}
+
+func mountStoreDisk(dir string) error {
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("size=%d,mode=0700", StoreDiskSize)); err != nil {
+		return fmt.Errorf("store steps need the store on a file system of its own, and mounting a tmpfs at %s failed (it needs root): %w", dir, err)
+	}
+	return nil
+}
+
+func (t encoderd) Start(ctx context.Context, env Env) (System, error) {
+	if _, err := os.Stat(t.bin); err != nil {
+		return nil, fmt.Errorf("encoderd target: %w (build it with: go build -o encoderd ./cmd/encoderd)", err)
+	}
+	p := &encoderdProcess{target: t, env: env, store: filepath.Join(env.TempDir, "store")}
+	if err := os.Mkdir(p.store, 0o700); err != nil {
+		return nil, fmt.Errorf("encoderd target: %w", err)
+	}
+	if p.diskErr = mountStoreDisk(p.store); p.diskErr == nil {
+		p.mounted = true
+	}
+	if err := p.start(ctx, "127.0.0.1:0"); err != nil {
+		return nil, errors.Join(err, p.unmount())
+	}
+	return p, nil
+}
+
+// encoderdProcess is one spec's encoderd: the process, and what a kill
+// needs to start it again the same.
+type encoderdProcess struct {
+	target encoderd
+	env    Env
+	store  string // the store's directory (a tmpfs of its own when mounted)
+
+	mounted bool
+	diskErr error // why the store has no file system of its own
+
+	mu     sync.Mutex
+	url    string
+	cmd    *exec.Cmd
+	exited chan error
+	filler string // the file store: full wrote, "" when there is none
+}
+
+// start runs the server listening on addr and waits until it serves.
+func (p *encoderdProcess) start(ctx context.Context, addr string) error {
+	args := append([]string{
+		"--addr", addr,
+		"--links", p.env.LinkDir,
+		"--db", filepath.Join(p.store, "encoderd.db"),
+		"--scale", fmt.Sprint(float64(p.env.TimeScale)),
+		"--deadline", p.env.AttemptDeadline.String(),
+	}, p.target.args...)
+	logs, err := os.OpenFile(filepath.Join(p.env.TempDir, "encoderd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("encoderd target: %w", err)
+	}
+	cmd := exec.Command(p.target.bin, args...)
+	cmd.Stderr = logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logs.Close()
+		return fmt.Errorf("encoderd target: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		logs.Close()
+		return fmt.Errorf("encoderd target: starting %s: %w", p.target.bin, err)
+	}
+	exited := make(chan error, 1)
+	urls := make(chan string, 1)
+	go func() {
+		defer logs.Close()
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "encoderd serving the API at "); ok {
+				select {
+				case urls <- u:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	fail := func(err error) error {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("encoderd target: %w%s", err, p.logTail())
+	}
+	var u string
+	select {
+	case u = <-urls:
+	case err := <-exited:
+		return fmt.Errorf("encoderd target: %s exited before serving (%v)%s", p.target.bin, err, p.logTail())
+	case <-ctx.Done():
+		return fail(fmt.Errorf("no API URL from %s: %w", p.target.bin, context.Cause(ctx)))
+	case <-time.After(30 * time.Second):
+		return fail(fmt.Errorf("%s printed no API URL in 30 s", p.target.bin))
+	}
+	p.mu.Lock()
+	p.url, p.cmd, p.exited = u, cmd, exited
+	p.mu.Unlock()
+	return nil
+}
+
+// logTail is the end of the server's log, for errors.
+func (p *encoderdProcess) logTail() string {
+	b, err := os.ReadFile(filepath.Join(p.env.TempDir, "encoderd.log"))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return "; its log ends:\n" + strings.Join(lines[max(0, len(lines)-15):], "\n")
+}
+
+func (p *encoderdProcess) URL() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.url
+}
+
+// Kill kills the server with SIGKILL, as a crash or a power loss would
+// end it, and starts it again on the same store and port.
+func (p *encoderdProcess) Kill(ctx context.Context) error {
+	p.mu.Lock()
+	cmd, exited, u := p.cmd, p.exited, p.url
+	p.mu.Unlock()
+	if cmd == nil {
+		return errors.New("encoderd target: the server is not running")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("encoderd target: SIGKILL: %w", err)
+	}
+	<-exited
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("encoderd target: its URL %q: %w", u, err)
+	}
+	// The port was the server's; a kill frees it at once (nothing else
+	// on loopback asks for that port in the meantime but by chance).
+	for try := 0; ; try++ {
+		err = p.start(ctx, parsed.Host)
+		if err == nil || try == 20 || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("starting again after SIGKILL: %w", err)
+	}
+	return nil
+}
+
+// FillStore fills the store's file system: a file of zeros takes every
+// byte the server could still write.
+func (p *encoderdProcess) FillStore(ctx context.Context) error {
+	if !p.mounted {
+		return fmt.Errorf("encoderd target: store: full: %w", p.diskErr)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.filler == "" {
+		p.filler = filepath.Join(p.store, "filler")
+	}
+	f, err := os.OpenFile(p.filler, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("encoderd target: store: full: %w", err)
+	}
+	defer f.Close()
+	// Write until the file system refuses, then once more in small
+	// pieces, so not even a partly used page is left.
+	for _, chunk := range []int{1 << 20, 4096, 1} {
+		buf := make([]byte, chunk)
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if _, err := f.Write(buf); err != nil {
+				if errors.Is(err, syscall.ENOSPC) {
+					break
+				}
+				return fmt.Errorf("encoderd target: store: full: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// FreeStore removes what FillStore wrote.
+func (p *encoderdProcess) FreeStore(context.Context) error {
+	if !p.mounted {
+		return fmt.Errorf("encoderd target: store: free: %w", p.diskErr)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.filler == "" {
+		return nil
+	}
+	if err := os.Remove(p.filler); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("encoderd target: store: free: %w", err)
+	}
+	p.filler = ""
+	return nil
+}
+
+// Close stops the server with SIGTERM (SIGKILL if it has not stopped in
+// 30 s) and unmounts its store's file system.
+func (p *encoderdProcess) Close() error {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.cmd = nil
+	p.mu.Unlock()
+	var errs []error
+	if cmd != nil {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("encoderd target: SIGTERM: %w", err))
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("encoderd target: the server exited with %v after SIGTERM%s", err, p.logTail()))
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			errs = append(errs, fmt.Errorf("encoderd target: the server was still running 30 s after SIGTERM; killed%s", p.logTail()))
+		}
+	}
+	errs = append(errs, p.unmount())
+	return errors.Join(errs...)
+}
+
+func (p *encoderdProcess) unmount() error {
+	if !p.mounted {
+		return nil
+	}
+	p.mounted = false
+	if err := unix.Unmount(p.store, 0); err != nil {
+		return fmt.Errorf("encoderd target: unmounting the store's tmpfs %s: %w", p.store, err)
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+package conformance
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/sim"
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/scenario"
+
+	"github.com/encoderlab/encoderlab/internal/require"
+)
+
+var encoderdOnce struct {
+	sync.Once
+	bin, out string
+	err      error
+}
+
+// encoderdBinary builds cmd/encoderd once for the package's tests.
+func encoderdBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds encoderd; skipped with -short")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		require.Missing(t, "the go command is not on PATH; it builds encoderd")
+	}
+	encoderdOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "encoderlab-encoderd-bin-")
+		if err != nil {
+			encoderdOnce.err = err
+			return
+		}
+		encoderdOnce.bin = filepath.Join(dir, "encoderd")
+		out, err := exec.Command(goTool, "build", "-o", encoderdOnce.bin, "github.com/encoderlab/encoderlab/cmd/encoderd").CombinedOutput()
+		encoderdOnce.out, encoderdOnce.err = string(out), err
+	})
+	if encoderdOnce.err != nil {
+		t.Fatalf("building encoderd: %v\n%s", encoderdOnce.err, encoderdOnce.out)
+	}
+	return encoderdOnce.bin
+}
+
+// needsMount skips (fails under CI=true) where a tmpfs cannot be mounted.
+func needsMount(t *testing.T) {
+	t.Helper()
+	if _, err := (encoderd{}).SystemSteps(); err != nil {
+		require.Missing(t, "%v", err)
+	}
+}
+
+const targetDesk = `
+name: target-desk
+description: One PMS encoder and a blank card, for the encoderd target's own tests.
+encoder: {model: pms, id: front-desk-1}
+cards:
+  a: {tech: mifare-classic-1k, uid: "04A224B1C3D4E5", holds: blank}
+credential: {system: visionline-hotel}
+steps:
+  - place: a
+encodes:
+  - expect: {status: any}
+`
+
+// TestEncoderdTargetKillAndFullDisk drives the target's system by hand:
+// a kill gives a new process on the same URL and store (a credential
+// made before it is still there), a full store's disk turns encodes away
+// with 503 service_unavailable and writes no card (docs/api.md), and once
+// the space is back an encode writes the card.
+func TestEncoderdTargetKillAndFullDisk(t *testing.T) {
+	bin := encoderdBinary(t)
+	needsMount(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc, err := scenario.Load("target-desk.yaml", []byte(targetDesk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	tmp := t.TempDir()
+	links := filepath.Join(tmp, "links")
+	desk, err := sim.StartDesk(ctx, sc, sim.Options{LinkDir: links, Scale: cfg.TimeScale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer desk.Close()
+	if err := desk.Encoder("front-desk-1").Device().Place(desk.Card("a")); err != nil {
+		t.Fatal(err)
+	}
+	sut, err := Encoderd(bin).Start(ctx, Env{LinkDir: links, TempDir: tmp, TimeScale: cfg.TimeScale,
+		AttemptDeadline: cfg.AttemptDeadline, Lab: cfg.Lab, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			_ = sut.Close()
+		}
+	}()
+	p := sut.(*encoderdProcess)
+	ws, sys, err := lookUp(cfg.Lab, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newClient(sut.URL(), ws.APIKeys[0], "")
+	encoderID, err := findEncoder(ctx, api, "front-desk-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cred, _, err := createCredential(ctx, api, sys, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credID := cred["acs_credential_id"]
+
+	url, pid := sut.URL(), p.cmd.Process.Pid
+	if err := p.Kill(ctx); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	if sut.URL() != url || p.cmd.Process.Pid == pid {
+		t.Fatalf("after the kill: URL %s (was %s), pid %d (was %d); want the same URL and a new process", sut.URL(), url, p.cmd.Process.Pid, pid)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("process %d still runs after the kill", pid)
+	}
+	res, err := api.post(ctx, "/acs/credentials/get", map[string]any{"acs_credential_id": credID})
+	if err != nil || res.Status != 200 {
+		t.Fatalf("the credential made before the kill, after it: %v %v", res, err)
+	}
+
+	encode := func() *response {
+		t.Helper()
+		res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{"acs_credential_id": credID, "acs_encoder_id": encoderID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if err := p.FillStore(ctx); err != nil {
+		t.Fatalf("store: full: %v", err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(p.store, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Bavail != 0 {
+		t.Errorf("after store: full the store's file system has %d blocks free; want 0", st.Bavail)
+	}
+	// The store notices a full disk when a write fails: the first encodes
+	// may still be taken while its reserve lasts, so ask until one is
+	// turned away (docs/store.md), a bounded number of times.
+	turnedAway := false
+	for range 50 {
+		res := encode()
+		if res.Status == 503 {
+			if msg := apiError(res, 503, "service_unavailable"); msg != "" {
+				t.Errorf("encode on a full disk: %s", msg)
+			}
+			turnedAway = true
+			break
+		}
+		if res.Status != 200 {
+			t.Fatalf("encode on a full disk: %s; want 200 or 503 service_unavailable", res)
+		}
+		a, _ := attemptOf(res)
+		waitTerminal(ctx, t, api, a["action_attempt_id"].(string))
+	}
+	if !turnedAway {
+		t.Fatal("50 encodes on a full disk, none refused with 503")
+	}
+	before := desk.Card("a").Contents()
+	if err := p.FreeStore(ctx); err != nil {
+		t.Fatalf("store: free: %v", err)
+	}
+	var final map[string]any
+	for range 50 {
+		// The store takes writes again once it tried one after the space
+		// came back.
+		if res := encode(); res.Status == 200 {
+			a, _ := attemptOf(res)
+			final = waitTerminal(ctx, t, api, a["action_attempt_id"].(string))
+			break
+		}
+		time.Sleep(cfg.TimeScale.Of(200 * time.Millisecond))
+	}
+	if final == nil || final["status"] != "success" {
+		t.Fatalf("after store: free the encode ended %v; want success", final)
+	}
+	if after := desk.Card("a").Contents(); after.Writes == before.Writes || (after.Kind != card.Guest) {
+		t.Errorf("card a after the encode once the disk was freed: %+v (before %+v); want it written with a guest credential", after, before)
+	}
+	closed = true
+	if err := sut.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if out, _ := exec.Command("findmnt", "-n", p.store).Output(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("the store's tmpfs is still mounted after Close: %s", out)
+	}
+}
+
+func waitTerminal(ctx context.Context, t *testing.T, api *client, id string) map[string]any {
+	t.Helper()
+	for {
+		res, err := getAttempt(ctx, api, id, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err := attemptOf(res); err == nil && a["status"] != "pending" {
+			return a
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("attempt %s still pending: %v", id, ctx.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestKillStepInARecording plays a scenario whose timeline kills the
+// server while its encode waits for a card: the attempt the server
+// acknowledged before the kill is resumed after it (pipeline/attempt
+// doc: the store is the source of truth across restarts) and ends
+// success on the card placed after the restart, and every requirement
+// that applies holds.
+func TestKillStepInARecording(t *testing.T) {
+	bin := encoderdBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc, err := scenario.Load("kill-while-waiting.yaml", []byte(`
+name: kill-while-waiting
+description: The server is killed while an encode waits for a card, which arrives after the restart.
+encoder: {model: pms, id: front-desk-1}
+cards:
+  a: {tech: mifare-classic-1k, uid: "04A224B1C3D4E5", holds: blank}
+credential: {system: visionline-hotel}
+steps:
+  - wait: 1s
+  - server: kill
+  - wait: 1s
+  - place: a
+encodes:
+  - expect: {status: any}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	kills := &countingTarget{Target: Encoderd(bin)}
+	cfg.Target = kills
+	rec, err := record(ctx, &cfg, sc, nil, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.close()
+	if rec.timeline != nil {
+		t.Fatalf("timeline: %v", rec.timeline)
+	}
+	if kills.n != 1 {
+		t.Fatalf("%d kills; want 1", kills.n)
+	}
+	er := rec.encodes[0]
+	if er.first == nil || er.first.Status != 200 || !er.first.Received.Before(kills.at) {
+		t.Fatalf("the encode call was answered %v at %v; want 200 before the kill at %v", er.first, er.first.Received, kills.at)
+	}
+	if er.final == nil || er.final["status"] != "success" {
+		t.Fatalf("the attempt ended %v; want success", compact(er.final))
+	}
+	result, _ := er.final["result"].(map[string]any)
+	if result["card_number"] != "04A224B1C3D4E5" {
+		t.Errorf("card_number %v; want card a's 04A224B1C3D4E5", result["card_number"])
+	}
+	if last := er.polls[len(er.polls)-1]; !last.Sent.After(kills.at) {
+		t.Errorf("the terminal answer was sent for at %v, before the kill at %v", last.Sent, kills.at)
+	}
+	if got := rec.cardsEnd["a"].Kind; got != card.Guest {
+		t.Errorf("card a holds %s; want a guest credential", got)
+	}
+	_, sys, _ := lookUp(cfg.Lab, sc)
+	for _, req := range cfg.Registry.For(cfg.Profile) {
+		if !applies(req, sc, sys) || checkedByRequests(req) {
+			continue
+		}
+		for _, p := range rec.problems(req, &cfg) {
+			t.Errorf("%s: %s", req.ID, p)
+		}
+	}
+}
+
+// countingTarget counts the kills of the systems it starts and keeps the
+// time of the last.
+type countingTarget struct {
+	Target
+	mu sync.Mutex
+	n  int
+	at time.Time
+}
+
+func (c *countingTarget) Start(ctx context.Context, env Env) (System, error) {
+	s, err := c.Target.Start(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &countingSystem{System: s, steps: s.(scenario.System), c: c}, nil
+}
+
+type countingSystem struct {
+	System
+	steps scenario.System
+	c     *countingTarget
+}
+
+func (s *countingSystem) Kill(ctx context.Context) error {
+	s.c.mu.Lock()
+	s.c.n++
+	s.c.at = time.Now()
+	s.c.mu.Unlock()
+	return s.steps.Kill(ctx)
+}
+func (s *countingSystem) FillStore(ctx context.Context) error { return s.steps.FillStore(ctx) }
+func (s *countingSystem) FreeStore(ctx context.Context) error { return s.steps.FreeStore(ctx) }
