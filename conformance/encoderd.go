@@ -225,22 +225,42 @@ func (p *encoderdProcess) URL() string {
 // Kill kills the server with SIGKILL, as a crash or a power loss would
 // end it, and starts it again on the same store and port.
 func (p *encoderdProcess) Kill(ctx context.Context) error {
+	if err := p.Stop(ctx); err != nil {
+		return err
+	}
+	return p.Start(ctx)
+}
+
+// Stop kills the server with SIGKILL and leaves it down.
+func (p *encoderdProcess) Stop(context.Context) error {
 	p.mu.Lock()
-	cmd, exited, u := p.cmd, p.exited, p.url
+	cmd, exited := p.cmd, p.exited
+	p.cmd = nil
 	p.mu.Unlock()
 	if cmd == nil {
-		return errors.New("encoderd target: the server is not running")
+		return errors.New("encoderd target: server: stop: the server is not running")
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("encoderd target: SIGKILL: %w", err)
 	}
 	<-exited
+	return nil
+}
+
+// Start starts the stopped server again on the same store and port.
+func (p *encoderdProcess) Start(ctx context.Context) error {
+	p.mu.Lock()
+	running, u := p.cmd != nil, p.url
+	p.mu.Unlock()
+	if running {
+		return errors.New("encoderd target: server: start: the server is running")
+	}
 	parsed, err := url.Parse(u)
 	if err != nil {
 		return fmt.Errorf("encoderd target: its URL %q: %w", u, err)
 	}
-	// The port was the server's; a kill frees it at once (nothing else
-	// on loopback asks for that port in the meantime but by chance).
+	// The port was the server's; its death freed it at once (nothing
+	// else on loopback asks for that port in the meantime but by chance).
 	for try := 0; ; try++ {
 		err = p.start(ctx, parsed.Host)
 		if err == nil || try == 20 || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {

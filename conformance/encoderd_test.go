@@ -295,6 +295,74 @@ encodes:
 	}
 }
 
+// TestKillMidWriteOfARefusedReissue kills the server while its encoder
+// writes a card with a credential whose system refuses reissue, then
+// swaps the card for a blank one. The attempt's outcome died with the
+// server, though the card holds the credential; the restarted server
+// must not write it onto the second card (README, "Faults of the
+// machine": a system that refuses reissue never has a credential on two
+// cards). The explorer found this (docs/explore.md, "Finds on the
+// current pipeline").
+func TestKillMidWriteOfARefusedReissue(t *testing.T) {
+	bin := encoderdBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc, err := scenario.Load("kill-mid-write.yaml", []byte(`
+name: kill-mid-write
+description: The server is killed while its encoder writes a Salto card; the clerk swaps in a blank card.
+encoder: {model: pms, id: station-desk, write_time: 2s}
+cards:
+  c1: {tech: mifare-classic-1k, uid: "04A224B1C3D4E5", holds: blank}
+  c2: {tech: mifare-classic-1k, uid: "04A224B1C3D4E6", holds: blank}
+credential: {system: salto-space-hotel}
+steps:
+  - place: c1
+  - await: encode
+  - server: stop
+  - await: {written: c1}
+  - remove: c1
+  - place: c2
+  - server: start
+encodes:
+  - expect: {status: any}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	cfg.Target = Encoderd(bin)
+	rec, err := record(ctx, &cfg, sc, nil, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.close()
+	if rec.timeline != nil {
+		t.Fatalf("timeline: %v", rec.timeline)
+	}
+	if rec.encodes[0].first == nil {
+		t.Fatalf("the encode call went unanswered (%v); the timeline waits for its command before stopping the server", rec.encodes[0].lost)
+	}
+	if got := rec.cardsEnd["c1"].Kind; got != card.Guest {
+		t.Fatalf("card c1 holds %s after the kill mid-write; want the credential (the device wrote it)", got)
+	}
+	if c2 := rec.cardsEnd["c2"]; c2.Writes != rec.cardsStart["c2"].Writes {
+		t.Errorf("card c2 was written (it holds %s): the credential is on two cards", c2.Kind)
+	}
+	er := rec.encodes[0]
+	if er.final == nil || er.final["status"] != "error" || errorType(er.final) != "action_attempt_expired" {
+		t.Errorf("the attempt ended %s; want error action_attempt_expired (its outcome was lost with the server, and the card may hold the credential)", compact(er.final))
+	}
+	_, sys, _ := lookUp(cfg.Lab, sc)
+	for _, req := range cfg.Registry.For(cfg.Profile) {
+		if !applies(req, sc, sys) || checkedByRequests(req) {
+			continue
+		}
+		for _, p := range rec.problems(req, &cfg) {
+			t.Errorf("%s: %s", req.ID, p)
+		}
+	}
+}
+
 // countingTarget counts the kills of the systems it starts and keeps the
 // time of the last.
 type countingTarget struct {
@@ -325,5 +393,7 @@ func (s *countingSystem) Kill(ctx context.Context) error {
 	s.c.mu.Unlock()
 	return s.steps.Kill(ctx)
 }
+func (s *countingSystem) Stop(ctx context.Context) error      { return s.steps.Stop(ctx) }
+func (s *countingSystem) Start(ctx context.Context) error     { return s.steps.Start(ctx) }
 func (s *countingSystem) FillStore(ctx context.Context) error { return s.steps.FillStore(ctx) }
 func (s *countingSystem) FreeStore(ctx context.Context) error { return s.steps.FreeStore(ctx) }

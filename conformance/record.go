@@ -377,6 +377,10 @@ func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk
 		return nil, nil
 	}
 	var out []*encodeRecord
+	// lost: an encode call before went unanswered. The attempt it may
+	// have made can run beside every encode after it (the server resumes
+	// it after a restart), so they are judged as overlapped.
+	lost := false
 	for i := 0; i < len(sc.Encodes); {
 		j := i + 1
 		for j < len(sc.Encodes) && sc.Encodes[j].Concurrent {
@@ -388,7 +392,7 @@ func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk
 			if err != nil {
 				return out, err
 			}
-			er.overlapped = j-i > 1
+			er.overlapped = j-i > 1 || lost
 			run = append(run, er)
 		}
 		errs := make([]error, len(run))
@@ -412,6 +416,7 @@ func recordEncodes(ctx context.Context, cfg *Config, api *client, desk *sim.Desk
 			if er.after != nil {
 				cred = er.after
 			}
+			lost = lost || er.lost != nil
 		}
 		out = append(out, run...)
 		i = j

@@ -18,6 +18,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"golang.org/x/sys/unix"
 
+	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/conformance/explore"
 	"github.com/encoderlab/encoderlab/fixtures"
 )
@@ -140,6 +141,15 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 
 	ex := &explorer{o: o, lab: fixtures.Bundled(), tmp: tmp, stderr: stderr}
+	if i := slices.Index(o.passOn, "--target"); i >= 0 && o.passOn[i+1] == "encoderd" {
+		// The server is a process of the exploration's own: desks may
+		// kill it, and fill its store's disk where a tmpfs can be mounted.
+		ex.gen.Kill = true
+		_, storeErr := conformance.Encoderd("").(conformance.SystemStepTarget).SystemSteps()
+		if ex.gen.Store = storeErr == nil; !ex.gen.Store {
+			fmt.Fprintf(stderr, "explore: desks will not fill the store's disk: %v\n", storeErr)
+		}
+	}
 	ex.runDesks = ex.suite
 	if code := ex.check(ctx); code != exitOK {
 		return code
@@ -175,7 +185,7 @@ func (ex *explorer) explore(ctx context.Context, stdout io.Writer) int {
 			}
 			b := &batch{first: next, done: make(chan struct{})}
 			for i := next; i < next+n; i++ {
-				d, err := explore.Generate(ex.lab, o.seed, i)
+				d, err := explore.GenerateWith(ex.lab, o.seed, i, ex.gen)
 				if err != nil {
 					wait()
 					return setupError(stderr, err)
@@ -300,6 +310,7 @@ type exploreViolation struct {
 type explorer struct {
 	o      *exploreOptions
 	lab    *fixtures.Lab
+	gen    explore.Options // what desks may do besides their encoders
 	tmp    string
 	stderr io.Writer
 	// runDesks runs desks and returns those that broke a requirement

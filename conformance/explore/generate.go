@@ -64,9 +64,28 @@ var (
 	workloadW = []int{70, 15, 15}
 )
 
+// Options say what a desk may do beyond its encoders, as the target
+// allows.
+type Options struct {
+	// Kill: the timeline may kill the server (server: kill), which the
+	// target restarts on the same store.
+	Kill bool
+	// Store: the timeline may fill the disk of the server's store and
+	// free it again (store: full, store: free).
+	Store bool
+}
+
 // Generate builds desk i of seed on the lab's encoders: the same lab,
-// seed and i give the same desk.
+// seed and i give the same desk. Its timeline acts on nothing but the
+// encoders; GenerateWith adds steps on the system under test.
 func Generate(lab *fixtures.Lab, seed uint64, i int) (*Desk, error) {
+	return GenerateWith(lab, seed, i, Options{})
+}
+
+// GenerateWith is Generate with steps on the system under test that opts
+// allows, drawn from a random stream of their own and put between the
+// desk's steps, so the rest of the desk is Generate's.
+func GenerateWith(lab *fixtures.Lab, seed uint64, i int, opts Options) (*Desk, error) {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	var d *Desk
 	switch weighted(r, workloads, workloadW) {
@@ -85,7 +104,93 @@ func Generate(lab *fixtures.Lab, seed uint64, i int) (*Desk, error) {
 	// own, so adding them left every other part of a seed's desks as it
 	// was (the afbb00f find stays desk 24 of seed 14).
 	credential(rand.New(rand.NewPCG(seed^credentialStream, uint64(i))), lab, d)
+	systemSteps(rand.New(rand.NewPCG(seed^systemStream, uint64(i))), d, opts)
 	return d, nil
+}
+
+// systemStream sets the random stream of the steps on the system under
+// test apart from the desk's.
+const systemStream = 0x7379730000000000 // "sys"
+
+// The generator of steps on the system under test: how many events a
+// desk gets, which, how long before each the timeline waits (so a kill
+// lands while an encode is queued, on the line or being recorded), and
+// how often a full disk is never freed.
+var (
+	systemEventCounts = []int{0, 1, 2}
+	systemEventCountW = []int{40, 40, 20}
+	systemEvents      = []string{"kill", "down", "full"}
+	systemEventW      = []int{30, 25, 45}
+	systemLeads       = []string{"", "50ms", "200ms", "1s"}
+	systemLeadW       = []int{40, 20, 25, 15}
+	neverFreedRate    = 20 // percent of full disks
+)
+
+// systemSteps puts server and store steps between the desk's steps.
+func systemSteps(r *rand.Rand, d *Desk, opts Options) {
+	var events []string
+	if opts.Kill {
+		events = append(events, "kill", "down")
+	}
+	if opts.Store {
+		events = append(events, "full")
+	}
+	if len(events) == 0 {
+		return
+	}
+	weights := make([]int, len(events))
+	for k, e := range events {
+		weights[k] = systemEventW[slices.Index(systemEvents, e)]
+	}
+	// insert puts steps at a random place of the timeline after from,
+	// never inside a down spell of the server (between its stop and its
+	// start, where the loader refuses a kill or another stop), and
+	// returns the index after them.
+	insert := func(from int, steps ...Step) int {
+		var places []int
+		down := false
+		for k := 0; k <= len(d.Steps); k++ {
+			if k >= from && !down {
+				places = append(places, k)
+			}
+			if k < len(d.Steps) && d.Steps[k].Op == "server" {
+				down = d.Steps[k].Value == "stop"
+			}
+		}
+		at := places[r.IntN(len(places))]
+		d.Steps = slices.Insert(d.Steps, at, steps...)
+		return at + len(steps)
+	}
+	lead := func() []Step {
+		if w := weighted(r, systemLeads, systemLeadW); w != "" {
+			return []Step{{Op: "wait", Value: w}}
+		}
+		return nil
+	}
+	for n := weighted(r, systemEventCounts, systemEventCountW); n > 0; n-- {
+		switch weighted(r, events, weights) {
+		case "kill":
+			insert(0, append(lead(), Step{Op: "server", Value: "kill"})...)
+		case "down":
+			// Killed and left down while the timeline goes on (cards
+			// placed, swapped, taken away), then started again. Not
+			// inside another down spell: the loader refuses a stop of a
+			// stopped server.
+			after := insert(0, append(lead(), Step{Op: "server", Value: "stop"})...)
+			// The start goes after the stop, before the next kill or stop.
+			end := len(d.Steps)
+			if k := slices.IndexFunc(d.Steps[after:], func(st Step) bool { return st.Op == "server" }); k >= 0 {
+				end = after + k
+			}
+			at := after + r.IntN(end-after+1)
+			d.Steps = slices.Insert(d.Steps, at, append(lead(), Step{Op: "server", Value: "start"})...)
+		case "full":
+			after := insert(0, append(lead(), Step{Op: "store", Value: "full"})...)
+			if r.IntN(100) >= neverFreedRate {
+				insert(after, append(lead(), Step{Op: "store", Value: "free"})...)
+			}
+		}
+	}
 }
 
 // credentialStream sets the credential's random stream apart from the

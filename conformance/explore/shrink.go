@@ -9,8 +9,8 @@ import (
 )
 
 // Shrink returns the desks one step smaller than d, each a valid
-// scenario on lab: one encode, step, card or encoder fewer, a wait
-// shorter, an encode no longer concurrent, the credential back to the
+// scenario on lab: one encode, step, card or encoder fewer, a down
+// spell of the server gone or made a kill, a wait shorter, an encode no longer concurrent, the credential back to the
 // guest user and the default validity. The explorer keeps the
 // smallest that still breaks what d broke, and shrinks again, until none
 // does (QuickCheck's shrinking, greedy).
@@ -71,6 +71,25 @@ func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
 	for i := range d.Steps {
 		c := d.clone()
 		c.Steps = slices.Delete(c.Steps, i, i+1)
+		try(c)
+	}
+	for i, st := range d.Steps {
+		// A down spell goes whole (a stop without its start does not
+		// load), or becomes a kill that restarts the server at once.
+		if st.Op != "server" || st.Value != "stop" {
+			continue
+		}
+		end := slices.IndexFunc(d.Steps[i:], func(s Step) bool { return s.Op == "server" && s.Value == "start" })
+		if end < 0 {
+			continue
+		}
+		c := d.clone()
+		c.Steps = slices.Delete(c.Steps, i+end, i+end+1)
+		c.Steps = slices.Delete(c.Steps, i, i+1)
+		try(c)
+		c = d.clone()
+		c.Steps = slices.Delete(c.Steps, i+end, i+end+1)
+		c.Steps[i].Value = "kill"
 		try(c)
 	}
 	for i, st := range d.Steps {

@@ -16,9 +16,15 @@ import (
 // write. So an encode of such a credential first claims it, and checks
 // is_issued again once it holds the claim; the claim is released only
 // once the outcome is in the store, where every later check sees it.
-// Within one server the claim is a lock in memory; when servers share a
-// store it is also a lease in the store ("credential/<id>"), so an encode
-// on another server waits for it as well.
+// The claim is a lock in memory and a lease in the store
+// ("credential/<id>"): an encode on another server sharing the store
+// waits for the lease, and so does an encode after a crash. A server
+// killed while its encoder wrote the card leaves the attempt pending
+// with its outcome lost, though the card may hold the credential; the
+// restarted server resumes the attempt, and without the lease would
+// write the credential onto whatever card lies on the reader then, a
+// second card. The dead server's lease lasts until the attempt's
+// deadline, so the resumed attempt waits for it and expires instead.
 
 // claims serialises, within one service, the encodes of each credential
 // whose system refuses reissue.
@@ -67,25 +73,32 @@ func (s *Service) claimCredential(ctx context.Context, workspaceID, credentialID
 	if err != nil {
 		return nil, err
 	}
-	if !s.shared {
-		return release, nil
-	}
 	name := "credential/" + credentialID
-	// The lease outlives the attempt's deadline by one lease period, so
-	// a server that dies holding it frees the credential soon after.
-	ttl := max(deadline.Sub(s.now()), 0) + s.sharing.LeaseTTL
+	// The lease lasts until the attempt's deadline, and when servers
+	// share the store one lease period more, so a server that dies
+	// holding it frees the credential soon after the attempt is over.
+	ttl := max(deadline.Sub(s.now()), time.Millisecond) + s.sharing.LeaseTTL
+	poll := s.sharing.Poll
+	if !s.shared {
+		// Alone on its store the service meets a held lease only after a
+		// crash, and waits for it until the deadline: it polls so that a
+		// lease that ends before then is taken soon after.
+		poll = max(s.deadline/100, time.Millisecond)
+	}
 	for {
 		lctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		_, err := s.store.AcquireLease(lctx, name, s.sharing.Instance, ttl)
+		_, err := s.store.AcquireLease(lctx, name, s.instance, ttl)
 		cancel()
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, store.ErrLeaseHeld) && ctx.Err() == nil {
+		// A held lease is waited for; so is a store that cannot write
+		// now (a full disk), as an encode waits for it before writing.
+		if !errors.Is(err, store.ErrLeaseHeld) && !errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
 			release()
 			return nil, fmt.Errorf("claiming credential %s in the store: %w", credentialID, err)
 		}
-		t := time.NewTimer(s.sharing.Poll)
+		t := time.NewTimer(poll)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -97,7 +110,7 @@ func (s *Service) claimCredential(ctx context.Context, workspaceID, credentialID
 	return func() {
 		rctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
-		if err := s.store.ReleaseLease(rctx, name, s.sharing.Instance); err != nil {
+		if err := s.store.ReleaseLease(rctx, name, s.instance); err != nil {
 			s.log.Warn("releasing the claim on a credential failed; it expires on its own",
 				"acs_credential_id", credentialID, "err", err)
 		}

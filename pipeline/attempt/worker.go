@@ -223,7 +223,8 @@ func (w *worker) process(ctx context.Context, j *job) {
 		if release, err = s.claimCredential(encodeCtx, a.WorkspaceID, a.CredentialID, a.Deadline); err != nil {
 			if ctx.Err() == nil {
 				fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
-					"another encode of credential %s held it until the attempt's deadline: %v", a.CredentialID, err)})
+					"credential %s was claimed by another encode until the attempt's deadline, or by this attempt itself on a server that stopped while its encoder wrote the card, which may then hold the credential: %v",
+					a.CredentialID, err)})
 			}
 			return
 		}

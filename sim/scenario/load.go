@@ -728,6 +728,7 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 	onReader := map[string][]string{} // per encoder, the cards on its reader as the timeline goes
 	readerOf := map[string]string{}   // per card on a reader, that encoder
 	unplugged := map[string]int{}     // per unplugged encoder, the step that unplugged it
+	stoppedAt := 0                    // the step that stopped the server, 0 while it runs
 	var prev *Step                    // the previous step, nil if unusable
 	for i, it := range l.list(n, "steps") {
 		st, opAt, valueAt, ok := l.step(it, i)
@@ -739,6 +740,17 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 		if slices.Contains(SystemOps, st.Op) {
 			if st.On != "" {
 				l.addf(it, "%s: on: a %s step acts on the system under test, not on an encoder; leave on: out", what, st.Op)
+			}
+			switch {
+			case st.Op != OpServer:
+			case st.Act == ServerStart && stoppedAt == 0:
+				l.addf(valueAt, "%s: the server is running; start only follows a server: stop", what)
+			case st.Act == ServerStart:
+				stoppedAt = 0
+			case stoppedAt > 0:
+				l.addf(valueAt, "%s: the server was stopped at step %d; start it first (server: start)", what, stoppedAt)
+			case st.Act == ServerStop:
+				stoppedAt = i + 1
 			}
 			prev = &st
 			out = append(out, st)
@@ -794,6 +806,9 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 		}
 		prev = &st
 		out = append(out, st)
+	}
+	if stoppedAt > 0 {
+		l.addf(n, "steps: the server stopped at step %d is never started again; end the timeline with server: start", stoppedAt)
 	}
 	return out
 }
@@ -867,7 +882,7 @@ func (l *loader) step(n *yaml.Node, i int) (Step, *yaml.Node, *yaml.Node, bool) 
 			ok = false
 		}
 	case OpServer:
-		st.Act, ok = l.oneOf(v, what+": server", "action", []string{ServerKill})
+		st.Act, ok = l.oneOf(v, what+": server", "action", []string{ServerKill, ServerStop, ServerStart})
 	case OpStore:
 		st.Act, ok = l.oneOf(v, what+": store", "state", []string{StoreFull, StoreFree})
 	default:

@@ -237,7 +237,10 @@ func TestLoadProblems(t *testing.T) {
 		{"hangup after unplug", head + "steps:\n  - unplug: true\n  - hangup: true\n" + okExpect, 9, 5, "nothing on its line answers any more"},
 
 		// Steps on the system under test.
-		{"server restart", head + "steps:\n  - server: restart\n" + okExpect, 8, 13, `unknown action "restart" (want one of kill)`},
+		{"server restart", head + "steps:\n  - server: restart\n" + okExpect, 8, 13, `unknown action "restart" (want one of kill, stop, start)`},
+		{"server stopped twice", head + "steps:\n  - server: stop\n  - server: stop\n  - server: start\n" + okExpect, 9, 13, "the server was stopped at step 1"},
+		{"server started while running", head + "steps:\n  - server: start\n" + okExpect, 8, 13, "start only follows a server: stop"},
+		{"server never started again", head + "steps:\n  - server: stop\n" + okExpect, 8, 3, "never started again"},
 		{"store empty", head + "steps:\n  - store: empty\n" + okExpect, 8, 12, `unknown state "empty" (want one of full, free)`},
 		{"server step on an encoder", twoHead + "steps:\n  - {server: kill, on: nfc-desk-1}\n" + okExpect, 10, 5, "acts on the system under test, not on an encoder"},
 

@@ -64,6 +64,11 @@ type System interface {
 	// Kill kills the server with SIGKILL and starts it again on the
 	// same store and address; it returns once the server serves again.
 	Kill(ctx context.Context) error
+	// Stop kills the server with SIGKILL and leaves it down; Start
+	// starts it again on the same store and address and returns once it
+	// serves.
+	Stop(ctx context.Context) error
+	Start(ctx context.Context) error
 	// FillStore fills the file system the store is on to the last byte;
 	// FreeStore gives back what FillStore took.
 	FillStore(ctx context.Context) error
@@ -240,6 +245,10 @@ func playSystem(ctx context.Context, st Step, sys System) error {
 	switch {
 	case st.Op == OpServer && st.Act == ServerKill:
 		return sys.Kill(ctx)
+	case st.Op == OpServer && st.Act == ServerStop:
+		return sys.Stop(ctx)
+	case st.Op == OpServer && st.Act == ServerStart:
+		return sys.Start(ctx)
 	case st.Op == OpStore && st.Act == StoreFull:
 		return sys.FillStore(ctx)
 	case st.Op == OpStore && st.Act == StoreFree:

@@ -343,14 +343,16 @@ func TestPlayWithSystem(t *testing.T) {
 		{Op: scenario.OpStore, Act: scenario.StoreFull},
 		{Op: scenario.OpServer, Act: scenario.ServerKill},
 		{Op: scenario.OpStore, Act: scenario.StoreFree},
+		{Op: scenario.OpServer, Act: scenario.ServerStop},
+		{Op: scenario.OpServer, Act: scenario.ServerStart},
 	}}
 	sys := &fakeSystem{}
 	dev := newFake()
 	if err := scenario.PlayWith(context.Background(), s, nil, map[string]scenario.Station{"e": {Device: dev}}, sys, timescale.Real); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(sys.calls, " "); got != "fill kill free" {
-		t.Errorf("the system saw %q; want fill kill free", got)
+	if got := strings.Join(sys.calls, " "); got != "fill kill free stop start" {
+		t.Errorf("the system saw %q; want fill kill free stop start", got)
 	}
 }
 
@@ -358,6 +360,16 @@ type fakeSystem struct{ calls []string }
 
 func (f *fakeSystem) Kill(context.Context) error {
 	f.calls = append(f.calls, "kill")
+	return nil
+}
+
+func (f *fakeSystem) Stop(context.Context) error {
+	f.calls = append(f.calls, "stop")
+	return nil
+}
+
+func (f *fakeSystem) Start(context.Context) error {
+	f.calls = append(f.calls, "start")
 	return nil
 }
 

@@ -142,6 +142,11 @@ const (
 	// ServerKill kills the server with SIGKILL and starts it again on
 	// the same store; the step ends once it serves again.
 	ServerKill = "kill"
+	// ServerStop kills the server with SIGKILL and leaves it down until
+	// a ServerStart step starts it again on the same store, so the
+	// timeline can act while no server runs.
+	ServerStop  = "stop"
+	ServerStart = "start"
 	// StoreFull fills the file system the store is on, to the last
 	// byte; StoreFree gives the space back.
 	StoreFull = "full"
@@ -178,7 +183,7 @@ type Step struct {
 	Count    int           // nak, garble, busy
 	Silent   bool          // silence
 	Bytes    *Bytes        // expect, send
-	Act      string        // server, store: ServerKill, StoreFull or StoreFree
+	Act      string        // server: ServerKill, ServerStop, ServerStart; store: StoreFull, StoreFree
 }
 
 // Answers a reply step may name, protocol-neutral; device models map them
