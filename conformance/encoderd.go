@@ -274,8 +274,11 @@ func (p *encoderdProcess) Start(ctx context.Context) error {
 	return nil
 }
 
-// FillStore fills the store's file system: a file of zeros takes every
-// byte the server could still write.
+// FillStore fills the store's file system: a file takes every free
+// block at once (fallocate), as a disk that filled at that moment. It
+// is not a process that goes on writing: space the server frees after
+// it (its store's reserve, docs/store.md) stays free, so what the server
+// does with a full disk is what is tested, not a race with the filler.
 func (p *encoderdProcess) FillStore(ctx context.Context) error {
 	if !p.mounted {
 		return fmt.Errorf("encoderd target: store: full: %w", p.diskErr)
@@ -285,26 +288,25 @@ func (p *encoderdProcess) FillStore(ctx context.Context) error {
 	if p.filler == "" {
 		p.filler = filepath.Join(p.store, "filler")
 	}
-	f, err := os.OpenFile(p.filler, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(p.filler, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("encoderd target: store: full: %w", err)
 	}
 	defer f.Close()
-	// Write until the file system refuses, then once more in small
-	// pieces, so not even a partly used page is left.
-	for _, chunk := range []int{1 << 20, 4096, 1} {
-		buf := make([]byte, chunk)
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if _, err := f.Write(buf); err != nil {
-				if errors.Is(err, syscall.ENOSPC) {
-					break
-				}
-				return fmt.Errorf("encoderd target: store: full: %w", err)
-			}
-		}
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("encoderd target: store: full: %w", err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("encoderd target: store: full: %w", err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if free == 0 {
+		return nil
+	}
+	if err := unix.Fallocate(int(f.Fd()), 0, fi.Size(), free); err != nil {
+		return fmt.Errorf("encoderd target: store: full: taking the %d bytes free: %w", free, err)
 	}
 	return nil
 }

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/conformance/explore"
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/internal/require"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -176,5 +180,54 @@ func TestExploreKeepGoing(t *testing.T) {
 	slices.Sort(reqs)
 	if sum.Runs != 100 || !slices.Equal(reqs, []string{"BUSY-BREAKS", "GARBLE-BREAKS"}) {
 		t.Errorf("ran %d desks, found %v; want all 100 and each requirement once", sum.Runs, reqs)
+	}
+}
+
+// TestExploreEncoderdTarget explores encoderd run by the suite, a process
+// per desk: desks kill it (at once, or left down while the timeline goes
+// on) and fill its store's disk (a tmpfs per desk, root only), and
+// nothing may break: every acknowledged attempt ends, no refused reissue
+// lands on two cards, an error writes nothing, whatever the process and
+// its disk do.
+func TestExploreEncoderdTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds encoderd and runs a hundred and twenty desks, each on a process of its own; skipped with -short")
+	}
+	if _, err := conformance.Encoderd("").(conformance.SystemStepTarget).SystemSteps(); err != nil {
+		require.Missing(t, "%v", err)
+	}
+	server := filepath.Join(t.TempDir(), "encoderd")
+	if out, err := exec.Command("go", "build", "-o", server, "../encoderd").CombinedOutput(); err != nil {
+		t.Fatalf("building encoderd: %v\n%s", err, out)
+	}
+	const seed, runs = 20261205, 120
+	// The desks the exploration generates: enough of them must act on
+	// the process for the run to say anything.
+	acts := map[string]int{}
+	for i := range runs {
+		d, err := explore.GenerateWith(fixtures.Bundled(), seed, i, explore.Options{Kill: true, Store: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range d.Steps {
+			if st.Op == "server" || st.Op == "store" {
+				acts[st.Op+" "+st.Value]++
+			}
+		}
+	}
+	for _, want := range []string{"server kill", "server stop", "server start", "store full", "store free"} {
+		if acts[want] < 5 {
+			t.Fatalf("%d desks of seed %d have %s only %d times; the run would not try it", runs, seed, want, acts[want])
+		}
+	}
+	out := t.TempDir()
+	stdout, stderr, code := runBin(t, t.TempDir(), "explore", "--target", "encoderd", "--encoderd", server,
+		"--seed", fmt.Sprint(seed), "--runs", fmt.Sprint(runs), "--procs", "2", "--concurrency", "4", "--out", out)
+	if code != exitOK {
+		b, _ := os.ReadFile(filepath.Join(out, "explore.json"))
+		t.Fatalf("explore exited %d; stdout:\n%s\nstderr:\n%s\nexplore.json:\n%s", code, stdout, stderr, b)
+	}
+	if strings.Contains(stderr, "will not fill") || !strings.Contains(stdout, fmt.Sprintf("%d desks", runs)) || !strings.Contains(stdout, "nothing broke") {
+		t.Errorf("want every desk run, store steps included, and nothing broken:\nstdout %s\nstderr %s", stdout, stderr)
 	}
 }

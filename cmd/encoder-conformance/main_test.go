@@ -267,6 +267,7 @@ func TestSetupErrors(t *testing.T) {
 	write("broken.yaml", "name: broken\nencoder: {model: pms, id: front-desk-1}\n")
 	write("empty-reader.yaml", "name: empty-reader\nencoder: {model: pms, id: front-desk-1}\n"+rest)
 	write("a-file", "")
+	write("kills.yaml", "name: kills\nencoder: {model: pms, id: front-desk-1}\nsteps:\n  - server: kill\n"+rest)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -289,6 +290,10 @@ func TestSetupErrors(t *testing.T) {
 			[]string{"external server at " + closed + " does not answer", "connection refused"}},
 		{"a port with no device", []string{"--hardware", "--port", "front-desk-1=" + filepath.Join(dir, "ttyUSB9")},
 			[]string{"port front-desk-1=" + filepath.Join(dir, "ttyUSB9") + ": no such device"}},
+		{"a server step the target cannot take", []string{"--scenarios", "kills.yaml"},
+			[]string{"kills.yaml step 1 (line 4, server kill) acts on the system under test", "--target encoderd"}},
+		{"no encoderd binary", []string{"--target", "encoderd", "--encoderd", filepath.Join(dir, "no-encoderd")},
+			[]string{"--encoderd: ", "no-encoderd: no such file"}},
 		{"a report directory that cannot be written", []string{"--report-dir", filepath.Join(dir, "a-file", "reports")},
 			[]string{"report directory " + filepath.Join(dir, "a-file", "reports") + " cannot be written"}},
 	} {
@@ -345,6 +350,9 @@ func TestUsageErrors(t *testing.T) {
 		{"run", "--scale", "-1"},
 		{"run", "stray"},
 		{"run", "--scenarios", ""},
+		{"run", "--encoderd", "/usr/bin/true"},
+		{"run", "--target", "encoderd", "--api-url", "http://127.0.0.1:1"},
+		{"run", "--target", "nowhere"},
 		{"requirements", "--profile", "future"},
 	} {
 		out, errOut, code := runBin(t, t.TempDir(), args...)

@@ -108,7 +108,7 @@ func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam
 
 // Attempt returns an attempt as the API shows it.
 func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*seam.ActionAttempt, error) {
-	if a, ok := s.rec.attempt(workspaceID, attemptID); ok {
+	if a, ok := s.rec.shown(workspaceID, attemptID, s.now()); ok {
 		return toSeam(a)
 	}
 	if a, ok := s.cache.get(workspaceID, attemptID); ok {

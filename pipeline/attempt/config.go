@@ -58,9 +58,10 @@ type Config struct {
 	Sharing *Sharing
 	// Observe, when set, is told of every attempt the service creates
 	// (pending, once the store has it) and of its outcome the moment it
-	// is decided, before the store is written and when the API starts to
-	// show it (on a shared store another server's outcome, recorded
-	// first, may still replace it). It gets a copy, is called on the goroutine that decided,
+	// is decided, before the store is written (the API shows it once the
+	// store has it, or refused it, or the deadline passed; on a shared
+	// store another server's outcome, recorded first, may still replace
+	// it). It gets a copy, is called on the goroutine that decided,
 	// and must be quick and must not call the service.
 	Observe func(store.Attempt)
 }

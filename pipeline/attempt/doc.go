@@ -18,8 +18,10 @@
 //     timer and the worker finishes first wins, and a worker that loses
 //     leaves the credential untouched.
 //   - An outcome is decided in memory first and written to the store
-//     second (record.go): readers see it at once, so an attempt is
-//     terminal by its deadline however slow or full the store is. An
+//     second (record.go): readers see it once the store has it, or has
+//     refused it, or the attempt's deadline passed, so an attempt is
+//     terminal by its deadline however slow or full the store is, and an
+//     outcome a reader saw on a healthy store survives a crash. An
 //     outcome the store refuses stays in memory, served with the
 //     credential change it brings, and is written again until the store
 //     takes it. While the store refuses writes, new encodes get 503
@@ -30,9 +32,12 @@
 //     the others on their encoders with their original deadlines.
 //   - A credential whose system refuses reissue is encoded onto one card
 //     at most, and no card is written once an encode of it succeeded:
-//     its encodes take a claim on it (claim.go; a lease in the store too
-//     when servers share one) and check is_issued again under the claim,
-//     which is released once the outcome is in the store.
+//     its encodes take a claim on it (claim.go: a lock in memory and a
+//     lease in the store that lasts until the attempt's deadline) and
+//     check is_issued again under the claim, which is released once the
+//     outcome is in the store. A server killed mid-write leaves the
+//     lease behind, so the attempt it resumes after the restart expires
+//     instead of writing the credential onto a second card.
 //   - A credential whose ends_at has passed is not encoded: Encode refuses
 //     it (400 invalid_input), and one that ends while queued fails
 //     (uncategorized_error) before its card is written.

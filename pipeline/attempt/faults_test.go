@@ -25,6 +25,9 @@ type refusingStore struct {
 	mu      sync.Mutex
 	hold    chan struct{}
 	entered chan struct{}
+	// holdFinish, when set, makes the next FinishAttempt wait for it to
+	// close (a slow disk); finishEntered is closed once one waits.
+	holdFinish, finishEntered chan struct{}
 }
 
 var errDiskFull = fmt.Errorf("sqlite: database or disk is full: %w", store.ErrUnavailable)
@@ -44,6 +47,14 @@ func (s *refusingStore) CreateAttempt(ctx context.Context, a *store.Attempt) err
 }
 
 func (s *refusingStore) FinishAttempt(ctx context.Context, a *store.Attempt, c *seam.Credential) error {
+	s.mu.Lock()
+	hold, entered := s.holdFinish, s.finishEntered
+	s.holdFinish = nil
+	s.mu.Unlock()
+	if hold != nil {
+		close(entered)
+		<-hold
+	}
 	if s.refuse.Load() {
 		return errDiskFull
 	}
@@ -145,6 +156,55 @@ func TestOutcomeStandsWhenTheStoreRefusesIt(t *testing.T) {
 	r.drivers[frontDesk2].next(t).reply <- succeed("04000000000002")
 	if got := r.wait(b.ActionAttemptID); got.Status != seam.StatusSuccess {
 		t.Fatalf("encode after recovery ended %s %+v, want success", got.Status, got.Error)
+	}
+}
+
+// An outcome is shown once the store has it, or once the attempt's
+// deadline passed, not while its write is on the way: a reader who saw
+// it must see it again after a crash (LIFECYCLE-ONE-TERMINAL), and the
+// store is the only thing a crash leaves. A write slower than the
+// deadline does not keep the attempt pending past it.
+func TestOutcomeShownOnceStoredOrAtItsDeadline(t *testing.T) {
+	var rs *refusingStore
+	r := newRig(t, withRefusingStore(&rs), withDeadline(shortDeadline))
+	r.start()
+	for _, slow := range []bool{false, true} {
+		c := r.credential("visionline-hotel", seam.AccessCard)
+		a := r.encode(c, frontDesk1)
+		call := r.drivers[frontDesk1].next(t)
+		release := make(chan struct{})
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free) // before the rig's cleanup, which waits for the write
+		rs.mu.Lock()
+		rs.holdFinish, rs.finishEntered = release, make(chan struct{})
+		entered := rs.finishEntered
+		rs.mu.Unlock()
+		call.reply <- succeed("04A1B2C3D4E5F6")
+		<-entered
+		got, err := r.svc.Attempt(context.Background(), r.ws.ID, a.ActionAttemptID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != seam.StatusPending {
+			t.Fatalf("while the outcome's write is on the way the attempt reads %s; want pending until the store has it", got.Status)
+		}
+		if cred, err := r.svc.View().GetCredential(context.Background(), r.ws.ID, c.ACSCredentialID); err != nil || (cred.IsIssued != nil && *cred.IsIssued) {
+			t.Fatalf("while the outcome's write is on the way the credential reads issued (%v); want it as the store has it", err)
+		}
+		if slow {
+			// The write takes longer than the attempt may: at the
+			// deadline the outcome is shown, from memory.
+			eventually(t, "the outcome shown at the deadline", func() bool {
+				got, err := r.svc.Attempt(context.Background(), r.ws.ID, a.ActionAttemptID)
+				return err == nil && got.Status == seam.StatusSuccess
+			})
+		}
+		free()
+		if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
+			t.Fatalf("after the write the attempt reads %s; want success", got.Status)
+		}
+		eventually(t, "the outcome in the store", func() bool { return r.storedStatus(a.ActionAttemptID) == seam.StatusSuccess })
 	}
 }
 

@@ -15,12 +15,16 @@ import (
 )
 
 // An attempt's outcome is decided in memory first and written to the
-// store second. Readers see the terminal status the moment it is decided,
-// so an attempt is terminal by its deadline whatever the store does: a
-// store that is slow, full or unreachable delays only the write. An
-// outcome the store refused stays in memory (served to readers, its
-// credential change included) and is written again until the store takes
-// it. While the store refuses writes, the service takes no new encode and
+// store second. Readers see it once the store has it, or once the store
+// refused it, or once the attempt's deadline has passed, whichever comes
+// first (recorder.shown): so an attempt is terminal by its deadline
+// whatever the store does (a store that is slow, full or unreachable
+// delays only the write), and a reader who saw an outcome of a healthy
+// store sees the same one after a crash. Shown earlier, an outcome a
+// SIGKILL caught before its write would read terminal, then pending again
+// after the restart, then perhaps end otherwise. An outcome the store
+// refused stays in memory (served to readers, its credential change
+// included) and is written again until the store takes it. While the store refuses writes, the service takes no new encode and
 // writes no card: a card written now would carry an outcome that might
 // never be recorded.
 
@@ -85,23 +89,46 @@ func (r *recorder) done(id string) {
 
 // attempt returns a copy of a decided, unrecorded attempt.
 func (r *recorder) attempt(workspaceID, id string) (*store.Attempt, bool) {
+	return r.find(workspaceID, id, time.Time{})
+}
+
+// shown returns a copy of a decided, unrecorded attempt that readers may
+// see at now: the store refused it, or its deadline has passed. Until
+// then readers see what the store has, the attempt still pending.
+func (r *recorder) shown(workspaceID, id string, now time.Time) (*store.Attempt, bool) {
+	return r.find(workspaceID, id, now)
+}
+
+func (r *recorder) find(workspaceID, id string, shownAt time.Time) (*store.Attempt, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	d := r.byID[id]
-	if d == nil || d.attempt.WorkspaceID != workspaceID {
+	if d == nil || d.attempt.WorkspaceID != workspaceID || !d.shownAt(shownAt) {
 		return nil, false
 	}
 	cp := *d.attempt
 	return &cp, true
 }
 
+// shownAt reports whether readers may see d at now (zero: the service
+// itself, which sees every decided outcome). Call with r.mu held.
+func (d *decided) shownAt(now time.Time) bool {
+	return now.IsZero() || d.refused || !now.Before(d.attempt.Deadline)
+}
+
 // credential returns the newest unrecorded success's credential, if any.
 func (r *recorder) credential(workspaceID, id string) (*seam.Credential, bool) {
+	return r.credentialAt(workspaceID, id, time.Time{})
+}
+
+// credentialAt is credential as readers see it at now: only the
+// successes they may see (shown).
+func (r *recorder) credentialAt(workspaceID, id string, now time.Time) (*seam.Credential, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var best *decided
 	for _, d := range r.byID {
-		if d.cred == nil || d.cred.ACSCredentialID != id || d.cred.WorkspaceID != workspaceID {
+		if d.cred == nil || d.cred.ACSCredentialID != id || d.cred.WorkspaceID != workspaceID || !d.shownAt(now) {
 			continue
 		}
 		if best == nil || d.attempt.FinishedAt.After(best.attempt.FinishedAt) {
@@ -306,15 +333,16 @@ func (s *Service) flushUnrecorded() {
 // as the outcomes decided but not yet written left them. The API reads
 // credentials through it, so a credential an encode issued reads issued
 // while the store still refuses the write.
-func (s *Service) View() store.Store { return view{Store: s.store, rec: s.rec} }
+func (s *Service) View() store.Store { return view{Store: s.store, rec: s.rec, now: s.now} }
 
 type view struct {
 	store.Store
 	rec *recorder
+	now func() time.Time
 }
 
 func (v view) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
-	if c, ok := v.rec.credential(workspaceID, credentialID); ok {
+	if c, ok := v.rec.credentialAt(workspaceID, credentialID, v.now()); ok {
 		return c, nil
 	}
 	return v.Store.GetCredential(ctx, workspaceID, credentialID)
@@ -326,7 +354,7 @@ func (v view) ListCredentials(ctx context.Context, workspaceID string, f store.C
 		return nil, err
 	}
 	for i, c := range cs {
-		if d, ok := v.rec.credential(workspaceID, c.ACSCredentialID); ok {
+		if d, ok := v.rec.credentialAt(workspaceID, c.ACSCredentialID, v.now()); ok {
 			cs[i] = d
 		}
 	}

@@ -110,8 +110,8 @@ type Config struct {
 	// function builds the driver for a time scale.
 	Drivers map[string]func(timescale.Scale) driver.Driver
 	// Attempts, when set, is told of every action attempt: once when it
-	// is created (pending), once when its outcome is decided, as the API
-	// starts to show it (attempt.Config.Observe). It gets a copy, is
+	// is created (pending), once when its outcome is decided, just
+	// before it is written to the store (attempt.Config.Observe). It gets a copy, is
 	// called from the goroutine that decided, and must be quick. A lab's
 	// page follows encodes this way; the API's answers do not depend on it.
 	Attempts func(store.Attempt)
