@@ -297,18 +297,34 @@ func (p *encoderdProcess) FillStore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encoderd target: store: full: %w", err)
 	}
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("encoderd target: store: full: %w", err)
+	// The server may take a block between the look and the take: then
+	// the take is refused whole, and a smaller one is tried, until not a
+	// block is left.
+	end := fi.Size()
+	for {
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+			return fmt.Errorf("encoderd target: store: full: %w", err)
+		}
+		n := int64(st.Bavail) * st.Bsize
+		for n >= st.Bsize {
+			err := unix.Fallocate(int(f.Fd()), 0, end, n)
+			if err == nil {
+				end += n
+				break
+			}
+			if !errors.Is(err, unix.ENOSPC) {
+				return fmt.Errorf("encoderd target: store: full: taking %d bytes: %w", n, err)
+			}
+			n /= 2
+		}
+		if n < st.Bsize {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
-	free := int64(st.Bavail) * st.Bsize
-	if free == 0 {
-		return nil
-	}
-	if err := unix.Fallocate(int(f.Fd()), 0, fi.Size(), free); err != nil {
-		return fmt.Errorf("encoderd target: store: full: taking the %d bytes free: %w", free, err)
-	}
-	return nil
 }
 
 // FreeStore removes what FillStore wrote.
