@@ -522,12 +522,23 @@ func failedSpecs(r types.Report) []failed {
 				f.requirement = l
 			}
 		}
+		if s.Failure.FailureNodeType == types.NodeTypeBeforeAll {
+			// The run itself failed (its timeline, or the system under
+			// test would not start or stop), which Ginkgo reports on the
+			// container's first spec: no requirement of that spec.
+			f.requirement = RunFailed
+		}
 		if f.scenario != "" && f.requirement != "" {
 			out = append(out, f)
 		}
 	}
 	return out
 }
+
+// RunFailed names, among the requirements a desk broke, a run that could
+// not be made or judged at all: the timeline did not run to its end, or
+// the system under test did not start, or did not stop cleanly.
+const RunFailed = "SCENARIO-RUN"
 
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

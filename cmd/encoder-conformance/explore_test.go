@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onsi/ginkgo/v2/types"
+
 	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/conformance/explore"
 	"github.com/encoderlab/encoderlab/fixtures"
@@ -229,5 +231,24 @@ func TestExploreEncoderdTarget(t *testing.T) {
 	}
 	if strings.Contains(stderr, "will not fill") || !strings.Contains(stdout, fmt.Sprintf("%d desks", runs)) || !strings.Contains(stdout, "nothing broke") {
 		t.Errorf("want every desk run, store steps included, and nothing broken:\nstdout %s\nstderr %s", stdout, stderr)
+	}
+}
+
+// A run that failed as a whole (in the container's BeforeAll, which
+// Ginkgo reports on its first spec) is not a break of that spec's
+// requirement.
+func TestFailedSpecsNameARunThatFailed(t *testing.T) {
+	spec := func(node types.NodeType, req string) types.SpecReport {
+		return types.SpecReport{
+			LeafNodeType:             types.NodeTypeIt,
+			State:                    types.SpecStateFailed,
+			ContainerHierarchyLabels: [][]string{{"scenario:explore-1-2"}},
+			LeafNodeLabels:           []string{req},
+			Failure:                  types.Failure{Message: "m", FailureNodeType: node},
+		}
+	}
+	got := failedSpecs(types.Report{SpecReports: types.SpecReports{spec(types.NodeTypeBeforeAll, "API-OK-TRUE"), spec(types.NodeTypeIt, "LIFECYCLE-DEADLINE")}})
+	if len(got) != 2 || got[0].requirement != RunFailed || got[1].requirement != "LIFECYCLE-DEADLINE" || got[0].scenario != "explore-1-2" {
+		t.Errorf("failedSpecs = %+v; want %s for the BeforeAll failure, LIFECYCLE-DEADLINE for the spec's own", got, RunFailed)
 	}
 }
