@@ -298,28 +298,28 @@ func (p *encoderdProcess) FillStore(ctx context.Context) error {
 		return fmt.Errorf("encoderd target: store: full: %w", err)
 	}
 	// The server may take a block between the look and the take: then
-	// the take is refused whole, and a smaller one is tried, until not a
-	// block is left.
-	end := fi.Size()
-	for {
+	// the take is refused whole, and the filler looks again. One take
+	// that succeeds leaves the disk full at that instant; the filler
+	// then stops, so what the server frees afterwards (its reserve)
+	// stays free, as on a disk that filled and not one that something
+	// keeps filling.
+	for tries := 0; ; tries++ {
 		var st unix.Statfs_t
 		if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 			return fmt.Errorf("encoderd target: store: full: %w", err)
 		}
 		n := int64(st.Bavail) * st.Bsize
-		for n >= st.Bsize {
-			err := unix.Fallocate(int(f.Fd()), 0, end, n)
-			if err == nil {
-				end += n
-				break
-			}
-			if !errors.Is(err, unix.ENOSPC) {
-				return fmt.Errorf("encoderd target: store: full: taking %d bytes: %w", n, err)
-			}
-			n /= 2
-		}
-		if n < st.Bsize {
+		if n == 0 {
 			return nil
+		}
+		err := unix.Fallocate(int(f.Fd()), 0, fi.Size(), n)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, unix.ENOSPC):
+			return fmt.Errorf("encoderd target: store: full: taking %d bytes: %w", n, err)
+		case tries == 1000:
+			return fmt.Errorf("encoderd target: store: full: the server's writes outran 1,000 takes of the free space: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err

@@ -21,10 +21,10 @@ import (
 // waits for the lease, and so does an encode after a crash. A server
 // killed while its encoder wrote the card leaves the attempt pending
 // with its outcome lost, though the card may hold the credential; the
-// restarted server resumes the attempt, and without the lease would
-// write the credential onto whatever card lies on the reader then, a
-// second card. The dead server's lease lasts until the attempt's
-// deadline, so the resumed attempt waits for it and expires instead.
+// attempt's writing mark (markWriting) ends it when it is resumed, and
+// the claim's lease, which lasts until the attempt's deadline, keeps
+// every other encode of the credential from writing a second card
+// meanwhile.
 
 // claims serialises, within one service, the encodes of each credential
 // whose system refuses reissue.
@@ -116,4 +116,49 @@ func (s *Service) claimCredential(ctx context.Context, workspaceID, credentialID
 		}
 		release()
 	}, nil
+}
+
+// errCutOff: the attempt's mark that its card is being written is held
+// by another server, one that stopped or died while it wrote.
+var errCutOff = errors.New("the attempt's card was being written by a server that stopped")
+
+// markWriting marks in the store that attempt a's encoder is about to be
+// asked to write its card: a lease "writing/<attempt id>" until the
+// attempt's deadline. It returns the release, to run once the outcome is
+// in the store, or errCutOff when another holder has the mark (a server
+// that stopped mid-write: its lease lasts until the same deadline), or
+// another error once ctx ends while the store cannot write.
+func (s *Service) markWriting(ctx context.Context, a *store.Attempt) (func(), error) {
+	name := "writing/" + a.ID
+	ttl := max(a.Deadline.Sub(s.now()), time.Millisecond) + s.sharing.LeaseTTL
+	poll := max(s.deadline/100, time.Millisecond)
+	for {
+		lctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		_, err := s.store.AcquireLease(lctx, name, s.instance, ttl)
+		cancel()
+		switch {
+		case err == nil:
+			return func() {
+				rctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+				defer cancel()
+				if err := s.store.ReleaseLease(rctx, name, s.instance); err != nil {
+					s.log.Warn("releasing an attempt's writing mark failed; it expires at the attempt's deadline",
+						"action_attempt_id", a.ID, "err", err)
+				}
+			}, nil
+		case errors.Is(err, store.ErrLeaseHeld):
+			return nil, errCutOff
+		case !errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil:
+			return nil, fmt.Errorf("marking attempt %s as writing: %w", a.ID, err)
+		}
+		// A store that cannot write now (a full disk) is waited for, as
+		// an encode waits for it before writing a card.
+		t := time.NewTimer(poll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("marking attempt %s as writing: %w", a.ID, err)
+		}
+	}
 }

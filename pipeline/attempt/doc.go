@@ -29,15 +29,20 @@
 //     for the store and expires, card untouched, if it does not recover.
 //   - The store is the source of truth across restarts. After a restart,
 //     Start expires the pending attempts whose deadline passed and resumes
-//     the others on their encoders with their original deadlines.
+//     the others on their encoders with their original deadlines. Before
+//     an encoder is asked to write, a lease in the store marks the
+//     attempt as writing (markWriting). A resumed attempt that finds the
+//     mark of the server before it knows the card may already hold the
+//     credential: it is not written again when the credential refuses
+//     reissue, and a retry that finds no card ends uncategorized_error,
+//     not with a refusal that would say nothing was written.
 //   - A credential whose system refuses reissue is encoded onto one card
 //     at most, and no card is written once an encode of it succeeded:
 //     its encodes take a claim on it (claim.go: a lock in memory and a
 //     lease in the store that lasts until the attempt's deadline) and
 //     check is_issued again under the claim, which is released once the
-//     outcome is in the store. A server killed mid-write leaves the
-//     lease behind, so the attempt it resumes after the restart expires
-//     instead of writing the credential onto a second card.
+//     outcome is in the store, so a server killed mid-write leaves it
+//     behind until the attempt's deadline.
 //   - A credential whose ends_at has passed is not encoded: Encode refuses
 //     it (400 invalid_input), and one that ends while queued fails
 //     (uncategorized_error) before its card is written.

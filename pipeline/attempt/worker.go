@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,12 +151,17 @@ func (w *worker) process(ctx context.Context, j *job) {
 	a := j.attempt
 	// The worker decides the outcome from here on: it stops the deadline
 	// timer before recording one, so the two do not both try.
+	// unmark, once set, gives up the mark that the encoder was asked to
+	// write (markWriting); the outcome releases it once recorded.
+	var unmark func()
 	fail := func(f failure) {
 		if !s.claim(j) {
 			s.expiredFirst(a, f, nil)
 			return
 		}
-		s.finish(a, nil, f, nil)
+		after := unmark
+		unmark = nil
+		s.conclude(a, nil, f, nil, after)
 		s.release(j)
 	}
 
@@ -211,6 +217,40 @@ func (w *worker) process(ctx context.Context, j *job) {
 
 	encodeCtx, cancel := context.WithDeadline(ctx, a.Deadline)
 	defer cancel()
+
+	// A mark in the store that this attempt's card is being written,
+	// taken before the encoder is asked. One already there was left by
+	// a server that stopped or died after it had asked the encoder: the
+	// card may hold the credential (or the encoder may still write it,
+	// once a card is placed). The attempt is run again, but a credential
+	// that refuses reissue is not written a second time, onto whatever
+	// card lies on the reader now, and a retry that finds no card, or
+	// one it may not write, does not say the encoder wrote nothing.
+	asked, cutOff := false, false
+	mark, err := s.markWriting(encodeCtx, a)
+	switch {
+	case errors.Is(err, errCutOff):
+		cutOff = true
+		if refuses {
+			fail(cutOffFailure(w.cfg.DisplayName, ""))
+			return
+		}
+	case err != nil:
+		if ctx.Err() == nil {
+			fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+				"the server could not record that encoder %s was to write the card until the attempt's deadline: %v", w.cfg.DisplayName, err)})
+		}
+		return
+	}
+	unmark = mark
+	defer func() {
+		// Not asked to write (the service closed first, or the attempt
+		// ended before): nothing was cut off mid-write.
+		if unmark != nil && !asked {
+			unmark()
+		}
+	}()
+
 	// release, once set, gives up the claim on the credential; a success
 	// hands it to the outcome, which releases it once recorded.
 	var release func()
@@ -278,6 +318,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	s.log.Debug("encoder asked to write the card", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"card_id", job.CardID, "function", job.Function, "deadline", seam.At(a.Deadline))
 	began := time.Now()
+	asked = true
 	card, err := w.cfg.Driver.Encode(encodeCtx, port, job)
 	s.log.Debug("encoder answered", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"card_number", card.Number, "technology", card.Technology, "err", err, "took", time.Since(began))
@@ -290,17 +331,43 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 	if err != nil {
-		fail(encodeFailure(w.cfg.DisplayName, err))
+		f := encodeFailure(w.cfg.DisplayName, err)
+		if cutOff && slices.Contains(refusals, f.Type) {
+			f = cutOffFailure(w.cfg.DisplayName, f.Message)
+		}
+		fail(f)
 		return
 	}
 	if !s.claim(j) {
 		s.expiredFirst(a, failure{}, &card)
 		return
 	}
-	after := release
-	release = nil
+	claim, written := release, unmark
+	release, unmark = nil, nil
+	after := func() {
+		if claim != nil {
+			claim()
+		}
+		if written != nil {
+			written()
+		}
+	}
 	s.conclude(a, credential.Issue(c, card, s.now()), failure{}, &card, after)
 	s.release(j)
+}
+
+// refusals are the error types that say the encoder wrote nothing.
+var refusals = []string{seam.ErrNoCredentialOnEncoder, seam.ErrIncompatibleCardFormat, seam.ErrCredentialCannotBeReissued}
+
+// cutOffFailure is the end of an attempt whose encoder a server before
+// this one had asked to write, and that cannot say the card is unwritten:
+// retry, when set, is what the encoder answered this time.
+func cutOffFailure(encoder, retry string) failure {
+	msg := fmt.Sprintf("the server stopped after it had asked encoder %s to write this attempt's card, which may hold the credential now (or once a card is placed, if the encoder still waits for one); encode again onto that card to be sure", encoder)
+	if retry != "" {
+		msg += "; asked again, " + retry
+	}
+	return failure{seam.ErrUncategorized, msg}
 }
 
 func isIssued(c *seam.Credential) bool { return c.IsIssued != nil && *c.IsIssued }
