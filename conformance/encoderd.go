@@ -213,7 +213,19 @@ func (p *encoderdProcess) logTail() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return "; its log ends:\n" + strings.Join(lines[max(0, len(lines)-15):], "\n")
+	// Its warnings and errors, and what the program itself said, first:
+	// the last lines are mostly requests.
+	var said []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "encoderd: ") || strings.Contains(l, " level=WARN ") || strings.Contains(l, " level=ERROR ") {
+			said = append(said, l)
+		}
+	}
+	out := ""
+	if len(said) > 0 {
+		out = "; it warned:\n" + strings.Join(said[max(0, len(said)-10):], "\n")
+	}
+	return out + "; its log ends:\n" + strings.Join(lines[max(0, len(lines)-10):], "\n")
 }
 
 func (p *encoderdProcess) URL() string {

@@ -36,8 +36,8 @@ type committer struct {
 	after func()
 	// full, if not nil, runs after a batch failed because the disk is
 	// full; it frees what it can and reports whether the batch should be
-	// tried once more.
-	full  func() bool
+	// tried once more, and done, to call once it was.
+	full  func() (retry bool, done func())
 	queue chan *write
 	stop  chan struct{}
 	done  sync.WaitGroup
@@ -48,7 +48,7 @@ type committer struct {
 	stopping bool
 }
 
-func newCommitter(db *sql.DB, after func(), full func() bool) *committer {
+func newCommitter(db *sql.DB, after func(), full func() (bool, func())) *committer {
 	c := &committer{db: db, after: after, full: full, queue: make(chan *write, maxBatch), stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
@@ -127,11 +127,15 @@ func (c *committer) run() {
 func (c *committer) commit(batch []*write) {
 	results := make([]error, len(batch))
 	err := c.transact(batch, results)
-	if c.full != nil && (isFull(err) || slices.ContainsFunc(results, isFull)) && c.full() {
-		// Nothing of the batch committed: a full disk fails the writes
-		// of the transaction's frames, the commit frame last.
-		clear(results)
-		err = c.transact(batch, results)
+	if c.full != nil && (isFull(err) || slices.ContainsFunc(results, isFull)) {
+		retry, done := c.full()
+		if retry {
+			// Nothing of the batch committed: a full disk fails the
+			// writes of the transaction's frames, the commit frame last.
+			clear(results)
+			err = c.transact(batch, results)
+		}
+		done()
 	}
 	if err == nil && c.after != nil {
 		c.after()

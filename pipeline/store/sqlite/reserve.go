@@ -99,14 +99,15 @@ func (r *reserve) ensure() error {
 	return nil
 }
 
-// spend gives the reserve back to the filesystem; it reports whether it
-// freed anything.
-func (r *reserve) spend() bool {
+// spendFor gives the reserve back to the filesystem for the writes in
+// hand; it reports whether it freed anything. The reserve stays locked,
+// so new work (ensure) cannot take the room back, until done is called
+// once those writes were tried again.
+func (r *reserve) spendFor() (freed bool, done func()) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.held {
-		return false
+	if r.held {
+		r.held, r.spent = false, true
+		freed = os.Remove(r.path) == nil
 	}
-	r.held, r.spent = false, true
-	return os.Remove(r.path) == nil
+	return freed, r.mu.Unlock
 }

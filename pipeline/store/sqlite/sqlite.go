@@ -505,13 +505,17 @@ func isFull(err error) bool {
 // checkpoint copies the WAL into the database and empties the WAL file,
 // giving its space back, so that writes go on as soon as the database
 // itself has room. It reports whether the checkpoint completed, in which
-// case the batch is tried once more.
-func (s *Store) checkpointFull() bool {
+// case the batch is tried once more, and done, to call once it was: the
+// room the reserve freed is out of new work's reach until then.
+func (s *Store) checkpointFull() (retry bool, done func()) {
 	// The failed transaction may still be open on the connection.
 	_, _ = s.w.Exec("ROLLBACK")
 	// The reserve's room goes to what is being written now; new work is
-	// refused until it can be set aside again.
-	freed := s.reserve.spend()
+	// refused until it can be set aside again, and cannot take it back
+	// before the batch was tried again (a race the explorer found: a new
+	// attempt retook the room between the spend and the retry, and the
+	// retried outcome found the disk full again).
+	freed, done := s.reserve.spendFor()
 	if !s.shared {
 		// Before the WAL shrinks: a mark of the longer WAL would make the
 		// next Open take the shorter one for a cut one.
@@ -520,7 +524,7 @@ func (s *Store) checkpointFull() bool {
 	}
 	var busy, frames, copied int
 	err := s.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
-	return (err == nil && busy == 0) || freed
+	return (err == nil && busy == 0) || freed, done
 }
 
 func isUnavailable(err error) bool {
