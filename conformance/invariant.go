@@ -14,7 +14,7 @@ import (
 // invariantRules are the rules of check kind invariant: what holds of
 // every encode whatever the scenario expects, judged on the virtual
 // encoders' cards rather than on the API's word.
-var invariantRules = []string{"success-card", "error-writes-nothing", "refused-reissue-one-card", "issued-iff-success"}
+var invariantRules = []string{"success-card", "error-writes-nothing", "refused-reissue-one-card", "issued-iff-success", "one-command-at-a-time"}
 
 // refusals are the error types that say the encoder wrote nothing: no
 // card, a card it cannot write, a card it must not overwrite.
@@ -145,6 +145,12 @@ func invariantProblems(rule string, rec *recording) []string {
 			case !brokeOff:
 				bad(nil, "ACS system %s refuses reissue, yet card %s was written (it holds %s) though no encode succeeded onto it or broke off mid-write",
 					rec.sys.Key, name, rec.cardsEnd[name].Kind)
+			}
+		}
+	case "one-command-at-a-time":
+		for _, id := range slices.Sorted(maps.Keys(rec.overlaps)) {
+			if n := rec.overlaps[id]; n > 0 {
+				bad(nil, "encoder %s received %d command(s) while another was outstanding (the device answered each BY)", id, n)
 			}
 		}
 	case "issued-iff-success":

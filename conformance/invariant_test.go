@@ -65,3 +65,40 @@ func TestRefusedReissueOneCard(t *testing.T) {
 		})
 	}
 }
+
+// INVARIANT-ONE-COMMAND-AT-A-TIME on recordings made by hand: it names
+// each PMS encoder whose device counted a command sent while another was
+// outstanding, and only those; it applies only to desks with a PMS
+// encoder.
+func TestOneCommandAtATime(t *testing.T) {
+	sc := &scenario.Scenario{File: "desk.yaml", Encoder: scenario.Encoder{ID: "front-desk-1", Model: "pms"}}
+	for _, c := range []struct {
+		overlaps map[string]int
+		want     string
+	}{
+		{map[string]int{"front-desk-1": 0}, ""},
+		{map[string]int{"front-desk-1": 2, "station-desk": 0}, "encoder front-desk-1 received 2 command(s) while another was outstanding"},
+	} {
+		got := strings.Join(invariantProblems("one-command-at-a-time", &recording{sc: sc, overlaps: c.overlaps}), "\n")
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) || strings.Contains(got, "station-desk") {
+			t.Errorf("overlaps %v: problems %q, want %q", c.overlaps, got, c.want)
+		}
+	}
+	reg := Requirements()
+	var req Requirement
+	for _, r := range reg.Requirements {
+		if r.ID == "INVARIANT-ONE-COMMAND-AT-A-TIME" {
+			req = r
+		}
+	}
+	if req.ID == "" {
+		t.Fatal("the registry has no INVARIANT-ONE-COMMAND-AT-A-TIME")
+	}
+	encode := []scenario.Encode{{Expect: scenario.Expect{HTTPStatus: 200, Status: scenario.StatusAny}}}
+	pms := &scenario.Scenario{Encoder: scenario.Encoder{ID: "front-desk-1", Model: "pms"}, Encodes: encode}
+	pn532 := &scenario.Scenario{Encoder: scenario.Encoder{ID: "nfc-desk-1", Model: "pn532"}, Encodes: encode}
+	sys := fixtures.Bundled().Workspaces[0].Systems[0]
+	if !applies(req, pms, sys) || applies(req, pn532, sys) {
+		t.Errorf("applies: PMS desk %v, PN532 desk %v; want true, false", applies(req, pms, sys), applies(req, pn532, sys))
+	}
+}

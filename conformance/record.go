@@ -42,6 +42,9 @@ type recording struct {
 	// writtenAt is when each card of the desk was last written (zero:
 	// never), read once the timeline ended.
 	writtenAt map[string]time.Time
+	// overlaps is, per encoder whose device model counts them (PMS), the
+	// commands it received while another was outstanding.
+	overlaps map[string]int
 	// hardware is set when a real encoder ran the scenario: the suite
 	// cannot read its cards back, so checks of card contents fall back
 	// to what the answers alone show.
@@ -354,6 +357,12 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 			}
 		}
 		rec.commands = errors.Join(errs...)
+		rec.overlaps = map[string]int{}
+		for _, e := range desk.Encoders() {
+			if o, ok := e.Device().(interface{ Overlaps() int }); ok {
+				rec.overlaps[e.ID()] = o.Overlaps()
+			}
+		}
 	}
 	rec.cardsEnd = snapshot(desk, sc)
 	if desk != nil {

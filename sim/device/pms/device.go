@@ -56,6 +56,9 @@ type Device struct {
 	holds map[holdKey]*command
 	// outstanding is the command being worked on, not yet answered.
 	outstanding *command
+	// overlaps counts the commands the host sent while another was
+	// outstanding (pms.md, "Session": at most one at a time).
+	overlaps int
 
 	silent                bool
 	naks, garbles, busies int
@@ -210,6 +213,15 @@ func (d *Device) AwaitAnswer(ctx context.Context, command string, n int) error {
 // cancellation) count for nothing.
 func (d *Device) Count(command string) int {
 	return d.commands.Count(command)
+}
+
+// Overlaps is how many commands the host sent while another command was
+// outstanding, against pms.md's "at most one command is outstanding at a
+// time" ("Session"); each was answered BY. A cancel (CC) is not one.
+func (d *Device) Overlaps() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.overlaps
 }
 
 // Hold makes the device leave its n-th command of that kind unanswered

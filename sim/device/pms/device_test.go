@@ -755,3 +755,27 @@ func TestServeAgainAfterHangup(t *testing.T) {
 		t.Fatalf("Count(encode) = %d on the new line, want 1 carried over", got)
 	}
 }
+
+// A command sent while another is outstanding breaks pms.md's "at most one
+// command is outstanding at a time" ("Session"): it is answered BY and
+// counted, so a suite can tell a host that broke the rule; a cancel is
+// the one command the rule allows.
+func TestOverlappingCommandIsCounted(t *testing.T) {
+	h := newHost(t, testConfig())
+	h.send("CN", "01", "00000000000000AB", "S", "", "", "") // an empty reader: it waits for a card
+	h.expectByte(ACK)
+	if n := h.dev.Overlaps(); n != 0 {
+		t.Fatalf("Overlaps = %d with one command outstanding, want 0", n)
+	}
+	wantFields(t, h.command("RC", "01"), "BY", "01")
+	if n := h.dev.Overlaps(); n != 1 {
+		t.Fatalf("Overlaps = %d after a read sent while the encode was outstanding, want 1", n)
+	}
+	h.send("CC", "01")
+	h.expectByte(ACK)
+	for f := h.answer(); f[0] != "CC"; f = h.answer() {
+	}
+	if n := h.dev.Overlaps(); n != 1 {
+		t.Errorf("Overlaps = %d after the cancel, want 1: a cancel is allowed", n)
+	}
+}

@@ -364,6 +364,7 @@ func (s *session) take(raw []byte, f []string) {
 	switch {
 	case d.outstanding != nil:
 		// The host broke the one-command-at-a-time rule.
+		d.overlaps++
 		d.decideLocked(cmd, d.a("BY"))
 	case cmd.held:
 		d.outstanding = cmd
