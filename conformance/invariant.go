@@ -14,7 +14,7 @@ import (
 // invariantRules are the rules of check kind invariant: what holds of
 // every encode whatever the scenario expects, judged on the virtual
 // encoders' cards rather than on the API's word.
-var invariantRules = []string{"success-card", "error-writes-nothing", "refused-reissue-one-card", "issued-iff-success", "one-command-at-a-time"}
+var invariantRules = []string{"success-card", "error-writes-nothing", "refused-reissue-one-card", "issued-iff-success", "one-command-at-a-time", "call-order"}
 
 // refusals are the error types that say the encoder wrote nothing: no
 // card, a card it cannot write, a card it must not overwrite.
@@ -56,6 +56,8 @@ func invariantApplies(rule string, sys *fixtures.System, hasSuccess, hasFailure,
 		return sys.Reissue == fixtures.ReissueRefused && hasAttempt
 	case "issued-iff-success":
 		return hasAttempt
+	case "call-order":
+		return hasSuccess
 	}
 	return false
 }
@@ -151,6 +153,34 @@ func invariantProblems(rule string, rec *recording) []string {
 		for _, id := range slices.Sorted(maps.Keys(rec.overlaps)) {
 			if n := rec.overlaps[id]; n > 0 {
 				bad(nil, "encoder %s received %d command(s) while another was outstanding (the device answered each BY)", id, n)
+			}
+		}
+	case "call-order":
+		// Two successes on one encoder, the second called after the
+		// first was answered: the first was written first.
+		issuedAt := func(er *encodeRecord) (time.Time, bool) {
+			if er.first == nil || er.final == nil || er.final["status"] != "success" {
+				return time.Time{}, false
+			}
+			result, _ := er.final["result"].(map[string]any)
+			s, _ := result["issued_at"].(string)
+			t, err := time.Parse(time.RFC3339Nano, s)
+			return t, err == nil
+		}
+		for i, a := range rec.encodes {
+			at, ok := issuedAt(a)
+			if !ok {
+				continue
+			}
+			for _, b := range rec.encodes[i+1:] {
+				bt, ok := issuedAt(b)
+				if !ok || rec.sc.EncodeOn(a.encode) != rec.sc.EncodeOn(b.encode) || !a.first.Received.Before(b.started) {
+					continue
+				}
+				if bt.Before(at) {
+					bad(b, "encode %d on %s was called after encode %d had been answered, yet succeeded first (issued_at %s, before %s): an encoder's encodes run in the order they were called",
+						b.index+1, rec.sc.EncodeOn(b.encode), a.index+1, bt.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+				}
 			}
 		}
 	case "issued-iff-success":

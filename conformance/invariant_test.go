@@ -102,3 +102,36 @@ func TestOneCommandAtATime(t *testing.T) {
 		t.Errorf("applies: PMS desk %v, PN532 desk %v; want true, false", applies(req, pms, sys), applies(req, pn532, sys))
 	}
 }
+
+// INVARIANT-ENCODES-IN-CALL-ORDER on recordings made by hand: of two
+// successes on one encoder, the one called after the other was answered
+// may not carry the earlier issued_at; on two encoders, or called before
+// the other was answered, either order is fine.
+func TestEncodesInCallOrder(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	sc := &scenario.Scenario{File: "desk.yaml", Encoder: scenario.Encoder{ID: "front-desk-1", Model: "pms"},
+		Encoders: []scenario.Encoder{{ID: "front-desk-1", Model: "pms"}, {ID: "front-desk-2", Model: "pms"}}}
+	success := func(i int, on string, answered, called, issued time.Time) *encodeRecord {
+		return &encodeRecord{index: i, encode: scenario.Encode{On: on}, started: called,
+			first: &response{Status: 200, Received: answered},
+			final: map[string]any{"status": "success", "result": map[string]any{"issued_at": issued.Format(time.RFC3339Nano)}},
+			ended: issued}
+	}
+	s := time.Second
+	for _, c := range []struct {
+		name    string
+		encodes []*encodeRecord
+		want    string
+	}{
+		{"in order", []*encodeRecord{success(0, "", t0, t0, t0.Add(2*s)), success(1, "", t0.Add(s), t0.Add(s), t0.Add(3*s))}, ""},
+		{"the later call first", []*encodeRecord{success(0, "", t0, t0, t0.Add(3*s)), success(1, "", t0.Add(s), t0.Add(s), t0.Add(2*s))},
+			"encode 2 on front-desk-1 was called after encode 1 had been answered, yet succeeded first"},
+		{"on two encoders", []*encodeRecord{success(0, "", t0, t0, t0.Add(3*s)), success(1, "front-desk-2", t0.Add(s), t0.Add(s), t0.Add(2*s))}, ""},
+		{"called before the first was answered", []*encodeRecord{success(0, "", t0.Add(s), t0, t0.Add(3*s)), success(1, "", t0.Add(s), t0.Add(s/2), t0.Add(2*s))}, ""},
+	} {
+		got := strings.Join(invariantProblems("call-order", &recording{sc: sc, encodes: c.encodes}), "\n")
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: problems %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -142,12 +142,11 @@ func (p *Pair) Close() error {
 	}
 	p.closed = true
 	var errs []error
-	if err := p.master.Close(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := p.slave.Close(); err != nil {
-		errs = append(errs, err)
-	}
+	// The links go first: once the pty is closed its number (/dev/pts/N)
+	// is free for the next pty anyone opens, and a link still naming it
+	// would lead a client that opens the link to that stranger's line
+	// (the explorer found a desk's pipeline encoding a card of another
+	// desk playing at once, through the link of an unplugged encoder).
 	for _, link := range p.links {
 		// Readlink then Remove is not atomic: a link another pair publishes
 		// in between is lost. A name has one owner at a time in practice
@@ -160,6 +159,12 @@ func (p *Pair) Close() error {
 		}
 	}
 	p.links = nil
+	if err := p.master.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.slave.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("close pty %s: %w", p.tty, errors.Join(errs...))
 	}
