@@ -127,16 +127,18 @@ func (s *Service) Attempt(ctx context.Context, workspaceID, attemptID string) (*
 
 // SimulateNext arms the next encode on the encoder to end without talking
 // to the device: successfully when errorType is "", otherwise with that
-// error type (no_credential_on_encoder, uncategorized_error or
-// action_attempt_expired). Arming again replaces the earlier outcome.
+// error type (no_credential_on_encoder, encoding_interrupted,
+// uncategorized_error or action_attempt_expired; which of them a
+// workspace may ask for is the API's rule). Arming again replaces the
+// earlier outcome.
 func (s *Service) SimulateNext(ctx context.Context, workspaceID, encoderID, errorType string) error {
 	w := s.worker(workspaceID, encoderID)
 	if w == nil {
 		return seam.NotFound("acs_encoder", encoderID)
 	}
 	if _, ok := simulatableErrors[errorType]; errorType != "" && !ok {
-		return seam.InvalidInput("error_code %q cannot be simulated: want %s, %s or %s", errorType,
-			seam.ErrNoCredentialOnEncoder, seam.ErrUncategorized, seam.ErrActionAttemptExpired)
+		return seam.InvalidInput("error_code %q cannot be simulated: want %s, %s, %s or %s", errorType,
+			seam.ErrNoCredentialOnEncoder, seam.ErrEncodingInterrupted, seam.ErrUncategorized, seam.ErrActionAttemptExpired)
 	}
 	w.arm(&simulatedOutcome{errType: errorType})
 	return nil

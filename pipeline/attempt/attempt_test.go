@@ -449,11 +449,13 @@ func TestDriverErrorKindsMapToErrorTypes(t *testing.T) {
 		{driver.NoCard, seam.ErrNoCredentialOnEncoder},
 		{driver.IncompatibleCard, seam.ErrIncompatibleCardFormat},
 		{driver.CannotOverwrite, seam.ErrCredentialCannotBeReissued},
-		{driver.Interrupted, seam.ErrUncategorized},
+		// The finer types of the latest profile (@seamapi/types 1.977.0)
+		// for the events pms.md's outcome table names.
+		{driver.Interrupted, seam.ErrEncodingInterrupted},
 		{driver.Busy, seam.ErrUncategorized},
-		{driver.NotAnswering, seam.ErrUncategorized},
+		{driver.NotAnswering, seam.ErrEncoderCommunicationTimeout},
 		{driver.Link, seam.ErrUncategorized},
-		{driver.Hangup, seam.ErrUncategorized},
+		{driver.Hangup, seam.ErrEncoderNotOnline},
 		{driver.Device, seam.ErrUncategorized},
 		{driver.Kind(99), seam.ErrUncategorized},
 	}
@@ -645,7 +647,7 @@ func TestSimulatedOutcomes(t *testing.T) {
 		t.Error("simulated success did not issue the credential")
 	}
 
-	for _, typ := range []string{seam.ErrNoCredentialOnEncoder, seam.ErrUncategorized, seam.ErrActionAttemptExpired} {
+	for _, typ := range []string{seam.ErrNoCredentialOnEncoder, seam.ErrEncodingInterrupted, seam.ErrUncategorized, seam.ErrActionAttemptExpired} {
 		if err := svc.SimulateNext(ctx, r.ws.ID, enc, typ); err != nil {
 			t.Fatalf("SimulateNext %s: %v", typ, err)
 		}
@@ -713,7 +715,7 @@ func TestPortOpenFailure(t *testing.T) {
 	}
 	r.start()
 	a := r.encode(r.credential("visionline-hotel", seam.AccessCard), frontDesk1)
-	msg := r.wantError(a.ActionAttemptID, seam.ErrUncategorized)
+	msg := r.wantError(a.ActionAttemptID, seam.ErrEncoderNotOnline)
 	if !strings.Contains(msg, "cannot be opened") || !strings.Contains(msg, missing) {
 		t.Errorf("message %q should say port %s cannot be opened and why", msg, missing)
 	}
@@ -735,7 +737,7 @@ func TestHangupClosesAndReopensThePort(t *testing.T) {
 		_, err := p.Read(make([]byte, 1))
 		return driver.Card{}, &driver.Error{Kind: driver.Hangup, Detail: "reading the answer", Err: err}
 	}
-	r.wantError(a.ActionAttemptID, seam.ErrUncategorized)
+	r.wantError(a.ActionAttemptID, seam.ErrEncoderNotOnline)
 	if !call.port.(*hostEnd).closed.Load() {
 		t.Error("the port is still open after the line hung up")
 	}

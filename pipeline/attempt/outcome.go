@@ -10,15 +10,19 @@ import (
 )
 
 // failure is how an attempt ends when it does not succeed: an API error
-// type and a message for the person at the desk.
+// type and a message for the person at the desk. Type is the finest the
+// pipeline can tell, from the latest profile's types; the API shows a
+// workspace of another profile the type its revision has
+// (seam.Profile.ErrorType).
 type failure struct {
 	Type    string
 	Message string
 }
 
 // kindOutcomes maps a driver's error kind onto the API error type and the
-// phrase that describes it (docs/protocols/pms.md, Outcomes). Kinds the
-// table does not name are uncategorized_error.
+// phrase that describes it (docs/protocols/pms.md, Outcomes; the latest
+// profile's types where they name the event). Kinds the table does not
+// name are uncategorized_error.
 var kindOutcomes = map[driver.Kind]struct {
 	errType string
 	phrase  string
@@ -26,11 +30,11 @@ var kindOutcomes = map[driver.Kind]struct {
 	driver.NoCard:           {seam.ErrNoCredentialOnEncoder, "found no card"},
 	driver.IncompatibleCard: {seam.ErrIncompatibleCardFormat, "cannot write the card"},
 	driver.CannotOverwrite:  {seam.ErrCredentialCannotBeReissued, "refused to overwrite the card"},
-	driver.Interrupted:      {seam.ErrUncategorized, "was interrupted"},
+	driver.Interrupted:      {seam.ErrEncodingInterrupted, "was interrupted"},
 	driver.Busy:             {seam.ErrUncategorized, "stayed busy"},
-	driver.NotAnswering:     {seam.ErrUncategorized, "is not answering"},
+	driver.NotAnswering:     {seam.ErrEncoderCommunicationTimeout, "is not answering"},
 	driver.Link:             {seam.ErrUncategorized, "lost the link"},
-	driver.Hangup:           {seam.ErrUncategorized, "hung up"},
+	driver.Hangup:           {seam.ErrEncoderNotOnline, "hung up"},
 	driver.Device:           {seam.ErrUncategorized, "reported an error"},
 	driver.SeveralCards:     {seam.ErrUncategorized, "found more than one card and wrote none"},
 }
@@ -87,6 +91,7 @@ type simulatedOutcome struct {
 // sandbox (/acs/encoders/simulate/next_credential_encode_will_fail).
 var simulatableErrors = map[string]string{
 	seam.ErrNoCredentialOnEncoder: "no card was placed on the encoder (simulated)",
+	seam.ErrEncodingInterrupted:   "the card was removed before the write completed (simulated)",
 	seam.ErrUncategorized:         "the encoder failed (simulated)",
 	seam.ErrActionAttemptExpired:  "the attempt expired (simulated)",
 }

@@ -195,7 +195,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	c, err := s.credential(ctx, a.WorkspaceID, a.CredentialID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s no longer exists", a.CredentialID)})
+		fail(failure{seam.ErrCredentialDeleted, fmt.Sprintf("credential %s was deleted; it can no longer be encoded", a.CredentialID)})
 		return
 	case err != nil:
 		if ctx.Err() == nil {
@@ -307,7 +307,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	port, err := w.openPort()
 	if err != nil {
 		if ctx.Err() == nil {
-			fail(failure{seam.ErrUncategorized, fmt.Sprintf("encoder %s: its port %s cannot be opened: %v",
+			fail(failure{seam.ErrEncoderNotOnline, fmt.Sprintf("encoder %s is not online: its port %s cannot be opened: %v",
 				w.cfg.DisplayName, w.cfg.Port, err)})
 		}
 		return
