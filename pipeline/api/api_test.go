@@ -124,6 +124,14 @@ func (f *encoding) SimulateNext(_ context.Context, ws, enc, errorType string) er
 	return nil
 }
 
+// end makes the workspace's attempt id end with errorType.
+func (f *encoding) end(ws, id, errorType string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := f.attempts[ws+"/"+id]
+	a.Status, a.Error = seam.StatusError, &seam.ActionAttemptErr{Type: errorType, Message: "the encode failed: " + errorType}
+}
+
 func (f *encoding) calls() (encodes, simulate []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -161,7 +169,13 @@ var labEncoders = len(fixtures.Bundled().Workspaces[0].Encoders)
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	lab := fixtures.Bundled()
+	return newEnvWith(t, fixtures.Bundled())
+}
+
+// newEnvWith serves lab, for tests of what a workspace's profile and
+// sandbox setting change.
+func newEnvWith(t *testing.T, lab *fixtures.Lab) *env {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "encoderlab.db"))
 	if err != nil {
 		t.Fatalf("open store: %v", err)

@@ -5,20 +5,19 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
+	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 )
 
 func (s *server) encodeCredential(ctx context.Context, rq request) (result, error) {
-	credID, err := rq.params.requiredUUID("acs_credential_id")
-	if err != nil {
-		return nil, err
-	}
-	encID, err := rq.params.requiredUUID("acs_encoder_id")
-	if err != nil {
+	credID := rq.params.requiredUUID("acs_credential_id")
+	encID := rq.params.requiredUUID("acs_encoder_id")
+	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
 	a, err := s.encoding.Encode(ctx, rq.ws.ID, credID, encID)
@@ -28,12 +27,12 @@ func (s *server) encodeCredential(ctx context.Context, rq request) (result, erro
 	if a == nil {
 		return nil, fmt.Errorf("encode credential %s on encoder %s: no action attempt", credID, encID)
 	}
-	return result{"action_attempt": attemptOut(a)}, nil
+	return result{"action_attempt": attemptOut(a, rq.ws.Profile)}, nil
 }
 
 func (s *server) getActionAttempt(ctx context.Context, rq request) (result, error) {
-	id, err := rq.params.requiredUUID("action_attempt_id")
-	if err != nil {
+	id := rq.params.requiredUUID("action_attempt_id")
+	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
 	a, err := s.encoding.Attempt(ctx, rq.ws.ID, id)
@@ -43,29 +42,17 @@ func (s *server) getActionAttempt(ctx context.Context, rq request) (result, erro
 	if a == nil {
 		return nil, fmt.Errorf("action attempt %s: none returned", id)
 	}
-	return result{"action_attempt": attemptOut(a)}, nil
+	return result{"action_attempt": attemptOut(a, rq.ws.Profile)}, nil
 }
 
 func (s *server) listEncoders(_ context.Context, rq request) (result, error) {
 	p := rq.params
-	systemID, oneSystem, err := p.optionalUUID("acs_system_id")
-	if err != nil {
-		return nil, err
-	}
-	systemIDs, err := p.uuidList("acs_system_ids")
-	if err != nil {
-		return nil, err
-	}
-	encoderIDs, err := p.uuidList("acs_encoder_ids")
-	if err != nil {
-		return nil, err
-	}
-	limit, limited, err := p.positiveInt("limit")
-	if err != nil {
-		return nil, err
-	}
-	cursor, paged, err := p.string("page_cursor")
-	if err != nil {
+	systemID, oneSystem := p.optionalUUID("acs_system_id")
+	systemIDs := p.uuidList("acs_system_ids")
+	encoderIDs := p.uuidList("acs_encoder_ids")
+	limit, limited := p.positiveInt("limit")
+	cursor, paged := p.string("page_cursor")
+	if err := p.problems(); err != nil {
 		return nil, err
 	}
 	matched := []seam.Encoder{}
@@ -112,8 +99,8 @@ type pagination struct {
 func pageCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 func (s *server) getEncoder(_ context.Context, rq request) (result, error) {
-	id, err := rq.params.requiredUUID("acs_encoder_id")
-	if err != nil {
+	id := rq.params.requiredUUID("acs_encoder_id")
+	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
 	e, ok := s.encoders.Encoder(rq.ws.ID, id)
@@ -125,45 +112,22 @@ func (s *server) getEncoder(_ context.Context, rq request) (result, error) {
 
 func (s *server) createCredential(ctx context.Context, rq request) (result, error) {
 	p := rq.params
-	userID, err := p.requiredUUID("acs_user_id")
-	if err != nil {
-		return nil, err
-	}
-	method, ok, err := p.string("access_method")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, seam.InvalidInput("access_method is required")
-	}
-	systemID, systemGiven, err := p.optionalUUID("acs_system_id")
-	if err != nil {
-		return nil, err
-	}
+	userID := p.requiredUUID("acs_user_id")
+	method := p.requiredString("access_method")
+	systemID, systemGiven := p.optionalUUID("acs_system_id")
 	cp := credential.CreateParams{AccessMethod: method}
-	if code, ok, err := p.string("code"); err != nil {
-		return nil, err
-	} else if ok {
+	if code, ok := p.string("code"); ok {
 		cp.Code = &code
 	}
-	if cp.IsMultiPhoneSyncCredential, err = p.bool("is_multi_phone_sync_credential"); err != nil {
-		return nil, err
+	cp.IsMultiPhoneSyncCredential = p.bool("is_multi_phone_sync_credential")
+	cp.StartsAt, _ = p.string("starts_at")
+	cp.EndsAt, _ = p.string("ends_at")
+	if vm, ok := p.object("visionline_metadata"); ok {
+		cp.CardFunctionType, _ = vm.string("card_function_type")
+		cp.AutoJoin = vm.bool("auto_join")
 	}
-	if cp.StartsAt, _, err = p.string("starts_at"); err != nil {
+	if err := p.problems(); err != nil {
 		return nil, err
-	}
-	if cp.EndsAt, _, err = p.string("ends_at"); err != nil {
-		return nil, err
-	}
-	if vm, ok, err := p.object("visionline_metadata"); err != nil {
-		return nil, err
-	} else if ok {
-		if cp.CardFunctionType, _, err = vm.string("card_function_type"); err != nil {
-			return nil, err
-		}
-		if cp.AutoJoin, err = vm.bool("auto_join"); err != nil {
-			return nil, err
-		}
 	}
 
 	sys, user := rq.ws.UserByID(userID)
@@ -187,8 +151,8 @@ func (s *server) createCredential(ctx context.Context, rq request) (result, erro
 }
 
 func (s *server) getCredential(ctx context.Context, rq request) (result, error) {
-	id, err := rq.params.requiredUUID("acs_credential_id")
-	if err != nil {
+	id := rq.params.requiredUUID("acs_credential_id")
+	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
 	c, err := s.store.GetCredential(ctx, rq.ws.ID, id)
@@ -203,11 +167,9 @@ func (s *server) getCredential(ctx context.Context, rq request) (result, error) 
 
 func (s *server) listCredentials(ctx context.Context, rq request) (result, error) {
 	var f store.CredentialFilter
-	var err error
-	if f.ACSUserID, _, err = rq.params.optionalUUID("acs_user_id"); err != nil {
-		return nil, err
-	}
-	if f.ACSSystemID, _, err = rq.params.optionalUUID("acs_system_id"); err != nil {
+	f.ACSUserID, _ = rq.params.optionalUUID("acs_user_id")
+	f.ACSSystemID, _ = rq.params.optionalUUID("acs_system_id")
+	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
 	cs, err := s.store.ListCredentials(ctx, rq.ws.ID, f)
@@ -225,15 +187,29 @@ func (s *server) listCredentials(ctx context.Context, rq request) (result, error
 // scenarioCredentialIsIssued is the one scenario the success control knows.
 const scenarioCredentialIsIssued = "credential_is_issued"
 
+// sandboxOnly refuses the simulate routes outside sandbox workspaces, as
+// Seam does: elsewhere they would let any key of the workspace make the
+// next real encode "succeed" without a card.
+func sandboxOnly(ws *fixtures.Workspace) error {
+	if ws.Sandbox {
+		return nil
+	}
+	return &seam.Error{Status: http.StatusBadRequest, Type: typeSandboxOnly, Message: fmt.Sprintf(
+		"workspace %s is not a sandbox workspace: the simulate routes work only in one (lab: sandbox: true)", ws.ID)}
+}
+
+const typeSandboxOnly = "sandbox_only"
+
 func (s *server) simulateSuccess(ctx context.Context, rq request) (result, error) {
-	encID, err := rq.params.requiredUUID("acs_encoder_id")
-	if err != nil {
+	if err := sandboxOnly(rq.ws); err != nil {
 		return nil, err
 	}
-	if sc, ok, err := rq.params.string("scenario"); err != nil {
+	p := rq.params
+	p.only("acs_encoder_id", "scenario")
+	encID := p.requiredUUID("acs_encoder_id")
+	p.oneOf("scenario", scenarioCredentialIsIssued, scenarioCredentialIsIssued)
+	if err := p.problems(); err != nil {
 		return nil, err
-	} else if ok && sc != scenarioCredentialIsIssued {
-		return nil, seam.InvalidInput("scenario %q is not %q", sc, scenarioCredentialIsIssued)
 	}
 	if err := s.encoding.SimulateNext(ctx, rq.ws.ID, encID, ""); err != nil {
 		return nil, fmt.Errorf("simulate success on encoder %s: %w", encID, err)
@@ -241,32 +217,34 @@ func (s *server) simulateSuccess(ctx context.Context, rq request) (result, error
 	return result{}, nil
 }
 
+// simulatableFailures are the error_code values of
+// next_credential_encode_will_fail by profile. Seam's request schema
+// (@seamapi/types 1.977.0) is a union: no card or an interrupted encode,
+// for which acs_credential_id does not apply, or uncategorized_error and
+// action_attempt_expired, which may name it.
+func simulatableFailures(p seam.Profile) (withoutCredential, withCredential []string) {
+	withoutCredential = []string{seam.ErrNoCredentialOnEncoder}
+	if p == seam.ProfileLatest {
+		withoutCredential = append(withoutCredential, seam.ErrEncodingInterrupted)
+	}
+	return withoutCredential, []string{seam.ErrUncategorized, seam.ErrActionAttemptExpired}
+}
+
 func (s *server) simulateFailure(ctx context.Context, rq request) (result, error) {
+	if err := sandboxOnly(rq.ws); err != nil {
+		return nil, err
+	}
 	p := rq.params
-	encID, err := p.requiredUUID("acs_encoder_id")
-	if err != nil {
+	p.only("acs_encoder_id", "error_code", "acs_credential_id")
+	encID := p.requiredUUID("acs_encoder_id")
+	without, with := simulatableFailures(rq.ws.Profile)
+	code := p.oneOf("error_code", seam.ErrNoCredentialOnEncoder, slices.Concat(without, with)...)
+	credID, credGiven := p.optionalUUID("acs_credential_id")
+	if credGiven && slices.Contains(without, code) {
+		p.invalid("acs_credential_id", "does not apply to error_code %s", code)
+	}
+	if err := p.problems(); err != nil {
 		return nil, err
-	}
-	code, ok, err := p.string("error_code")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		code = seam.ErrNoCredentialOnEncoder
-	}
-	credID, credGiven, err := p.optionalUUID("acs_credential_id")
-	if err != nil {
-		return nil, err
-	}
-	switch code {
-	case seam.ErrNoCredentialOnEncoder:
-		if credGiven {
-			return nil, seam.InvalidInput("acs_credential_id does not apply to error_code %s", code)
-		}
-	case seam.ErrUncategorized, seam.ErrActionAttemptExpired:
-	default:
-		return nil, seam.InvalidInput("error_code %q is not one of %s, %s, %s",
-			code, seam.ErrNoCredentialOnEncoder, seam.ErrUncategorized, seam.ErrActionAttemptExpired)
 	}
 	if credGiven {
 		// The credential only has to exist; the failure applies to the
@@ -307,11 +285,18 @@ func credentialOut(c *seam.Credential) *seam.Credential {
 	return &out
 }
 
-func attemptOut(a *seam.ActionAttempt) *seam.ActionAttempt {
-	if a == nil || a.Result == nil {
+// attemptOut is also where a workspace of an older profile sees the
+// error type its revision has (seam.Profile.ErrorType).
+func attemptOut(a *seam.ActionAttempt, p seam.Profile) *seam.ActionAttempt {
+	if a == nil {
 		return a
 	}
 	out := *a
-	out.Result = credentialOut(a.Result)
+	if a.Result != nil {
+		out.Result = credentialOut(a.Result)
+	}
+	if a.Error != nil && !p.Knows(a.Error.Type) {
+		out.Error = &seam.ActionAttemptErr{Type: p.ErrorType(a.Error.Type), Message: a.Error.Message}
+	}
 	return &out
 }

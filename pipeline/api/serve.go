@@ -129,7 +129,7 @@ func (s *server) serve(x *exchange, r *http.Request) {
 	x.workspace = ws.ID
 	p, err := readParams(x.w, r, s.maxBody)
 	if err != nil {
-		s.writeError(x, err)
+		s.writeError(x, seedRefusal(ws.Profile, err))
 		return
 	}
 	res, err := rt.handle(r.Context(), request{ws: ws, params: p})
@@ -139,6 +139,19 @@ func (s *server) serve(x *exchange, r *http.Request) {
 	}
 	res["ok"] = true
 	s.write(x, http.StatusOK, res)
+}
+
+// seedRefusal is err as a workspace of profile p sees it: the seeds know
+// a body that is not JSON only as invalid_input; the latest profile has
+// invalid_content_type for it.
+func seedRefusal(p seam.Profile, err error) error {
+	se, ok := errors.AsType[*seam.Error](err)
+	if !ok || se.Type != typeInvalidContentType || p == seam.ProfileLatest {
+		return err
+	}
+	seed := *se
+	seed.Type = "invalid_input"
+	return &seed
 }
 
 // refuse answers err to a request whose body was not read. It reads the
@@ -166,9 +179,10 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Type      string `json:"type"`
-	Message   string `json:"message"`
-	RequestID string `json:"request_id"`
+	Type             string                 `json:"type"`
+	Message          string                 `json:"message"`
+	RequestID        string                 `json:"request_id"`
+	ValidationErrors *seam.ValidationErrors `json:"validation_errors,omitempty"`
 }
 
 // writeError answers err: a *seam.Error as itself, anything else as a
@@ -185,7 +199,8 @@ func (s *server) writeError(x *exchange, err error) {
 		se = &seam.Error{Status: http.StatusInternalServerError, Type: "internal_error",
 			Message: "internal error; see the server log for request " + x.id}
 	}
-	s.write(x, se.Status, errorBody{Error: errorDetail{Type: se.Type, Message: se.Message, RequestID: x.id}})
+	s.write(x, se.Status, errorBody{Error: errorDetail{Type: se.Type, Message: se.Message, RequestID: x.id,
+		ValidationErrors: se.Validation}})
 }
 
 func (s *server) write(x *exchange, status int, body any) {
