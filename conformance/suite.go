@@ -190,13 +190,22 @@ func Plan(cfg *Config) ([]Group, error) {
 	return plan, nil
 }
 
-// scenarios are the run's scenarios: Config.Scenarios, or every bundled
-// one when it is nil.
+// scenarios are the run's scenarios (Config.Scenarios, or every bundled
+// one when it is nil) as the run's profile judges them
+// (scenario.ForProfile).
 func (c *Config) scenarios() ([]*scenario.Scenario, error) {
-	if c.Scenarios != nil {
-		return c.Scenarios, nil
+	scs := c.Scenarios
+	if scs == nil {
+		var err error
+		if scs, err = scenarios.All(); err != nil {
+			return nil, err
+		}
 	}
-	return scenarios.All()
+	out := make([]*scenario.Scenario, len(scs))
+	for i, sc := range scs {
+		out[i] = sc.ForProfile(c.Profile)
+	}
+	return out, nil
 }
 
 // checkedByRequests reports whether req is checked with requests of its

@@ -737,7 +737,7 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 	}
 	errNode, hasError := f["error"]
 	if hasError {
-		ef := l.fields(errNode, "expect.error", "type")
+		ef := l.fields(errNode, "expect.error", "type", "latest")
 		if t, ok := ef["type"]; ok {
 			if s, ok := l.str(t, "expect.error.type"); ok {
 				if !errorTypePattern.MatchString(s) {
@@ -747,6 +747,17 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 			}
 		} else if errNode.Kind == yaml.MappingNode {
 			l.addf(errNode, "expect.error needs a type")
+		}
+		if t, ok := ef["latest"]; ok {
+			if s, ok := l.str(t, "expect.error.latest"); ok {
+				if !errorTypePattern.MatchString(s) {
+					l.addf(t, "expect.error.latest %q must be a snake_case error type", s)
+				}
+				if s == x.ErrorType {
+					l.addf(t, "expect.error.latest %q is the same as type: leave it out", s)
+				}
+				x.LatestErrorType = s
+			}
 		}
 	}
 	if v, ok := f["card"]; ok {

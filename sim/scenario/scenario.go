@@ -223,8 +223,12 @@ type Expect struct {
 	// every encode, as the explorer's scenarios are.
 	Status string
 	// ErrorType is the attempt's error.type, or the API error's type when
-	// HTTPStatus is not 200.
+	// HTTPStatus is not 200, as the seed profiles (current, older) name it.
 	ErrorType string
+	// LatestErrorType, when set, is the error type under the latest
+	// profile, whose finer types name what the seeds call
+	// uncategorized_error (encoding_interrupted, …). Use ErrorTypeIn.
+	LatestErrorType string
 	// Card names the card whose UID must be the result's card_number
 	// (success only).
 	Card string
@@ -234,6 +238,15 @@ type Expect struct {
 	// Contents, when not nil, are further checks of what was written.
 	Contents *WrittenContents
 	Line     int
+}
+
+// ErrorTypeIn is the error type expected when the server serves the
+// named profile (docs/profiles.md).
+func (x Expect) ErrorTypeIn(profile string) string {
+	if profile == "latest" && x.LatestErrorType != "" {
+		return x.LatestErrorType
+	}
+	return x.ErrorType
 }
 
 // StatusAny is the expected status of an encode that may end either way.
@@ -319,6 +332,28 @@ func (s *Scenario) MovedTo(id string) *Scenario {
 		}
 	}
 	return &out
+}
+
+// ForProfile returns s as a run against a server serving the named
+// profile judges it: every expected error type is the one of that
+// profile (Expect.ErrorTypeIn), so that the judge reads ErrorType alone.
+// s itself is s's form for the seed profiles.
+func (s *Scenario) ForProfile(profile string) *Scenario {
+	out := *s
+	out.Encodes = slices.Clone(s.Encodes)
+	for i := range out.Encodes {
+		out.Encodes[i].Expect = out.Encodes[i].Expect.in(profile)
+	}
+	if r := s.Credential.Refused; r != nil {
+		x := r.in(profile)
+		out.Credential.Refused = &x
+	}
+	return &out
+}
+
+func (x Expect) in(profile string) Expect {
+	x.ErrorType, x.LatestErrorType = x.ErrorTypeIn(profile), ""
+	return x
 }
 
 // StepOn is the id of the encoder st acts on.
