@@ -18,7 +18,7 @@ all: build test
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
 	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools, PostgreSQL and Chromium (fails where it cannot)"
-	@echo "make certify         certified runs of both profiles: JUnit, JSON, certification YAML and HTML in reports/"
+	@echo "make certify         certified runs of every profile (current, older, latest): JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against every broken pipeline of conformance/mutant; the kill table in reports/kill-table.md"
 	@echo "make conformance-under-load  make conformance 20 times with 2 CPU burners beside it; stops at the first failure"
 	@echo "make realtime        the timeout scenarios at real time (time scale 1)"
@@ -63,11 +63,14 @@ conformance-under-load:
 		grep '^re-run' $(REPORTS)/under-load.log | sed 's/^/    /'; \
 	done; echo "$(FLAKE_RUNS) runs under load with $(FLAKE_BURNERS) CPU burners: 0 failures"
 
-## certify: certified runs of both profiles; JUnit, Ginkgo JSON and the
-## certification report (YAML, HTML) in reports/current and reports/older.
+## certify: certified runs of every profile (the two seed revisions and
+## latest, Seam's published types); JUnit, Ginkgo JSON and the
+## certification report (YAML, HTML) in reports/current, reports/older and
+## reports/latest.
 certify:
 	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile current --report-dir $(REPORTS)/current
 	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile older --report-dir $(REPORTS)/older
+	$(GO) run ./cmd/encoder-conformance run --certified --procs 2 --profile latest --report-dir $(REPORTS)/latest
 
 ## realtime: the scenarios whose outcome is a timeout, at real time (time
 ## scale 1) instead of the suite's compressed scale: the same outcomes, in

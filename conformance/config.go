@@ -12,6 +12,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -38,7 +39,9 @@ type Config struct {
 	// Target starts the system under test. Default: InProcess().
 	Target Target
 	// Lab holds the workspaces, keys, systems and users the suite uses;
-	// the target must serve the same lab. Default: fixtures.Bundled().
+	// the target must serve the same lab, each workspace the revision of
+	// Seam's API the run certifies (Profile). Default: fixtures.Bundled()
+	// with every workspace served Profile.
 	Lab *fixtures.Lab
 	// AttemptDeadline is the target's action-attempt deadline at real
 	// time; the suite waits that long (scaled) plus a margin for a
@@ -60,7 +63,8 @@ type Config struct {
 	// checked: a spec skipped, pending, focused or filtered out.
 	Certified bool
 	// Profile is the spec revision to certify against: "current" (the
-	// newer seed) or "older". Default: current.
+	// newer seed), "older" (the older seed) or "latest" (Seam's published
+	// types, seam.LatestTypesVersion). Default: current.
 	Profile string
 	// Registry holds the requirements. Default: Requirements(), the
 	// bundled conformance/requirements.yaml.
@@ -96,6 +100,9 @@ type Config struct {
 
 	// ahead plays scenarios ahead of their containers (Concurrency).
 	ahead *aheadPool
+	// defaultLab is the profile Lab was made for when the suite made it
+	// (the bundled lab), "" when the caller gave Lab.
+	defaultLab string
 }
 
 // NoStallReruns as Config.StallReruns never runs a scenario again.
@@ -121,9 +128,6 @@ func (c *Config) setDefaults() {
 	if c.Target == nil {
 		c.Target = InProcess()
 	}
-	if c.Lab == nil {
-		c.Lab = fixtures.Bundled()
-	}
 	if c.AttemptDeadline == 0 {
 		c.AttemptDeadline = 30 * time.Second
 	}
@@ -132,6 +136,14 @@ func (c *Config) setDefaults() {
 	}
 	if c.Profile == "" {
 		c.Profile = "current"
+	}
+	if c.Lab == nil || (c.defaultLab != "" && c.defaultLab != c.Profile) {
+		// The default lab follows Profile, also when Profile is set
+		// after NewConfig.
+		c.Lab, c.defaultLab = fixtures.Bundled(), c.Profile
+		if p, err := seam.ParseProfile(c.Profile); err == nil {
+			c.Lab = c.Lab.WithProfile(p)
+		}
 	}
 	if c.Registry == nil {
 		c.Registry = Requirements()
@@ -161,7 +173,10 @@ type Env struct {
 	// time scale applies, which the system must use.
 	AttemptDeadline time.Duration
 	Lab             *fixtures.Lab
-	Logger          *slog.Logger
+	// Profile is the revision of Seam's API the run certifies
+	// (Config.Profile); Lab's workspaces are served it.
+	Profile string
+	Logger  *slog.Logger
 }
 
 // System is a running system under test.

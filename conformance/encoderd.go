@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -154,6 +155,11 @@ func (p *encoderdProcess) start(ctx context.Context, addr string) error {
 		"--scale", fmt.Sprint(float64(p.env.TimeScale)),
 		"--deadline", p.env.AttemptDeadline.String(),
 	}, p.target.args...)
+	if p.env.Profile == string(seam.ProfileLatest) {
+		// The seed profiles are what encoderd serves a lab that names
+		// none, and what servers older than profiles serve.
+		args = append(args, "--profile", p.env.Profile)
+	}
 	logs, err := os.OpenFile(filepath.Join(p.env.TempDir, "encoderd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("encoderd target: %w", err)

@@ -478,7 +478,7 @@ func startTarget(ctx context.Context, cfg *Config, linkDir, tmp string, ws *fixt
 		linkDir = d
 	}
 	sut, err := cfg.Target.Start(ctx, Env{LinkDir: linkDir, TempDir: tmp, TimeScale: cfg.TimeScale,
-		AttemptDeadline: cfg.AttemptDeadline, Lab: cfg.Lab, Logger: cfg.Logger})
+		AttemptDeadline: cfg.AttemptDeadline, Lab: cfg.Lab, Profile: cfg.Profile, Logger: cfg.Logger})
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the system under test: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 )
 
 //go:embed requirements.yaml
@@ -89,8 +91,9 @@ var (
 	statuses       = []string{"pending", "success", "error"}
 	issueEffects   = []string{"is-issued", "issued-at", "card-number", "waiting-warning-removed",
 		"visionline-card-id", "vostio-key-id", "unchanged-on-error", "stored", "waiting-before", "card-contents"}
-	errorTypes = []string{"uncategorized_error", "action_attempt_expired", "no_credential_on_encoder",
-		"incompatible_card_format", "credential_cannot_be_reissued"}
+	// errorTypes are the encode error types of every profile: the
+	// latest one's are the seeds' five and five more.
+	errorTypes = seam.ProfileLatest.EncodeErrorTypes()
 )
 
 var idPattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9_.]+)+$`)

@@ -2,9 +2,11 @@ package conformance
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/scenarios"
 )
 
@@ -13,9 +15,41 @@ func TestRegistryIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"current", "older"} {
+	for _, p := range []string{"current", "older", "latest"} {
 		if r.Profile(p) == nil {
-			t.Errorf("the registry lacks profile %q: both seed revisions are profiles", p)
+			t.Errorf("the registry lacks profile %q: both seed revisions and Seam's published types are profiles", p)
+		}
+	}
+}
+
+// TestLatestProfileNamesThePinnedTypes: the latest profile's requirements
+// come from one release of @seamapi/types, the one the SDK check
+// installs (.ci/sdk/package.json) and the server follows.
+func TestLatestProfileNamesThePinnedTypes(t *testing.T) {
+	latest := Requirements().Profile("latest")
+	if latest == nil {
+		t.Fatal("no latest profile")
+	}
+	want := "@seamapi/types@" + seam.LatestTypesVersion
+	if latest.Seed != want {
+		t.Errorf("latest profile's seed is %q, want %q (seam.LatestTypesVersion)", latest.Seed, want)
+	}
+	b, err := os.ReadFile("../.ci/sdk/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	if v := pkg.Dependencies["@seamapi/types"]; v != seam.LatestTypesVersion {
+		t.Errorf(".ci/sdk/package.json pins @seamapi/types %q, the latest profile follows %s", v, seam.LatestTypesVersion)
+	}
+	for _, req := range Requirements().For("latest") {
+		if strings.HasPrefix(req.ID, "LATEST-") && req.Source.Doc != want && !strings.HasPrefix(req.Source.Doc, "@seamapi/http@") && req.Source.Doc != "api.md" {
+			t.Errorf("%s comes from %q: a LATEST-* requirement comes from the pinned types (%s), the SDK or docs/api.md", req.ID, req.Source.Doc, want)
 		}
 	}
 }
@@ -58,7 +92,7 @@ requirements:
 // profile, every requirement it demands is checked by at least one spec
 // of the default suite.
 func TestEveryRequirementHasASpec(t *testing.T) {
-	for _, profile := range []string{"current", "older"} {
+	for _, profile := range []string{"current", "older", "latest"} {
 		cfg := NewConfig()
 		cfg.Profile = profile
 		plan, err := Plan(&cfg)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -104,6 +105,7 @@ func CheckScenarios(cfg *Config) error {
 		}
 		byName[sc.Name] = sc.File
 	}
+	problems = append(problems, labProfileProblems(cfg)...)
 	if cfg.Hardware == nil {
 		// On hardware such scenarios are left out (hardwareFilter).
 		problems = append(problems, systemStepsProblems(cfg.Target, scs)...)
@@ -112,6 +114,22 @@ func CheckScenarios(cfg *Config) error {
 		return &SetupError{Problems: problems}
 	}
 	return nil
+}
+
+// labProfileProblems names each workspace of the lab that is served
+// another revision of Seam's API than the run certifies: its answers would
+// be judged by the wrong page. The two seed revisions share one wire
+// form, so only latest against a seed profile is a mismatch.
+func labProfileProblems(cfg *Config) []string {
+	runLatest := cfg.Profile == string(seam.ProfileLatest)
+	var problems []string
+	for _, ws := range cfg.Lab.Workspaces {
+		if (ws.Profile == seam.ProfileLatest) != runLatest {
+			problems = append(problems, fmt.Sprintf("the lab serves workspace %s profile %s, but the run certifies profile %s: set the workspace's profile: in the lab file to %s, or run --profile %s",
+				ws.ID, ws.Profile, cfg.Profile, cfg.Profile, ws.Profile))
+		}
+	}
+	return problems
 }
 
 // checkPorts checks Hardware.Ports: each name an encoder of the lab,

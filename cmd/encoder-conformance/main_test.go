@@ -58,7 +58,7 @@ func runBin(t testing.TB, dir string, args ...string) (stdout, stderr string, co
 }
 
 func TestRequirements(t *testing.T) {
-	for _, profile := range []string{"current", "older"} {
+	for _, profile := range []string{"current", "older", "latest"} {
 		out, errOut, code := runBin(t, t.TempDir(), "requirements", "--profile", profile)
 		if code != exitOK {
 			t.Fatalf("%s: exit %d, stderr:\n%s\nstdout:\n%s", profile, code, errOut, out)

@@ -50,7 +50,8 @@ What to run:
                                *.yml file directly in a directory
   --bundled                    with --scenarios: run the bundled set too (alone:
                                the bundled set, the default)
-  --profile current|older      spec revision to certify against (default current)
+  --profile current|older|latest  spec revision to certify against: a seed
+                               revision, or Seam's published types (default current)
   --label-filter EXPR          Ginkgo label filter, e.g. 'api || scenario:first-issue'
   --focus REGEXP               only specs whose text matches
   --shard I/N                  only the I-th of N equal parts of the suite (1-based),

@@ -39,6 +39,7 @@ import (
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/internal/cli"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
 	"github.com/encoderlab/encoderlab/timescale"
@@ -62,8 +63,11 @@ const usage = `Usage: encoderd [flags]
 
 Serve a Seam-compatible encoding API and drive the lab's encoders over
 their serial ports. The lab (workspaces, test-only API keys, ACS systems,
-encoders) is the bundled one unless --lab names another file; an encoder
-port written "{links}/NAME" is looked up in the --links directory, where
+encoders) is the bundled one unless --lab names another file. Each
+workspace is served the revision of Seam's API its lab entry names
+(profile: current, the default, or older: the two revisions of the
+"Encode a Credential" page; latest: Seam's published types), or the one
+--profile names for all. An encoder port written "{links}/NAME" is looked up in the --links directory, where
 "encodersim run" publishes its virtual encoders.
 
 Every encode attempt ends by its deadline (--deadline, 30s by default),
@@ -96,6 +100,7 @@ Examples:
 type options struct {
 	cfg      server.Config
 	labPath  string
+	profile  seam.Profile // "" serves each workspace the profile the lab gives it
 	logLevel slog.Level
 	grace    time.Duration // 0: the scaled attempt deadline and a second
 	pprof    string        // debug listener address; "" for none
@@ -122,6 +127,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	fs.DurationVar(&lease, "lease-ttl", 0, "with --shared, how long an encoder's lease lasts unrenewed (`D`, real time; default 5s scaled, at least 1s)")
 	fs.StringVar(&o.labPath, "lab", "", "lab `FILE` (workspaces, keys, systems, encoders); default: the bundled fixtures/lab.yaml")
 	fs.StringVar(&o.cfg.LinkDir, "links", server.DefaultLinkDir(), "`DIR` that replaces {links} in encoder ports; by default your own $XDG_RUNTIME_DIR/encoderlab, or $TMPDIR/encoderlab-<uid> without XDG_RUNTIME_DIR (a DIR or link another user owns or may write is refused)")
+	profile := fs.String("profile", "", "serve every workspace of the lab Seam's API as `P` describes it (current, older or latest) instead of the profile the lab gives each")
 	scale := fs.Float64("scale", 1, "time scale `F` for protocol timeouts and the attempt deadline (0.01 runs 100 times faster; must match encodersim's)")
 	fs.DurationVar(&o.cfg.AttemptDeadline, "deadline", attempt.DefaultDeadline, "attempt deadline `D`, in real time before --scale applies")
 	fs.DurationVar(&o.grace, "shutdown-grace", 0, "on SIGINT/SIGTERM, wait at most `D` (real time) for attempts in flight; default: the scaled attempt deadline and a second")
@@ -149,6 +155,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (options, int, bool) {
 	}
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q (encoderd takes flags only; see --help)", fs.Arg(0))
+	}
+	if *profile != "" {
+		p, err := seam.ParseProfile(*profile)
+		if err != nil {
+			return bad("--profile %q: want current, older or latest", *profile)
+		}
+		o.profile = p
 	}
 	o.cfg.Scale = timescale.Scale(*scale)
 	if err := o.cfg.Scale.Validate(); err != nil || *scale == 0 {
@@ -193,6 +206,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "encoderd: %v\n", err)
 			return exitFail
 		}
+	}
+	if o.profile != "" {
+		lab = lab.WithProfile(o.profile)
 	}
 	o.cfg.Lab = lab
 	o.cfg.Logger = log
