@@ -164,6 +164,8 @@ func checkAPI(ctx context.Context, req Requirement, f *apiFixture) []string {
 		return expectError(r, 400, "invalid_input")
 	case "validity":
 		return invalidValidity(ctx, f)
+	case "request":
+		return checkRequest(ctx, req, f)
 	case "convention":
 		var problems []string
 		for _, r := range f.kept() {

@@ -18,6 +18,7 @@ import (
 // docs/targets.md), one spec at a time: ginkgo --procs=1.
 // ENCODERLAB_API_KEY overrides the lab's API key for that server.
 // ENCODERLAB_ARTIFACTS=DIR writes a failed scenario's trace and timeline there.
+// ENCODERLAB_PROFILE=latest certifies the latest profile instead of current.
 var cfg = suiteConfig()
 
 func suiteConfig() conformance.Config {
@@ -29,6 +30,11 @@ func suiteConfig() conformance.Config {
 	// ENCODERLAB_ARTIFACTS=DIR keeps each failed scenario's line trace
 	// and timeline page there (make conformance sets it).
 	c.ArtifactDir = os.Getenv("ENCODERLAB_ARTIFACTS")
+	// ENCODERLAB_PROFILE=<profile> certifies another profile than
+	// current (the mutants of the latest profile's promises set it).
+	if p := os.Getenv("ENCODERLAB_PROFILE"); p != "" {
+		c.Profile = p
+	}
 	// ENCODERLAB_MUTANT=<name> runs it against a deliberately broken
 	// pipeline (conformance/mutant); the mutants' kill test sets it.
 	if name := os.Getenv(mutant.EnvVar); name != "" {

@@ -50,7 +50,7 @@ type Check struct {
 	Param     string   `yaml:"param,omitempty"`      // param-required, param-type, unknown-id
 	Type      string   `yaml:"type,omitempty"`       // param-type
 	ErrorType string   `yaml:"error_type,omitempty"` // unknown-id, outcome
-	Rule      string   `yaml:"rule,omitempty"`       // convention, lifecycle
+	Rule      string   `yaml:"rule,omitempty"`       // convention, lifecycle, invariant, request
 	Path      string   `yaml:"path,omitempty"`       // field
 	Format    string   `yaml:"format,omitempty"`     // field
 	Presence  string   `yaml:"presence,omitempty"`   // field
@@ -78,7 +78,7 @@ type Registry struct {
 // The values each check parameter may take.
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
-		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant"}
+		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant", "request"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}
@@ -237,6 +237,8 @@ func (r *Registry) validate() error {
 			oneOf(req, "issue effect", c.Effect, issueEffects)
 		case "invariant":
 			oneOf(req, "invariant rule", c.Rule, invariantRules)
+		case "request":
+			oneOf(req, "request rule", c.Rule, requestRules)
 		}
 	}
 	if len(problems) > 0 {

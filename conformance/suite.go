@@ -212,7 +212,7 @@ func (c *Config) scenarios() ([]*scenario.Scenario, error) {
 // own in the API container.
 func checkedByRequests(req Requirement) bool {
 	switch req.Check.Kind {
-	case "auth", "param-required", "param-type", "validity":
+	case "auth", "param-required", "param-type", "validity", "request":
 		return true
 	case "convention":
 		return req.Check.Rule != "get-and-post"

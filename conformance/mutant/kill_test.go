@@ -163,6 +163,9 @@ func (s suiteRunner) run(t *testing.T, m mutant.Mutant) outcome {
 	cmd := exec.CommandContext(ctx, s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Env = append(os.Environ(), mutant.EnvVar+"="+m.Name, "ENCODERLAB_TIME_SCALE=0.05")
+	if m.Profile != "" {
+		cmd.Env = append(cmd.Env, "ENCODERLAB_PROFILE="+m.Profile)
+	}
 	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -241,6 +244,9 @@ func killTable(control outcome, outcomes []outcome, took time.Duration) string {
 		name := o.mutant.Name
 		if o.mutant.Labels != "" && o.mutant.Labels != defaultLabels {
 			name += fmt.Sprintf(" (specs: `%s`)", o.mutant.Labels)
+		}
+		if o.mutant.Profile != "" {
+			name += fmt.Sprintf(" (profile %s)", o.mutant.Profile)
 		}
 		cell := strings.NewReplacer("|", `\|`).Replace
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(name), cell(o.mutant.Breaks), cell(caught))

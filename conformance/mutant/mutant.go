@@ -21,6 +21,10 @@ type Mutant struct {
 	// every scenario wait out its deadline. The filter must still select
 	// the specs that catch the mutant.
 	Labels string
+	// Profile, when set, is the profile the kill test runs the suite
+	// with (ENCODERLAB_PROFILE) instead of current: for a mutant that
+	// breaks a promise only that profile makes.
+	Profile string
 }
 
 // EnvVar names the environment variable that selects a mutant for the

@@ -21,7 +21,7 @@ const (
 
 // mutants builds All. Each breaks one promise, on the wire.
 func mutants() []Mutant {
-	return []Mutant{
+	return append([]Mutant{
 		// The action attempt.
 		{Name: "error-type-swapped", Breaks: "an empty reader ends no_credential_on_encoder ↔ a foreign card ends incompatible_card_format: the two error types are swapped",
 			Target: onAttempts(func(a map[string]any) {
@@ -214,7 +214,59 @@ func mutants() []Mutant {
 					c["issued_at"] = nil
 				}
 			})},
+	}, latestMutants()...)
+}
+
+// latestMutants break promises only the latest profile makes; the kill
+// test runs the suite with that profile against them.
+func latestMutants() []Mutant {
+	ms := []Mutant{
+		{Name: "latest-types-downgraded", Breaks: "a latest workspace sees the seeds' five error types only: a card pulled mid-write, a silent encoder and a missing port are all uncategorized_error",
+			Target: onAttempts(func(a map[string]any) {
+				if e, _ := a["error"].(map[string]any); e != nil {
+					switch e["type"] {
+					case "encoding_interrupted", "encoder_not_online", "encoder_communication_timeout", "bridge_disconnected", "credential_deleted":
+						e["type"] = "uncategorized_error"
+					}
+				}
+			})},
+		{Name: "validation-errors-dropped", Breaks: "invalid_input answers carry no validation_errors",
+			Target: onResponse(func(x *exchange) {
+				if e, _ := x.Doc["error"].(map[string]any); e != nil {
+					delete(e, "validation_errors")
+				}
+			})},
+		{Name: "content-type-ignored", Breaks: "a body declared as plain text is read as JSON instead of refused invalid_content_type",
+			Target: proxied(func(env) rewrite {
+				return rewrite{request: func(h http.Header) {
+					if ct := h.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+						h.Set("Content-Type", "application/json")
+					}
+				}}
+			})},
+		{Name: "simulate-outside-sandbox", Breaks: "the simulate routes answer ok in a workspace that is not a sandbox",
+			Target: onResponse(func(x *exchange) {
+				if e, _ := x.Doc["error"].(map[string]any); strings.Contains(x.Path, "/simulate/") && e["type"] == "sandbox_only" {
+					x.Status, x.Doc = http.StatusOK, map[string]any{"ok": true}
+				}
+			})},
+		{Name: "simulate-body-lenient", Breaks: "the simulate routes drop keys their request schema forbids instead of refusing the body",
+			Target: proxied(func(env) rewrite {
+				return rewrite{body: func(path string, doc map[string]any) {
+					if strings.Contains(path, "/simulate/") {
+						for k := range doc {
+							if k != "acs_encoder_id" && k != "error_code" && k != "acs_credential_id" && k != "scenario" {
+								delete(doc, k)
+							}
+						}
+					}
+				}}
+			})},
 	}
+	for i := range ms {
+		ms[i].Profile = "latest"
+	}
+	return ms
 }
 
 // onResponse is a stateless mutant rewriting answers.

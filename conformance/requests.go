@@ -1,0 +1,213 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/encoderlab/encoderlab/fixtures"
+)
+
+// requestRules are the rules of check kind "request": promises of the
+// published types and the SDK about single requests, each checked by
+// requests of its own in the API container.
+var requestRules = []string{"validation-errors", "invalid-content-type", "sandbox-only", "simulate-body"}
+
+// checkRequest makes the requests a "request" requirement is about and
+// returns every problem with the answers.
+func checkRequest(ctx context.Context, req Requirement, f *apiFixture) []string {
+	key := newClient(f.url, f.cfg.apiKey(f.ws), "")
+	switch req.Check.Rule {
+	case "validation-errors":
+		return validationErrors(ctx, f, key)
+	case "invalid-content-type":
+		return invalidContentType(ctx, f, key)
+	case "sandbox-only":
+		return sandboxOnly(ctx, f)
+	case "simulate-body":
+		return simulateBody(ctx, f, key)
+	}
+	return []string{fmt.Sprintf("request rule %q has no check", req.Check.Rule)}
+}
+
+// validationErrors sends an encode whose two parameters are both of the
+// wrong type: the refusal must name each in validation_errors, in the
+// form the SDK reads (@seamapi/http ApiError.validation_errors:
+// {param: {_errors: [message, …]}}).
+func validationErrors(ctx context.Context, f *apiFixture, key *client) []string {
+	r, err := key.post(ctx, "/acs/encoders/encode_credential", map[string]any{"acs_encoder_id": 12345, "acs_credential_id": true})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	f.keep(r)
+	if msg := apiError(r, http.StatusBadRequest, "invalid_input"); msg != "" {
+		return []string{msg}
+	}
+	var body struct {
+		Error struct {
+			ValidationErrors map[string]json.RawMessage `json:"validation_errors"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		return []string{fmt.Sprintf("%s: %v", r, err)}
+	}
+	if body.Error.ValidationErrors == nil {
+		return []string{fmt.Sprintf("%s: the refusal carries no error.validation_errors object", r)}
+	}
+	var problems []string
+	for _, param := range []string{"acs_encoder_id", "acs_credential_id"} {
+		raw, ok := body.Error.ValidationErrors[param]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: validation_errors does not name %s, one of the two parameters of the wrong type", r, param))
+			continue
+		}
+		var entry struct {
+			Errors []string `json:"_errors"`
+		}
+		if err := json.Unmarshal(raw, &entry); err != nil || len(entry.Errors) == 0 || slices.Contains(entry.Errors, "") {
+			problems = append(problems, fmt.Sprintf("%s: validation_errors.%s is %s; want {\"_errors\": [a message, …]}", r, param, raw))
+		}
+	}
+	return problems
+}
+
+// invalidContentType sends a well-formed encode body declared as plain
+// text.
+func invalidContentType(ctx context.Context, f *apiFixture, key *client) []string {
+	b, _ := json.Marshal(map[string]any{"acs_credential_id": f.credentialID, "acs_encoder_id": f.encoderID})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, key.base+"/acs/encoders/encode_credential", strings.NewReader(string(b)))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	req.Header.Set("Content-Type", "text/plain")
+	r, err := key.do(req, "/acs/encoders/encode_credential")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	f.keep(r)
+	if msg := apiError(r, http.StatusBadRequest, "invalid_content_type"); msg != "" {
+		return []string{msg + " (the body was sent as text/plain)"}
+	}
+	return nil
+}
+
+// sandboxOnly calls both simulate routes from a workspace the lab does
+// not mark as a sandbox: each must be refused, whatever it names.
+func sandboxOnly(ctx context.Context, f *apiFixture) []string {
+	var ws *fixtures.Workspace
+	for _, w := range f.cfg.Lab.Workspaces {
+		if !w.Sandbox {
+			ws = w
+			break
+		}
+	}
+	if ws == nil {
+		return []string{"the lab has no workspace that is not a sandbox (sandbox: false), so the refusal of the simulate routes outside one cannot be checked; add one to the lab"}
+	}
+	cl := newClient(f.url, f.cfg.apiKey(ws), "")
+	encoderID := f.encoderID
+	if len(ws.Encoders) > 0 {
+		encoderID = fixtures.EncoderID(ws.ID, ws.Encoders[0].DisplayName)
+	}
+	var problems []string
+	for _, route := range []string{"next_credential_encode_will_succeed", "next_credential_encode_will_fail"} {
+		r, err := cl.post(ctx, "/acs/encoders/simulate/"+route, map[string]any{"acs_encoder_id": encoderID})
+		if err != nil {
+			return append(problems, err.Error())
+		}
+		f.keep(r)
+		if r.Status < 400 || r.Status >= 500 {
+			problems = append(problems, fmt.Sprintf("%s: workspace %s is not a sandbox; want the simulate route refused with a 4xx error", r, ws.ID))
+		} else if msg := apiError(r, r.Status, ""); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	return problems
+}
+
+// simulateBody holds next_credential_encode_will_fail to its request
+// schema (additionalProperties: false; error_code encoding_interrupted
+// only without acs_credential_id), then checks that the simulation it
+// accepts is the one the next encode ends with.
+func simulateBody(ctx context.Context, f *apiFixture, key *client) []string {
+	const path = "/acs/encoders/simulate/next_credential_encode_will_fail"
+	var problems []string
+	refused := []map[string]any{
+		{"acs_encoder_id": f.encoderID, "error_code": "no_credential_on_encoder", "card_colour": "red"},
+		{"acs_encoder_id": f.encoderID, "error_code": "encoding_interrupted", "acs_credential_id": f.credentialID},
+		{"acs_encoder_id": f.encoderID, "error_code": "card_on_fire"},
+	}
+	for _, b := range refused {
+		r, err := key.post(ctx, path, b)
+		if err != nil {
+			return append(problems, err.Error())
+		}
+		f.keep(r)
+		if msg := apiError(r, http.StatusBadRequest, "invalid_input"); msg != "" {
+			problems = append(problems, msg+" (the body breaks the route's request schema)")
+		}
+	}
+	r, err := key.post(ctx, "/acs/encoders/simulate/next_credential_encode_will_succeed", map[string]any{"acs_encoder_id": f.encoderID, "scenario": "credential_is_issued", "extra": 1})
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	f.keep(r)
+	if msg := apiError(r, http.StatusBadRequest, "invalid_input"); msg != "" {
+		problems = append(problems, msg+" (an unknown key in next_credential_encode_will_succeed)")
+	}
+	r, err = key.post(ctx, path, map[string]any{"acs_encoder_id": f.encoderID, "error_code": "encoding_interrupted"})
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	f.keep(r)
+	if r.Status != http.StatusOK {
+		return append(problems, fmt.Sprintf("%s: want HTTP 200: the schema allows error_code encoding_interrupted", r))
+	}
+	a, msg := encodeToEnd(ctx, f, key)
+	switch {
+	case msg != "":
+		problems = append(problems, msg)
+	case a["status"] != "error" || errorType(a) != "encoding_interrupted":
+		problems = append(problems, fmt.Sprintf("after next_credential_encode_will_fail with encoding_interrupted, the next encode ended %v %s; want error encoding_interrupted", a["status"], errorType(a)))
+	}
+	return problems
+}
+
+// encodeToEnd encodes the fixture's credential and follows the attempt
+// to its end, for at most the attempt deadline and a margin.
+func encodeToEnd(ctx context.Context, f *apiFixture, key *client) (map[string]any, string) {
+	r, err := key.post(ctx, "/acs/encoders/encode_credential", map[string]any{"acs_credential_id": f.credentialID, "acs_encoder_id": f.encoderID})
+	if err != nil {
+		return nil, err.Error()
+	}
+	f.keep(r)
+	a, err := attemptOf(r)
+	if err != nil {
+		return nil, err.Error()
+	}
+	id, _ := a["action_attempt_id"].(string)
+	giveUp := time.Now().Add(f.cfg.TimeScale.Of(f.cfg.AttemptDeadline) + 5*time.Second)
+	for a["status"] == "pending" {
+		if time.Now().After(giveUp) {
+			return nil, fmt.Sprintf("attempt %s still pending after its deadline", id)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err().Error()
+		case <-time.After(PollInterval(f.cfg.TimeScale)):
+		}
+		res, err := getAttempt(ctx, key, id, false)
+		if err != nil {
+			return nil, err.Error()
+		}
+		f.keep(res)
+		if a, err = attemptOf(res); err != nil {
+			return nil, err.Error()
+		}
+	}
+	return a, ""
+}
