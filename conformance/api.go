@@ -56,7 +56,7 @@ func setUpAPI(ctx SpecContext, cfg *Config) *apiFixture {
 	}
 	f := &apiFixture{url: api.base, cfg: cfg, ws: ws}
 	enc := ws.Encoders[0]
-	if f.encoderID, err = findEncoder(ctx, api, enc.DisplayName); err != nil {
+	if f.encoderID, err = findEncoder(ctx, api, ws, enc.DisplayName); err != nil {
 		Fail(err.Error())
 	}
 	sys := ws.System(enc.System)
@@ -348,7 +348,7 @@ func crossWorkspaceIDs(ctx context.Context, f *apiFixture, encode func(*client, 
 	}
 	calls := []call{{"the other workspace's credential", theirCredential, f.encoderID, []string{"acs_credential_not_found"}}}
 	if len(other.Encoders) > 0 {
-		theirEncoder, err := findEncoder(ctx, them, other.Encoders[0].DisplayName)
+		theirEncoder, err := findEncoder(ctx, them, other, other.Encoders[0].DisplayName)
 		if err != nil {
 			return []string{fmt.Sprintf("workspace %s: %v", other.Name, err)}
 		}

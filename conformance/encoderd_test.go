@@ -113,7 +113,7 @@ func TestEncoderdTargetKillAndFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := newClient(sut.URL(), ws.APIKeys[0], "")
-	encoderID, err := findEncoder(ctx, api, "front-desk-1")
+	encoderID, err := findEncoder(ctx, api, ws, "front-desk-1")
 	if err != nil {
 		t.Fatal(err)
 	}

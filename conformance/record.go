@@ -297,7 +297,7 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 	encoderIDs := map[string]string{}
 	for _, e := range sc.AllEncoders() {
 		step("finding encoder " + e.ID + " with /acs/encoders/list")
-		if encoderIDs[e.ID], err = findEncoder(ctx, api, e.ID); err != nil {
+		if encoderIDs[e.ID], err = findEncoder(ctx, api, rec.ws, e.ID); err != nil {
 			return rec, fmt.Errorf("scenario %s: %w", sc.File, err)
 		}
 	}

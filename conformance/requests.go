@@ -159,6 +159,11 @@ func simulateBody(ctx context.Context, f *apiFixture, key *client) []string {
 	if msg := apiError(r, http.StatusBadRequest, "invalid_input"); msg != "" {
 		problems = append(problems, msg+" (an unknown key in next_credential_encode_will_succeed)")
 	}
+	// The armed outcome goes to the encoder's next encode: every attempt
+	// the other checks made there must have ended first.
+	if msg := settleAttempts(ctx, f, key); msg != "" {
+		return append(problems, msg)
+	}
 	r, err = key.post(ctx, path, map[string]any{"acs_encoder_id": f.encoderID, "error_code": "encoding_interrupted"})
 	if err != nil {
 		return append(problems, err.Error())
@@ -177,6 +182,24 @@ func simulateBody(ctx context.Context, f *apiFixture, key *client) []string {
 	return problems
 }
 
+// settleAttempts follows every attempt the fixture's requests made to
+// its end.
+func settleAttempts(ctx context.Context, f *apiFixture, key *client) string {
+	for _, r := range f.kept() {
+		if r.Status != http.StatusOK || !strings.HasSuffix(r.Path, "/encode_credential") {
+			continue
+		}
+		a, err := attemptOf(r)
+		if err != nil {
+			continue
+		}
+		if _, msg := followToEnd(ctx, f, key, a); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
 // encodeToEnd encodes the fixture's credential and follows the attempt
 // to its end, for at most the attempt deadline and a margin.
 func encodeToEnd(ctx context.Context, f *apiFixture, key *client) (map[string]any, string) {
@@ -189,6 +212,12 @@ func encodeToEnd(ctx context.Context, f *apiFixture, key *client) (map[string]an
 	if err != nil {
 		return nil, err.Error()
 	}
+	return followToEnd(ctx, f, key, a)
+}
+
+// followToEnd polls attempt a until it is terminal, for at most the attempt
+// deadline and a margin.
+func followToEnd(ctx context.Context, f *apiFixture, key *client, a map[string]any) (map[string]any, string) {
 	id, _ := a["action_attempt_id"].(string)
 	giveUp := time.Now().Add(f.cfg.TimeScale.Of(f.cfg.AttemptDeadline) + 5*time.Second)
 	for a["status"] == "pending" {
@@ -204,7 +233,6 @@ func encodeToEnd(ctx context.Context, f *apiFixture, key *client) (map[string]an
 		if err != nil {
 			return nil, err.Error()
 		}
-		f.keep(res)
 		if a, err = attemptOf(res); err != nil {
 			return nil, err.Error()
 		}

@@ -255,9 +255,14 @@ func lookUp(lab *fixtures.Lab, sc *scenario.Scenario) (*fixtures.Workspace, *fix
 }
 
 // findEncoder returns the acs_encoder_id /acs/encoders/list gives the
-// encoder with display_name name.
-func findEncoder(ctx context.Context, api *client, name string) (string, error) {
-	res, err := api.get(ctx, "/acs/encoders/list", nil)
+// encoder with display_name name in workspace ws. It lists the encoders
+// of ws's systems: the published request schema needs a filter.
+func findEncoder(ctx context.Context, api *client, ws *fixtures.Workspace, name string) (string, error) {
+	systems := []string{}
+	for _, sys := range ws.Systems {
+		systems = append(systems, sys.ID)
+	}
+	res, err := api.post(ctx, "/acs/encoders/list", map[string]any{"acs_system_ids": systems})
 	if err != nil {
 		return "", err
 	}

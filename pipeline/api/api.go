@@ -60,6 +60,7 @@ type server struct {
 	encoders Encoders
 	log      *slog.Logger
 	now      func() time.Time
+	started  time.Time // the created_at of the lab's systems and users
 	maxBody  int64
 	tokens   []token
 	routes   map[string]route
@@ -88,6 +89,7 @@ func New(d Deps) http.Handler {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.started = time.Now()
 	s.tokens = tokensOf(s.lab)
 	s.routes = s.routeTable()
 	return s

@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/credential"
@@ -50,8 +50,11 @@ func (s *server) listEncoders(_ context.Context, rq request) (result, error) {
 	systemID, oneSystem := p.optionalUUID("acs_system_id")
 	systemIDs := p.uuidList("acs_system_ids")
 	encoderIDs := p.uuidList("acs_encoder_ids")
-	limit, limited := p.positiveInt("limit")
-	cursor, paged := p.string("page_cursor")
+	pg := p.page()
+	if rq.ws.Profile == seam.ProfileLatest && !oneSystem && systemIDs == nil && encoderIDs == nil {
+		// The published request schema is a oneOf of the three filters.
+		p.invalidWhole("give one of acs_system_id, acs_system_ids or acs_encoder_ids")
+	}
 	if err := p.problems(); err != nil {
 		return nil, err
 	}
@@ -65,38 +68,12 @@ func (s *server) listEncoders(_ context.Context, rq request) (result, error) {
 		}
 		matched = append(matched, encoderOut(e))
 	}
-	start := 0
-	if paged {
-		if start = slices.IndexFunc(matched, func(e seam.Encoder) bool { return pageCursor(e.ACSEncoderID) == cursor }); start < 0 {
-			return nil, seam.InvalidInput("page_cursor %q is not a cursor this list gave", cursor)
-		}
+	out, next, err := paginate(matched, func(e seam.Encoder) string { return e.ACSEncoderID }, pg)
+	if err != nil {
+		return nil, err
 	}
-	end := len(matched)
-	if limited && limit < end-start {
-		end = start + limit
-	}
-	pg := pagination{}
-	if end < len(matched) {
-		pg.HasNextPage = true
-		next := pageCursor(matched[end].ACSEncoderID)
-		pg.NextPageCursor = &next
-	}
-	return result{"acs_encoders": matched[start:end], "pagination": pg}, nil
+	return result{"acs_encoders": out, "pagination": next}, nil
 }
-
-// pagination is a list answer's pagination object; Seam's SDKs need it to
-// page through a list (their paginators fail without it).
-type pagination struct {
-	HasNextPage    bool    `json:"has_next_page"`
-	NextPageCursor *string `json:"next_page_cursor"`
-	// NextPageURL is always null: the cursor is enough to ask for the
-	// next page, and Seam's schemas allow null.
-	NextPageURL *string `json:"next_page_url"`
-}
-
-// pageCursor is the opaque cursor of the page that starts at the item
-// with that id.
-func pageCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 func (s *server) getEncoder(_ context.Context, rq request) (result, error) {
 	id := rq.params.requiredUUID("acs_encoder_id")
@@ -166,10 +143,22 @@ func (s *server) getCredential(ctx context.Context, rq request) (result, error) 
 }
 
 func (s *server) listCredentials(ctx context.Context, rq request) (result, error) {
+	p := rq.params
 	var f store.CredentialFilter
-	f.ACSUserID, _ = rq.params.optionalUUID("acs_user_id")
-	f.ACSSystemID, _ = rq.params.optionalUUID("acs_system_id")
-	if err := rq.params.problems(); err != nil {
+	f.ACSUserID, _ = p.optionalUUID("acs_user_id")
+	f.ACSSystemID, _ = p.optionalUUID("acs_system_id")
+	// No lab user has a user identity: a filter by one matches nothing.
+	_, byIdentity := p.optionalUUID("user_identity_id")
+	before, byTime := p.string("created_before")
+	pg := p.page()
+	var cutoff time.Time
+	if byTime {
+		var err error
+		if cutoff, err = time.Parse(time.RFC3339Nano, before); err != nil {
+			p.invalid("created_before", "%q is not an ISO 8601 date and time", before)
+		}
+	}
+	if err := p.problems(); err != nil {
 		return nil, err
 	}
 	cs, err := s.store.ListCredentials(ctx, rq.ws.ID, f)
@@ -178,10 +167,50 @@ func (s *server) listCredentials(ctx context.Context, rq request) (result, error
 	}
 	out := make([]*seam.Credential, 0, len(cs))
 	for _, c := range cs {
+		if byIdentity || (byTime && !c.CreatedAt.Before(cutoff)) {
+			continue
+		}
 		out = append(out, credentialOut(c))
 	}
-	// Every match is on the one page.
-	return result{"acs_credentials": out, "pagination": pagination{}}, nil
+	items, next, err := paginate(out, func(c *seam.Credential) string { return c.ACSCredentialID }, pg)
+	if err != nil {
+		return nil, err
+	}
+	return result{"acs_credentials": items, "pagination": next}, nil
+}
+
+func (s *server) listActionAttempts(ctx context.Context, rq request) (result, error) {
+	p := rq.params
+	ids := p.uuidList("action_attempt_ids")
+	_, byDevice := p.optionalUUID("device_id")
+	pg := p.page()
+	if ids == nil && !byDevice {
+		p.invalid("action_attempt_ids", "is required: encoderd lists action attempts by id")
+	}
+	if err := p.problems(); err != nil {
+		return nil, err
+	}
+	// An encoder is no device: a device_id names none of its attempts.
+	out := []*seam.ActionAttempt{}
+	for _, id := range ids {
+		if byDevice || slices.ContainsFunc(out, func(a *seam.ActionAttempt) bool { return a.ActionAttemptID == id }) {
+			continue
+		}
+		a, err := s.encoding.Attempt(ctx, rq.ws.ID, id)
+		var se *seam.Error
+		if errors.As(err, &se) && se.Status == http.StatusNotFound {
+			continue // Seam lists the attempts it has of those asked for
+		}
+		if err != nil {
+			return nil, fmt.Errorf("action attempt %s: %w", id, err)
+		}
+		out = append(out, attemptOut(a, rq.ws.Profile))
+	}
+	items, next, err := paginate(out, func(a *seam.ActionAttempt) string { return a.ActionAttemptID }, pg)
+	if err != nil {
+		return nil, err
+	}
+	return result{"action_attempts": items, "pagination": next}, nil
 }
 
 // scenarioCredentialIsIssued is the one scenario the success control knows.

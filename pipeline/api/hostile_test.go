@@ -445,7 +445,17 @@ var hostileRoutes = []hostileRoute{
 		{"is_multi_phone_sync_credential", pkBool, nil}, {"starts_at", pkString, timestamps}, {"ends_at", pkString, timestamps},
 		{"visionline_metadata", pkObject, nil}}},
 	{"/acs/credentials/get", []string{"GET", "POST"}, []routeParam{{"acs_credential_id", pkUUID, nil}}},
-	{"/acs/credentials/list", []string{"GET", "POST"}, []routeParam{{"acs_user_id", pkUUID, nil}, {"acs_system_id", pkUUID, nil}}},
+	{"/acs/credentials/list", []string{"GET", "POST"}, []routeParam{{"acs_user_id", pkUUID, nil}, {"acs_system_id", pkUUID, nil},
+		{"created_before", pkString, timestamps}, {"limit", pkInt, nil}, {"page_cursor", pkString, nil}}},
+	{"/action_attempts/list", []string{"GET", "POST"}, []routeParam{{"action_attempt_ids", pkUUIDList, nil}, {"device_id", pkUUID, nil},
+		{"limit", pkInt, nil}, {"page_cursor", pkString, nil}}},
+	{"/acs/systems/list", []string{"GET", "POST"}, []routeParam{{"connected_account_id", pkUUID, nil},
+		{"search", pkString, []string{"Hotel", "", "visionline", "%"}}, {"customer_key", pkString, []string{"customer-1", ""}}}},
+	{"/acs/systems/get", []string{"GET", "POST"}, []routeParam{{"acs_system_id", pkUUID, nil}}},
+	{"/acs/users/list", []string{"GET", "POST"}, []routeParam{{"acs_system_id", pkUUID, nil},
+		{"search", pkString, []string{"Guest", "", "jane"}}, {"created_before", pkString, timestamps},
+		{"user_identity_id", pkUUID, nil}, {"limit", pkInt, nil}, {"page_cursor", pkString, nil}}},
+	{"/acs/users/get", []string{"GET", "POST"}, []routeParam{{"acs_user_id", pkUUID, nil}, {"acs_system_id", pkUUID, nil}}},
 	{"/acs/encoders/simulate/next_credential_encode_will_succeed", []string{"POST"}, []routeParam{
 		{"acs_encoder_id", pkUUID, nil}, {"scenario", pkString, []string{"credential_is_issued", "credential_is_not_issued", ""}}}},
 	{"/acs/encoders/simulate/next_credential_encode_will_fail", []string{"POST"}, []routeParam{

@@ -124,6 +124,12 @@ func (p params) invalid(name, format string, args ...any) {
 	p.probs.add(append(slices.Clone(p.path), name), fmt.Sprintf(format, args...))
 }
 
+// invalidWhole notes that the parameters as a whole are wrong (no one
+// of them is).
+func (p params) invalidWhole(format string, args ...any) {
+	p.probs.add(p.path, fmt.Sprintf(format, args...))
+}
+
 // only notes every parameter of a JSON body not in names, as Seam's
 // strict request schemas refuse them.
 func (p params) only(names ...string) {
@@ -335,4 +341,30 @@ func (p params) object(name string) (params, bool) {
 		return params{}, false
 	}
 	return params{body: body, path: append(slices.Clone(p.path), name), probs: p.probs}, true
+}
+
+// nullableString returns the string parameter name, and whether it was
+// given as a string; null counts as not given, as Seam's schemas mark
+// such parameters (page_cursor) nullable.
+func (p params) nullableString(name string) (string, bool) {
+	if raw, _, ok := p.scalar(name); ok && raw != nil && bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", false
+	}
+	return p.string(name)
+}
+
+// page is what a list request asks of the list's pages: limit items from
+// the one cursor names.
+type page struct {
+	limit  int // 0: no limit
+	cursor string
+	paged  bool
+}
+
+// page reads limit and page_cursor.
+func (p params) page() page {
+	var pg page
+	pg.limit, _ = p.positiveInt("limit")
+	pg.cursor, pg.paged = p.nullableString("page_cursor")
+	return pg
 }

@@ -113,7 +113,7 @@ func TestSimulateOnlyInSandbox(t *testing.T) {
 		t.Errorf("simulations outside a sandbox reached Encoding: %q", got)
 	}
 	// The rest of the API works there.
-	if r := e.post("/acs/encoders/list", `{}`); r.status != http.StatusOK {
+	if r := e.post("/acs/encoders/list", fmt.Sprintf(`{"acs_encoder_ids": [%q]}`, frontDesk1)); r.status != http.StatusOK {
 		t.Errorf("list encoders outside a sandbox: %d %v", r.status, r.body)
 	}
 }

@@ -50,6 +50,11 @@ func (s *server) routeTable() map[string]route {
 		"/acs/credentials/create":         {action, s.createCredential},
 		"/acs/credentials/get":            {read, s.getCredential},
 		"/acs/credentials/list":           {read, s.listCredentials},
+		"/action_attempts/list":           {read, s.listActionAttempts},
+		"/acs/systems/list":               {read, s.listSystems},
+		"/acs/systems/get":                {read, s.getSystem},
+		"/acs/users/list":                 {read, s.listUsers},
+		"/acs/users/get":                  {read, s.getUser},
 		"/acs/encoders/simulate/next_credential_encode_will_succeed": {action, s.simulateSuccess},
 		"/acs/encoders/simulate/next_credential_encode_will_fail":    {action, s.simulateFailure},
 	}

@@ -1,0 +1,140 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+)
+
+// The expected values below are the bundled lab's (fixtures/lab.yaml),
+// written out by hand.
+
+func TestSystems(t *testing.T) {
+	e := newEnv(t)
+	r := e.post("/acs/systems/list", `{}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("systems/list: %d %v", r.status, r.body)
+	}
+	got := map[string]map[string]any{}
+	for _, v := range list(t, r.body, "acs_systems") {
+		s := v.(map[string]any)
+		got[s["acs_system_id"].(string)] = s
+	}
+	if len(got) != 3 {
+		t.Fatalf("systems/list gave %d systems, want workspace 1's three: %v", len(got), r.body)
+	}
+	vl := got[visionline1]
+	if vl == nil {
+		t.Fatalf("no system %s in %v", visionline1, r.body)
+	}
+	want(t, vl, "name", "Harbour Hotel (Visionline)")
+	want(t, vl, "external_type", "visionline_system")
+	want(t, vl, "workspace_id", ws1)
+	want(t, vl, "connected_account_id", "c9914f1c-8ed5-480a-aba6-8160e72975c2")
+	want(t, vl, "is_credential_manager", false)
+	want(t, vl, "acs_user_count", float64(2))
+	want(t, got[vostio1], "external_type", "assa_abloy_vostio")
+
+	// search is a case-insensitive partial match on name or id.
+	r = e.do(http.MethodGet, "/acs/systems/list?search=garden", "", nil)
+	if l := list(t, r.body, "acs_systems"); len(l) != 1 || l[0].(map[string]any)["acs_system_id"] != vostio1 {
+		t.Errorf("search=garden: %v, want the Garden Hotel alone", r.body)
+	}
+	e.wantError(e.post("/acs/systems/list", `{"search": ""}`), http.StatusBadRequest, "invalid_input")
+
+	r = e.post("/acs/systems/get", fmt.Sprintf(`{"acs_system_id": %q}`, visionline1))
+	want(t, obj(t, r.body, "acs_system"), "name", "Harbour Hotel (Visionline)")
+	// Another workspace's system is not found, like one that exists nowhere.
+	e.wantError(e.post("/acs/systems/get", `{"acs_system_id": "2613b257-8c5a-4659-9986-e26c940fee9f"}`), http.StatusNotFound, "acs_system_not_found")
+	e.wantError(e.post("/acs/systems/get", `{}`), http.StatusBadRequest, "invalid_input")
+}
+
+func TestUsers(t *testing.T) {
+	e := newEnv(t)
+	ids := func(r reply) []string {
+		t.Helper()
+		if r.status != http.StatusOK {
+			t.Fatalf("users/list: %d %v", r.status, r.body)
+		}
+		var out []string
+		for _, v := range list(t, r.body, "acs_users") {
+			out = append(out, v.(map[string]any)["acs_user_id"].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	all := ids(e.post("/acs/users/list", `{}`))
+	wantAll := []string{"4dcf69c8-2032-4ada-9e8b-b39364e47a35", staff1, vostioUser1, guest1}
+	slices.Sort(wantAll)
+	if !slices.Equal(all, wantAll) {
+		t.Errorf("users/list = %q, want workspace 1's four users %q", all, wantAll)
+	}
+	if got := ids(e.post("/acs/users/list", fmt.Sprintf(`{"acs_system_id": %q}`, visionline1))); !slices.Equal(got, []string{staff1, guest1}) {
+		t.Errorf("users of %s = %q, want Jane Guest and Sam Housekeeping", visionline1, got)
+	}
+	if got := ids(e.do(http.MethodGet, "/acs/users/list?search=JANE", "", nil)); !slices.Equal(got, []string{guest1}) {
+		t.Errorf("search=JANE = %q, want Jane Guest", got)
+	}
+	if got := ids(e.post("/acs/users/list", `{"user_identity_id": "11111111-2222-4333-8444-555555555555"}`)); len(got) != 0 {
+		t.Errorf("by user identity = %q, want none: no lab user has one", got)
+	}
+	if got := ids(e.post("/acs/users/list", `{"created_before": "2000-01-01T00:00:00.000Z"}`)); len(got) != 0 {
+		t.Errorf("created before 2000 = %q, want none", got)
+	}
+
+	// Pages of one walk every user once.
+	var walked []string
+	query := url.Values{"limit": {"1"}}
+	for pages := 0; pages <= len(wantAll); pages++ {
+		r := e.do(http.MethodGet, "/acs/users/list?"+query.Encode(), "", nil)
+		walked = append(walked, ids(r)...)
+		pg := obj(t, r.body, "pagination")
+		if pg["has_next_page"] != true {
+			break
+		}
+		query.Set("page_cursor", pg["next_page_cursor"].(string))
+	}
+	slices.Sort(walked)
+	if !slices.Equal(walked, wantAll) {
+		t.Errorf("pages of one = %q, want each user once: %q", walked, wantAll)
+	}
+
+	r := e.post("/acs/users/get", fmt.Sprintf(`{"acs_user_id": %q}`, guest1))
+	u := obj(t, r.body, "acs_user")
+	want(t, u, "full_name", "Jane Guest")
+	want(t, u, "display_name", "Jane Guest")
+	want(t, u, "acs_system_id", visionline1)
+	want(t, u, "workspace_id", ws1)
+	want(t, u, "is_managed", true)
+	e.wantError(e.post("/acs/users/get", fmt.Sprintf(`{"acs_user_id": %q}`, guest2)), http.StatusNotFound, "acs_user_not_found")
+	e.wantError(e.post("/acs/users/get", fmt.Sprintf(`{"acs_user_id": %q, "acs_system_id": %q}`, guest1, vostio1)), http.StatusNotFound, "acs_user_not_found")
+}
+
+func TestListActionAttempts(t *testing.T) {
+	e := newEnv(t)
+	cred := e.createCard(key1, guest1)
+	var made []string
+	for range 3 {
+		r := e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"acs_credential_id": %q, "acs_encoder_id": %q}`, cred, frontDesk1))
+		made = append(made, obj(t, r.body, "action_attempt")["action_attempt_id"].(string))
+	}
+	unknown := "11111111-2222-4333-8444-555555555555"
+	body := fmt.Sprintf(`{"action_attempt_ids": [%q, %q, %q, %q]}`, made[2], unknown, made[0], made[2])
+	r := e.post("/action_attempts/list", body)
+	if r.status != http.StatusOK {
+		t.Fatalf("action_attempts/list: %d %v", r.status, r.body)
+	}
+	var got []string
+	for _, v := range list(t, r.body, "action_attempts") {
+		a := v.(map[string]any)
+		want(t, a, "action_type", "ENCODE_CREDENTIAL")
+		got = append(got, a["action_attempt_id"].(string))
+	}
+	if wantIDs := []string{made[2], made[0]}; !slices.Equal(got, wantIDs) {
+		t.Errorf("action_attempts/list = %q, want the known ones once each, in the order asked: %q", got, wantIDs)
+	}
+	obj(t, r.body, "pagination")
+	e.wantError(e.post("/action_attempts/list", `{}`), http.StatusBadRequest, "invalid_input")
+}
