@@ -138,3 +138,21 @@ func TestListActionAttempts(t *testing.T) {
 	obj(t, r.body, "pagination")
 	e.wantError(e.post("/action_attempts/list", `{}`), http.StatusBadRequest, "invalid_input")
 }
+
+func TestDeleteCredential(t *testing.T) {
+	e := newEnv(t)
+	cred := e.createCard(key1, guest1)
+	body := fmt.Sprintf(`{"acs_credential_id": %q}`, cred)
+	// Another workspace's key finds nothing to delete.
+	e.wantError(e.do(http.MethodPost, "/acs/credentials/delete", body, map[string]string{"Authorization": "Bearer " + key2}),
+		http.StatusNotFound, "acs_credential_not_found")
+	if r := e.post("/acs/credentials/delete", body); r.status != http.StatusOK || r.body["ok"] != true {
+		t.Fatalf("delete: %d %v", r.status, r.body)
+	}
+	e.wantError(e.post("/acs/credentials/get", body), http.StatusNotFound, "acs_credential_not_found")
+	e.wantError(e.post("/acs/credentials/delete", body), http.StatusNotFound, "acs_credential_not_found")
+	if l := list(t, e.post("/acs/credentials/list", `{}`).body, "acs_credentials"); len(l) != 0 {
+		t.Errorf("credentials/list after the delete = %v, want none", l)
+	}
+	e.wantError(e.do(http.MethodGet, "/acs/credentials/delete?acs_credential_id="+cred, "", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+}

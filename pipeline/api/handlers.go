@@ -142,6 +142,21 @@ func (s *server) getCredential(ctx context.Context, rq request) (result, error) 
 	return result{"acs_credential": credentialOut(c)}, nil
 }
 
+func (s *server) deleteCredential(ctx context.Context, rq request) (result, error) {
+	id := rq.params.requiredUUID("acs_credential_id")
+	if err := rq.params.problems(); err != nil {
+		return nil, err
+	}
+	err := s.store.DeleteCredential(ctx, rq.ws.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, seam.NotFound("acs_credential", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete credential %s: %w", id, err)
+	}
+	return result{}, nil
+}
+
 func (s *server) listCredentials(ctx context.Context, rq request) (result, error) {
 	p := rq.params
 	var f store.CredentialFilter

@@ -467,7 +467,7 @@ var hostileRoutes = []hostileRoute{
 // slash or a suffix).
 var junkPaths = []string{"/", "/acs", "/acs/encoders", "/acs/encoders/list/", "/ACS/ENCODERS/LIST", "/acs//encoders/list",
 	"/acs/encoders/get/../list", "/action_attempts/get.json", "/acs/encoders/list%00", "/acs/encoders/list%20",
-	"/acs/credentials/delete", "/workspaces/get", "/acs/encoders/simulate"}
+	"/acs/credentials/remove", "/workspaces/get", "/acs/encoders/simulate"}
 
 var otherMethods = []string{"PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "get", "post", "BREW"}
 

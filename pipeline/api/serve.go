@@ -50,6 +50,7 @@ func (s *server) routeTable() map[string]route {
 		"/acs/credentials/create":         {action, s.createCredential},
 		"/acs/credentials/get":            {read, s.getCredential},
 		"/acs/credentials/list":           {read, s.listCredentials},
+		"/acs/credentials/delete":         {action, s.deleteCredential},
 		"/action_attempts/list":           {read, s.listActionAttempts},
 		"/acs/systems/list":               {read, s.listSystems},
 		"/acs/systems/get":                {read, s.getSystem},

@@ -91,6 +91,11 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 // credential reads a credential, from memory when the service may keep
 // it there (credentialCache).
 func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam.Credential, error) {
+	if s.rec.isDeleted(workspaceID, id) {
+		// A copy in memory may outlive the delete (the cache, an
+		// outcome decided before it and written after).
+		return nil, store.ErrNotFound
+	}
 	if c, ok := s.rec.credential(workspaceID, id); ok {
 		return c, nil
 	}

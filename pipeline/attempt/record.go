@@ -50,30 +50,72 @@ type decided struct {
 // recorder holds decided outcomes until the store has them, and knows
 // whether the store takes writes.
 type recorder struct {
-	mu      sync.Mutex
-	byID    map[string]*decided // by attempt id
-	failing error               // the last write error while the store refuses writes
-	healthy chan struct{}       // closed while the store takes writes
-	kick    chan struct{}       // capacity 1: something to retry
+	mu   sync.Mutex
+	byID map[string]*decided // by attempt id
+	// deleted holds the credentials deleted while the service runs (by
+	// workspace and id): no success decided after the delete stands,
+	// and no copy in memory is served again.
+	deleted map[string]bool
+	failing error         // the last write error while the store refuses writes
+	healthy chan struct{} // closed while the store takes writes
+	kick    chan struct{} // capacity 1: something to retry
 }
 
 func newRecorder() *recorder {
-	r := &recorder{byID: map[string]*decided{}, healthy: make(chan struct{}), kick: make(chan struct{}, 1)}
+	r := &recorder{byID: map[string]*decided{}, deleted: map[string]bool{}, healthy: make(chan struct{}), kick: make(chan struct{}, 1)}
 	close(r.healthy)
 	return r
 }
 
 // decide keeps d in memory; false if the attempt already has an outcome
-// waiting to be recorded (the deadline timer and the worker raced).
+// waiting to be recorded (the deadline timer and the worker raced). A
+// success whose credential was deleted before it was decided becomes
+// the failure credential_deleted: the card holds a credential that no
+// longer exists.
 func (r *recorder) decide(d *decided) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byID[d.attempt.ID] != nil {
 		return false
 	}
+	if c := d.cred; c != nil && r.deleted[credentialKey(c.WorkspaceID, c.ACSCredentialID)] {
+		a := *d.attempt
+		a.Status, a.Result = seam.StatusError, nil
+		a.ErrorType = seam.ErrCredentialDeleted
+		a.ErrorMessage = fmt.Sprintf("credential %s was deleted while the encoder wrote it: the card holds a credential that no longer exists", c.ACSCredentialID)
+		d.attempt, d.cred = &a, nil
+	}
 	r.byID[d.attempt.ID] = d
 	return true
 }
+
+// forget notes that a credential is deleted; false if it was already.
+func (r *recorder) forget(workspaceID, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := credentialKey(workspaceID, id)
+	if r.deleted[k] {
+		return false
+	}
+	r.deleted[k] = true
+	return true
+}
+
+// unforget takes back a forget whose delete failed.
+func (r *recorder) unforget(workspaceID, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.deleted, credentialKey(workspaceID, id))
+}
+
+// isDeleted reports whether the credential was deleted while the service ran.
+func (r *recorder) isDeleted(workspaceID, id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deleted[credentialKey(workspaceID, id)]
+}
+
+func credentialKey(workspaceID, id string) string { return workspaceID + "/" + id }
 
 // done forgets the outcome of an attempt once the store has it, or once
 // the store showed that another outcome won; it runs the outcome's after.
@@ -126,6 +168,9 @@ func (r *recorder) credential(workspaceID, id string) (*seam.Credential, bool) {
 func (r *recorder) credentialAt(workspaceID, id string, now time.Time) (*seam.Credential, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.deleted[credentialKey(workspaceID, id)] {
+		return nil, false
+	}
 	var best *decided
 	for _, d := range r.byID {
 		if d.cred == nil || d.cred.ACSCredentialID != id || d.cred.WorkspaceID != workspaceID || !d.shownAt(now) {
@@ -333,12 +378,15 @@ func (s *Service) flushUnrecorded() {
 // as the outcomes decided but not yet written left them. The API reads
 // credentials through it, so a credential an encode issued reads issued
 // while the store still refuses the write.
-func (s *Service) View() store.Store { return view{Store: s.store, rec: s.rec, now: s.now} }
+func (s *Service) View() store.Store {
+	return view{Store: s.store, rec: s.rec, now: s.now, stop: s.stopEncodesOf}
+}
 
 type view struct {
 	store.Store
-	rec *recorder
-	now func() time.Time
+	rec  *recorder
+	now  func() time.Time
+	stop func(workspaceID, credentialID string) // Service.stopEncodesOf
 }
 
 func (v view) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
@@ -346,6 +394,24 @@ func (v view) GetCredential(ctx context.Context, workspaceID, credentialID strin
 		return c, nil
 	}
 	return v.Store.GetCredential(ctx, workspaceID, credentialID)
+}
+
+// DeleteCredential deletes the credential for the API. From then on no
+// encode of it writes a card, and one whose card is being written ends
+// credential_deleted; attempts already decided keep their outcome.
+func (v view) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+	// Noted first, so that no success is decided between the delete and
+	// the note; taken back if the store does not delete it.
+	fresh := v.rec.forget(workspaceID, credentialID)
+	err := v.Store.DeleteCredential(ctx, workspaceID, credentialID)
+	if err != nil {
+		if fresh {
+			v.rec.unforget(workspaceID, credentialID)
+		}
+		return err
+	}
+	v.stop(workspaceID, credentialID)
+	return nil
 }
 
 func (v view) ListCredentials(ctx context.Context, workspaceID string, f store.CredentialFilter) ([]*seam.Credential, error) {
@@ -390,6 +456,10 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 		}
 		s.lostRace(log, f, card)
 		return false
+	}
+	if cred != nil && d.cred == nil { // its credential was deleted (decide)
+		done, cred = *d.attempt, nil
+		f = failure{done.ErrorType, done.ErrorMessage}
 	}
 	s.noteDecided(a.ID)
 	s.observed(&done)

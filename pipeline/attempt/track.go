@@ -105,6 +105,24 @@ func (s *Service) settle(ctx context.Context, a *store.Attempt) *store.Attempt {
 	return a
 }
 
+// stopEncodesOf stops every encode of the credential this service runs:
+// the credential was deleted. A queued one ends when its turn comes (it
+// finds the credential gone); one whose encoder is asked to write is
+// cancelled on the encoder now.
+func (s *Service) stopEncodesOf(workspaceID, credentialID string) {
+	s.mu.Lock()
+	var stop []*job
+	for _, j := range s.tracked {
+		if j.attempt.WorkspaceID == workspaceID && j.attempt.CredentialID == credentialID {
+			stop = append(stop, j)
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range stop {
+		j.cancelEncode(errCredentialDeleted)
+	}
+}
+
 // untrack forgets an attempt whose outcome the worker does not decide
 // (it found one recorded, or another server runs it) and stops its
 // deadline timer, unless the timer claimed it first.

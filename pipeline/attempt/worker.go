@@ -35,6 +35,30 @@ type job struct {
 	// pending past its deadline waits on it (Service.settle).
 	decided     chan struct{}
 	decidedOnce sync.Once
+	// stop cancels the encode while the encoder is asked to write (nil
+	// before and after), with the reason as its cause: the credential
+	// was deleted (errCredentialDeleted). Guarded by stopMu.
+	stopMu sync.Mutex
+	stop   context.CancelCauseFunc
+}
+
+// errCredentialDeleted cancels an encode whose credential was deleted.
+var errCredentialDeleted = errors.New("the credential was deleted")
+
+// setStop installs (or, with nil, removes) the encode's cancel.
+func (j *job) setStop(f context.CancelCauseFunc) {
+	j.stopMu.Lock()
+	defer j.stopMu.Unlock()
+	j.stop = f
+}
+
+// cancelEncode stops the encode in flight, if there is one, for cause.
+func (j *job) cancelEncode(cause error) {
+	j.stopMu.Lock()
+	defer j.stopMu.Unlock()
+	if j.stop != nil {
+		j.stop(cause)
+	}
 }
 
 // markDecided closes j.decided, once.
@@ -215,8 +239,25 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
-	encodeCtx, cancel := context.WithDeadline(ctx, a.Deadline)
+	// A delete of the credential stops the encode (Service.credentialDeleted).
+	stoppable, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	encodeCtx, cancel := context.WithDeadline(stoppable, a.Deadline)
 	defer cancel()
+	j.setStop(stop)
+	defer j.setStop(nil)
+	if s.rec.isDeleted(a.WorkspaceID, a.CredentialID) {
+		stop(errCredentialDeleted) // deleted since it was read
+	}
+	deleted := func() bool { return errors.Is(context.Cause(stoppable), errCredentialDeleted) }
+	deletedFailure := failure{seam.ErrCredentialDeleted, fmt.Sprintf(
+		"credential %s was deleted while the attempt ran; encoder %s stopped without writing it", a.CredentialID, w.cfg.DisplayName)}
+	failNow := func(f failure) {
+		if deleted() {
+			f = deletedFailure
+		}
+		fail(f)
+	}
 
 	// A mark in the store that this attempt's card is being written,
 	// taken before the encoder is asked. One already there was left by
@@ -232,12 +273,12 @@ func (w *worker) process(ctx context.Context, j *job) {
 	case errors.Is(err, errCutOff):
 		cutOff = true
 		if refuses {
-			fail(cutOffFailure(w.cfg.DisplayName, ""))
+			failNow(cutOffFailure(w.cfg.DisplayName, ""))
 			return
 		}
 	case err != nil:
 		if ctx.Err() == nil {
-			fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+			failNow(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
 				"the server could not record that encoder %s was to write the card until the attempt's deadline: %v", w.cfg.DisplayName, err)})
 		}
 		return
@@ -262,7 +303,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	if refuses {
 		if release, err = s.claimCredential(encodeCtx, a.WorkspaceID, a.CredentialID, a.Deadline); err != nil {
 			if ctx.Err() == nil {
-				fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+				failNow(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
 					"credential %s was claimed by another encode until the attempt's deadline, or by this attempt itself on a server that stopped while its encoder wrote the card, which may then hold the credential: %v",
 					a.CredentialID, err)})
 			}
@@ -270,14 +311,18 @@ func (w *worker) process(ctx context.Context, j *job) {
 		}
 		// Another encode of it may have ended while this one waited.
 		c, err = s.credential(ctx, a.WorkspaceID, a.CredentialID)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fail(deletedFailure)
+			return
+		case err != nil:
 			if ctx.Err() == nil {
-				fail(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s could not be read: %v", a.CredentialID, err)})
+				failNow(failure{seam.ErrUncategorized, fmt.Sprintf("credential %s could not be read: %v", a.CredentialID, err)})
 			}
 			return
 		}
 		if isIssued(c) {
-			fail(reissueRefused(c))
+			failNow(reissueRefused(c))
 			return
 		}
 	}
@@ -295,7 +340,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		case <-healthy:
 		case <-encodeCtx.Done():
 			if ctx.Err() == nil {
-				fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
+				failNow(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
 					"the server could not record encode outcomes until the attempt's deadline (%v), so encoder %s did not write the card",
 					failing, w.cfg.DisplayName)})
 			}
@@ -307,7 +352,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	port, err := w.openPort()
 	if err != nil {
 		if ctx.Err() == nil {
-			fail(failure{seam.ErrEncoderNotOnline, fmt.Sprintf("encoder %s is not online: its port %s cannot be opened: %v",
+			failNow(failure{seam.ErrEncoderNotOnline, fmt.Sprintf("encoder %s is not online: its port %s cannot be opened: %v",
 				w.cfg.DisplayName, w.cfg.Port, err)})
 		}
 		return
@@ -335,7 +380,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		if cutOff && slices.Contains(refusals, f.Type) {
 			f = cutOffFailure(w.cfg.DisplayName, f.Message)
 		}
-		fail(f)
+		failNow(f)
 		return
 	}
 	if !s.claim(j) {

@@ -81,6 +81,9 @@ type Store interface {
 	GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error)
 	// ListCredentials returns a workspace's credentials, oldest first.
 	ListCredentials(ctx context.Context, workspaceID string, f CredentialFilter) ([]*seam.Credential, error)
+	// DeleteCredential removes a credential; ErrNotFound unless it
+	// exists in that workspace. Its attempts stay.
+	DeleteCredential(ctx context.Context, workspaceID, credentialID string) error
 
 	// CreateAttempt stores a new pending attempt; ErrExists if its ID is taken.
 	CreateAttempt(ctx context.Context, a *Attempt) error
@@ -88,7 +91,9 @@ type Store interface {
 	GetAttempt(ctx context.Context, workspaceID, attemptID string) (*Attempt, error)
 	// FinishAttempt records a's terminal status (Status, FinishedAt,
 	// ErrorType, ErrorMessage, Result) if the stored attempt is still
-	// pending, and in the same transaction stores cred when it is not nil.
+	// pending, and in the same transaction replaces the stored credential
+	// with cred when cred is not nil and the credential is still there: a
+	// credential deleted while an encode of it ran stays deleted.
 	// It returns ErrNotPending, and changes nothing, when the attempt has
 	// already finished, and ErrNotFound when it does not exist.
 	FinishAttempt(ctx context.Context, a *Attempt, cred *seam.Credential) error

@@ -104,7 +104,7 @@ WHERE id = $6 AND workspace_id = $7 AND status = 'pending'`,
 			return whyNotPending(ctx, tx, a)
 		}
 		if cred != nil {
-			if err := putCredential(ctx, tx, cred); err != nil {
+			if err := updateCredential(ctx, tx, cred); err != nil {
 				return fmt.Errorf("store credential %q: %w", cred.ACSCredentialID, err)
 			}
 		}

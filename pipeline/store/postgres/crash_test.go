@@ -48,6 +48,10 @@ func TestSurvivesServerCrash(t *testing.T) {
 	done, pending := attempt("att-done", created), attempt("att-pending", created.Add(time.Second))
 	cred := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", DisplayName: "issued",
 		CreatedAt: seam.At(created)}
+	if err := s.PutCredential(ctx, &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", DisplayName: "made",
+		CreatedAt: seam.At(created)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range []*store.Attempt{done, pending} {
 		if err := s.CreateAttempt(ctx, a); err != nil {
 			t.Fatal(err)

@@ -51,6 +51,50 @@ WHERE credentials.workspace_id = excluded.workspace_id`,
 	return nil
 }
 
+// updateCredential replaces c within tx if it is still stored; it
+// changes no row when the credential is gone.
+func updateCredential(ctx context.Context, tx pgx.Tx, c *seam.Credential) error {
+	body, created, err := record.Credential(c)
+	if err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `
+UPDATE credentials SET acs_system_id = $1, acs_user_id = $2, created_at = $3, body = $4
+WHERE acs_credential_id = $5 AND workspace_id = $6`,
+		c.ACSSystemID, c.ACSUserID, truncMicro(created), body, c.ACSCredentialID, c.WorkspaceID)
+	if err != nil || tag.RowsAffected() > 0 {
+		return err
+	}
+	// Gone, or another workspace's: the second is refused.
+	var one int
+	switch err := tx.QueryRow(ctx, `SELECT 1 FROM credentials WHERE acs_credential_id = $1`, c.ACSCredentialID).Scan(&one); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w in another workspace", store.ErrExists)
+}
+
+// DeleteCredential removes the credential, or returns store.ErrNotFound
+// unless it exists in workspaceID.
+func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+	err := s.writeTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM credentials WHERE acs_credential_id = $1 AND workspace_id = $2`, credentialID, workspaceID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: delete credential %q: %w", credentialID, err)
+	}
+	return nil
+}
+
 // GetCredential returns the credential, or store.ErrNotFound unless it
 // exists in workspaceID.
 func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {

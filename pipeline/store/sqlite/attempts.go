@@ -120,7 +120,7 @@ func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.
 			return whyNotPending(ctx, tx, a)
 		}
 		if cred != nil {
-			if err := s.putCredential(ctx, tx, cred); err != nil {
+			if err := s.updateCredential(ctx, tx, cred); err != nil {
 				return fmt.Errorf("store credential %q: %w", cred.ACSCredentialID, err)
 			}
 		}

@@ -95,6 +95,9 @@ func BenchmarkFinishAttemptParallel(b *testing.B) {
 	cred := &seam.Credential{ACSCredentialID: "cred-1", WorkspaceID: "ws-a", ACSSystemID: "sys-1",
 		AccessMethod: seam.AccessCard, CreatedAt: seam.At(base), Errors: []seam.CredentialError{},
 		Warnings: []seam.CredentialWarning{}}
+	if err := s.PutCredential(ctx, cred); err != nil {
+		b.Fatal(err)
+	}
 	var n atomic.Int64
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {

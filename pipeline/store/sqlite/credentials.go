@@ -58,6 +58,60 @@ func (s *Store) putCredential(ctx context.Context, tx *sql.Tx, c *seam.Credentia
 	return nil
 }
 
+// updateCredentialSQL replaces a stored credential; it changes no row
+// when the credential is gone.
+const updateCredentialSQL = `
+UPDATE credentials SET acs_system_id = ?, acs_user_id = ?, created_at = ?, body = ?
+WHERE acs_credential_id = ? AND workspace_id = ?`
+
+// updateCredential replaces c within tx if it is still stored.
+func (s *Store) updateCredential(ctx context.Context, tx *sql.Tx, c *seam.Credential) error {
+	body, created, err := record.Credential(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.wq.exec(ctx, tx, updateCredentialSQL,
+		c.ACSSystemID, c.ACSUserID, created.Format(timeLayout), body, c.ACSCredentialID, c.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	// Gone, or another workspace's: the second is refused.
+	var one int
+	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM credentials WHERE acs_credential_id = ?`, c.ACSCredentialID).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w in another workspace", store.ErrExists)
+}
+
+// DeleteCredential removes the credential, or returns store.ErrNotFound
+// unless it exists in workspaceID.
+func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.wq.exec(ctx, tx, deleteCredentialSQL, credentialID, workspaceID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete credential %q: %w", credentialID, err)
+	}
+	return nil
+}
+
+const deleteCredentialSQL = `DELETE FROM credentials WHERE acs_credential_id = ? AND workspace_id = ?`
+
 // GetCredential returns the credential, or store.ErrNotFound unless it
 // exists in workspaceID.
 func (s *Store) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {

@@ -214,7 +214,7 @@ func (s *Store) open(o Options) (err error) {
 		return fmt.Errorf("read connection: %w", classify(err))
 	}
 	s.wq, s.rq = newStmts(s.w), newStmts(s.r)
-	if err := s.wq.prepare(context.Background(), insertAttemptSQL, finishAttemptSQL, putCredentialSQL); err != nil {
+	if err := s.wq.prepare(context.Background(), insertAttemptSQL, finishAttemptSQL, putCredentialSQL, updateCredentialSQL, deleteCredentialSQL); err != nil {
 		return err
 	}
 

@@ -31,6 +31,8 @@ var checks = []check{
 	{"ListCredentials", testListCredentials},
 	{"CredentialWorkspaces", testCredentialWorkspaces},
 	{"PutCredentialOtherWorkspace", testPutCredentialOtherWorkspace},
+	{"DeleteCredential", testDeleteCredential},
+	{"FinishKeepsDeletedCredentialDeleted", testFinishKeepsDeletedCredentialDeleted},
 	{"CreateGetAttempt", testCreateGetAttempt},
 	{"CreateAttemptExists", testCreateAttemptExists},
 	{"AttemptWorkspaces", testAttemptWorkspaces},
@@ -281,6 +283,50 @@ func testCredentialWorkspaces(c *env) {
 	c.wantNoCredential("Put in workspace ws-b", "ws-a", "cred-b")
 	c.wantList("ws-a", store.CredentialFilter{}, a)
 	c.wantList("ws-b", store.CredentialFilter{ACSSystemID: "sys-1"}, b)
+}
+
+func testDeleteCredential(c *env) {
+	a := newCredential("ws-a", "cred-1", "sys-1", "user-1", at(0))
+	b := newCredential("ws-a", "cred-2", "sys-1", "user-1", at(1))
+	c.putCredential(a)
+	c.putCredential(b)
+	att := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(2))
+	c.createAttempt(att)
+	if err := c.s.DeleteCredential(c.ctx, "ws-b", "cred-1"); !errors.Is(err, store.ErrNotFound) {
+		c.t.Errorf("DeleteCredential from another workspace = %v, want ErrNotFound", err)
+	}
+	c.wantCredential("a Delete from another workspace", a)
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); err != nil {
+		c.t.Fatalf("DeleteCredential = %v", err)
+	}
+	c.wantNoCredential("Delete", "ws-a", "cred-1")
+	c.wantList("ws-a", store.CredentialFilter{}, b)
+	c.wantAttempt("Delete of its credential", att)
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); !errors.Is(err, store.ErrNotFound) {
+		c.t.Errorf("a second DeleteCredential = %v, want ErrNotFound", err)
+	}
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "never-was"); !errors.Is(err, store.ErrNotFound) {
+		c.t.Errorf("DeleteCredential of an id never put = %v, want ErrNotFound", err)
+	}
+}
+
+// testFinishKeepsDeletedCredentialDeleted: an encode that succeeds after
+// its credential was deleted records its outcome, and does not bring the
+// credential back.
+func testFinishKeepsDeletedCredentialDeleted(c *env) {
+	cred := newCredential("ws-a", "cred-1", "sys-1", "user-1", at(0))
+	c.putCredential(cred)
+	a := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(1))
+	c.createAttempt(a)
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); err != nil {
+		c.t.Fatalf("DeleteCredential = %v", err)
+	}
+	result := issued(cred, at(3))
+	done := succeeded(a, at(3), result)
+	c.finishAttempt(done, result)
+	c.wantAttempt("Finish after its credential was deleted", done)
+	c.wantNoCredential("Finish after its credential was deleted", "ws-a", "cred-1")
+	c.wantList("ws-a", store.CredentialFilter{})
 }
 
 func testCreateGetAttempt(c *env) {
@@ -654,6 +700,9 @@ func testConcurrentUse(c *env) {
 func (c *env) worker(i int) error {
 	cred := newCredential("ws-a", fmt.Sprintf("cred-%02d", i), "sys-1", "", at(i))
 	a := newAttempt("ws-a", fmt.Sprintf("att-%02d", i), "enc-1", cred.ACSCredentialID, at(i))
+	if err := c.s.PutCredential(c.ctx, cred); err != nil {
+		return fmt.Errorf("PutCredential(%q) = %v", cred.ACSCredentialID, err)
+	}
 	if err := c.s.CreateAttempt(c.ctx, a); err != nil {
 		return fmt.Errorf("CreateAttempt(%q) = %v", a.ID, err)
 	}

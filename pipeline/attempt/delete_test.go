@@ -1,0 +1,87 @@
+package attempt_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+// A credential deleted while an encode of it waits in the queue is not
+// written: the encode ends credential_deleted without reaching the
+// encoder. One deleted while its encoder is asked to write it is stopped
+// on the encoder and ends the same.
+func TestDeletedCredentialIsNotEncoded(t *testing.T) {
+	r := newRig(t)
+	svc := r.start()
+	view := svc.View()
+	ctx := context.Background()
+	d := r.drivers[frontDesk1]
+
+	writing := r.credential("visionline-hotel", seam.AccessCard)
+	queued := r.credential("visionline-hotel", seam.AccessCard)
+	a1 := r.encode(writing, frontDesk1)
+	call := d.next(t) // a1's card is being written
+	a2 := r.encode(queued, frontDesk1)
+
+	for _, c := range []*seam.Credential{queued, writing} {
+		if err := view.DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID); err != nil {
+			t.Fatalf("DeleteCredential(%s) = %v", c.ACSCredentialID, err)
+		}
+	}
+	// The encoder asked to write is stopped, long before the deadline.
+	select {
+	case <-call.ctx.Done():
+	case <-time.After(waitBound):
+		t.Fatalf("the encode of the deleted credential was not stopped within %v", waitBound)
+	}
+
+	for _, id := range []string{a1.ActionAttemptID, a2.ActionAttemptID} {
+		got := r.wait(id)
+		if got.Status != seam.StatusError || got.Error == nil || got.Error.Type != seam.ErrCredentialDeleted || got.Result != nil {
+			t.Errorf("attempt %s ended %s %+v, result %v; want error credential_deleted with no result", id, got.Status, got.Error, got.Result)
+		}
+	}
+	d.idle(t) // the queued one never reached the encoder
+	for _, c := range []*seam.Credential{queued, writing} {
+		if _, err := view.GetCredential(ctx, r.ws.ID, c.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetCredential(%s) after its delete = %v, want ErrNotFound", c.ACSCredentialID, err)
+		}
+		if _, err := r.store.GetCredential(ctx, r.ws.ID, c.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the store has credential %s after its delete: %v", c.ACSCredentialID, err)
+		}
+	}
+	if err := view.DeleteCredential(ctx, r.ws.ID, writing.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a second delete = %v, want ErrNotFound", err)
+	}
+	// A new encode of a deleted credential is refused as unknown.
+	if _, err := svc.Encode(ctx, r.ws.ID, writing.ACSCredentialID, r.encoderID(frontDesk1)); err == nil {
+		t.Error("Encode of a deleted credential was accepted")
+	}
+}
+
+// An encode that succeeded before its credential was deleted keeps its
+// outcome; the credential stays deleted.
+func TestDeleteAfterSuccess(t *testing.T) {
+	r := newRig(t)
+	svc := r.start()
+	ctx := context.Background()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	a := r.encode(c, frontDesk1)
+	r.drivers[frontDesk1].next(t).reply <- succeed("04A1B2C3D4E5F6")
+	if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
+		t.Fatalf("encode ended %s %+v", got.Status, got.Error)
+	}
+	if err := svc.View().DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.get(a.ActionAttemptID); got.Status != seam.StatusSuccess || got.Result == nil {
+		t.Errorf("after the delete the attempt reads %s, result %v; want its success kept", got.Status, got.Result)
+	}
+	if _, err := svc.View().GetCredential(ctx, r.ws.ID, c.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetCredential after the delete = %v, want ErrNotFound", err)
+	}
+}
