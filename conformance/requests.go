@@ -15,7 +15,7 @@ import (
 // requestRules are the rules of check kind "request": promises of the
 // published types and the SDK about single requests, each checked by
 // requests of its own in the API container.
-var requestRules = []string{"validation-errors", "invalid-content-type", "sandbox-only", "simulate-body"}
+var requestRules = []string{"validation-errors", "invalid-content-type", "sandbox-only", "simulate-body", "credential-delete", "directory"}
 
 // checkRequest makes the requests a "request" requirement is about and
 // returns every problem with the answers.
@@ -30,6 +30,10 @@ func checkRequest(ctx context.Context, req Requirement, f *apiFixture) []string 
 		return sandboxOnly(ctx, f)
 	case "simulate-body":
 		return simulateBody(ctx, f, key)
+	case "credential-delete":
+		return credentialDelete(ctx, f, key)
+	case "directory":
+		return directory(ctx, f, key)
 	}
 	return []string{fmt.Sprintf("request rule %q has no check", req.Check.Rule)}
 }
@@ -238,4 +242,131 @@ func followToEnd(ctx context.Context, f *apiFixture, key *client, a map[string]a
 		}
 	}
 	return a, ""
+}
+
+// credentialDelete creates a credential of its own, deletes it, and
+// checks that it is gone: not found by get, absent from the list, not
+// found by a second delete.
+func credentialDelete(ctx context.Context, f *apiFixture, key *client) []string {
+	r, err := key.post(ctx, "/acs/credentials/create", map[string]any{"acs_user_id": f.userID, "access_method": "card"})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	f.keep(r)
+	c, err := credentialOf(r)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	id, _ := c["acs_credential_id"].(string)
+	body := map[string]any{"acs_credential_id": id}
+	var problems []string
+	if r, err = key.post(ctx, "/acs/credentials/delete", body); err != nil {
+		return []string{err.Error()}
+	}
+	f.keep(r)
+	if r.Status != http.StatusOK {
+		return []string{fmt.Sprintf("%s: want HTTP 200 deleting a credential just created", r)}
+	}
+	for _, path := range []string{"/acs/credentials/get", "/acs/credentials/delete"} {
+		if r, err = key.post(ctx, path, body); err != nil {
+			return append(problems, err.Error())
+		}
+		f.keep(r)
+		if msg := apiError(r, http.StatusNotFound, "acs_credential_not_found"); msg != "" {
+			problems = append(problems, msg+" (the credential was deleted)")
+		}
+	}
+	if r, err = key.post(ctx, "/acs/credentials/list", map[string]any{"acs_user_id": f.userID}); err != nil {
+		return append(problems, err.Error())
+	}
+	f.keep(r)
+	if strings.Contains(string(r.Body), id) {
+		problems = append(problems, fmt.Sprintf("%s: the list still names deleted credential %s", r, id))
+	}
+	return problems
+}
+
+// directory checks /acs/systems/* and /acs/users/* against the lab: every
+// system and user of the workspace listed with the lab's ids, names and
+// connected account, and each found by its get.
+func directory(ctx context.Context, f *apiFixture, key *client) []string {
+	var problems []string
+	read := func(path string, body map[string]any, member string) []map[string]any {
+		r, err := key.post(ctx, path, body)
+		if err != nil {
+			problems = append(problems, err.Error())
+			return nil
+		}
+		f.keep(r)
+		var out map[string]json.RawMessage
+		var items []map[string]any
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &out) != nil {
+			problems = append(problems, fmt.Sprintf("%s: want HTTP 200 with %s", r, member))
+			return nil
+		}
+		raw := out[member]
+		if len(raw) > 0 && raw[0] == '{' {
+			var one map[string]any
+			if json.Unmarshal(raw, &one) == nil {
+				items = append(items, one)
+			}
+		} else if json.Unmarshal(raw, &items) != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s is not a list", r, member))
+		}
+		return items
+	}
+	byID := func(items []map[string]any, idKey string) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for _, it := range items {
+			if id, ok := it[idKey].(string); ok {
+				m[id] = it
+			}
+		}
+		return m
+	}
+	ws := f.ws
+	systems := byID(read("/acs/systems/list", map[string]any{}, "acs_systems"), "acs_system_id")
+	if len(systems) != len(ws.Systems) {
+		problems = append(problems, fmt.Sprintf("/acs/systems/list gave %d systems; workspace %s of the lab has %d", len(systems), ws.ID, len(ws.Systems)))
+	}
+	for _, sys := range ws.Systems {
+		got := systems[sys.ID]
+		if got == nil {
+			problems = append(problems, fmt.Sprintf("/acs/systems/list does not list system %s (%s)", sys.ID, sys.Name))
+			continue
+		}
+		for k, want := range map[string]string{"name": sys.Name, "workspace_id": ws.ID, "connected_account_id": ws.ConnectedAccountID} {
+			if got[k] != want {
+				problems = append(problems, fmt.Sprintf("system %s: %s is %v, want %q (the lab's)", sys.ID, k, got[k], want))
+			}
+		}
+		if one := read("/acs/systems/get", map[string]any{"acs_system_id": sys.ID}, "acs_system"); len(one) != 1 || one[0]["acs_system_id"] != sys.ID {
+			problems = append(problems, fmt.Sprintf("/acs/systems/get of %s did not answer that system", sys.ID))
+		}
+		users := byID(read("/acs/users/list", map[string]any{"acs_system_id": sys.ID}, "acs_users"), "acs_user_id")
+		if len(users) != len(sys.Users) {
+			problems = append(problems, fmt.Sprintf("/acs/users/list of system %s gave %d users; the lab has %d", sys.ID, len(users), len(sys.Users)))
+		}
+		for _, u := range sys.Users {
+			got := users[u.ID]
+			if got == nil {
+				problems = append(problems, fmt.Sprintf("/acs/users/list of system %s does not list user %s (%s)", sys.ID, u.ID, u.FullName))
+				continue
+			}
+			if got["acs_system_id"] != sys.ID || got["full_name"] != u.FullName {
+				problems = append(problems, fmt.Sprintf("user %s: acs_system_id %v, full_name %v; want %s and %q (the lab's)", u.ID, got["acs_system_id"], got["full_name"], sys.ID, u.FullName))
+			}
+			if one := read("/acs/users/get", map[string]any{"acs_user_id": u.ID}, "acs_user"); len(one) != 1 || one[0]["acs_user_id"] != u.ID {
+				problems = append(problems, fmt.Sprintf("/acs/users/get of %s did not answer that user", u.ID))
+			}
+		}
+	}
+	r, err := key.post(ctx, "/acs/systems/get", map[string]any{"acs_system_id": "11111111-2222-4333-8444-555555555555"})
+	if err == nil {
+		f.keep(r)
+		if msg := apiError(r, http.StatusNotFound, "acs_system_not_found"); msg != "" {
+			problems = append(problems, msg+" (an acs_system_id that names no system)")
+		}
+	}
+	return problems
 }

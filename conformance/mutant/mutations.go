@@ -262,6 +262,27 @@ func latestMutants() []Mutant {
 					}
 				}}
 			})},
+		{Name: "delete-keeps-credential", Breaks: "/acs/credentials/delete answers ok and deletes nothing",
+			Target: proxied(func(env) rewrite {
+				return rewrite{body: func(path string, doc map[string]any) {
+					if path == "/acs/credentials/delete" {
+						doc["acs_credential_id"] = uuid.NewString()
+					}
+				}, response: func(x *exchange) {
+					if x.Path == "/acs/credentials/delete" && x.Status == http.StatusNotFound {
+						x.Status, x.Doc = http.StatusOK, map[string]any{"ok": true}
+					}
+				}}
+			})},
+		{Name: "users-of-another-system", Breaks: "/acs/users/list names each user's acs_system_id wrong",
+			Target: onResponse(func(x *exchange) {
+				users, _ := x.Doc["acs_users"].([]any)
+				for _, u := range users {
+					if m, ok := u.(map[string]any); ok {
+						m["acs_system_id"] = "00000000-0000-4000-8000-000000000000"
+					}
+				}
+			})},
 	}
 	for i := range ms {
 		ms[i].Profile = "latest"
