@@ -14,8 +14,13 @@
 //                     (default the lab's Visionline guest)
 //   --expect OUTCOME  "success" (default), or the error type the encode must
 //                     fail with, e.g. no_credential_on_encoder
+//   --profile P       the profile the workspace is served: current (default),
+//                     older or latest; under latest the encoder list needs a
+//                     filter, as Seam's request schema says, and the run also
+//                     simulates an encoding_interrupted failure
 //
-// It lists the encoders (also page by page), finds the named one, creates
+// It lists the ACS systems and their users (checking each get), lists the
+// encoders (also page by page), finds the named one, creates
 // a card credential, encodes it and waits for the action attempt the way
 // SDK users do, then reads the credential back. Along the way it checks the error paths the
 // SDK types: an unknown encoder (SeamHttpApiError, acs_encoder_not_found,
@@ -75,6 +80,11 @@ const responses = {
   '/acs/credentials/create': { key: 'acs_credential', resource: 'acs_credential' },
   '/acs/credentials/get': { key: 'acs_credential', resource: 'acs_credential' },
   '/acs/credentials/list': { key: 'acs_credentials', resource: 'acs_credential', list: true },
+  '/action_attempts/list': { key: 'action_attempts', resource: 'action_attempt', list: true },
+  '/acs/systems/list': { key: 'acs_systems', resource: 'acs_system', list: true },
+  '/acs/systems/get': { key: 'acs_system', resource: 'acs_system' },
+  '/acs/users/list': { key: 'acs_users', resource: 'acs_user', list: true },
+  '/acs/users/get': { key: 'acs_user', resource: 'acs_user' },
 }
 
 // Fields Seam's current schemas require that the API spec (the "Encode a
@@ -219,14 +229,37 @@ const run = async (args, env) => {
   await expectThrows('unauthorized', () => stranger.acs.encoders.list(), SeamHttpUnauthorizedError, 'unauthorized', 401)
   passed('unauthorized')
 
-  const encoders = await seam.acs.encoders.list()
+  // The directory: every system and its users, each also by its get.
+  const systems = await seam.acs.systems.list()
+  must('list systems', systems.length > 0, 'no ACS system')
+  for (const sys of systems) {
+    const one = await seam.acs.systems.get({ acs_system_id: sys.acs_system_id })
+    must('get system', one.acs_system_id === sys.acs_system_id, `got system ${one.acs_system_id}`)
+    const users = await seam.acs.users.list({ acs_system_id: sys.acs_system_id })
+    for (const u of users) {
+      must('list users', u.acs_system_id === sys.acs_system_id, `user ${u.acs_user_id} of system ${u.acs_system_id}, listed for ${sys.acs_system_id}`)
+      const back = await seam.acs.users.get({ acs_user_id: u.acs_user_id })
+      must('get user', back.acs_user_id === u.acs_user_id, `got user ${back.acs_user_id}`)
+    }
+  }
+  const allUsers = await seam.createPaginator(seam.acs.users.list({ limit: 1 })).flattenToArray()
+  must('list users', allUsers.some((u) => u.acs_user_id === args.user), `user ${args.user} is not listed`)
+  await expectThrows('unknown system', () => seam.acs.systems.get({ acs_system_id: randomUUID() }), SeamHttpApiError, 'acs_system_not_found', 404)
+  passed('directory')
+
+  const filter = { acs_system_ids: systems.map((s) => s.acs_system_id) }
+  if (args.profile === 'latest') {
+    // Seam's request schema is a oneOf of three filters.
+    await expectThrows('list encoders unfiltered', () => seam.acs.encoders.list(), SeamHttpInvalidInputError, 'invalid_input', 400)
+  }
+  const encoders = await seam.acs.encoders.list(filter)
   const encoder = encoders.find((e) => e.display_name === args.encoder)
   must('list encoders', encoder, `no encoder named ${args.encoder} among ${JSON.stringify(encoders.map((e) => e.display_name))}`)
   passed('list encoders')
 
   // The SDK's paginator needs "pagination" on every list answer; pages of
   // one must walk the same encoders in the same order.
-  const paged = await seam.createPaginator(seam.acs.encoders.list({ limit: 1 })).flattenToArray()
+  const paged = await seam.createPaginator(seam.acs.encoders.list({ ...filter, limit: 1 })).flattenToArray()
   const ids = (es) => JSON.stringify(es.map((e) => e.acs_encoder_id))
   must('paginate encoders', ids(paged) === ids(encoders), `pages of 1 gave ${ids(paged)}, want ${ids(encoders)}`)
   // The SDK writes an empty list in a query string as "name=".
@@ -252,13 +285,16 @@ const run = async (args, env) => {
   must('create credential', hasWarning(created, 'waiting_to_be_issued'), 'no waiting_to_be_issued warning')
   passed('create credential')
 
-  await expectThrows(
+  const invalid = await expectThrows(
     'malformed encoder id',
     () => seam.acs.encoders.encodeCredential({ acs_credential_id: created.acs_credential_id, acs_encoder_id: args.encoder }),
     SeamHttpInvalidInputError,
     'invalid_input',
     400,
   )
+  // The SDK's own reading of validation_errors names the parameter.
+  must('malformed encoder id', invalid.getValidationErrorMessages('acs_encoder_id').length > 0,
+    `getValidationErrorMessages('acs_encoder_id') is empty; validation_errors: ${JSON.stringify(invalid.validationErrors)}`)
   await expectThrows(
     'encode on unknown encoder',
     () => seam.acs.encoders.encodeCredential({ acs_credential_id: created.acs_credential_id, acs_encoder_id: randomUUID() }),
@@ -307,6 +343,29 @@ const run = async (args, env) => {
   }
   passed('get credential')
 
+  const listed = await seam.actionAttempts.list({ action_attempt_ids: [attempt.action_attempt_id] })
+  must('list action attempts', listed.length === 1 && listed[0].action_attempt_id === attempt.action_attempt_id && listed[0].status === attempt.status,
+    `action_attempts/list gave ${JSON.stringify(listed)}`)
+  passed('list action attempts')
+
+  if (args.profile === 'latest') {
+    // A failure only the latest profile has a word for, through the
+    // sandbox control: the SDK reports it with its type as the code, and
+    // the failed attempt matches Seam's schema (checkResponse).
+    await seam.acs.encoders.simulate.nextCredentialEncodeWillFail({ acs_encoder_id: encoder.acs_encoder_id, error_code: 'encoding_interrupted' })
+    await expectThrows('simulated encoding_interrupted', encode, SeamActionAttemptFailedError, 'encoding_interrupted')
+    passed('simulate encoding_interrupted')
+  }
+
+  // Delete: the credential is gone for every read.
+  const doomed = await seam.acs.credentials.create({ acs_user_id: args.user, access_method: 'card' })
+  await seam.acs.credentials.delete({ acs_credential_id: doomed.acs_credential_id })
+  await expectThrows('delete credential', () => seam.acs.credentials.get({ acs_credential_id: doomed.acs_credential_id }),
+    SeamHttpApiError, 'acs_credential_not_found', 404)
+  const left = await seam.acs.credentials.list({ acs_user_id: args.user })
+  must('delete credential', !left.some((c) => c.acs_credential_id === doomed.acs_credential_id), 'the list still has the deleted credential')
+  passed('delete credential')
+
   return {
     ok: true,
     sdk,
@@ -334,6 +393,7 @@ const parse = (argv) => {
       encoder: { type: 'string', default: 'front-desk-1' },
       user: { type: 'string', default: labGuest },
       expect: { type: 'string', default: 'success' },
+      profile: { type: 'string', default: 'current' },
     },
     strict: true,
   })

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
@@ -64,12 +65,21 @@ type sdkOutcome struct {
 // and every answer must pass Seam's published schemas (see encode.mjs).
 func TestSeamSDK(t *testing.T) {
 	node, script := sdkOrSkip(t)
-	// Each scenario gets its own server and link directory: both use
-	// front-desk-1.
-	for _, name := range []string{"first-issue", "empty-reader"} {
-		t.Run(name, func(t *testing.T) {
+	// Each scenario gets its own server and link directory: all use
+	// front-desk-1. Under latest the lab's workspaces are served that
+	// profile, and each answer is checked against the same pinned types.
+	for _, c := range []struct {
+		scenario string
+		profile  seam.Profile
+	}{
+		{"first-issue", seam.ProfileCurrent},
+		{"empty-reader", seam.ProfileCurrent},
+		{"first-issue", seam.ProfileLatest},
+		{"card-removed-mid-encode", seam.ProfileLatest},
+	} {
+		t.Run(string(c.profile)+"/"+c.scenario, func(t *testing.T) {
 			t.Parallel()
-			runSDKScenario(t, node, script, name)
+			runSDKScenario(t, node, script, c.scenario, c.profile)
 		})
 	}
 }
@@ -92,16 +102,17 @@ func sdkOrSkip(t *testing.T) (node, script string) {
 	return node, filepath.Join(dir, "encode.mjs")
 }
 
-func runSDKScenario(t *testing.T, node, script, name string) {
+func runSDKScenario(t *testing.T, node, script, name string, profile seam.Profile) {
 	ctx, cancel := context.WithTimeout(t.Context(), sdkBound)
 	defer cancel()
-	sc, err := scenarios.Load(name)
+	loaded, err := scenarios.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab := fixtures.Bundled()
+	sc := loaded.ForProfile(string(profile))
+	lab := fixtures.Bundled().WithProfile(profile)
 	ws := lab.Workspaces[0]
-	args := sdkArgs(t, ws, sc)
+	args := append(sdkArgs(t, ws, sc), "--profile", string(profile))
 
 	links := t.TempDir()
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))

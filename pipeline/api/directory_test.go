@@ -155,4 +155,11 @@ func TestDeleteCredential(t *testing.T) {
 		t.Errorf("credentials/list after the delete = %v, want none", l)
 	}
 	e.wantError(e.do(http.MethodGet, "/acs/credentials/delete?acs_credential_id="+cred, "", nil), http.StatusMethodNotAllowed, "method_not_allowed")
+
+	// Seam's SDK deletes with DELETE and the id in the query string.
+	other := e.createCard(key1, guest1)
+	if r := e.do(http.MethodDelete, "/acs/credentials/delete?acs_credential_id="+other, "", nil); r.status != http.StatusOK {
+		t.Fatalf("DELETE with a query: %d %v", r.status, r.body)
+	}
+	e.wantError(e.post("/acs/credentials/get", fmt.Sprintf(`{"acs_credential_id": %q}`, other)), http.StatusNotFound, "acs_credential_not_found")
 }

@@ -36,7 +36,9 @@ type params struct {
 // readParams reads r's parameters. An empty POST body counts as {}. A
 // body over maxBody is refused, and w told to close the connection.
 func readParams(w http.ResponseWriter, r *http.Request, maxBody int64) (params, error) {
-	if r.Method == http.MethodGet {
+	// A DELETE carries its parameters in the query string, as Seam's SDK
+	// sends them, unless it has a body.
+	if r.Method == http.MethodGet || (r.Method == http.MethodDelete && r.ContentLength <= 0 && r.URL.RawQuery != "") {
 		return params{query: r.URL.Query(), probs: &problems{}}, nil
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))

@@ -127,7 +127,7 @@ func TestNotFound(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	e := newEnv(t)
-	for _, path := range []string{"/acs/encoders/encode_credential", "/acs/credentials/create", "/acs/credentials/delete",
+	for _, path := range []string{"/acs/encoders/encode_credential", "/acs/credentials/create",
 		"/acs/encoders/simulate/next_credential_encode_will_succeed", "/acs/encoders/simulate/next_credential_encode_will_fail"} {
 		r := e.do(http.MethodGet, path, "", nil)
 		e.wantError(r, http.StatusMethodNotAllowed, "method_not_allowed")

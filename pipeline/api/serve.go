@@ -39,6 +39,7 @@ type route struct {
 var (
 	read   = []string{http.MethodGet, http.MethodPost}
 	action = []string{http.MethodPost}
+	remove = []string{http.MethodDelete, http.MethodPost}
 )
 
 func (s *server) routeTable() map[string]route {
@@ -50,7 +51,7 @@ func (s *server) routeTable() map[string]route {
 		"/acs/credentials/create":         {action, s.createCredential},
 		"/acs/credentials/get":            {read, s.getCredential},
 		"/acs/credentials/list":           {read, s.listCredentials},
-		"/acs/credentials/delete":         {action, s.deleteCredential},
+		"/acs/credentials/delete":         {remove, s.deleteCredential},
 		"/action_attempts/list":           {read, s.listActionAttempts},
 		"/acs/systems/list":               {read, s.listSystems},
 		"/acs/systems/get":                {read, s.getSystem},
