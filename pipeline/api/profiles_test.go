@@ -185,3 +185,26 @@ func TestErrorTypesByProfile(t *testing.T) {
 		}
 	}
 }
+
+// Under latest, encode_credential takes acs_credential_id or
+// access_method_id (the published request schema); the lab has no access
+// grants, so an access method is never found.
+func TestEncodeByAccessMethod(t *testing.T) {
+	e := newEnvWith(t, labOf(seam.ProfileLatest, true))
+	cred := e.createCard(key1, guest1)
+	method := "11111111-2222-4333-8444-555555555555"
+	e.wantError(e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"access_method_id": %q, "acs_encoder_id": %q}`, method, frontDesk1)),
+		http.StatusNotFound, "access_method_not_found")
+	e.wantError(e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"access_method_id": %q, "acs_credential_id": %q, "acs_encoder_id": %q}`, method, cred, frontDesk1)),
+		http.StatusBadRequest, "invalid_input")
+	e.wantError(e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"access_method_id": "no", "acs_encoder_id": %q}`, frontDesk1)),
+		http.StatusBadRequest, "invalid_input")
+	e.wantError(e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"acs_encoder_id": %q}`, frontDesk1)),
+		http.StatusBadRequest, "invalid_input")
+	if encodes, _ := e.enc.calls(); len(encodes) != 0 {
+		t.Errorf("refused encodes reached Encoding: %q", encodes)
+	}
+	if r := e.post("/acs/encoders/encode_credential", fmt.Sprintf(`{"acs_credential_id": %q, "acs_encoder_id": %q}`, cred, frontDesk1)); r.status != http.StatusOK {
+		t.Errorf("encode by acs_credential_id under latest: %d %v", r.status, r.body)
+	}
+}
