@@ -212,6 +212,13 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 				continue
 			}
 			if c.Effect == "unchanged-on-error" {
+				if rec.sc.DeletesCredential() {
+					// Deleted by the timeline: the change is that it is gone.
+					if er.expects("error") && er.after != nil {
+						bad(er, "the credential reads %s after the scenario deleted it; want it gone (acs_credential_not_found)", compact(er.after))
+					}
+					continue
+				}
 				// Beside other encodes, the credential may change by theirs.
 				if er.expects("error") && !er.overlapped && !reflect.DeepEqual(er.after, er.before) {
 					bad(er, "the credential changed although the encode failed:\n  before %s\n  after  %s", compact(er.before), compact(er.after))

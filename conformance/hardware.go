@@ -68,6 +68,8 @@ func HardwareCapable(sc *scenario.Scenario) (bool, string) {
 				return false, fmt.Sprintf("%s:%d step %d (%s %s) follows an await: a person cannot time it against the device's commands",
 					sc.File, st.Line, st.Index+1, st.Op, st.Card)
 			}
+		case scenario.OpCredential:
+			return false, fmt.Sprintf("%s:%d step %d is %s: the suite takes credential steps beside virtual encoders only", sc.File, st.Line, st.Index+1, st)
 		case scenario.OpServer, scenario.OpStore:
 			return false, fmt.Sprintf("%s:%d step %d is %s: it acts on a server the suite runs as a process (--target encoderd), not beside real encoders", sc.File, st.Line, st.Index+1, st)
 		default:

@@ -288,10 +288,14 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 		// again while it restarts, and an encode call it never answered
 		// is kept as such (encodeRecord.lost).
 		api.outage = cfg.TimeScale.Of(cfg.AttemptDeadline) + 10*time.Second
-		if desk != nil {
-			s, _ := sut.(scenario.System)
-			play = func(ctx context.Context) error { return desk.PlayWith(ctx, s) }
-		}
+	}
+	if desk != nil {
+		steps := suiteSteps{api: api, credentialID: func() string {
+			id, _ := rec.credential["acs_credential_id"].(string)
+			return id
+		}}
+		steps.sys, _ = sut.(scenario.System)
+		play = func(ctx context.Context) error { return desk.PlayWith(ctx, steps) }
 	}
 
 	encoderIDs := map[string]string{}

@@ -27,7 +27,7 @@ var Models = []string{"pms", "pn532", ReplayModel}
 var StackingModels = []string{"pn532"}
 
 // Ops lists every timeline operation, in the order the format documents them.
-var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpServer, OpStore, OpExpect, OpSend}
+var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpServer, OpStore, OpCredential, OpExpect, OpSend}
 
 // Unknown is the value of an encode's acs_encoder_id or acs_credential_id
 // that stands for a well-formed id naming nothing.
@@ -187,6 +187,11 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 	if n, ok := f["steps"]; ok {
 		l.protocol = s.Encoder.Protocol
 		s.Steps = l.steps(n, declared, s.Encoders)
+		for _, st := range s.Steps {
+			if st.Op == OpCredential && s.Credential.Refused != nil {
+				l.addf(n, "step %d (credential): the scenario expects its credential refused, so there is none to act on", st.Index+1)
+			}
+		}
 	}
 	l.checkBytes(s)
 	if n, ok := f["faults"]; ok {
@@ -493,6 +498,11 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 			continue
 		}
 		what := fmt.Sprintf("step %d (%s)", i+1, st.Op)
+		if st.Op == OpCredential {
+			if st.On != "" {
+				l.addf(it, "%s: on: a credential step acts on the scenario's credential, not on an encoder; leave on: out", what)
+			}
+		}
 		if slices.Contains(SystemOps, st.Op) {
 			if st.On != "" {
 				l.addf(it, "%s: on: a %s step acts on the system under test, not on an encoder; leave on: out", what, st.Op)
@@ -641,6 +651,8 @@ func (l *loader) step(n *yaml.Node, i int) (Step, *yaml.Node, *yaml.Node, bool) 
 		st.Act, ok = l.oneOf(v, what+": server", "action", []string{ServerKill, ServerStop, ServerStart})
 	case OpStore:
 		st.Act, ok = l.oneOf(v, what+": store", "state", []string{StoreFull, StoreFree})
+	case OpCredential:
+		st.Act, ok = l.oneOf(v, what+": credential", "action", []string{CredentialDelete})
 	default:
 		l.addf(k, "%s: unknown operation %q (want one of %s)", what, k.Value, strings.Join(names(Ops), ", "))
 		return st, nil, nil, false
@@ -873,7 +885,7 @@ func (st Step) String() string {
 		return "silence " + strconv.FormatBool(st.Silent)
 	case OpNAK, OpGarble, OpBusy:
 		return string(st.Op) + " " + strconv.Itoa(st.Count)
-	case OpServer, OpStore:
+	case OpServer, OpStore, OpCredential:
 		return string(st.Op) + " " + st.Act
 	case OpExpect, OpSend:
 		if st.Bytes != nil {

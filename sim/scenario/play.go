@@ -154,6 +154,12 @@ func PlayWith(ctx context.Context, s *Scenario, cards map[string]*card.Card, sta
 			}
 			continue
 		}
+		if slices.Contains(ClientOps, st.Op) {
+			if err := playClient(ctx, st, sys); err != nil {
+				return &StepError{File: s.File, Step: st, Err: err}
+			}
+			continue
+		}
 		station, ok := stations[s.StepOn(st)]
 		if !ok {
 			return &StepError{File: s.File, Step: st, Err: fmt.Errorf("%w %q", ErrNoEncoder, s.StepOn(st))}
@@ -235,6 +241,29 @@ func PlayWith(ctx context.Context, s *Scenario, cards map[string]*card.Card, sta
 		return &StepError{File: s.File, Step: Step{Index: len(s.Steps)}, Err: err}
 	}
 	return nil
+}
+
+// Client is what a credential step acts through: the client that makes
+// the scenario's calls (the conformance suite). A System passed to
+// PlayWith that is also a Client takes them.
+type Client interface {
+	// DeleteCredential deletes the scenario's credential through the API.
+	DeleteCredential(ctx context.Context) error
+}
+
+// ErrNoClient is a credential step played without a Client.
+var ErrNoClient = errors.New("no client to act through: a credential step is taken by the client that makes the scenario's calls (encoder-conformance run)")
+
+// playClient takes a credential step through sys, which must be a Client.
+func playClient(ctx context.Context, st Step, sys System) error {
+	c, ok := sys.(Client)
+	if !ok {
+		return ErrNoClient
+	}
+	if st.Op == OpCredential && st.Act == CredentialDelete {
+		return c.DeleteCredential(ctx)
+	}
+	return fmt.Errorf("unknown client step %s", st)
 }
 
 // playSystem takes a server or store step on sys.

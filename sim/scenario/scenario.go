@@ -133,7 +133,18 @@ const (
 	OpUnplug  Op = "unplug"  // close the line for good: its path goes away
 	OpServer  Op = "server"  // Act: what happens to the server under test (ServerKill)
 	OpStore   Op = "store"   // Act: what happens to the disk of its store (StoreFull, StoreFree)
+	// OpCredential is what the client does to the scenario's credential
+	// while the timeline runs (Act: CredentialDelete).
+	OpCredential Op = "credential"
 )
+
+// CredentialDelete, as a credential step's Act, deletes the scenario's
+// credential through the API (/acs/credentials/delete).
+const CredentialDelete = "delete"
+
+// ClientOps are the operations the client that makes the scenario's
+// calls takes (the conformance suite), through the API.
+var ClientOps = []Op{OpCredential}
 
 // What a server or store step does (Step.Act). These steps act on the
 // system under test, not on an encoder, so only a run that started the
@@ -354,6 +365,12 @@ func (s *Scenario) ForProfile(profile string) *Scenario {
 func (x Expect) in(profile string) Expect {
 	x.ErrorType, x.LatestErrorType = x.ErrorTypeIn(profile), ""
 	return x
+}
+
+// DeletesCredential reports whether the timeline deletes the scenario's
+// credential (a credential: delete step).
+func (s *Scenario) DeletesCredential() bool {
+	return slices.ContainsFunc(s.Steps, func(st Step) bool { return st.Op == OpCredential && st.Act == CredentialDelete })
 }
 
 // StepOn is the id of the encoder st acts on.
