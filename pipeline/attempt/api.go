@@ -106,7 +106,7 @@ func (s *Service) credential(ctx context.Context, workspaceID, id string) (*seam
 	}
 	c, err := s.store.GetCredential(ctx, workspaceID, id)
 	if err == nil && s.creds != nil {
-		s.creds.put(c)
+		s.creds.putRead(c)
 	}
 	return c, err
 }

@@ -40,7 +40,13 @@ func (c *attemptCache) put(a *store.Attempt) {
 	cp := *a
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.byID[a.ID]; ok {
+	if old, ok := c.byID[a.ID]; ok {
+		// A terminal attempt never changes. A pending copy coming after
+		// one is a read that began before the outcome was recorded and
+		// ended after: kept, it would answer pending for ever.
+		if old.Status != seam.StatusPending {
+			return
+		}
 		c.byID[a.ID] = &cp
 		return
 	}
@@ -96,7 +102,18 @@ func newCredentialCache() *credentialCache {
 	return &credentialCache{byID: make(map[string]cachedCredential, cacheSize)}
 }
 
-func (c *credentialCache) put(cred *seam.Credential) {
+// put keeps cred, the credential as an outcome the store has committed
+// left it: the newest there is.
+func (c *credentialCache) put(cred *seam.Credential) { c.keep(cred, true) }
+
+// putRead keeps cred as a store read returned it, unless the cache has
+// the credential already: a read that began before an outcome was
+// committed may end after that outcome's put, and its older copy must
+// not replace the newer one (a second encode of a credential that
+// refuses reissue would read it not issued).
+func (c *credentialCache) putRead(cred *seam.Credential) { c.keep(cred, false) }
+
+func (c *credentialCache) keep(cred *seam.Credential, replace bool) {
 	body, err := json.Marshal(cred)
 	if err != nil {
 		return // not kept; the store is read instead
@@ -104,6 +121,9 @@ func (c *credentialCache) put(cred *seam.Credential) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := cred.ACSCredentialID
+	if _, ok := c.byID[id]; ok && !replace {
+		return
+	}
 	if _, ok := c.byID[id]; !ok {
 		if len(c.order) < cacheSize {
 			c.order = append(c.order, id)

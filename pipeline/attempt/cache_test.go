@@ -34,6 +34,19 @@ func TestAttemptCache(t *testing.T) {
 		}
 	})
 
+	// A read that began before the outcome was recorded and puts its
+	// pending copy after the outcome's put must not hide the outcome:
+	// every later read would answer pending for ever.
+	t.Run("a late pending copy does not replace the outcome", func(t *testing.T) {
+		c := newAttemptCache(true)
+		c.put(pending)
+		c.put(done)
+		c.put(pending)
+		if got, _ := c.get("ws-1", "a1"); got == nil || got.Status != seam.StatusError {
+			t.Errorf("after outcome then a stale pending put, get = %+v; want the outcome", got)
+		}
+	})
+
 	t.Run("shared store keeps only terminal attempts", func(t *testing.T) {
 		c := newAttemptCache(false)
 		c.put(pending)
@@ -80,5 +93,23 @@ func TestCredentialCache(t *testing.T) {
 	}
 	if _, ok := c.get("ws-2", "c1"); ok {
 		t.Error("a credential of ws-1 is found for ws-2")
+	}
+}
+
+// A store read that began before an outcome was committed and ends after
+// its put must not bring the older credential back.
+func TestCredentialCacheKeepsTheNewerCopy(t *testing.T) {
+	c := newCredentialCache()
+	no, yes := false, true
+	older := &seam.Credential{ACSCredentialID: "c1", WorkspaceID: "ws-1", IsIssued: &no}
+	newer := &seam.Credential{ACSCredentialID: "c1", WorkspaceID: "ws-1", IsIssued: &yes}
+	c.putRead(older)
+	if got, _ := c.get("ws-1", "c1"); got == nil || *got.IsIssued {
+		t.Fatalf("after a read's put, get = %+v; want the read copy", got)
+	}
+	c.put(newer) // the encode's outcome, committed
+	c.putRead(older)
+	if got, _ := c.get("ws-1", "c1"); got == nil || !*got.IsIssued {
+		t.Errorf("a stale read replaced the committed outcome: get = %+v, want is_issued", got)
 	}
 }
