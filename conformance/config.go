@@ -142,7 +142,7 @@ func (c *Config) setDefaults() {
 		// after NewConfig.
 		c.Lab, c.defaultLab = fixtures.Bundled(), c.Profile
 		if p, err := seam.ParseProfile(c.Profile); err == nil {
-			c.Lab = c.Lab.WithProfile(p)
+			c.Lab = c.Lab.WithProfile(string(p))
 		}
 	}
 	if c.Registry == nil {

@@ -124,7 +124,7 @@ func labProfileProblems(cfg *Config) []string {
 	runLatest := cfg.Profile == string(seam.ProfileLatest)
 	var problems []string
 	for _, ws := range cfg.Lab.Workspaces {
-		if (ws.Profile == seam.ProfileLatest) != runLatest {
+		if (ws.Profile == string(seam.ProfileLatest)) != runLatest {
 			problems = append(problems, fmt.Sprintf("the lab serves workspace %s profile %s, but the run certifies profile %s: set the workspace's profile: in the lab file to %s, or run --profile %s",
 				ws.ID, ws.Profile, cfg.Profile, cfg.Profile, ws.Profile))
 		}

@@ -208,7 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if o.profile != "" {
-		lab = lab.WithProfile(o.profile)
+		lab = lab.WithProfile(string(o.profile))
 	}
 	o.cfg.Lab = lab
 	o.cfg.Logger = log

@@ -110,7 +110,7 @@ func runSDKScenario(t *testing.T, node, script, name string, profile seam.Profil
 		t.Fatal(err)
 	}
 	sc := loaded.ForProfile(string(profile))
-	lab := fixtures.Bundled().WithProfile(profile)
+	lab := fixtures.Bundled().WithProfile(string(profile))
 	ws := lab.Workspaces[0]
 	args := append(sdkArgs(t, ws, sc), "--profile", string(profile))
 

@@ -163,3 +163,28 @@ func TestDeleteCredential(t *testing.T) {
 	}
 	e.wantError(e.post("/acs/credentials/get", fmt.Sprintf(`{"acs_credential_id": %q}`, other)), http.StatusNotFound, "acs_credential_not_found")
 }
+
+func TestUpdateCredential(t *testing.T) {
+	e := newEnv(t)
+	cred := e.createCard(key1, guest1)
+	// Seam's SDK updates with PATCH; POST works too.
+	r := e.do(http.MethodPatch, "/acs/credentials/update", fmt.Sprintf(`{"acs_credential_id": %q, "ends_at": "2026-12-24T11:00:00Z"}`, cred), nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("PATCH update: %d %v", r.status, r.body)
+	}
+	want(t, obj(t, r.body, "acs_credential"), "ends_at", "2026-12-24T11:00:00.000Z")
+	got := e.post("/acs/credentials/get", fmt.Sprintf(`{"acs_credential_id": %q}`, cred))
+	want(t, obj(t, got.body, "acs_credential"), "ends_at", "2026-12-24T11:00:00.000Z")
+
+	for _, body := range []string{
+		fmt.Sprintf(`{"acs_credential_id": %q, "ends_at": "2020-01-01T00:00:00Z"}`, cred), // in the past
+		fmt.Sprintf(`{"acs_credential_id": %q, "ends_at": "soon"}`, cred),
+		fmt.Sprintf(`{"acs_credential_id": %q, "code": "1234"}`, cred), // a card has no code
+		`{"ends_at": "2026-12-24T11:00:00Z"}`,
+	} {
+		e.wantError(e.post("/acs/credentials/update", body), http.StatusBadRequest, "invalid_input")
+	}
+	e.wantError(e.post("/acs/credentials/update", `{"acs_credential_id": "11111111-2222-4333-8444-555555555555"}`), http.StatusNotFound, "acs_credential_not_found")
+	got = e.post("/acs/credentials/get", fmt.Sprintf(`{"acs_credential_id": %q}`, cred))
+	want(t, obj(t, got.body, "acs_credential"), "ends_at", "2026-12-24T11:00:00.000Z")
+}

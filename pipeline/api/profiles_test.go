@@ -80,7 +80,7 @@ func TestValidationErrorsNameEveryProblem(t *testing.T) {
 }
 
 func labOf(profile seam.Profile, sandbox bool) *fixtures.Lab {
-	lab := fixtures.Bundled().WithProfile(profile)
+	lab := fixtures.Bundled().WithProfile(string(profile))
 	for _, ws := range lab.Workspaces {
 		ws.Sandbox = sandbox
 	}

@@ -21,8 +21,9 @@ import (
 // request is what a route handler gets: the workspace the caller acts in
 // and the parameters it sent.
 type request struct {
-	ws     *fixtures.Workspace
-	params params
+	ws      *fixtures.Workspace
+	profile seam.Profile // the revision of the API ws is served
+	params  params
 }
 
 // result is a success body; ServeHTTP adds "ok": true.
@@ -40,6 +41,7 @@ var (
 	read   = []string{http.MethodGet, http.MethodPost}
 	action = []string{http.MethodPost}
 	remove = []string{http.MethodDelete, http.MethodPost}
+	modify = []string{http.MethodPatch, http.MethodPost}
 )
 
 func (s *server) routeTable() map[string]route {
@@ -52,6 +54,7 @@ func (s *server) routeTable() map[string]route {
 		"/acs/credentials/get":            {read, s.getCredential},
 		"/acs/credentials/list":           {read, s.listCredentials},
 		"/acs/credentials/delete":         {remove, s.deleteCredential},
+		"/acs/credentials/update":         {modify, s.updateCredential},
 		"/action_attempts/list":           {read, s.listActionAttempts},
 		"/acs/systems/list":               {read, s.listSystems},
 		"/acs/systems/get":                {read, s.getSystem},
@@ -136,10 +139,10 @@ func (s *server) serve(x *exchange, r *http.Request) {
 	x.workspace = ws.ID
 	p, err := readParams(x.w, r, s.maxBody)
 	if err != nil {
-		s.writeError(x, seedRefusal(ws.Profile, err))
+		s.writeError(x, seedRefusal(seam.Profile(ws.Profile), err))
 		return
 	}
-	res, err := rt.handle(r.Context(), request{ws: ws, params: p})
+	res, err := rt.handle(r.Context(), request{ws: ws, profile: seam.Profile(ws.Profile), params: p})
 	if err != nil {
 		s.writeError(x, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/google/uuid"
@@ -18,6 +19,8 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 	if w == nil {
 		return nil, seam.NotFound("acs_encoder", encoderID)
 	}
+	s.updating.RLock()
+	defer s.updating.RUnlock()
 	c, err := s.credential(ctx, workspaceID, credentialID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, seam.NotFound("acs_credential", credentialID)
@@ -220,4 +223,45 @@ func toSeam(a *store.Attempt) (*seam.ActionAttempt, error) {
 		return nil, fmt.Errorf("attempt: action attempt %s has unknown status %q", a.ID, a.Status)
 	}
 	return out, nil
+}
+
+// UpdateCredential applies p to the credential (credential.Update) and
+// stores it. It refuses, with invalid_input, while an encode of the
+// credential is pending on this server: that encode writes the
+// credential as it read it, and its outcome would put the old one back.
+// No encode starts while the update runs.
+func (s *Service) UpdateCredential(ctx context.Context, workspaceID, credentialID string, p credential.UpdateParams) (*seam.Credential, error) {
+	s.updating.Lock()
+	defer s.updating.Unlock()
+	if id := s.pendingEncodeOf(workspaceID, credentialID); id != "" {
+		return nil, seam.InvalidInput("credential %s is being encoded (action attempt %s); update it once that attempt has ended", credentialID, id)
+	}
+	c, err := s.credential(ctx, workspaceID, credentialID)
+	if err != nil {
+		return nil, err
+	}
+	next, err := credential.Update(c, p, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.PutCredential(ctx, next); err != nil {
+		return nil, fmt.Errorf("attempt: storing updated credential %s: %w", credentialID, err)
+	}
+	if s.creds != nil {
+		s.creds.put(next)
+	}
+	return next, nil
+}
+
+// pendingEncodeOf is the id of a pending attempt of this server that
+// encodes the credential, or "".
+func (s *Service) pendingEncodeOf(workspaceID, credentialID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, j := range s.tracked {
+		if j.attempt.WorkspaceID == workspaceID && j.attempt.CredentialID == credentialID {
+			return id
+		}
+	}
+	return ""
 }

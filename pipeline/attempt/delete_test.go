@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 )
@@ -84,4 +85,56 @@ func TestDeleteAfterSuccess(t *testing.T) {
 	if _, err := svc.View().GetCredential(ctx, r.ws.ID, c.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetCredential after the delete = %v, want ErrNotFound", err)
 	}
+}
+
+// An update waits for no encode: it is refused while one of the
+// credential is pending, so that the encode's outcome cannot put the old
+// credential back. Once the card is written, a new ends_at warns
+// needs_to_be_reissued until the card is encoded again.
+func TestUpdateCredentialBesideAnEncode(t *testing.T) {
+	r := newRig(t)
+	svc := r.start()
+	ctx := context.Background()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	end := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+	p := credential.UpdateParams{EndsAt: &end}
+
+	a := r.encode(c, frontDesk1)
+	call := r.drivers[frontDesk1].next(t)
+	var se *seam.Error
+	if _, err := svc.UpdateCredential(ctx, r.ws.ID, c.ACSCredentialID, p); !errors.As(err, &se) || se.Type != "invalid_input" {
+		t.Fatalf("update while the encode is pending = %v, want invalid_input", err)
+	}
+	call.reply <- succeed("04A1B2C3D4E5F6")
+	if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
+		t.Fatalf("encode ended %s %+v", got.Status, got.Error)
+	}
+
+	updated, err := svc.UpdateCredential(ctx, r.ws.ID, c.ACSCredentialID, p)
+	if err != nil {
+		t.Fatalf("update after the encode = %v", err)
+	}
+	if !hasWarning(updated, seam.WarnNeedsToBeReissued) || updated.IsIssued == nil || !*updated.IsIssued {
+		t.Errorf("updated issued card credential = %+v; want it issued with needs_to_be_reissued", updated)
+	}
+	if stored := r.storedCredential(c.ACSCredentialID); !hasWarning(stored, seam.WarnNeedsToBeReissued) || stored.EndsAt == c.EndsAt {
+		t.Errorf("stored credential after the update: ends_at %s, warnings %+v", stored.EndsAt, stored.Warnings)
+	}
+	a2 := r.encode(c, frontDesk1)
+	r.drivers[frontDesk1].next(t).reply <- succeed("04A1B2C3D4E5F6")
+	if got := r.wait(a2.ActionAttemptID); got.Status != seam.StatusSuccess || hasWarning(got.Result, seam.WarnNeedsToBeReissued) {
+		t.Errorf("re-encode ended %s with result %+v; want success without needs_to_be_reissued", got.Status, got.Result)
+	}
+}
+
+func hasWarning(c *seam.Credential, code string) bool {
+	if c == nil {
+		return false
+	}
+	for _, w := range c.Warnings {
+		if w.WarningCode == code {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
@@ -379,14 +380,19 @@ func (s *Service) flushUnrecorded() {
 // credentials through it, so a credential an encode issued reads issued
 // while the store still refuses the write.
 func (s *Service) View() store.Store {
-	return view{Store: s.store, rec: s.rec, now: s.now, stop: s.stopEncodesOf}
+	return view{Store: s.store, rec: s.rec, now: s.now, svc: s}
 }
 
 type view struct {
 	store.Store
-	rec  *recorder
-	now  func() time.Time
-	stop func(workspaceID, credentialID string) // Service.stopEncodesOf
+	rec *recorder
+	now func() time.Time
+	svc *Service // the deletes and updates of credentials go through it
+}
+
+// UpdateCredential is Service.UpdateCredential, for the API.
+func (v view) UpdateCredential(ctx context.Context, workspaceID, credentialID string, p credential.UpdateParams) (*seam.Credential, error) {
+	return v.svc.UpdateCredential(ctx, workspaceID, credentialID, p)
 }
 
 func (v view) GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error) {
@@ -410,7 +416,7 @@ func (v view) DeleteCredential(ctx context.Context, workspaceID, credentialID st
 		}
 		return err
 	}
-	v.stop(workspaceID, credentialID)
+	v.svc.stopEncodesOf(workspaceID, credentialID)
 	return nil
 }
 

@@ -42,6 +42,10 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // workers and running deadline timers
 
+	// updating is held (written) while a credential update runs, and
+	// read by every Encode: no encode starts from the credential the
+	// update is replacing (Service.UpdateCredential).
+	updating sync.RWMutex
 	mu       sync.Mutex
 	started  bool
 	closed   bool

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -302,4 +303,47 @@ func Job(c *seam.Credential) driver.Job {
 		j.EndsAt = t.UTC()
 	}
 	return j
+}
+
+// UpdateParams are what /acs/credentials/update changes; nil leaves a
+// field as it is.
+type UpdateParams struct {
+	// Code replaces a code credential's PIN: digits only.
+	Code *string
+	// EndsAt replaces the end of the validity: in the future and after
+	// starts_at, as at creation.
+	EndsAt *string
+}
+
+// Update returns c with p applied at now, leaving c unchanged. An issued
+// card whose validity changed warns needs_to_be_reissued: the card holds
+// the validity it was written with until it is encoded again (Issue
+// drops the warning then).
+func Update(c *seam.Credential, p UpdateParams, now time.Time) (*seam.Credential, error) {
+	out := clone(c)
+	if p.Code != nil {
+		if c.AccessMethod != seam.AccessCode {
+			return nil, seam.InvalidInput("code applies to a credential whose access_method is code; credential %s is %s", c.ACSCredentialID, c.AccessMethod)
+		}
+		if *p.Code == "" || strings.Trim(*p.Code, "0123456789") != "" {
+			return nil, seam.InvalidInput("code %q must be digits only", *p.Code)
+		}
+		code := *p.Code
+		out.Code = &code
+	}
+	if p.EndsAt != nil {
+		_, end, err := validity(c.StartsAt, *p.EndsAt, now)
+		if err != nil {
+			return nil, err
+		}
+		if end != c.EndsAt && c.IsIssued != nil && *c.IsIssued && c.AccessMethod == seam.AccessCard &&
+			!slices.ContainsFunc(out.Warnings, func(w seam.CredentialWarning) bool { return w.WarningCode == seam.WarnNeedsToBeReissued }) {
+			out.Warnings = append(out.Warnings, seam.CredentialWarning{
+				WarningCode: seam.WarnNeedsToBeReissued, CreatedAt: seam.At(now),
+				Message: "The card holds the validity it was encoded with; encode the credential again to write the new ends_at.",
+			})
+		}
+		out.EndsAt = end
+	}
+	return out, nil
 }
