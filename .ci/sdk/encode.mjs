@@ -85,6 +85,8 @@ const responses = {
   '/acs/systems/get': { key: 'acs_system', resource: 'acs_system' },
   '/acs/users/list': { key: 'acs_users', resource: 'acs_user', list: true },
   '/acs/users/get': { key: 'acs_user', resource: 'acs_user' },
+  '/events/list': { key: 'events', resource: 'seam_event', list: true },
+  '/events/get': { key: 'event', resource: 'seam_event' },
 }
 
 // Fields Seam's current schemas require that the API spec (the "Encode a
@@ -218,6 +220,7 @@ const clientOptions = (env) => {
 }
 
 const run = async (args, env) => {
+  const started = new Date().toISOString()
   const options = clientOptions(env)
   const seam = new Seam(options)
   seam.client.interceptors.response.use(checkResponse)
@@ -365,6 +368,22 @@ const run = async (args, env) => {
   const left = await seam.acs.credentials.list({ acs_user_id: args.user })
   must('delete credential', !left.some((c) => c.acs_credential_id === doomed.acs_credential_id), 'the list still has the deleted credential')
   passed('delete credential')
+
+  // Events: the encode's success (if it succeeded) and the delete, each
+  // also by its get.
+  const events = await seam.events.list({ since: started })
+  const about = (id, type) => events.find((e) => e.acs_credential_id === id && e.event_type === type)
+  if (args.expect === 'success') {
+    must('events', about(created.acs_credential_id, 'acs_credential.issued'), `no acs_credential.issued for ${created.acs_credential_id} among ${JSON.stringify(events)}`)
+  } else {
+    must('events', !events.some((e) => e.acs_credential_id === created.acs_credential_id && e.event_type !== 'acs_credential.deleted'),
+      `a failed encode made events: ${JSON.stringify(events)}`)
+  }
+  const deleted = about(doomed.acs_credential_id, 'acs_credential.deleted')
+  must('events', deleted, `no acs_credential.deleted for ${doomed.acs_credential_id} among ${JSON.stringify(events)}`)
+  const back = await seam.events.get({ event_id: deleted.event_id })
+  must('events', back.event_id === deleted.event_id, `events/get gave ${JSON.stringify(back)}`)
+  passed('events')
 
   return {
     ok: true,

@@ -188,3 +188,49 @@ func TestUpdateCredential(t *testing.T) {
 	got = e.post("/acs/credentials/get", fmt.Sprintf(`{"acs_credential_id": %q}`, cred))
 	want(t, obj(t, got.body, "acs_credential"), "ends_at", "2026-12-24T11:00:00.000Z")
 }
+
+func TestEvents(t *testing.T) {
+	e := newEnv(t)
+	cred := e.createCard(key1, guest1)
+	if r := e.post("/acs/credentials/delete", fmt.Sprintf(`{"acs_credential_id": %q}`, cred)); r.status != http.StatusOK {
+		t.Fatalf("delete: %d %v", r.status, r.body)
+	}
+	r := e.do(http.MethodGet, "/events/list?since=2026-01-01T00:00:00Z", "", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("events/list: %d %v", r.status, r.body)
+	}
+	events := list(t, r.body, "events")
+	if len(events) != 1 {
+		t.Fatalf("events/list = %v, want the one delete", events)
+	}
+	ev := events[0].(map[string]any)
+	want(t, ev, "event_type", "acs_credential.deleted")
+	want(t, ev, "acs_credential_id", cred)
+	want(t, ev, "acs_system_id", visionline1)
+	want(t, ev, "workspace_id", ws1)
+	id, _ := ev["event_id"].(string)
+	got := e.post("/events/get", fmt.Sprintf(`{"event_id": %q}`, id))
+	want(t, obj(t, got.body, "event"), "event_type", "acs_credential.deleted")
+
+	for query, n := range map[string]int{
+		"since=2026-01-01T00:00:00Z&event_type=acs_credential.issued":                                     0,
+		"since=2026-01-01T00:00:00Z&acs_credential_id=" + cred:                                            1,
+		"since=2030-01-01T00:00:00Z":                                                                      0,
+		"between=2026-01-01T00:00:00Z&between=2030-01-01T00:00:00Z":                                       1,
+		"since=2026-01-01T00:00:00Z&device_id=11111111-2222-4333-8444-555555555555":                       0,
+		"since=2026-01-01T00:00:00Z&event_types=acs_credential.deleted&event_types=acs_credential.issued": 1,
+	} {
+		r := e.do(http.MethodGet, "/events/list?"+query, "", nil)
+		if r.status != http.StatusOK || len(list(t, r.body, "events")) != n {
+			t.Errorf("events/list?%s: %d %v, want %d events", query, r.status, r.body, n)
+		}
+	}
+	// Another workspace sees none of them.
+	r = e.do(http.MethodGet, "/events/list?since=2026-01-01T00:00:00Z", "", map[string]string{"Authorization": "Bearer " + key2})
+	if l := list(t, r.body, "events"); len(l) != 0 {
+		t.Errorf("workspace 2 lists %v", l)
+	}
+	e.wantError(e.post("/events/list", `{}`), http.StatusBadRequest, "invalid_input")
+	e.wantError(e.post("/events/list", `{"since": "yesterday"}`), http.StatusBadRequest, "invalid_input")
+	e.wantError(e.post("/events/get", `{"event_id": "11111111-2222-4333-8444-555555555555"}`), http.StatusNotFound, "event_not_found")
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
@@ -168,7 +170,15 @@ func (s *server) deleteCredential(ctx context.Context, rq request) (result, erro
 	if err := rq.params.problems(); err != nil {
 		return nil, err
 	}
-	err := s.store.DeleteCredential(ctx, rq.ws.ID, id)
+	c, err := s.store.GetCredential(ctx, rq.ws.ID, id)
+	if err == nil {
+		now := seam.At(s.now())
+		err = s.store.DeleteCredential(ctx, rq.ws.ID, id, &seam.Event{
+			EventID: uuid.NewString(), EventType: seam.EventCredentialDeleted, WorkspaceID: rq.ws.ID,
+			CreatedAt: now, OccurredAt: now, ACSSystemID: c.ACSSystemID, ACSCredentialID: id,
+			ConnectedAccountID: rq.ws.ConnectedAccountID, EventDescription: "The credential was deleted.",
+		})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, seam.NotFound("acs_credential", id)
 	}

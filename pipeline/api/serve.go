@@ -56,6 +56,8 @@ func (s *server) routeTable() map[string]route {
 		"/acs/credentials/delete":         {remove, s.deleteCredential},
 		"/acs/credentials/update":         {modify, s.updateCredential},
 		"/action_attempts/list":           {read, s.listActionAttempts},
+		"/events/list":                    {read, s.listEvents},
+		"/events/get":                     {read, s.getEvent},
 		"/acs/systems/list":               {read, s.listSystems},
 		"/acs/systems/get":                {read, s.getSystem},
 		"/acs/users/list":                 {read, s.listUsers},

@@ -3,10 +3,12 @@ package attempt_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/credential"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 )
@@ -29,7 +31,7 @@ func TestDeletedCredentialIsNotEncoded(t *testing.T) {
 	a2 := r.encode(queued, frontDesk1)
 
 	for _, c := range []*seam.Credential{queued, writing} {
-		if err := view.DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID); err != nil {
+		if err := view.DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID, nil); err != nil {
 			t.Fatalf("DeleteCredential(%s) = %v", c.ACSCredentialID, err)
 		}
 	}
@@ -55,7 +57,7 @@ func TestDeletedCredentialIsNotEncoded(t *testing.T) {
 			t.Errorf("the store has credential %s after its delete: %v", c.ACSCredentialID, err)
 		}
 	}
-	if err := view.DeleteCredential(ctx, r.ws.ID, writing.ACSCredentialID); !errors.Is(err, store.ErrNotFound) {
+	if err := view.DeleteCredential(ctx, r.ws.ID, writing.ACSCredentialID, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a second delete = %v, want ErrNotFound", err)
 	}
 	// A new encode of a deleted credential is refused as unknown.
@@ -76,7 +78,7 @@ func TestDeleteAfterSuccess(t *testing.T) {
 	if got := r.wait(a.ActionAttemptID); got.Status != seam.StatusSuccess {
 		t.Fatalf("encode ended %s %+v", got.Status, got.Error)
 	}
-	if err := svc.View().DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID); err != nil {
+	if err := svc.View().DeleteCredential(ctx, r.ws.ID, c.ACSCredentialID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.get(a.ActionAttemptID); got.Status != seam.StatusSuccess || got.Result == nil {
@@ -137,4 +139,34 @@ func hasWarning(c *seam.Credential, code string) bool {
 		}
 	}
 	return false
+}
+
+// A success records acs_credential.issued with the outcome, a second one
+// acs_credential.reissued; a failure records none.
+func TestEncodeEvents(t *testing.T) {
+	r := newRig(t)
+	r.start()
+	ctx := context.Background()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	for i, reply := range []play{succeed("04A1B2C3D4E5F6"), failWith(&driver.Error{Kind: driver.NoCard}), succeed("04A1B2C3D4E5F7")} {
+		a := r.encode(c, frontDesk1)
+		r.drivers[frontDesk1].next(t).reply <- reply
+		if got := r.wait(a.ActionAttemptID); (got.Status == seam.StatusSuccess) != (i != 1) {
+			t.Fatalf("encode %d ended %s %+v", i, got.Status, got.Error)
+		}
+	}
+	events, err := r.store.ListEvents(ctx, r.ws.ID, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.EventType)
+		if e.ACSCredentialID != c.ACSCredentialID || e.ACSSystemID != c.ACSSystemID || e.WorkspaceID != r.ws.ID || e.EventID == "" {
+			t.Errorf("event %+v does not name credential %s of system %s", e, c.ACSCredentialID, c.ACSSystemID)
+		}
+	}
+	if want := []string{seam.EventCredentialIssued, seam.EventCredentialReissued}; !slices.Equal(types, want) {
+		t.Errorf("events = %q, want %q", types, want)
+	}
 }

@@ -81,7 +81,7 @@ func (r *recorder) decide(d *decided) bool {
 	}
 	if c := d.cred; c != nil && r.deleted[credentialKey(c.WorkspaceID, c.ACSCredentialID)] {
 		a := *d.attempt
-		a.Status, a.Result = seam.StatusError, nil
+		a.Status, a.Result, a.Events = seam.StatusError, nil, nil
 		a.ErrorType = seam.ErrCredentialDeleted
 		a.ErrorMessage = fmt.Sprintf("credential %s was deleted while the encoder wrote it: the card holds a credential that no longer exists", c.ACSCredentialID)
 		d.attempt, d.cred = &a, nil
@@ -405,11 +405,11 @@ func (v view) GetCredential(ctx context.Context, workspaceID, credentialID strin
 // DeleteCredential deletes the credential for the API. From then on no
 // encode of it writes a card, and one whose card is being written ends
 // credential_deleted; attempts already decided keep their outcome.
-func (v view) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+func (v view) DeleteCredential(ctx context.Context, workspaceID, credentialID string, event *seam.Event) error {
 	// Noted first, so that no success is decided between the delete and
 	// the note; taken back if the store does not delete it.
 	fresh := v.rec.forget(workspaceID, credentialID)
-	err := v.Store.DeleteCredential(ctx, workspaceID, credentialID)
+	err := v.Store.DeleteCredential(ctx, workspaceID, credentialID, event)
 	if err != nil {
 		if fresh {
 			v.rec.unforget(workspaceID, credentialID)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/credential"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
@@ -397,8 +399,29 @@ func (w *worker) process(ctx context.Context, j *job) {
 			written()
 		}
 	}
-	s.conclude(a, credential.Issue(c, card, s.now()), failure{}, &card, after)
+	now := s.now()
+	s.conclude(withIssueEvent(a, c, w.cfg.ConnectedAccountID, now), credential.Issue(c, card, now), failure{}, &card, after)
 	s.release(j)
+}
+
+// withIssueEvent is a copy of a, about to succeed on credential c (as it
+// was before the card was written), with the event its success makes:
+// acs_credential.issued, or reissued when c was issued already. The
+// event is written with the outcome (store.Attempt.Events).
+func withIssueEvent(a *store.Attempt, c *seam.Credential, connectedAccountID string, now time.Time) *store.Attempt {
+	typ, what := seam.EventCredentialIssued, "encoded onto a card"
+	if isIssued(c) {
+		typ, what = seam.EventCredentialReissued, "encoded onto a card again"
+	}
+	at := seam.At(now)
+	out := *a
+	out.Events = []*seam.Event{{
+		EventID: uuid.NewString(), EventType: typ, WorkspaceID: a.WorkspaceID,
+		CreatedAt: at, OccurredAt: at, ACSSystemID: c.ACSSystemID, ACSCredentialID: c.ACSCredentialID,
+		ConnectedAccountID: connectedAccountID,
+		EventDescription:   fmt.Sprintf("The credential was %s (action attempt %s).", what, a.ID),
+	}}
+	return &out
 }
 
 // refusals are the error types that say the encoder wrote nothing.
@@ -462,7 +485,8 @@ func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, relea
 	card := driver.Card{Number: syntheticCardNumber(), Technology: "simulated", CardID: job.CardID}
 	after := *release
 	*release = nil
-	s.conclude(j.attempt, credential.Issue(c, card, s.now()), failure{}, &card, after)
+	now := s.now()
+	s.conclude(withIssueEvent(j.attempt, c, w.cfg.ConnectedAccountID, now), credential.Issue(c, card, now), failure{}, &card, after)
 }
 
 // syntheticCardNumber is a random 7-byte UID in upper-case hex, the shape

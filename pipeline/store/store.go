@@ -53,6 +53,21 @@ type Attempt struct {
 	ErrorMessage string
 	// Result is the credential as it was when the attempt succeeded.
 	Result *seam.Credential
+	// Events are what the outcome makes happen (the credential issued),
+	// recorded by FinishAttempt in the same transaction as the outcome:
+	// an outcome never stands without its events, nor events without it.
+	Events []*seam.Event
+}
+
+// EventFilter narrows ListEvents; empty fields match anything. Since and
+// Until bound occurred_at (Since inclusive, Until exclusive); Limit 0 is
+// no limit.
+type EventFilter struct {
+	Types           []string
+	ACSCredentialID string
+	ACSSystemID     string
+	Since, Until    time.Time
+	Limit           int
 }
 
 // CredentialFilter narrows ListCredentials; empty fields match anything.
@@ -81,9 +96,18 @@ type Store interface {
 	GetCredential(ctx context.Context, workspaceID, credentialID string) (*seam.Credential, error)
 	// ListCredentials returns a workspace's credentials, oldest first.
 	ListCredentials(ctx context.Context, workspaceID string, f CredentialFilter) ([]*seam.Credential, error)
-	// DeleteCredential removes a credential; ErrNotFound unless it
-	// exists in that workspace. Its attempts stay.
-	DeleteCredential(ctx context.Context, workspaceID, credentialID string) error
+	// DeleteCredential removes a credential and records event, when it
+	// is not nil, in the same transaction; ErrNotFound, recording
+	// nothing, unless the credential exists in that workspace. Its
+	// attempts stay.
+	DeleteCredential(ctx context.Context, workspaceID, credentialID string, event *seam.Event) error
+
+	// ListEvents returns a workspace's events matching f, oldest
+	// (occurred_at) first, ties in event id order.
+	ListEvents(ctx context.Context, workspaceID string, f EventFilter) ([]*seam.Event, error)
+	// GetEvent returns ErrNotFound unless the event exists in that
+	// workspace.
+	GetEvent(ctx context.Context, workspaceID, eventID string) (*seam.Event, error)
 
 	// CreateAttempt stores a new pending attempt; ErrExists if its ID is taken.
 	CreateAttempt(ctx context.Context, a *Attempt) error

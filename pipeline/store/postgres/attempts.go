@@ -86,6 +86,9 @@ func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.
 	if err != nil {
 		return err
 	}
+	if err := record.Events(a.Events); err != nil {
+		return err
+	}
 	// A zero FinishedAt is kept as NULL.
 	var finished *time.Time
 	if !f.IsZero() {
@@ -108,7 +111,7 @@ WHERE id = $6 AND workspace_id = $7 AND status = 'pending'`,
 				return fmt.Errorf("store credential %q: %w", cred.ACSCredentialID, err)
 			}
 		}
-		return nil
+		return insertEvents(ctx, tx, a.Events)
 	})
 }
 

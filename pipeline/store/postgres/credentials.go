@@ -76,9 +76,14 @@ WHERE acs_credential_id = $5 AND workspace_id = $6`,
 	return fmt.Errorf("%w in another workspace", store.ErrExists)
 }
 
-// DeleteCredential removes the credential, or returns store.ErrNotFound
-// unless it exists in workspaceID.
-func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+// DeleteCredential removes the credential and records event with it, or
+// returns store.ErrNotFound unless it exists in workspaceID.
+func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string, event *seam.Event) error {
+	if event != nil {
+		if err := record.Events([]*seam.Event{event}); err != nil {
+			return fmt.Errorf("postgres: delete credential %q: %w", credentialID, err)
+		}
+	}
 	err := s.writeTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM credentials WHERE acs_credential_id = $1 AND workspace_id = $2`, credentialID, workspaceID)
 		if err != nil {
@@ -86,6 +91,9 @@ func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID 
 		}
 		if tag.RowsAffected() == 0 {
 			return store.ErrNotFound
+		}
+		if event != nil {
+			return insertEvents(ctx, tx, []*seam.Event{event})
 		}
 		return nil
 	})

@@ -55,11 +55,24 @@ CREATE TABLE leases (
 	expires timestamptz NOT NULL
 );
 `,
+	// 2: events, written with the outcome or the delete that makes them.
+	`
+CREATE TABLE events (
+	event_id          text COLLATE "C" PRIMARY KEY,
+	workspace_id      text COLLATE "C" NOT NULL,
+	event_type        text COLLATE "C" NOT NULL,
+	occurred_at       timestamptz NOT NULL,
+	acs_system_id     text COLLATE "C" NOT NULL,
+	acs_credential_id text COLLATE "C" NOT NULL,
+	body              json NOT NULL
+);
+CREATE INDEX events_by_workspace ON events (workspace_id, occurred_at, event_id);
+`,
 }
 
 // SchemaVersion is the schema version this code writes and reads: the
 // number of migrations.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrationLock is the key of the transaction-scoped advisory lock that
 // serialises migrations: two processes opening one new database at once

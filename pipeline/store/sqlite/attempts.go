@@ -101,6 +101,9 @@ func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.
 	if err != nil {
 		return err
 	}
+	if err := record.Events(a.Events); err != nil {
+		return err
+	}
 	// A zero FinishedAt is kept as NULL.
 	var finished sql.NullString
 	if !f.IsZero() {
@@ -124,7 +127,7 @@ func (s *Store) finishAttempt(ctx context.Context, a *store.Attempt, cred *seam.
 				return fmt.Errorf("store credential %q: %w", cred.ACSCredentialID, err)
 			}
 		}
-		return nil
+		return s.insertEvents(ctx, tx, a.Events)
 	})
 }
 

@@ -89,9 +89,14 @@ func (s *Store) updateCredential(ctx context.Context, tx *sql.Tx, c *seam.Creden
 	return fmt.Errorf("%w in another workspace", store.ErrExists)
 }
 
-// DeleteCredential removes the credential, or returns store.ErrNotFound
-// unless it exists in workspaceID.
-func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string) error {
+// DeleteCredential removes the credential and records event with it, or
+// returns store.ErrNotFound unless it exists in workspaceID.
+func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID string, event *seam.Event) error {
+	if event != nil {
+		if err := record.Events([]*seam.Event{event}); err != nil {
+			return fmt.Errorf("sqlite: delete credential %q: %w", credentialID, err)
+		}
+	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, deleteCredentialSQL, credentialID, workspaceID)
 		if err != nil {
@@ -101,6 +106,9 @@ func (s *Store) DeleteCredential(ctx context.Context, workspaceID, credentialID 
 			return err
 		} else if n == 0 {
 			return store.ErrNotFound
+		}
+		if event != nil {
+			return s.insertEvents(ctx, tx, []*seam.Event{event})
 		}
 		return nil
 	})

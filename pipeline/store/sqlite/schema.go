@@ -59,11 +59,24 @@ CREATE TABLE meta (
 	value TEXT NOT NULL
 ) STRICT;
 `,
+	// 4: events, written with the outcome or the delete that makes them.
+	`
+CREATE TABLE events (
+	event_id          TEXT PRIMARY KEY,
+	workspace_id      TEXT NOT NULL,
+	event_type        TEXT NOT NULL,
+	occurred_at       TEXT NOT NULL,
+	acs_system_id     TEXT NOT NULL,
+	acs_credential_id TEXT NOT NULL,
+	body              TEXT NOT NULL CHECK (json_valid(body))
+) STRICT;
+CREATE INDEX events_by_workspace ON events (workspace_id, occurred_at, event_id);
+`,
 }
 
 // SchemaVersion is the schema version, PRAGMA user_version, this code
 // writes and reads: the number of migrations.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrate brings the database to SchemaVersion in one transaction, so a
 // crash mid-way leaves the file at its old version, not half-migrated.

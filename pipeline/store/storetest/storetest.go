@@ -33,6 +33,7 @@ var checks = []check{
 	{"PutCredentialOtherWorkspace", testPutCredentialOtherWorkspace},
 	{"DeleteCredential", testDeleteCredential},
 	{"FinishKeepsDeletedCredentialDeleted", testFinishKeepsDeletedCredentialDeleted},
+	{"Events", testEvents},
 	{"CreateGetAttempt", testCreateGetAttempt},
 	{"CreateAttemptExists", testCreateAttemptExists},
 	{"AttemptWorkspaces", testAttemptWorkspaces},
@@ -292,20 +293,20 @@ func testDeleteCredential(c *env) {
 	c.putCredential(b)
 	att := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(2))
 	c.createAttempt(att)
-	if err := c.s.DeleteCredential(c.ctx, "ws-b", "cred-1"); !errors.Is(err, store.ErrNotFound) {
+	if err := c.s.DeleteCredential(c.ctx, "ws-b", "cred-1", nil); !errors.Is(err, store.ErrNotFound) {
 		c.t.Errorf("DeleteCredential from another workspace = %v, want ErrNotFound", err)
 	}
 	c.wantCredential("a Delete from another workspace", a)
-	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); err != nil {
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1", nil); err != nil {
 		c.t.Fatalf("DeleteCredential = %v", err)
 	}
 	c.wantNoCredential("Delete", "ws-a", "cred-1")
 	c.wantList("ws-a", store.CredentialFilter{}, b)
 	c.wantAttempt("Delete of its credential", att)
-	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); !errors.Is(err, store.ErrNotFound) {
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1", nil); !errors.Is(err, store.ErrNotFound) {
 		c.t.Errorf("a second DeleteCredential = %v, want ErrNotFound", err)
 	}
-	if err := c.s.DeleteCredential(c.ctx, "ws-a", "never-was"); !errors.Is(err, store.ErrNotFound) {
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "never-was", nil); !errors.Is(err, store.ErrNotFound) {
 		c.t.Errorf("DeleteCredential of an id never put = %v, want ErrNotFound", err)
 	}
 }
@@ -318,7 +319,7 @@ func testFinishKeepsDeletedCredentialDeleted(c *env) {
 	c.putCredential(cred)
 	a := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(1))
 	c.createAttempt(a)
-	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1"); err != nil {
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-1", nil); err != nil {
 		c.t.Fatalf("DeleteCredential = %v", err)
 	}
 	result := issued(cred, at(3))

@@ -149,3 +149,43 @@ func CheckLease(name, holder string, ttl time.Duration) error {
 	}
 	return nil
 }
+
+// Event checks that e can be stored: it has an event id, a workspace id
+// and a type, it encodes, and its OccurredAt passes CheckTime. It returns
+// e's JSON body and its OccurredAt in UTC.
+func Event(e *seam.Event) (body string, occurred time.Time, err error) {
+	if e == nil {
+		return "", time.Time{}, errors.New("event is nil")
+	}
+	if e.EventID == "" || e.WorkspaceID == "" || e.EventType == "" {
+		return "", time.Time{}, errors.New("event needs event_id, workspace_id and event_type")
+	}
+	if occurred, err = CheckTime(e.OccurredAt.Time); err != nil {
+		return "", time.Time{}, fmt.Errorf("occurred_at: %w", err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("encode: %w", err)
+	}
+	return string(b), occurred, nil
+}
+
+// Events checks every event of an outcome (Event), refusing the whole
+// outcome for one that cannot be stored.
+func Events(es []*seam.Event) error {
+	for i, e := range es {
+		if _, _, err := Event(e); err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// DecodeEvent reads an event kept as Event wrote it.
+func DecodeEvent(body string) (*seam.Event, error) {
+	var e seam.Event
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		return nil, fmt.Errorf("decode stored event: %w", err)
+	}
+	return &e, nil
+}

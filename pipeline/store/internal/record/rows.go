@@ -43,3 +43,13 @@ func ScanCredential(row Scanner) (*seam.Credential, error) {
 	}
 	return Decode(body)
 }
+
+// ScanEvent reads an event from a row whose one column is its body, as
+// Event wrote it.
+func ScanEvent(row Scanner) (*seam.Event, error) {
+	var body string
+	if err := row.Scan(&body); err != nil {
+		return nil, err
+	}
+	return DecodeEvent(body)
+}

@@ -1,0 +1,115 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+	"github.com/encoderlab/encoderlab/pipeline/store"
+)
+
+func newEvent(workspace, id, typ, system, credential string, when time.Time) *seam.Event {
+	return &seam.Event{EventID: id, EventType: typ, WorkspaceID: workspace, CreatedAt: seam.At(when), OccurredAt: seam.At(when),
+		ACSSystemID: system, ACSCredentialID: credential, ConnectedAccountID: "account-1", EventDescription: "described " + id}
+}
+
+// wantEvents checks that ListEvents(workspace, f) gives the events with
+// those ids, in that order, each as it was recorded.
+func (c *env) wantEvents(after, workspace string, f store.EventFilter, want ...*seam.Event) {
+	c.t.Helper()
+	got, err := c.s.ListEvents(c.ctx, workspace, f)
+	if err != nil {
+		c.t.Errorf("ListEvents(%q, %+v) after %s = %v", workspace, f, after, err)
+		return
+	}
+	ids := func(es []*seam.Event) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.EventID)
+		}
+		return "[" + strings.Join(out, " ") + "]"
+	}
+	if ids(got) != ids(want) {
+		c.t.Errorf("ListEvents(%q, %+v) after %s = %s, want %s", workspace, f, after, ids(got), ids(want))
+		return
+	}
+	for i := range got {
+		if fmt.Sprintf("%+v", *got[i]) != fmt.Sprintf("%+v", *want[i]) {
+			c.t.Errorf("ListEvents after %s: event %s reads %+v, want %+v", after, want[i].EventID, *got[i], *want[i])
+		}
+	}
+}
+
+// testEvents: the events of an outcome are recorded with it, and only
+// with it; ListEvents filters and orders them; GetEvent finds each in
+// its workspace only.
+func testEvents(c *env) {
+	cred := newCredential("ws-a", "cred-1", "sys-1", "user-1", at(0))
+	other := newCredential("ws-a", "cred-2", "sys-2", "user-1", at(0))
+	c.putCredential(cred)
+	c.putCredential(other)
+	a1 := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(1))
+	a2 := newAttempt("ws-a", "att-2", "enc-2", "cred-2", at(2))
+	a3 := newAttempt("ws-a", "att-3", "enc-1", "cred-1", at(3))
+	for _, a := range []*store.Attempt{a1, a2, a3} {
+		c.createAttempt(a)
+	}
+	c.wantEvents("nothing happened", "ws-a", store.EventFilter{})
+
+	e1 := newEvent("ws-a", "ev-1", seam.EventCredentialIssued, "sys-1", "cred-1", at(10))
+	done := succeeded(a1, at(10), issued(cred, at(10)))
+	done.Events = []*seam.Event{e1}
+	c.finishAttempt(done, issued(cred, at(10)))
+	c.wantEvents("a success with its event", "ws-a", store.EventFilter{}, e1)
+
+	// A finish the store refuses (already finished) records nothing.
+	again := succeeded(a1, at(11), issued(cred, at(11)))
+	again.Events = []*seam.Event{newEvent("ws-a", "ev-dup", seam.EventCredentialReissued, "sys-1", "cred-1", at(11))}
+	if err := c.s.FinishAttempt(c.ctx, again, issued(cred, at(11))); !errors.Is(err, store.ErrNotPending) {
+		c.t.Errorf("a second Finish = %v, want ErrNotPending", err)
+	}
+	// An event the store cannot keep refuses the whole finish.
+	bad := succeeded(a2, at(12), issued(other, at(12)))
+	bad.Events = []*seam.Event{{EventType: seam.EventCredentialIssued, WorkspaceID: "ws-a"}}
+	if err := c.s.FinishAttempt(c.ctx, bad, issued(other, at(12))); err == nil {
+		c.t.Error("a Finish carrying an event without an id succeeded")
+	}
+	c.wantPending("a Finish refused for its event", a2, a3)
+
+	e2 := newEvent("ws-a", "ev-2", seam.EventCredentialIssued, "sys-2", "cred-2", at(13))
+	d2 := succeeded(a2, at(13), issued(other, at(13)))
+	d2.Events = []*seam.Event{e2}
+	c.finishAttempt(d2, issued(other, at(13)))
+	e3 := newEvent("ws-a", "ev-3", seam.EventCredentialReissued, "sys-1", "cred-1", at(14))
+	d3 := succeeded(a3, at(14), issued(cred, at(14)))
+	d3.Events = []*seam.Event{e3}
+	c.finishAttempt(d3, issued(cred, at(14)))
+	e4 := newEvent("ws-a", "ev-4", seam.EventCredentialDeleted, "sys-2", "cred-2", at(15))
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-2", e4); err != nil {
+		c.t.Fatalf("DeleteCredential with its event = %v", err)
+	}
+	if err := c.s.DeleteCredential(c.ctx, "ws-a", "cred-2", newEvent("ws-a", "ev-none", seam.EventCredentialDeleted, "sys-2", "cred-2", at(16))); !errors.Is(err, store.ErrNotFound) {
+		c.t.Errorf("a second delete = %v, want ErrNotFound", err)
+	}
+
+	c.wantEvents("four events", "ws-a", store.EventFilter{}, e1, e2, e3, e4)
+	c.wantEvents("four events", "ws-a", store.EventFilter{Types: []string{seam.EventCredentialIssued}}, e1, e2)
+	c.wantEvents("four events", "ws-a", store.EventFilter{Types: []string{seam.EventCredentialReissued, seam.EventCredentialDeleted}}, e3, e4)
+	c.wantEvents("four events", "ws-a", store.EventFilter{ACSCredentialID: "cred-1"}, e1, e3)
+	c.wantEvents("four events", "ws-a", store.EventFilter{ACSSystemID: "sys-2"}, e2, e4)
+	c.wantEvents("four events", "ws-a", store.EventFilter{Since: at(13), Until: at(15)}, e2, e3)
+	c.wantEvents("four events", "ws-a", store.EventFilter{Since: at(11), Limit: 2}, e2, e3)
+	c.wantEvents("four events", "ws-b", store.EventFilter{})
+
+	got, err := c.s.GetEvent(c.ctx, "ws-a", "ev-3")
+	if err != nil || got.EventType != seam.EventCredentialReissued || got.ACSCredentialID != "cred-1" || !got.OccurredAt.Equal(at(14)) {
+		c.t.Errorf("GetEvent(ev-3) = %+v, %v; want the reissue of cred-1", got, err)
+	}
+	for _, call := range [][2]string{{"ws-b", "ev-3"}, {"ws-a", "ev-dup"}, {"ws-a", "ev-none"}, {"ws-a", "never"}} {
+		if _, err := c.s.GetEvent(c.ctx, call[0], call[1]); !errors.Is(err, store.ErrNotFound) {
+			c.t.Errorf("GetEvent(%q, %q) = %v, want ErrNotFound", call[0], call[1], err)
+		}
+	}
+}
