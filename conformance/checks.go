@@ -94,6 +94,8 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		return has(attempt)
 	case "scenario":
 		return true
+	case "events":
+		return has(attempt) || sc.DeletesCredential()
 	case "invariant":
 		if c.Rule == "one-command-at-a-time" {
 			// The PMS device model counts what breaks it (pms.md,
@@ -315,6 +317,9 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 	}
 	if c.Kind == "invariant" {
 		problems = append(problems, invariantProblems(c.Rule, rec)...)
+	}
+	if c.Kind == "events" {
+		problems = append(problems, eventProblems(rec)...)
 	}
 	if c.Kind == "lifecycle" && c.Rule == "one-encode-per-call" && rec.commands != nil {
 		problems = append(problems, rec.sc.File+": "+rec.commands.Error())

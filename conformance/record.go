@@ -52,6 +52,11 @@ type recording struct {
 	// started and ended bound the run: from the encoder's start to the
 	// end of its timeline.
 	started, ended time.Time
+	// events is /events/list of the scenario's credential once the
+	// timeline ended, its answer eventsRead (nil when it was not asked:
+	// no credential).
+	events     []map[string]any
+	eventsRead *response
 	// cleanups undo the run's set-up, last first (close).
 	cleanups []func() error
 
@@ -376,7 +381,30 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 		}
 	}
 	rec.ended = time.Now()
+	if id, _ := rec.credential["acs_credential_id"].(string); id != "" {
+		rec.eventsRead, rec.events = readEvents(ctx, api, id, rec.started)
+	}
 	return rec, nil
+}
+
+// readEvents lists the events of a credential since the run began. A
+// server without events (an older one) answers an error, recorded as
+// such: only the profiles that demand events judge it.
+func readEvents(ctx context.Context, api *client, credentialID string, since time.Time) (*response, []map[string]any) {
+	res, err := api.read(ctx, func() (*response, error) {
+		return api.post(ctx, "/events/list", map[string]any{
+			"acs_credential_id": credentialID, "since": since.Add(-time.Second).UTC().Format(time.RFC3339Nano)})
+	})
+	if err != nil {
+		return nil, nil
+	}
+	var body struct {
+		Events []map[string]any `json:"events"`
+	}
+	if res.Status != 200 || json.Unmarshal(res.Body, &body) != nil {
+		return res, nil
+	}
+	return res, body.Events
 }
 
 // recordEncodes makes the scenario's encodes in order: each waits for the

@@ -78,7 +78,7 @@ type Registry struct {
 // The values each check parameter may take.
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
-		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant", "request"}
+		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant", "request", "events"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}

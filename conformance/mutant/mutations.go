@@ -283,6 +283,15 @@ func latestMutants() []Mutant {
 					}
 				}
 			})},
+		{Name: "reissue-as-issue", Breaks: "every encode that succeeds records acs_credential.issued, the credential's later ones too",
+			Target: onResponse(func(x *exchange) {
+				events, _ := x.Doc["events"].([]any)
+				for _, e := range events {
+					if m, ok := e.(map[string]any); ok && m["event_type"] == "acs_credential.reissued" {
+						m["event_type"] = "acs_credential.issued"
+					}
+				}
+			})},
 	}
 	for i := range ms {
 		ms[i].Profile = "latest"

@@ -170,3 +170,28 @@ func TestEncodeEvents(t *testing.T) {
 		t.Errorf("events = %q, want %q", types, want)
 	}
 }
+
+// Two encodes of one credential on two encoders read it unissued at
+// once; the success decided second is a reissue.
+func TestConcurrentSuccessesIssueOnce(t *testing.T) {
+	r := newRig(t)
+	r.start()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	a1, a2 := r.encode(c, frontDesk1), r.encode(c, "nfc-desk-1")
+	call1, call2 := r.drivers[frontDesk1].next(t), r.drivers["nfc-desk-1"].next(t)
+	call1.reply <- succeed("04A1B2C3D4E5F6")
+	r.wait(a1.ActionAttemptID)
+	call2.reply <- succeed("04A1B2C3D4E5F7")
+	r.wait(a2.ActionAttemptID)
+	events, err := r.store.ListEvents(context.Background(), r.ws.ID, store.EventFilter{ACSCredentialID: c.ACSCredentialID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range events {
+		types = append(types, e.EventType)
+	}
+	if want := []string{seam.EventCredentialIssued, seam.EventCredentialReissued}; !slices.Equal(types, want) {
+		t.Errorf("events = %q, want %q", types, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,13 +58,17 @@ type recorder struct {
 	// workspace and id): no success decided after the delete stands,
 	// and no copy in memory is served again.
 	deleted map[string]bool
+	// issued holds the credentials a success decided here has issued
+	// (by workspace and id): a later success is a reissue even when its
+	// encode read the credential before the first was decided.
+	issued map[string]bool
 	failing error         // the last write error while the store refuses writes
 	healthy chan struct{} // closed while the store takes writes
 	kick    chan struct{} // capacity 1: something to retry
 }
 
 func newRecorder() *recorder {
-	r := &recorder{byID: map[string]*decided{}, deleted: map[string]bool{}, healthy: make(chan struct{}), kick: make(chan struct{}, 1)}
+	r := &recorder{byID: map[string]*decided{}, deleted: map[string]bool{}, issued: map[string]bool{}, healthy: make(chan struct{}), kick: make(chan struct{}, 1)}
 	close(r.healthy)
 	return r
 }
@@ -86,8 +91,32 @@ func (r *recorder) decide(d *decided) bool {
 		a.ErrorMessage = fmt.Sprintf("credential %s was deleted while the encoder wrote it: the card holds a credential that no longer exists", c.ACSCredentialID)
 		d.attempt, d.cred = &a, nil
 	}
+	if c := d.cred; c != nil {
+		k := credentialKey(c.WorkspaceID, c.ACSCredentialID)
+		if r.issued[k] {
+			d.attempt = asReissue(d.attempt)
+		}
+		r.issued[k] = true
+	}
 	r.byID[d.attempt.ID] = d
 	return true
+}
+
+// asReissue is a (a copy) with its acs_credential.issued events made
+// acs_credential.reissued: the credential was issued by a success
+// decided before this one.
+func asReissue(a *store.Attempt) *store.Attempt {
+	out := *a
+	out.Events = make([]*seam.Event, len(a.Events))
+	for i, e := range a.Events {
+		cp := *e
+		if cp.EventType == seam.EventCredentialIssued {
+			cp.EventType = seam.EventCredentialReissued
+			cp.EventDescription = strings.Replace(cp.EventDescription, "encoded onto a card", "encoded onto a card again", 1)
+		}
+		out.Events[i] = &cp
+	}
+	return &out
 }
 
 // forget notes that a credential is deleted; false if it was already.
