@@ -61,7 +61,7 @@ type recorder struct {
 	// issued holds the credentials a success decided here has issued
 	// (by workspace and id): a later success is a reissue even when its
 	// encode read the credential before the first was decided.
-	issued map[string]bool
+	issued  map[string]bool
 	failing error         // the last write error while the store refuses writes
 	healthy chan struct{} // closed while the store takes writes
 	kick    chan struct{} // capacity 1: something to retry
