@@ -253,15 +253,29 @@ func (s *Service) UpdateCredential(ctx context.Context, workspaceID, credentialI
 	return next, nil
 }
 
-// pendingEncodeOf is the id of a pending attempt of this server that
-// encodes the credential, or "".
+// pendingEncodeOf is the id of an attempt of this server that encodes
+// the credential and whose outcome is not in the store yet, or "". An
+// attempt whose outcome is recorded may still be tracked for a moment
+// (release follows the write), but its write of the credential is done,
+// and a client that read the outcome may update at once.
 func (s *Service) pendingEncodeOf(workspaceID, credentialID string) string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, j := range s.tracked {
+	var jobs []*job
+	for _, j := range s.tracked {
 		if j.attempt.WorkspaceID == workspaceID && j.attempt.CredentialID == credentialID {
-			return id
+			jobs = append(jobs, j)
 		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		select {
+		case <-j.decided:
+			if _, unrecorded := s.rec.attempt(workspaceID, j.attempt.ID); !unrecorded {
+				continue
+			}
+		default:
+		}
+		return j.attempt.ID
 	}
 	return ""
 }
