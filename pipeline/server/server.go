@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,6 +28,7 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
+	"github.com/encoderlab/encoderlab/pipeline/webhook"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
@@ -142,6 +145,7 @@ type Server struct {
 	encoders []Encoder
 	store    store.Store
 	svc      *attempt.Service
+	hooks    *webhook.Dispatcher
 	ln       net.Listener
 	http     *http.Server
 	served   chan struct{} // closed when Serve returns
@@ -228,6 +232,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		sharing = &sh
 	}
+	if s.hooks, err = webhook.Start(ctx, webhook.Config{Hooks: labHooks(cfg.Lab), Store: s.store, Scale: cfg.Scale, Logger: cfg.Logger}); err != nil {
+		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
+	}
+	observe := func(a store.Attempt) {
+		if cfg.Attempts != nil {
+			cfg.Attempts(a)
+		}
+		if len(a.Events) > 0 {
+			s.hooks.Nudge()
+		}
+	}
 	s.svc, err = attempt.New(attempt.Config{
 		Store:    s.store,
 		Lab:      cfg.Lab,
@@ -236,18 +251,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Open:     openPort(scales),
 		Logger:   cfg.Logger,
 		Sharing:  sharing,
-		Observe:  cfg.Attempts,
+		Observe:  observe,
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
+		return nil, errors.Join(fmt.Errorf("server: %w", err), s.hooks.Close(), s.store.Close())
 	}
 	if err := s.svc.Start(ctx); err != nil {
-		return nil, errors.Join(fmt.Errorf("server: %w", err), s.svc.Close(), s.store.Close())
+		return nil, errors.Join(fmt.Errorf("server: %w", err), s.svc.Close(), s.hooks.Close(), s.store.Close())
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("server: listening on %s: %w", cfg.Addr, err), s.svc.Close(), s.store.Close())
+		return nil, errors.Join(fmt.Errorf("server: listening on %s: %w", cfg.Addr, err), s.svc.Close(), s.hooks.Close(), s.store.Close())
 	}
 	limiter := newConnLimiter(ln, cfg.MaxConns)
 	s.ln = limiter
@@ -448,7 +463,7 @@ func (s *Server) Close() error {
 			errs = append(errs, fmt.Errorf("server: stopping HTTP: %w", err), s.http.Close())
 		}
 		<-s.served
-		errs = append(errs, s.svc.Close())
+		errs = append(errs, s.svc.Close(), s.hooks.Close())
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("server: closing store: %w", err))
 		}
@@ -499,4 +514,18 @@ func DisplayStore(dbPath string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// labHooks are the lab's webhooks, each known in the store by its
+// workspace and URL.
+func labHooks(lab *fixtures.Lab) []webhook.Hook {
+	var out []webhook.Hook
+	for _, ws := range lab.Workspaces {
+		for _, h := range ws.Webhooks {
+			sum := sha256.Sum256([]byte(ws.ID + " " + h.URL))
+			out = append(out, webhook.Hook{ID: "webhook-" + hex.EncodeToString(sum[:8]), WorkspaceID: ws.ID,
+				URL: h.URL, Secret: h.Secret, Types: h.EventTypes})
+		}
+	}
+	return out
 }

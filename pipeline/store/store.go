@@ -109,6 +109,19 @@ type Store interface {
 	// workspace.
 	GetEvent(ctx context.Context, workspaceID, eventID string) (*seam.Event, error)
 
+	// RegisterWebhook records that the webhook with that id delivers the
+	// events occurring from at on, unless it is registered already, and
+	// returns when it was first registered.
+	RegisterWebhook(ctx context.Context, webhookID string, at time.Time) (time.Time, error)
+	// UndeliveredEvents returns the events of a workspace the webhook has
+	// neither delivered nor given up on (MarkDelivery), occurring from
+	// since on, of one of types (all when empty), oldest first, at most
+	// limit (0: all).
+	UndeliveredEvents(ctx context.Context, workspaceID, webhookID string, since time.Time, types []string, limit int) ([]*seam.Event, error)
+	// MarkDelivery records that the webhook delivered the event, or gave
+	// up on it (delivered false), at at; the event is not delivered again.
+	MarkDelivery(ctx context.Context, webhookID, eventID string, delivered bool, at time.Time) error
+
 	// CreateAttempt stores a new pending attempt; ErrExists if its ID is taken.
 	CreateAttempt(ctx context.Context, a *Attempt) error
 	// GetAttempt returns ErrNotFound unless the attempt exists in that workspace.

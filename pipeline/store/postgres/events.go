@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,4 +83,75 @@ func (s *Store) GetEvent(ctx context.Context, workspaceID, eventID string) (*sea
 		return nil, fmt.Errorf("postgres: get event %q: %w", eventID, err)
 	}
 	return e, nil
+}
+
+// RegisterWebhook records the webhook unless it is registered already,
+// and returns when it was first registered.
+func (s *Store) RegisterWebhook(ctx context.Context, webhookID string, at time.Time) (time.Time, error) {
+	if webhookID == "" {
+		return time.Time{}, errors.New("postgres: register webhook: no webhook id")
+	}
+	at, err := record.CheckTime(at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: register webhook %q: %w", webhookID, err)
+	}
+	var first time.Time
+	err = s.writeTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO webhooks (webhook_id, registered_at) VALUES ($1, $2) ON CONFLICT (webhook_id) DO NOTHING`,
+			webhookID, truncMicro(at)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT registered_at FROM webhooks WHERE webhook_id = $1`, webhookID).Scan(&first)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: register webhook %q: %w", webhookID, err)
+	}
+	return first.UTC(), nil
+}
+
+// UndeliveredEvents returns the workspace's events from since on that the
+// webhook has not delivered nor given up on, oldest first.
+func (s *Store) UndeliveredEvents(ctx context.Context, workspaceID, webhookID string, since time.Time, types []string, limit int) ([]*seam.Event, error) {
+	q := `SELECT e.body::text FROM events e LEFT JOIN webhook_deliveries d ON d.webhook_id = $1 AND d.event_id = e.event_id
+WHERE e.workspace_id = $2 AND e.occurred_at >= $3 AND d.event_id IS NULL`
+	args := []any{webhookID, workspaceID, truncMicro(since)}
+	if len(types) > 0 {
+		args = append(args, types)
+		q += fmt.Sprintf(" AND e.event_type = ANY($%d)", len(args))
+	}
+	q += ` ORDER BY e.occurred_at, e.event_id`
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: undelivered events of webhook %q: %w", webhookID, err)
+	}
+	defer rows.Close()
+	list, err := record.Collect(rows, record.ScanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: undelivered events of webhook %q: %w", webhookID, err)
+	}
+	return list, nil
+}
+
+// MarkDelivery records the webhook's delivery of the event, or that it
+// gave up on it.
+func (s *Store) MarkDelivery(ctx context.Context, webhookID, eventID string, delivered bool, at time.Time) error {
+	at, err := record.CheckTime(at)
+	if err == nil && (webhookID == "" || eventID == "") {
+		err = errors.New("a delivery needs a webhook id and an event id")
+	}
+	if err == nil {
+		err = s.writeTx(ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, delivered, at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (webhook_id, event_id) DO UPDATE SET delivered = excluded.delivered, at = excluded.at`,
+				webhookID, eventID, delivered, truncMicro(at))
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: mark delivery of event %q by webhook %q: %w", eventID, webhookID, err)
+	}
+	return nil
 }

@@ -68,11 +68,25 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_workspace ON events (workspace_id, occurred_at, event_id);
 `,
+	// 3: webhooks and what each has delivered.
+	`
+CREATE TABLE webhooks (
+	webhook_id    text COLLATE "C" PRIMARY KEY,
+	registered_at timestamptz NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+	webhook_id text COLLATE "C" NOT NULL,
+	event_id   text COLLATE "C" NOT NULL,
+	delivered  boolean NOT NULL,
+	at         timestamptz NOT NULL,
+	PRIMARY KEY (webhook_id, event_id)
+);
+`,
 }
 
 // SchemaVersion is the schema version this code writes and reads: the
 // number of migrations.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrationLock is the key of the transaction-scoped advisory lock that
 // serialises migrations: two processes opening one new database at once

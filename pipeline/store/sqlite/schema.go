@@ -72,11 +72,25 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_by_workspace ON events (workspace_id, occurred_at, event_id);
 `,
+	// 5: webhooks and what each has delivered.
+	`
+CREATE TABLE webhooks (
+	webhook_id    TEXT PRIMARY KEY,
+	registered_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE webhook_deliveries (
+	webhook_id TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	delivered  INTEGER NOT NULL CHECK (delivered IN (0, 1)),
+	at         TEXT NOT NULL,
+	PRIMARY KEY (webhook_id, event_id)
+) STRICT;
+`,
 }
 
 // SchemaVersion is the schema version, PRAGMA user_version, this code
 // writes and reads: the number of migrations.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrate brings the database to SchemaVersion in one transaction, so a
 // crash mid-way leaves the file at its old version, not half-migrated.

@@ -113,3 +113,65 @@ func testEvents(c *env) {
 		}
 	}
 }
+
+// testWebhookDeliveries: a webhook is registered once; it is offered the
+// workspace's events from its registration on, of its types, until it
+// delivered or gave up on each.
+func testWebhookDeliveries(c *env) {
+	first, err := c.s.RegisterWebhook(c.ctx, "hook-1", at(5))
+	if err != nil || !first.Equal(at(5)) {
+		c.t.Fatalf("RegisterWebhook = %v, %v; want %v", first, err, at(5))
+	}
+	if again, err := c.s.RegisterWebhook(c.ctx, "hook-1", at(50)); err != nil || !again.Equal(at(5)) {
+		c.t.Errorf("a second RegisterWebhook = %v, %v; want the first registration, %v", again, err, at(5))
+	}
+	cred := newCredential("ws-a", "cred-1", "sys-1", "user-1", at(0))
+	c.putCredential(cred)
+	var events []*seam.Event
+	for i, typ := range []string{seam.EventCredentialIssued, seam.EventCredentialReissued, seam.EventCredentialReissued} {
+		a := newAttempt("ws-a", fmt.Sprintf("att-%d", i), "enc-1", "cred-1", at(i))
+		c.createAttempt(a)
+		e := newEvent("ws-a", fmt.Sprintf("ev-%d", i), typ, "sys-1", "cred-1", at(4+i)) // ev-0 before the registration
+		d := succeeded(a, at(4+i), issued(cred, at(4+i)))
+		d.Events = []*seam.Event{e}
+		c.finishAttempt(d, issued(cred, at(4+i)))
+		events = append(events, e)
+	}
+	undelivered := func(after string, types []string, want ...*seam.Event) {
+		c.t.Helper()
+		got, err := c.s.UndeliveredEvents(c.ctx, "ws-a", "hook-1", first, types, 0)
+		if err != nil {
+			c.t.Fatalf("UndeliveredEvents after %s = %v", after, err)
+		}
+		var g, w []string
+		for _, e := range got {
+			g = append(g, e.EventID)
+		}
+		for _, e := range want {
+			w = append(w, e.EventID)
+		}
+		if strings.Join(g, " ") != strings.Join(w, " ") {
+			c.t.Errorf("UndeliveredEvents after %s = %q, want %q", after, g, w)
+		}
+	}
+	undelivered("three events, one before the registration", nil, events[1], events[2])
+	undelivered("three events", []string{seam.EventCredentialIssued})
+	if err := c.s.MarkDelivery(c.ctx, "hook-1", "ev-1", true, at(20)); err != nil {
+		c.t.Fatal(err)
+	}
+	undelivered("ev-1 delivered", nil, events[2])
+	if err := c.s.MarkDelivery(c.ctx, "hook-1", "ev-2", false, at(21)); err != nil {
+		c.t.Fatal(err)
+	}
+	undelivered("ev-2 given up", nil)
+	// Another webhook, and another workspace, have their own.
+	if got, err := c.s.UndeliveredEvents(c.ctx, "ws-a", "hook-2", at(0), nil, 1); err != nil || len(got) != 1 || got[0].EventID != "ev-0" {
+		c.t.Errorf("UndeliveredEvents of hook-2, limit 1 = %v, %v; want ev-0", got, err)
+	}
+	if got, err := c.s.UndeliveredEvents(c.ctx, "ws-b", "hook-1", at(0), nil, 0); err != nil || len(got) != 0 {
+		c.t.Errorf("UndeliveredEvents of ws-b = %v, %v; want none", got, err)
+	}
+	if err := c.s.MarkDelivery(c.ctx, "", "ev-1", true, at(22)); err == nil {
+		c.t.Error("MarkDelivery without a webhook id succeeded")
+	}
+}

@@ -34,6 +34,7 @@ var checks = []check{
 	{"DeleteCredential", testDeleteCredential},
 	{"FinishKeepsDeletedCredentialDeleted", testFinishKeepsDeletedCredentialDeleted},
 	{"Events", testEvents},
+	{"WebhookDeliveries", testWebhookDeliveries},
 	{"CreateGetAttempt", testCreateGetAttempt},
 	{"CreateAttemptExists", testCreateAttemptExists},
 	{"AttemptWorkspaces", testAttemptWorkspaces},
