@@ -48,6 +48,10 @@ func FuzzRequest(f *testing.F) {
 	f.Add("PUT", "/action_attempts/get", "", auth, []byte(`{"action_attempt_id":1}`))
 	f.Add("POST", "/acs/encoders/get", "", "Authorization: Bearer "+key2+"\nContent-Type: text/plain", []byte(`{"acs_encoder_id":"`+frontDesk1+`"} {}`))
 	f.Add("POST", "/acs/credentials/get", "", auth, []byte(`{"acs_credential_id":"`+strings.ToUpper(guest1)+`","acs_credential_id":[]`))
+	f.Add("DELETE", "/acs/credentials/delete", "acs_credential_id="+guest1, auth, []byte(nil))
+	f.Add("PATCH", "/acs/credentials/update", "", auth, []byte(`{"acs_credential_id":"`+guest1+`","ends_at":"2030-01-01T00:00:00Z","code":"12a"}`))
+	f.Add("GET", "/events/list", "between=2026-01-01T00:00:00Z&between=x&event_types=", auth, []byte(nil))
+	f.Add("POST", "/acs/users/list", "", auth, []byte(`{"search":"","limit":0,"page_cursor":null,"created_before":"soon"}`))
 	f.Fuzz(func(t *testing.T, method, path, query, header string, body []byte) {
 		r := &http.Request{
 			Method:        method,
