@@ -250,6 +250,8 @@ const run = async (args, env) => {
   await expectThrows('unknown system', () => seam.acs.systems.get({ acs_system_id: randomUUID() }), SeamHttpApiError, 'acs_system_not_found', 404)
   passed('directory')
 
+  if (args.encoder === '') return withoutEncoder(seam, args, started, checks, passed)
+
   const filter = { acs_system_ids: systems.map((s) => s.acs_system_id) }
   if (args.profile === 'latest') {
     // Seam's request schema is a oneOf of three filters.
@@ -401,6 +403,36 @@ const run = async (args, env) => {
     unknown_fields: sorted(unknownFields),
     spec_divergences: sorted(divergences),
   }
+}
+
+// withoutEncoder is the rest of the run for a workspace with no encoder
+// (--encoder ""): a credential's life without an encode (create, get,
+// list, delete and its event) and the refusals an encode gets.
+const withoutEncoder = async (seam, args, started, checks, passed) => {
+  const encoders = await seam.acs.encoders.list({ acs_system_ids: (await seam.acs.systems.list()).map((s) => s.acs_system_id) })
+  must('list encoders', encoders.length === 0, `want no encoder, got ${JSON.stringify(encoders)}`)
+  const created = await seam.acs.credentials.create({ acs_user_id: args.user, access_method: 'card' })
+  const got = await seam.acs.credentials.get({ acs_credential_id: created.acs_credential_id })
+  must('get credential', got.acs_credential_id === created.acs_credential_id, `got ${got.acs_credential_id}`)
+  const listed = await seam.acs.credentials.list({ acs_user_id: args.user })
+  must('list credentials', listed.some((c) => c.acs_credential_id === created.acs_credential_id), 'the new credential is not listed')
+  passed('credential')
+  const invalid = await expectThrows('malformed encoder id',
+    () => seam.acs.encoders.encodeCredential({ acs_credential_id: created.acs_credential_id, acs_encoder_id: 'front-desk-1' }),
+    SeamHttpInvalidInputError, 'invalid_input', 400)
+  must('malformed encoder id', invalid.getValidationErrorMessages('acs_encoder_id').length > 0, 'validation_errors does not name acs_encoder_id')
+  await expectThrows('encode on unknown encoder',
+    () => seam.acs.encoders.encodeCredential({ acs_credential_id: created.acs_credential_id, acs_encoder_id: randomUUID() }),
+    SeamHttpApiError, 'acs_encoder_not_found', 404)
+  passed('encode refusals')
+  await seam.acs.credentials.delete({ acs_credential_id: created.acs_credential_id })
+  await expectThrows('delete credential', () => seam.acs.credentials.get({ acs_credential_id: created.acs_credential_id }),
+    SeamHttpApiError, 'acs_credential_not_found', 404)
+  const events = await seam.events.list({ since: started })
+  must('events', events.length === 1 && events[0].event_type === 'acs_credential.deleted' && events[0].acs_credential_id === created.acs_credential_id,
+    `events ${JSON.stringify(events)}; want the one deletion`)
+  passed('events')
+  return { ok: true, sdk, expect: 'none', checks, unknown_fields: sorted(unknownFields), spec_divergences: sorted(divergences) }
 }
 
 const sorted = (notes) => Object.fromEntries(Object.entries(notes).map(([k, v]) => [k, [...v].sort()]))

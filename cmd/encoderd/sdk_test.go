@@ -86,6 +86,50 @@ func TestSeamSDK(t *testing.T) {
 			runSDKScenario(t, node, script, c.scenario, c.profile)
 		})
 	}
+	// The lab's second workspace has no encoder: the directory, a
+	// credential's life and its events, under each profile.
+	for _, profile := range []seam.Profile{seam.ProfileCurrent, seam.ProfileLatest} {
+		t.Run(string(profile)+"/second-workspace", func(t *testing.T) {
+			runSDKWithoutEncoder(t, node, script, profile)
+		})
+	}
+}
+
+// runSDKWithoutEncoder runs encode.mjs against the lab's second
+// workspace, which has no encoder (--encoder "").
+func runSDKWithoutEncoder(t *testing.T, node, script string, profile seam.Profile) {
+	ctx, cancel := context.WithTimeout(t.Context(), sdkBound)
+	defer cancel()
+	lab := fixtures.Bundled().WithProfile(string(profile))
+	ws := lab.Workspaces[1]
+	if len(ws.Encoders) != 0 {
+		t.Fatalf("workspace %s has encoders; this case is for one without", ws.Name)
+	}
+	srv, err := server.Start(ctx, server.Config{Lab: lab, Addr: "127.0.0.1:0", DBPath: filepath.Join(t.TempDir(), "encoderd.db"),
+		LinkDir: t.TempDir(), Scale: sdkScale, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("closing the server: %v", err)
+		}
+	})
+	args := []string{"--encoder", "", "--user", ws.System("visionline-hotel").Users[0].ID, "--profile", string(profile)}
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
+	cmd.Dir = filepath.Dir(script)
+	cmd.Env = append(withoutSeamEnv(os.Environ()), "SEAM_ENDPOINT="+srv.URL(), "SEAM_API_KEY="+ws.APIKeys[0])
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("encode.mjs %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, &stdout, &stderr)
+	}
+	var out sdkOutcome
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &out); err != nil || !out.OK {
+		t.Fatalf("encode.mjs reported %s (%v)", &stdout, err)
+	}
+	t.Logf("Seam SDK @seamapi/http %s, workspace %s, checks passed: %s", out.SDK["@seamapi/http"], ws.Name, strings.Join(out.Checks, ", "))
 }
 
 // sdkOrSkip returns node and the script's path, or skips the test saying
