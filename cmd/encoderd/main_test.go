@@ -69,6 +69,7 @@ func TestBadUsage(t *testing.T) {
 		{"--deadline", "-1s"},
 		{"--deadline", "soon"},
 		{"--log-level", "loud"},
+		{"--profile", "newest"},
 		{"--no-such-flag"},
 		{"serve"},
 	} {
