@@ -12,10 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/internal/linkdir"
@@ -230,9 +233,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if sh.Poll == 0 {
 			sh.Poll = max(20*time.Millisecond, cfg.Scale.Of(attempt.DefaultPoll))
 		}
+		if sh.Instance == "" {
+			host, _ := os.Hostname()
+			sh.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+		}
 		sharing = &sh
 	}
-	if s.hooks, err = webhook.Start(ctx, webhook.Config{Hooks: labHooks(cfg.Lab), Store: s.store, Scale: cfg.Scale, Logger: cfg.Logger}); err != nil {
+	hooks := webhook.Config{Hooks: labHooks(cfg.Lab), Store: s.store, Scale: cfg.Scale, Logger: cfg.Logger}
+	if sharing != nil {
+		// One server delivers each hook's events: the one holding its lease.
+		hooks.Lease = &webhook.Lease{Holder: sharing.Instance, TTL: sharing.LeaseTTL}
+	}
+	if s.hooks, err = webhook.Start(ctx, hooks); err != nil {
 		return nil, errors.Join(fmt.Errorf("server: %w", err), s.store.Close())
 	}
 	observe := func(a store.Attempt) {

@@ -52,6 +52,15 @@ type Store interface {
 	RegisterWebhook(ctx context.Context, webhookID string, at time.Time) (time.Time, error)
 	UndeliveredEvents(ctx context.Context, workspaceID, webhookID string, since time.Time, types []string, limit int) ([]*seam.Event, error)
 	MarkDelivery(ctx context.Context, webhookID, eventID string, delivered bool, at time.Time) error
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (time.Time, error)
+}
+
+// Lease makes servers that share a store deliver each hook's events from
+// one of them at a time: the one holding the hook's lease
+// ("webhook/<id>"), renewed at every poll.
+type Lease struct {
+	Holder string
+	TTL    time.Duration
 }
 
 // Retries is Svix's schedule: how long after each failed try the next
@@ -70,6 +79,8 @@ type Config struct {
 	// Client sends the deliveries; nil: a client of its own.
 	Client *http.Client
 	Logger *slog.Logger
+	// Lease, when set, is this server's part in a shared store.
+	Lease *Lease
 }
 
 // Dispatcher delivers events until Close.
@@ -171,7 +182,11 @@ func (d *Dispatcher) deliver(ctx context.Context, h Hook, since time.Time, nudge
 	state := map[string]*retry{}
 	log := d.cfg.Logger.With("webhook", h.URL)
 	for {
-		events, err := d.cfg.Store.UndeliveredEvents(ctx, h.WorkspaceID, h.ID, since, h.Types, 0)
+		var events []*seam.Event
+		var err error
+		if d.holds(ctx, h) {
+			events, err = d.cfg.Store.UndeliveredEvents(ctx, h.WorkspaceID, h.ID, since, h.Types, 0)
+		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reading the events to deliver failed; trying again", "err", err)
 		}
@@ -215,6 +230,16 @@ func (d *Dispatcher) deliver(ctx context.Context, h Hook, since time.Time, nudge
 		case <-time.After(poll):
 		}
 	}
+}
+
+// holds reports whether this server delivers h now: always, unless it
+// shares the store, when it must hold (or renew) h's lease.
+func (d *Dispatcher) holds(ctx context.Context, h Hook) bool {
+	if d.cfg.Lease == nil {
+		return true
+	}
+	_, err := d.cfg.Store.AcquireLease(ctx, "webhook/"+h.ID, d.cfg.Lease.Holder, d.cfg.Lease.TTL)
+	return err == nil
 }
 
 // mark records e delivered (or given up) by h, for at most 10 s, whether

@@ -233,3 +233,37 @@ func waitDelivered(t *testing.T, st *sqlite.Store, h webhook.Hook) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestSharedStoreDeliversOnce: two servers sharing a store deliver each
+// event once between them, from the one holding the hook's lease.
+func TestSharedStoreDeliversOnce(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rc := &receiver{every: make(chan struct{}, 16)}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	hook := webhook.Hook{ID: "hook-1", WorkspaceID: "ws-1", URL: srv.URL, Secret: secret}
+	for _, holder := range []string{"server-a", "server-b"} {
+		d, err := webhook.Start(context.Background(), webhook.Config{Hooks: []webhook.Hook{hook}, Store: st,
+			Scale: timescale.Scale(0.001), Lease: &webhook.Lease{Holder: holder, TTL: time.Minute}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+	}
+	for _, id := range []string{"cred-1", "cred-2", "cred-3"} {
+		deleteEvent(t, st, id)
+	}
+	for range 3 {
+		wait(t, rc.every, "a delivery")
+	}
+	waitDelivered(t, st, hook)
+	select {
+	case <-rc.every:
+		t.Errorf("an event was delivered twice: %d deliveries of 3 events", len(rc.deliveries()))
+	case <-time.After(200 * time.Millisecond): // 200 polls of each at this scale
+	}
+}
