@@ -129,6 +129,17 @@ func (d *Driver) Read(ctx context.Context, p driver.Port) (CardInfo, error) {
 	return info, nil
 }
 
+// Scan reads the card in the encoder's field with RC, writing nothing:
+// what it holds in the protocol-independent terms of driver.Scan.
+func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
+	info, err := d.Read(ctx, p)
+	if err != nil {
+		return driver.Scan{}, err
+	}
+	holds := map[Content]driver.Holding{Blank: driver.Blank, Guest: driver.GuestCredential, Staff: driver.StaffCredential, Foreign: driver.Foreign}[info.Content]
+	return driver.Scan{Number: info.Number, Technology: info.Technology, Holds: holds, CardID: info.CardID}, nil
+}
+
 // cardRead reads the card out of an answer to RC.
 func cardRead(answer []string) (CardInfo, error) {
 	if answer[0] != "OK" {

@@ -1150,3 +1150,22 @@ func TestResyncOnAPortThatCannotBeRemembered(t *testing.T) {
 		t.Fatalf("Encode: %v", errs)
 	}
 }
+
+// Scan is Read in driver.Scan's words: the staff card's content is S.
+func TestScan(t *testing.T) {
+	var got driver.Scan
+	err := run(t, t.Context(), func(ctx context.Context, p driver.Port) error {
+		var err error
+		got, err = pms.New(testTiming()).Scan(ctx, p)
+		return err
+	}, func(p *peer) {
+		p.handshake(rcFrame)
+		p.answer(frame("OK", "01", "04A1B2C3", "mifare-classic-1k", "S", "00000000000000AA"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (driver.Scan{Number: "04A1B2C3", Technology: "mifare-classic-1k", Holds: driver.StaffCredential, CardID: "00000000000000AA"}); got != want {
+		t.Errorf("Scan = %+v, want %+v", got, want)
+	}
+}

@@ -137,6 +137,71 @@ func (d *Driver) Encode(ctx context.Context, p driver.Port, job driver.Job) (dri
 	}
 }
 
+// Scan waits (up to CardWait) for a card in the field and reads what it
+// holds, writing nothing: sector 1 opened with the system's key B and
+// decoded, or found blank (the transport key opens it), or foreign (a
+// technology other than MIFARE Classic, or neither key opens it).
+func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
+	if err := d.Timing.validate(); err != nil {
+		return driver.Scan{}, fmt.Errorf("pn532: timing: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return driver.Scan{}, fmt.Errorf("pn532: %w", err)
+	}
+	s := newSession(ctx, p, d.Timing)
+	defer s.detach()
+	if err := d.wake(s); err != nil {
+		return driver.Scan{}, err
+	}
+	t, err := d.waitForCard(s)
+	if err != nil {
+		return driver.Scan{}, err
+	}
+	out := driver.Scan{Number: strings.ToUpper(hex.EncodeToString(t.uid)), Technology: t.tech, Holds: driver.Foreign}
+	defer func() { _, _ = s.command(cmdInRelease, 0x00) }()
+	if t.tech != techClassic1K && t.tech != techClassic4K {
+		return out, nil
+	}
+	st, _, err := d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	if err != nil {
+		return driver.Scan{}, err
+	}
+	if st == stMifare {
+		if err := d.reselect(s, t); err != nil {
+			return driver.Scan{}, err
+		}
+		if st, _, err = d.mifare(s, mfAuthA, blockHeader, TransportKey[:], t.uid); err != nil {
+			return driver.Scan{}, err
+		}
+		switch st {
+		case stMifare: // neither key opens it: another system's card
+		case stOK:
+			out.Holds = driver.Blank
+		default:
+			return driver.Scan{}, statusError("authenticate with the transport key", st)
+		}
+		return out, nil
+	}
+	if err := statusError("authenticate", st); err != nil {
+		return driver.Scan{}, err
+	}
+	held, err := d.readCredential(s)
+	if err != nil {
+		return driver.Scan{}, err
+	}
+	if c, ok := decodeCredential(held); ok {
+		out.Holds, out.CardID = driver.GuestCredential, c.cardID
+		if c.function == 'S' {
+			out.Holds = driver.StaffCredential
+		}
+		return out, nil
+	}
+	// The system's key opens it, but no credential of this layout is
+	// there: written by this system, and cleared.
+	out.Holds = driver.Blank
+	return out, nil
+}
+
 // wake brings the chip out of power-down and checks it is a PN532 that
 // looks for a card once per InListPassiveTarget.
 func (d *Driver) wake(s *session) error {

@@ -544,3 +544,56 @@ func TestParseTargetWithATS(t *testing.T) {
 		t.Fatalf("second target %+v ok=%v rest % X", b, ok, rest)
 	}
 }
+
+func scan(t *testing.T, host driver.Port) (driver.Scan, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return New(testTiming()).Scan(ctx, host)
+}
+
+// Scan reads what a card holds and writes nothing.
+func TestScan(t *testing.T) {
+	guest, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := credentialBlocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := classicCard(1, 2, 3, 4)
+	foreign.blocks[7] = [16]byte{1, 1, 1, 1, 1, 1, 0x78, 0x77, 0x88, 0x69, 2, 2, 2, 2, 2, 2}
+	ultralight := classicCard(0x04, 1, 2, 3, 4, 5, 6)
+	ultralight.atqa, ultralight.sak = [2]byte{0x00, 0x44}, 0x00
+	for _, tc := range []struct {
+		name string
+		card *testCard
+		want driver.Scan
+	}{
+		{"blank", classicCard(0x04, 0xA1, 0xB2, 0xC3), driver.Scan{Number: "04A1B2C3", Technology: "mifare-classic-1k", Holds: driver.Blank}},
+		{"guest", systemCard(guest), driver.Scan{Number: "04E2F3A4B5C6D7", Technology: "mifare-classic-1k", Holds: driver.GuestCredential, CardID: "0000000000000002"}},
+		{"staff", systemCard(staff), driver.Scan{Number: "04E2F3A4B5C6D7", Technology: "mifare-classic-1k", Holds: driver.StaffCredential, CardID: "00000000000000AA"}},
+		{"another system", foreign, driver.Scan{Number: "01020304", Technology: "mifare-classic-1k", Holds: driver.Foreign}},
+		{"ultralight", ultralight, driver.Scan{Number: "04010203040506", Technology: "mifare-ultralight", Holds: driver.Foreign}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, host := newTestChip(t, tc.card)
+			got, err := scan(t, host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("Scan = %+v, want %+v", got, tc.want)
+			}
+			if w := ch.writes(); len(w) != 0 {
+				t.Errorf("Scan wrote blocks % X", w)
+			}
+		})
+	}
+	t.Run("empty field", func(t *testing.T) {
+		_, host := newTestChip(t, nil)
+		_, err := scan(t, host)
+		wantKind(t, err, driver.NoCard)
+	})
+}
