@@ -1,5 +1,7 @@
 package seam
 
+import "encoding/json"
+
 // ActionTypeEncodeCredential is the action_type of every encode attempt.
 const ActionTypeEncodeCredential = "ENCODE_CREDENTIAL"
 
@@ -21,6 +23,21 @@ type ActionAttempt struct {
 	Status          string            `json:"status"`
 	Result          *Credential       `json:"result"`
 	Error           *ActionAttemptErr `json:"error"`
+	// Scan is the result of a SCAN_CREDENTIAL attempt that succeeded:
+	// on the wire it is the attempt's result.
+	Scan *ScanResult `json:"-"`
+}
+
+// MarshalJSON writes a scan's result as the attempt's result.
+func (a ActionAttempt) MarshalJSON() ([]byte, error) {
+	type plain ActionAttempt
+	if a.Scan == nil {
+		return json.Marshal(plain(a))
+	}
+	return json.Marshal(struct {
+		plain
+		Result *ScanResult `json:"result"`
+	}{plain(a), a.Scan})
 }
 
 // ActionAttemptErr is the error of a failed attempt: a Type from the

@@ -33,11 +33,15 @@ var ErrLeaseHeld = errors.New("lease held by another holder")
 // write may succeed later, once the cause is gone. Reads may still work.
 var ErrUnavailable = errors.New("store cannot write now")
 
-// Attempt is an encode action attempt as stored.
+// Attempt is an action attempt as stored: an encode, or a scan.
 type Attempt struct {
-	ID           string
-	WorkspaceID  string
-	EncoderID    string
+	ID          string
+	WorkspaceID string
+	EncoderID   string
+	// ActionType is seam.ActionTypeScanCredential for a scan; "" (or
+	// seam.ActionTypeEncodeCredential) for an encode.
+	ActionType string
+	// CredentialID is the credential an encode writes; "" for a scan.
 	CredentialID string
 	// Status is seam.StatusPending, StatusSuccess or StatusError.
 	Status string
@@ -51,8 +55,10 @@ type Attempt struct {
 	// ErrorType and ErrorMessage are set when Status is StatusError.
 	ErrorType    string
 	ErrorMessage string
-	// Result is the credential as it was when the attempt succeeded.
+	// Result is the credential as it was when an encode succeeded.
 	Result *seam.Credential
+	// Scan is what a scan that succeeded read.
+	Scan *seam.ScanResult
 	// Events are what the outcome makes happen (the credential issued),
 	// recorded by FinishAttempt in the same transaction as the outcome:
 	// an outcome never stands without its events, nor events without it.

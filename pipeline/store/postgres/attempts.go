@@ -16,7 +16,7 @@ import (
 // attemptColumns is the column list every attempt query selects, in the
 // order scanAttempt reads them.
 const attemptColumns = `id, workspace_id, encoder_id, credential_id, status, created_at, deadline,
-	finished_at, error_type, error_message, result`
+	finished_at, error_type, error_message, result::text, action_type`
 
 // CreateAttempt stores a as a new pending attempt. Its Status must be
 // pending (or empty, meaning pending); the terminal fields are not stored.
@@ -35,10 +35,10 @@ func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
 		return err
 	}
 	tag, err := s.pool.Exec(ctx, `
-INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline, action_type)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (id) DO NOTHING`,
-		a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, truncMicro(created), truncMicro(deadline))
+		a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending, truncMicro(created), truncMicro(deadline), record.ActionType(a))
 	if err != nil {
 		return err
 	}
@@ -158,16 +158,18 @@ func scanAttempt(row record.Scanner) (*store.Attempt, error) {
 		result   *string
 	)
 	if err := row.Scan(&a.ID, &a.WorkspaceID, &a.EncoderID, &a.CredentialID, &a.Status,
-		&a.CreatedAt, &a.Deadline, &finished, &a.ErrorType, &a.ErrorMessage, &result); err != nil {
+		&a.CreatedAt, &a.Deadline, &finished, &a.ErrorType, &a.ErrorMessage, &result, &a.ActionType); err != nil {
 		return nil, err
+	}
+	if a.ActionType == seam.ActionTypeEncodeCredential {
+		a.ActionType = ""
 	}
 	a.CreatedAt, a.Deadline = a.CreatedAt.UTC(), a.Deadline.UTC()
 	if finished != nil {
 		a.FinishedAt = finished.UTC()
 	}
 	if result != nil {
-		var err error
-		if a.Result, err = record.DecodeResult(a.ID, *result); err != nil {
+		if err := record.SetResult(&a, *result); err != nil {
 			return nil, err
 		}
 	}

@@ -82,11 +82,15 @@ CREATE TABLE webhook_deliveries (
 	PRIMARY KEY (webhook_id, event_id)
 );
 `,
+	// 4: scans beside encodes; a scan's result is kept in result too.
+	`
+ALTER TABLE attempts ADD COLUMN action_type text COLLATE "C" NOT NULL DEFAULT 'ENCODE_CREDENTIAL';
+`,
 }
 
 // SchemaVersion is the schema version this code writes and reads: the
 // number of migrations.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrationLock is the key of the transaction-scoped advisory lock that
 // serialises migrations: two processes opening one new database at once

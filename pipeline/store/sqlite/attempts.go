@@ -14,8 +14,8 @@ import (
 // The statements of the hot write paths, prepared when the store opens.
 const (
 	insertAttemptSQL = `
-INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO attempts (id, workspace_id, encoder_id, credential_id, status, created_at, deadline, action_type)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`
 	finishAttemptSQL = `
 UPDATE attempts SET status = ?, finished_at = ?, error_type = ?, error_message = ?, result = ?
@@ -25,7 +25,7 @@ WHERE id = ? AND workspace_id = ? AND status = 'pending'`
 // attemptColumns is the column list every attempt query selects, in the
 // order scanAttempt reads them.
 const attemptColumns = `id, workspace_id, encoder_id, credential_id, status, created_at, deadline,
-	finished_at, error_type, error_message, result`
+	finished_at, error_type, error_message, result, action_type`
 
 // CreateAttempt stores a as a new pending attempt. Its Status must be
 // pending (or empty, meaning pending); the terminal fields are not stored.
@@ -49,7 +49,7 @@ func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, insertAttemptSQL,
 			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending,
-			created.Format(timeLayout), deadline.Format(timeLayout))
+			created.Format(timeLayout), deadline.Format(timeLayout), record.ActionType(a))
 		if err != nil {
 			return err
 		}
@@ -174,8 +174,11 @@ func scanAttempt(sc record.Scanner) (*store.Attempt, error) {
 		finished, result  sql.NullString
 	)
 	if err := sc.Scan(&a.ID, &a.WorkspaceID, &a.EncoderID, &a.CredentialID, &a.Status,
-		&created, &deadline, &finished, &a.ErrorType, &a.ErrorMessage, &result); err != nil {
+		&created, &deadline, &finished, &a.ErrorType, &a.ErrorMessage, &result, &a.ActionType); err != nil {
 		return nil, err
+	}
+	if a.ActionType == seam.ActionTypeEncodeCredential {
+		a.ActionType = ""
 	}
 	var err error
 	if a.CreatedAt, err = parseTime(created); err != nil {
@@ -190,7 +193,7 @@ func scanAttempt(sc record.Scanner) (*store.Attempt, error) {
 		}
 	}
 	if result.Valid {
-		if a.Result, err = record.DecodeResult(a.ID, result.String); err != nil {
+		if err := record.SetResult(&a, result.String); err != nil {
 			return nil, err
 		}
 	}

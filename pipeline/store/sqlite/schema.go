@@ -86,11 +86,15 @@ CREATE TABLE webhook_deliveries (
 	PRIMARY KEY (webhook_id, event_id)
 ) STRICT;
 `,
+	// 6: scans beside encodes; a scan's result is kept in result too.
+	`
+ALTER TABLE attempts ADD COLUMN action_type TEXT NOT NULL DEFAULT 'ENCODE_CREDENTIAL';
+`,
 }
 
 // SchemaVersion is the schema version, PRAGMA user_version, this code
 // writes and reads: the number of migrations.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrate brings the database to SchemaVersion in one transaction, so a
 // crash mid-way leaves the file at its old version, not half-migrated.

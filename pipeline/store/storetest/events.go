@@ -175,3 +175,36 @@ func testWebhookDeliveries(c *env) {
 		c.t.Error("MarkDelivery without a webhook id succeeded")
 	}
 }
+
+// testScanAttempts: a scan is stored beside encodes, with its action
+// type, and its result read back as it was finished.
+func testScanAttempts(c *env) {
+	scan := newAttempt("ws-a", "scan-1", "enc-1", "", at(1))
+	scan.ActionType = seam.ActionTypeScanCredential
+	enc := newAttempt("ws-a", "att-1", "enc-1", "cred-1", at(2))
+	c.createAttempt(scan)
+	c.createAttempt(enc)
+	c.wantPending("a scan and an encode", scan, enc)
+	for _, a := range []*store.Attempt{scan, enc} {
+		got, err := c.s.GetAttempt(c.ctx, "ws-a", a.ID)
+		if err != nil || got.ActionType != a.ActionType {
+			c.t.Errorf("GetAttempt(%s).ActionType = %q, %v; want %q", a.ID, got.ActionType, err, a.ActionType)
+		}
+	}
+	number, issued := "04A1B2C3", true
+	result := &seam.ScanResult{
+		ACSCredentialOnEncoder: &seam.CredentialOnEncoder{CardNumber: &number, IsIssued: &issued},
+		Warnings:               []seam.ScanWarning{{WarningCode: seam.WarnCredentialOnSeamNotFound, WarningMessage: "not here"}},
+	}
+	done := *scan
+	done.Status, done.FinishedAt, done.Scan = seam.StatusSuccess, at(3), result
+	c.finishAttempt(&done, nil)
+	got, err := c.s.GetAttempt(c.ctx, "ws-a", "scan-1")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if got.Status != seam.StatusSuccess || got.Result != nil || got.Scan == nil || got.ActionType != seam.ActionTypeScanCredential ||
+		*got.Scan.ACSCredentialOnEncoder.CardNumber != number || len(got.Scan.Warnings) != 1 || got.Scan.Warnings[0].WarningCode != seam.WarnCredentialOnSeamNotFound {
+		c.t.Errorf("the finished scan reads %+v (scan %+v); want its result as finished", got, got.Scan)
+	}
+}

@@ -35,6 +35,7 @@ var checks = []check{
 	{"FinishKeepsDeletedCredentialDeleted", testFinishKeepsDeletedCredentialDeleted},
 	{"Events", testEvents},
 	{"WebhookDeliveries", testWebhookDeliveries},
+	{"ScanAttempts", testScanAttempts},
 	{"CreateGetAttempt", testCreateGetAttempt},
 	{"CreateAttemptExists", testCreateAttemptExists},
 	{"AttemptWorkspaces", testAttemptWorkspaces},

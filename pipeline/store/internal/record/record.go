@@ -87,7 +87,39 @@ func Finish(a *store.Attempt) (finished time.Time, result *string, err error) {
 		}
 		result = &r
 	}
+	if a.Scan != nil {
+		b, err := json.Marshal(a.Scan)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("encode scan result: %w", err)
+		}
+		r := string(b)
+		result = &r
+	}
 	return finished, result, nil
+}
+
+// ActionType is the action type an attempt is stored with.
+func ActionType(a *store.Attempt) string {
+	if a.ActionType == "" {
+		return seam.ActionTypeEncodeCredential
+	}
+	return a.ActionType
+}
+
+// SetResult reads the result kept for attempt a: a scan's, or an
+// encode's credential.
+func SetResult(a *store.Attempt, body string) error {
+	if a.ActionType == seam.ActionTypeScanCredential {
+		var r seam.ScanResult
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return fmt.Errorf("attempt %q: scan result: %w", a.ID, err)
+		}
+		a.Scan = &r
+		return nil
+	}
+	c, err := DecodeResult(a.ID, body)
+	a.Result = c
+	return err
 }
 
 // Credential checks that c can be stored: it has an id and a workspace
