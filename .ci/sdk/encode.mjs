@@ -76,6 +76,7 @@ const responses = {
   '/acs/encoders/list': { key: 'acs_encoders', resource: 'acs_encoder', list: true },
   '/acs/encoders/get': { key: 'acs_encoder', resource: 'acs_encoder' },
   '/acs/encoders/encode_credential': { key: 'action_attempt', resource: 'action_attempt' },
+  '/acs/encoders/scan_credential': { key: 'action_attempt', resource: 'action_attempt' },
   '/action_attempts/get': { key: 'action_attempt', resource: 'action_attempt' },
   '/acs/credentials/create': { key: 'acs_credential', resource: 'acs_credential' },
   '/acs/credentials/get': { key: 'acs_credential', resource: 'acs_credential' },
@@ -347,6 +348,22 @@ const run = async (args, env) => {
     must('credential', credential.is_issued === false, `is_issued ${credential.is_issued} after a failed encode`)
   }
   passed('get credential')
+
+  // A scan reads the card now on the encoder, writing nothing: the card
+  // just written holds the credential; an empty reader holds nothing.
+  const scan = () => seam.acs.encoders.scanCredential({ acs_encoder_id: encoder.acs_encoder_id }, { waitForActionAttempt })
+  if (args.expect === 'success') {
+    const scanned = await scan()
+    must('scan', scanned.action_type === 'SCAN_CREDENTIAL' && scanned.status === 'success', `scan ended ${JSON.stringify(scanned)}`)
+    const { acs_credential_on_encoder: onEncoder, acs_credential_on_seam: onSeam } = scanned.result
+    must('scan', onEncoder?.card_number === credential.card_number && onEncoder?.is_issued === true,
+      `acs_credential_on_encoder ${JSON.stringify(onEncoder)}; want card ${credential.card_number}, issued`)
+    must('scan', onSeam?.acs_credential_id === created.acs_credential_id, `acs_credential_on_seam ${JSON.stringify(onSeam)}; want ${created.acs_credential_id}`)
+    passed('scan')
+  } else if (args.expect === 'no_credential_on_encoder' || args.expect === 'encoding_interrupted') {
+    await expectThrows('scan', scan, SeamActionAttemptFailedError, 'no_credential_on_encoder')
+    passed('scan')
+  }
 
   const listed = await seam.actionAttempts.list({ action_attempt_ids: [attempt.action_attempt_id] })
   must('list action attempts', listed.length === 1 && listed[0].action_attempt_id === attempt.action_attempt_id && listed[0].status === attempt.status,

@@ -44,6 +44,8 @@ type Encoding interface {
 	// touching the device: errorType "" succeeds, otherwise it fails with
 	// that error type.
 	SimulateNext(ctx context.Context, workspaceID, encoderID, errorType string) error
+	// Scan starts a SCAN_CREDENTIAL attempt on the encoder.
+	Scan(ctx context.Context, workspaceID, encoderID string) (*seam.ActionAttempt, error)
 }
 
 // Encoders is the registry of a workspace's encoders.

@@ -104,6 +104,17 @@ func (f *encoding) Encode(_ context.Context, ws, cred, enc string) (*seam.Action
 	return a, nil
 }
 
+func (f *encoding) Scan(_ context.Context, ws, enc string) (*seam.ActionAttempt, error) {
+	if _, ok := f.encoders.Encoder(ws, enc); !ok {
+		return nil, seam.NotFound("acs_encoder", enc)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := &seam.ActionAttempt{ActionAttemptID: uuid.NewString(), ActionType: seam.ActionTypeScanCredential, Status: seam.StatusPending}
+	f.attempts[ws+"/"+a.ActionAttemptID] = a
+	return a, nil
+}
+
 func (f *encoding) Attempt(_ context.Context, ws, id string) (*seam.ActionAttempt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

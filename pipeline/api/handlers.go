@@ -53,6 +53,22 @@ func (s *server) encodeCredential(ctx context.Context, rq request) (result, erro
 	return result{"action_attempt": attemptOut(a, rq.profile)}, nil
 }
 
+func (s *server) scanCredential(ctx context.Context, rq request) (result, error) {
+	encID := rq.params.requiredUUID("acs_encoder_id")
+	_, _ = rq.params.object("salto_ks_metadata") // no Salto KS system in the lab: nothing to detect
+	if err := rq.params.problems(); err != nil {
+		return nil, err
+	}
+	a, err := s.encoding.Scan(ctx, rq.ws.ID, encID)
+	if err != nil {
+		return nil, fmt.Errorf("scan on encoder %s: %w", encID, err)
+	}
+	if a == nil {
+		return nil, fmt.Errorf("scan on encoder %s: no action attempt", encID)
+	}
+	return result{"action_attempt": attemptOut(a, rq.profile)}, nil
+}
+
 func (s *server) getActionAttempt(ctx context.Context, rq request) (result, error) {
 	id := rq.params.requiredUUID("action_attempt_id")
 	if err := rq.params.problems(); err != nil {

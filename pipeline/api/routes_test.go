@@ -120,7 +120,7 @@ func TestNotFound(t *testing.T) {
 		fmt.Sprintf(`{"acs_credential_id": %q, "acs_encoder_id": %q}`, cred, missing)), 404, "acs_encoder_not_found")
 	e.wantError(e.post("/acs/credentials/create",
 		fmt.Sprintf(`{"acs_user_id": %q, "access_method": "card"}`, missing)), 404, "acs_user_not_found")
-	for _, path := range []string{"/", "/acs/encoders", "/acs/encoders/list/", "/acs/encoders/scan_credential", "/ACS/ENCODERS/LIST"} {
+	for _, path := range []string{"/", "/acs/encoders", "/acs/encoders/list/", "/acs/encoders/scan_credentials", "/ACS/ENCODERS/LIST"} {
 		e.wantError(e.post(path, `{}`), 404, "endpoint_not_found")
 	}
 }

@@ -47,6 +47,7 @@ var (
 func (s *server) routeTable() map[string]route {
 	return map[string]route{
 		"/acs/encoders/encode_credential": {action, s.encodeCredential},
+		"/acs/encoders/scan_credential":   {action, s.scanCredential},
 		"/action_attempts/get":            {read, s.getActionAttempt},
 		"/acs/encoders/list":              {read, s.listEncoders},
 		"/acs/encoders/get":               {read, s.getEncoder},

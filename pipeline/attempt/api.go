@@ -203,13 +203,16 @@ func toSeam(a *store.Attempt) (*seam.ActionAttempt, error) {
 		ActionType:      seam.ActionTypeEncodeCredential,
 		Status:          a.Status,
 	}
+	if a.ActionType == seam.ActionTypeScanCredential {
+		out.ActionType = a.ActionType
+	}
 	switch a.Status {
 	case seam.StatusPending:
 	case seam.StatusSuccess:
-		if a.Result == nil {
+		if a.Result == nil && a.Scan == nil {
 			return nil, fmt.Errorf("attempt: action attempt %s succeeded but has no result", a.ID)
 		}
-		out.Result = a.Result
+		out.Result, out.Scan = a.Result, a.Scan
 	case seam.StatusError:
 		typ, msg := a.ErrorType, a.ErrorMessage
 		if typ == "" {
@@ -278,4 +281,44 @@ func (s *Service) pendingEncodeOf(workspaceID, credentialID string) string {
 		return j.attempt.ID
 	}
 	return ""
+}
+
+// Scan records a pending SCAN_CREDENTIAL attempt and queues it on the
+// encoder: the encoder reads the card in its field, writing nothing, and
+// the attempt ends with what the card holds and the workspace's
+// credential that is on it.
+func (s *Service) Scan(ctx context.Context, workspaceID, encoderID string) (*seam.ActionAttempt, error) {
+	w := s.worker(workspaceID, encoderID)
+	if w == nil {
+		return nil, seam.NotFound("acs_encoder", encoderID)
+	}
+	if _, ok := w.cfg.Driver.(scanner); !ok {
+		return nil, seam.InvalidInput("encoder %s (%s) cannot read cards: its driver has no scan", encoderID, w.cfg.DisplayName)
+	}
+	if _, failing := s.rec.refusing(); failing != nil {
+		return nil, unavailable(failing)
+	}
+	s.mu.Lock()
+	closed, draining := s.closed, s.draining
+	s.mu.Unlock()
+	if closed || draining {
+		return nil, &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
+			Message: "the server is shutting down and takes no new scans; retry on another instance or after it restarts"}
+	}
+	now := s.now()
+	a := &store.Attempt{ID: uuid.NewString(), WorkspaceID: workspaceID, EncoderID: encoderID, ActionType: seam.ActionTypeScanCredential,
+		Status: seam.StatusPending, CreatedAt: now, Deadline: now.Add(s.deadline)}
+	if err := s.store.CreateAttempt(ctx, a); err != nil {
+		if ctx.Err() == nil && !errors.Is(err, store.ErrExists) {
+			s.rec.fail(err)
+			return nil, unavailable(err)
+		}
+		return nil, fmt.Errorf("attempt: recording scan attempt: %w", err)
+	}
+	s.cache.put(a)
+	s.observed(a)
+	if !s.shared || w.lease.held() {
+		s.enqueue(w, a)
+	}
+	return toSeam(a)
 }

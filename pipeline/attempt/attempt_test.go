@@ -359,20 +359,24 @@ func checkAttempt(t *testing.T, a *seam.ActionAttempt) {
 	if a == nil {
 		t.Fatal("nil action attempt")
 	}
-	if a.ActionType != seam.ActionTypeEncodeCredential {
-		t.Errorf("attempt %s: action_type %q, want %q", a.ActionAttemptID, a.ActionType, seam.ActionTypeEncodeCredential)
+	scan := a.ActionType == seam.ActionTypeScanCredential
+	if a.ActionType != seam.ActionTypeEncodeCredential && !scan {
+		t.Errorf("attempt %s: action_type %q, want %q or %q", a.ActionAttemptID, a.ActionType, seam.ActionTypeEncodeCredential, seam.ActionTypeScanCredential)
 	}
 	switch a.Status {
 	case seam.StatusPending:
-		if a.Result != nil || a.Error != nil {
+		if a.Result != nil || a.Scan != nil || a.Error != nil {
 			t.Errorf("pending attempt %s has result %v, error %v; want both null", a.ActionAttemptID, a.Result, a.Error)
 		}
 	case seam.StatusSuccess:
-		if a.Result == nil || a.Error != nil {
+		if scan && (a.Scan == nil || a.Result != nil || a.Error != nil) {
+			t.Errorf("successful scan %s has scan result %v, result %v, error %v; want a scan result only", a.ActionAttemptID, a.Scan, a.Result, a.Error)
+		}
+		if !scan && (a.Result == nil || a.Error != nil) {
 			t.Errorf("successful attempt %s has result %v, error %v; want a result and no error", a.ActionAttemptID, a.Result, a.Error)
 		}
 	case seam.StatusError:
-		if a.Result != nil || a.Error == nil || a.Error.Type == "" || a.Error.Message == "" {
+		if a.Result != nil || a.Scan != nil || a.Error == nil || a.Error.Type == "" || a.Error.Message == "" {
 			t.Errorf("failed attempt %s has result %v, error %+v; want no result and an error with type and message",
 				a.ActionAttemptID, a.Result, a.Error)
 		}

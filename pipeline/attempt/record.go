@@ -476,7 +476,7 @@ func (s *Service) finish(a *store.Attempt, cred *seam.Credential, f failure, car
 func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, card *driver.Card, after func()) bool {
 	done := *a
 	done.FinishedAt = s.now()
-	if cred != nil {
+	if cred != nil || a.Scan != nil { // a scan's success carries its result in a
 		done.Status = seam.StatusSuccess
 		done.Result = cred
 	} else {
@@ -506,7 +506,7 @@ func (s *Service) conclude(a *store.Attempt, cred *seam.Credential, f failure, c
 	case err != nil:
 		log.Warn("the store did not take the outcome; it stands, is served from memory and is written when the store takes writes",
 			"outcome", done.Status, "error_type", f.Type, "err", err)
-	case cred != nil:
+	case done.Status == seam.StatusSuccess:
 		log.Info("action attempt succeeded")
 	default:
 		log.Info("action attempt failed", "error_type", f.Type, "message", f.Message)

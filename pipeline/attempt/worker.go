@@ -173,6 +173,10 @@ func (w *worker) closePortForTakeover() {
 // process drives one attempt to its end, unless the service closes first:
 // then the attempt stays pending for the next Start.
 func (w *worker) process(ctx context.Context, j *job) {
+	if j.attempt.ActionType == seam.ActionTypeScanCredential {
+		w.scan(ctx, j)
+		return
+	}
 	s := w.svc
 	a := j.attempt
 	// The worker decides the outcome from here on: it stops the deadline

@@ -1,0 +1,96 @@
+package attempt_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/encoderlab/encoderlab/pipeline/credential"
+	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/seam"
+)
+
+// scanningDriver is a scripted driver that also reads cards: each Scan
+// returns the next of reads.
+type scanningDriver struct {
+	*scriptedDriver
+	reads chan scanReply
+}
+
+type scanReply struct {
+	scan driver.Scan
+	err  error
+}
+
+func (d *scanningDriver) Scan(ctx context.Context, _ driver.Port) (driver.Scan, error) {
+	select {
+	case r := <-d.reads:
+		return r.scan, r.err
+	case <-ctx.Done():
+		return driver.Scan{}, ctx.Err()
+	}
+}
+
+func TestScan(t *testing.T) {
+	r := newRig(t)
+	d := &scanningDriver{scriptedDriver: r.drivers[frontDesk1], reads: make(chan scanReply, 4)}
+	for i := range r.cfg.Encoders {
+		if r.cfg.Encoders[i].DisplayName == frontDesk1 {
+			r.cfg.Encoders[i].Driver = d
+		}
+	}
+	svc := r.start()
+	ctx := context.Background()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	cardID := credential.CardID(c.ACSCredentialID)
+
+	scan := func(reply scanReply) *seam.ActionAttempt {
+		t.Helper()
+		d.reads <- reply
+		a, err := svc.Scan(ctx, r.ws.ID, r.encoderID(frontDesk1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.ActionType != seam.ActionTypeScanCredential || a.Status != seam.StatusPending {
+			t.Fatalf("Scan answered %+v, want a pending SCAN_CREDENTIAL attempt", a)
+		}
+		return r.wait(a.ActionAttemptID)
+	}
+
+	got := scan(scanReply{scan: driver.Scan{Number: "04A1B2C3", Technology: "mifare-classic-1k", Holds: driver.GuestCredential, CardID: cardID}})
+	if got.Status != seam.StatusSuccess || got.Scan == nil || got.Result != nil {
+		t.Fatalf("scan of the credential's card ended %s %+v (scan %+v)", got.Status, got.Error, got.Scan)
+	}
+	enc := got.Scan.ACSCredentialOnEncoder
+	if enc == nil || enc.CardNumber == nil || *enc.CardNumber != "04A1B2C3" || enc.IsIssued == nil || !*enc.IsIssued {
+		t.Errorf("acs_credential_on_encoder = %+v, want card 04A1B2C3 issued", enc)
+	}
+	if on := got.Scan.ACSCredentialOnSeam; on == nil || on.ACSCredentialID != c.ACSCredentialID || len(got.Scan.Warnings) != 0 {
+		t.Errorf("acs_credential_on_seam = %+v, warnings %+v; want credential %s and no warning", on, got.Scan.Warnings, c.ACSCredentialID)
+	}
+
+	got = scan(scanReply{scan: driver.Scan{Number: "04A1B2C4", Technology: "mifare-classic-1k", Holds: driver.GuestCredential, CardID: "0123456789ABCDEF"}})
+	if got.Status != seam.StatusSuccess || got.Scan.ACSCredentialOnSeam != nil || len(got.Scan.Warnings) != 1 ||
+		got.Scan.Warnings[0].WarningCode != seam.WarnCredentialOnSeamNotFound {
+		t.Errorf("scan of an unknown credential's card = %+v; want no credential on seam and acs_credential_on_seam_not_found", got.Scan)
+	}
+
+	got = scan(scanReply{scan: driver.Scan{Number: "04A1B2C5", Technology: "mifare-classic-1k", Holds: driver.Blank}})
+	if got.Status != seam.StatusSuccess || *got.Scan.ACSCredentialOnEncoder.IsIssued || got.Scan.ACSCredentialOnSeam != nil || len(got.Scan.Warnings) != 0 {
+		t.Errorf("scan of a blank card = %+v; want not issued, nothing on seam, no warning", got.Scan)
+	}
+
+	got = scan(scanReply{err: driver.Errorf(driver.NoCard, "empty field")})
+	if got.Status != seam.StatusError || got.Error == nil || got.Error.Type != seam.ErrNoCredentialOnEncoder {
+		t.Errorf("scan of an empty field ended %s %+v, want no_credential_on_encoder", got.Status, got.Error)
+	}
+	got = scan(scanReply{err: driver.Errorf(driver.CannotOverwrite, "not a scan's word")})
+	if got.Status != seam.StatusError || got.Error.Type != seam.ErrUncategorized {
+		t.Errorf("a kind a scan has no type for ended %+v, want uncategorized_error", got.Error)
+	}
+	r.drivers[frontDesk1].idle(t) // a scan writes nothing
+
+	// An encoder whose driver cannot read cards refuses scans.
+	if _, err := svc.Scan(ctx, r.ws.ID, r.encoderID("nfc-desk-1")); err == nil {
+		t.Error("a scan on a driver without Scan was accepted")
+	}
+}
