@@ -46,6 +46,10 @@ type Encoding interface {
 	SimulateNext(ctx context.Context, workspaceID, encoderID, errorType string) error
 	// Scan starts a SCAN_CREDENTIAL attempt on the encoder.
 	Scan(ctx context.Context, workspaceID, encoderID string) (*seam.ActionAttempt, error)
+	// SimulateNextScan makes the encoder's next scan end as told without
+	// the device: failing with errorType, or else as scenario says
+	// (next_credential_scan_will_succeed's), finding credentialID.
+	SimulateNextScan(ctx context.Context, workspaceID, encoderID, errorType, scenario, credentialID string) error
 }
 
 // Encoders is the registry of a workspace's encoders.

@@ -115,6 +115,16 @@ func (f *encoding) Scan(_ context.Context, ws, enc string) (*seam.ActionAttempt,
 	return a, nil
 }
 
+func (f *encoding) SimulateNextScan(_ context.Context, ws, enc, errorType, scenario, cred string) error {
+	if _, ok := f.encoders.Encoder(ws, enc); !ok {
+		return seam.NotFound("acs_encoder", enc)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.simulate = append(f.simulate, strings.TrimSpace(strings.Join([]string{ws, enc, "scan", errorType, scenario, cred}, " ")))
+	return nil
+}
+
 func (f *encoding) Attempt(_ context.Context, ws, id string) (*seam.ActionAttempt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

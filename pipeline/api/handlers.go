@@ -69,6 +69,52 @@ func (s *server) scanCredential(ctx context.Context, rq request) (result, error)
 	return result{"action_attempt": attemptOut(a, rq.profile)}, nil
 }
 
+// The scenarios of next_credential_scan_will_succeed: the first (the
+// default) and the second take acs_credential_id_on_seam, the others not.
+var scanScenarios = []string{"credential_exists_on_seam", "credential_on_encoder_needs_update", "credential_does_not_exist_on_seam", "credential_on_encoder_is_empty"}
+
+func (s *server) simulateScanSuccess(ctx context.Context, rq request) (result, error) {
+	if err := sandboxOnly(rq.ws); err != nil {
+		return nil, err
+	}
+	p := rq.params
+	p.only("acs_encoder_id", "scenario", "acs_credential_id_on_seam")
+	encID := p.requiredUUID("acs_encoder_id")
+	scenario := p.oneOf("scenario", scanScenarios[0], scanScenarios...)
+	credID, credGiven := p.optionalUUID("acs_credential_id_on_seam")
+	if credGiven && !slices.Contains(scanScenarios[:2], scenario) {
+		p.invalid("acs_credential_id_on_seam", "does not apply to scenario %s", scenario)
+	}
+	if err := p.problems(); err != nil {
+		return nil, err
+	}
+	if err := s.encoding.SimulateNextScan(ctx, rq.ws.ID, encID, "", scenario, credID); err != nil {
+		return nil, fmt.Errorf("simulate scan on encoder %s: %w", encID, err)
+	}
+	return result{}, nil
+}
+
+func (s *server) simulateScanFailure(ctx context.Context, rq request) (result, error) {
+	if err := sandboxOnly(rq.ws); err != nil {
+		return nil, err
+	}
+	p := rq.params
+	p.only("acs_encoder_id", "error_code", "acs_credential_id_on_seam")
+	encID := p.requiredUUID("acs_encoder_id")
+	code := p.oneOf("error_code", seam.ErrNoCredentialOnEncoder, seam.ErrNoCredentialOnEncoder, seam.ErrUncategorized, seam.ErrActionAttemptExpired)
+	credID, credGiven := p.optionalUUID("acs_credential_id_on_seam")
+	if credGiven && code == seam.ErrNoCredentialOnEncoder {
+		p.invalid("acs_credential_id_on_seam", "does not apply to error_code %s", code)
+	}
+	if err := p.problems(); err != nil {
+		return nil, err
+	}
+	if err := s.encoding.SimulateNextScan(ctx, rq.ws.ID, encID, code, "", credID); err != nil {
+		return nil, fmt.Errorf("simulate scan failure on encoder %s: %w", encID, err)
+	}
+	return result{}, nil
+}
+
 func (s *server) getActionAttempt(ctx context.Context, rq request) (result, error) {
 	id := rq.params.requiredUUID("action_attempt_id")
 	if err := rq.params.problems(); err != nil {

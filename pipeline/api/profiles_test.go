@@ -208,3 +208,50 @@ func TestEncodeByAccessMethod(t *testing.T) {
 		t.Errorf("encode by acs_credential_id under latest: %d %v", r.status, r.body)
 	}
 }
+
+// The scan routes: scan_credential answers a pending SCAN_CREDENTIAL
+// attempt; its simulate routes follow their request schemas and work in
+// sandbox workspaces only.
+func TestScanRoutes(t *testing.T) {
+	e := newEnvWith(t, labOf(seam.ProfileLatest, true))
+	r := e.post("/acs/encoders/scan_credential", fmt.Sprintf(`{"acs_encoder_id": %q}`, frontDesk1))
+	if r.status != http.StatusOK {
+		t.Fatalf("scan_credential: %d %v", r.status, r.body)
+	}
+	a := obj(t, r.body, "action_attempt")
+	want(t, a, "action_type", "SCAN_CREDENTIAL")
+	want(t, a, "status", "pending")
+	e.wantError(e.post("/acs/encoders/scan_credential", `{}`), http.StatusBadRequest, "invalid_input")
+	e.wantError(e.post("/acs/encoders/scan_credential", `{"acs_encoder_id": "11111111-2222-4333-8444-555555555555"}`), http.StatusNotFound, "acs_encoder_not_found")
+
+	ok := []string{
+		fmt.Sprintf(`{"acs_encoder_id": %q}`, frontDesk1),
+		fmt.Sprintf(`{"acs_encoder_id": %q, "scenario": "credential_on_encoder_is_empty"}`, frontDesk1),
+		fmt.Sprintf(`{"acs_encoder_id": %q, "scenario": "credential_on_encoder_needs_update", "acs_credential_id_on_seam": "11111111-2222-4333-8444-555555555555"}`, frontDesk1),
+	}
+	for _, body := range ok {
+		if r := e.post("/acs/encoders/simulate/next_credential_scan_will_succeed", body); r.status != http.StatusOK {
+			t.Errorf("scan_will_succeed %s: %d %v", body, r.status, r.body)
+		}
+	}
+	for _, body := range []string{
+		fmt.Sprintf(`{"acs_encoder_id": %q, "scenario": "credential_on_encoder_is_empty", "acs_credential_id_on_seam": "11111111-2222-4333-8444-555555555555"}`, frontDesk1),
+		fmt.Sprintf(`{"acs_encoder_id": %q, "scenario": "card_on_fire"}`, frontDesk1),
+		fmt.Sprintf(`{"acs_encoder_id": %q, "colour": "red"}`, frontDesk1),
+	} {
+		e.wantError(e.post("/acs/encoders/simulate/next_credential_scan_will_succeed", body), http.StatusBadRequest, "invalid_input")
+	}
+	if r := e.post("/acs/encoders/simulate/next_credential_scan_will_fail", fmt.Sprintf(`{"acs_encoder_id": %q, "error_code": "action_attempt_expired"}`, frontDesk1)); r.status != http.StatusOK {
+		t.Errorf("scan_will_fail: %d %v", r.status, r.body)
+	}
+	for _, body := range []string{
+		fmt.Sprintf(`{"acs_encoder_id": %q, "error_code": "encoding_interrupted"}`, frontDesk1),
+		fmt.Sprintf(`{"acs_encoder_id": %q, "acs_credential_id_on_seam": "11111111-2222-4333-8444-555555555555"}`, frontDesk1),
+	} {
+		e.wantError(e.post("/acs/encoders/simulate/next_credential_scan_will_fail", body), http.StatusBadRequest, "invalid_input")
+	}
+	nosandbox := newEnvWith(t, labOf(seam.ProfileLatest, false))
+	for _, path := range []string{"/acs/encoders/simulate/next_credential_scan_will_succeed", "/acs/encoders/simulate/next_credential_scan_will_fail"} {
+		nosandbox.wantError(nosandbox.post(path, fmt.Sprintf(`{"acs_encoder_id": %q}`, frontDesk1)), http.StatusBadRequest, "sandbox_only")
+	}
+}

@@ -65,6 +65,8 @@ func (s *server) routeTable() map[string]route {
 		"/acs/users/get":                  {read, s.getUser},
 		"/acs/encoders/simulate/next_credential_encode_will_succeed": {action, s.simulateSuccess},
 		"/acs/encoders/simulate/next_credential_encode_will_fail":    {action, s.simulateFailure},
+		"/acs/encoders/simulate/next_credential_scan_will_succeed":   {action, s.simulateScanSuccess},
+		"/acs/encoders/simulate/next_credential_scan_will_fail":      {action, s.simulateScanFailure},
 	}
 }
 

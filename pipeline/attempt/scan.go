@@ -40,6 +40,10 @@ func (w *worker) scan(ctx context.Context, j *job) {
 		fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf("the scan's deadline passed while it waited in the queue of encoder %s", w.cfg.DisplayName)})
 		return
 	}
+	if sim := w.takeArmedScan(); sim != nil {
+		w.simulateScan(ctx, j, sim, fail)
+		return
+	}
 	sc, ok := w.cfg.Driver.(scanner)
 	if !ok {
 		fail(failure{seam.ErrUncategorized, fmt.Sprintf("encoder %s cannot read cards", w.cfg.DisplayName)})
@@ -110,4 +114,98 @@ func (w *worker) scanResult(ctx context.Context, workspaceID string, read driver
 	out.Warnings = append(out.Warnings, seam.ScanWarning{WarningCode: seam.WarnCredentialOnSeamNotFound,
 		WarningMessage: fmt.Sprintf("the card holds card id %s, which no credential of this workspace's system has", read.CardID)})
 	return out, nil
+}
+
+// The scenarios of next_credential_scan_will_succeed (@seamapi/types).
+const (
+	ScanExistsOnSeam      = "credential_exists_on_seam"
+	ScanNeedsUpdate       = "credential_on_encoder_needs_update"
+	ScanNotOnSeam         = "credential_does_not_exist_on_seam"
+	ScanEmptyCard         = "credential_on_encoder_is_empty"
+	warnOnEncoderOutdated = "acs_credential_on_encoder_out_of_sync"
+)
+
+// ScanSimulation is how the next scan on an encoder ends without the
+// device: ErrorType, or else Scenario; CredentialID names the
+// credential a scenario that finds one finds.
+type ScanSimulation struct {
+	ErrorType    string
+	Scenario     string
+	CredentialID string
+}
+
+// SimulateNextScan arms the encoder's next scan to end without talking
+// to the device: failing with errorType when it is set, else as the
+// scenario (a Scan* constant; "" is ScanExistsOnSeam) says, finding
+// credentialID when it is set. Arming again replaces it.
+func (s *Service) SimulateNextScan(ctx context.Context, workspaceID, encoderID, errorType, scenario, credentialID string) error {
+	sim := ScanSimulation{ErrorType: errorType, Scenario: scenario, CredentialID: credentialID}
+	w := s.worker(workspaceID, encoderID)
+	if w == nil {
+		return seam.NotFound("acs_encoder", encoderID)
+	}
+	if sim.CredentialID != "" {
+		if _, err := s.credential(ctx, workspaceID, sim.CredentialID); errors.Is(err, store.ErrNotFound) {
+			return seam.NotFound("acs_credential", sim.CredentialID)
+		} else if err != nil {
+			return fmt.Errorf("attempt: reading credential %s: %w", sim.CredentialID, err)
+		}
+	}
+	w.mu.Lock()
+	w.armedScan = &sim
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *worker) takeArmedScan() *ScanSimulation {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sim := w.armedScan
+	w.armedScan = nil
+	return sim
+}
+
+// simulateScan ends the scan as sim says.
+func (w *worker) simulateScan(ctx context.Context, j *job, sim *ScanSimulation, fail func(failure)) {
+	s := w.svc
+	if sim.ErrorType != "" {
+		fail(failure{sim.ErrorType, fmt.Sprintf("encoder %s: the scan was simulated to fail with %s", w.cfg.DisplayName, sim.ErrorType)})
+		return
+	}
+	number := syntheticCardNumber()
+	read := driver.Scan{Number: number, Technology: "simulated", Holds: driver.GuestCredential}
+	switch sim.Scenario {
+	case ScanEmptyCard:
+		read.Holds = driver.Blank
+	case ScanNotOnSeam:
+		read.CardID = "0000000000000000"
+	default:
+		if sim.CredentialID == "" {
+			// Any credential of the encoder's system will do: the newest.
+			cs, err := s.View().ListCredentials(ctx, j.attempt.WorkspaceID, store.CredentialFilter{ACSSystemID: w.cfg.SystemID})
+			if err == nil && len(cs) > 0 {
+				sim.CredentialID = cs[len(cs)-1].ACSCredentialID
+			}
+		}
+		if sim.CredentialID != "" {
+			read.CardID = credential.CardID(sim.CredentialID)
+		}
+	}
+	result, err := w.scanResult(ctx, j.attempt.WorkspaceID, read)
+	if err != nil {
+		fail(failure{seam.ErrUncategorized, fmt.Sprintf("the simulated scan could not read the credentials: %v", err)})
+		return
+	}
+	if sim.Scenario == ScanNeedsUpdate && result.ACSCredentialOnSeam != nil {
+		result.Warnings = append(result.Warnings, seam.ScanWarning{WarningCode: warnOnEncoderOutdated,
+			WarningMessage: "the card holds an older state of the credential than Seam has (simulated)"})
+	}
+	if !s.claim(j) {
+		s.expiredFirst(j.attempt, failure{}, nil)
+		return
+	}
+	done := *j.attempt
+	done.Scan = result
+	s.conclude(&done, nil, failure{}, &driver.Card{Number: number, Technology: read.Technology}, nil)
+	s.release(j)
 }

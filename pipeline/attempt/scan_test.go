@@ -94,3 +94,50 @@ func TestScan(t *testing.T) {
 		t.Error("a scan on a driver without Scan was accepted")
 	}
 }
+
+// A simulated scan ends as armed without the device.
+func TestSimulatedScans(t *testing.T) {
+	r := newRig(t)
+	d := &scanningDriver{scriptedDriver: r.drivers[frontDesk1], reads: make(chan scanReply)} // unbuffered: no read is answered
+	for i := range r.cfg.Encoders {
+		if r.cfg.Encoders[i].DisplayName == frontDesk1 {
+			r.cfg.Encoders[i].Driver = d
+		}
+	}
+	svc := r.start()
+	ctx := context.Background()
+	c := r.credential("visionline-hotel", seam.AccessCard)
+	enc := r.encoderID(frontDesk1)
+	run := func(errorType, scenario, cred string) *seam.ActionAttempt {
+		t.Helper()
+		if err := svc.SimulateNextScan(ctx, r.ws.ID, enc, errorType, scenario, cred); err != nil {
+			t.Fatal(err)
+		}
+		a, err := svc.Scan(ctx, r.ws.ID, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.wait(a.ActionAttemptID)
+	}
+	if got := run("", "credential_exists_on_seam", c.ACSCredentialID); got.Status != seam.StatusSuccess ||
+		got.Scan.ACSCredentialOnSeam == nil || got.Scan.ACSCredentialOnSeam.ACSCredentialID != c.ACSCredentialID {
+		t.Errorf("credential_exists_on_seam: %+v", got.Scan)
+	}
+	if got := run("", "credential_on_encoder_needs_update", c.ACSCredentialID); len(got.Scan.Warnings) != 1 ||
+		got.Scan.Warnings[0].WarningCode != "acs_credential_on_encoder_out_of_sync" {
+		t.Errorf("credential_on_encoder_needs_update: warnings %+v", got.Scan.Warnings)
+	}
+	if got := run("", "credential_does_not_exist_on_seam", ""); got.Scan.ACSCredentialOnSeam != nil || len(got.Scan.Warnings) != 1 ||
+		got.Scan.Warnings[0].WarningCode != seam.WarnCredentialOnSeamNotFound {
+		t.Errorf("credential_does_not_exist_on_seam: %+v", got.Scan)
+	}
+	if got := run("", "credential_on_encoder_is_empty", ""); *got.Scan.ACSCredentialOnEncoder.IsIssued || got.Scan.ACSCredentialOnSeam != nil {
+		t.Errorf("credential_on_encoder_is_empty: %+v", got.Scan)
+	}
+	if got := run(seam.ErrNoCredentialOnEncoder, "", ""); got.Status != seam.StatusError || got.Error.Type != seam.ErrNoCredentialOnEncoder {
+		t.Errorf("error_code no_credential_on_encoder: %s %+v", got.Status, got.Error)
+	}
+	if err := svc.SimulateNextScan(ctx, r.ws.ID, enc, "", "", "11111111-2222-4333-8444-555555555555"); err == nil {
+		t.Error("a simulation naming an unknown credential was accepted")
+	}
+}

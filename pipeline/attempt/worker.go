@@ -75,6 +75,8 @@ type worker struct {
 	queue  []*job
 	wake   chan struct{} // signalled (capacity 1) when the queue grows
 	armed  *simulatedOutcome
+	// armedScan is the outcome the next scan ends with (SimulateNextScan).
+	armedScan *ScanSimulation
 	port   driver.Port // open between encodes; nil until needed
 	closed bool        // set by closePort at shutdown: no port may open again
 
