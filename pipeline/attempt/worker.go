@@ -71,14 +71,14 @@ type worker struct {
 	svc *Service
 	cfg EncoderConfig
 
-	mu     sync.Mutex
-	queue  []*job
-	wake   chan struct{} // signalled (capacity 1) when the queue grows
-	armed  *simulatedOutcome
+	mu    sync.Mutex
+	queue []*job
+	wake  chan struct{} // signalled (capacity 1) when the queue grows
+	armed *simulatedOutcome
 	// armedScan is the outcome the next scan ends with (SimulateNextScan).
 	armedScan *ScanSimulation
-	port   driver.Port // open between encodes; nil until needed
-	closed bool        // set by closePort at shutdown: no port may open again
+	port      driver.Port // open between encodes; nil until needed
+	closed    bool        // set by closePort at shutdown: no port may open again
 
 	lease lease // held while this server drives the encoder (shared store only)
 }

@@ -135,7 +135,9 @@ func Start(ctx context.Context, cfg Config) (*Dispatcher, error) {
 			return nil, fmt.Errorf("webhook %s: %w", h.URL, err)
 		}
 		d.keys[h.ID] = key
-		first, err := cfg.Store.RegisterWebhook(ctx, h.ID, time.Now())
+		// At the events' resolution (milliseconds, seam.Time): an event
+		// of the same millisecond as the registration is the hook's.
+		first, err := cfg.Store.RegisterWebhook(ctx, h.ID, time.Now().Truncate(time.Millisecond))
 		if err != nil {
 			return nil, fmt.Errorf("webhook %s: %w", h.URL, err)
 		}
