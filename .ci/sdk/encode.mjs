@@ -377,6 +377,23 @@ const run = async (args, env) => {
     await seam.acs.encoders.simulate.nextCredentialEncodeWillFail({ acs_encoder_id: encoder.acs_encoder_id, error_code: 'encoding_interrupted' })
     await expectThrows('simulated encoding_interrupted', encode, SeamActionAttemptFailedError, 'encoding_interrupted')
     passed('simulate encoding_interrupted')
+
+    // The scan's sandbox controls, each result checked against Seam's
+    // SCAN_CREDENTIAL schema on its way in.
+    const scanWith = async (scenario) => {
+      await seam.acs.encoders.simulate.nextCredentialScanWillSucceed({ acs_encoder_id: encoder.acs_encoder_id, scenario })
+      return seam.acs.encoders.scanCredential({ acs_encoder_id: encoder.acs_encoder_id }, { waitForActionAttempt })
+    }
+    const notOnSeam = await scanWith('credential_does_not_exist_on_seam')
+    must('simulate scans', notOnSeam.result.acs_credential_on_seam === null &&
+      notOnSeam.result.warnings.some((w) => w.warning_code === 'acs_credential_on_seam_not_found'), `credential_does_not_exist_on_seam: ${JSON.stringify(notOnSeam.result)}`)
+    const empty = await scanWith('credential_on_encoder_is_empty')
+    must('simulate scans', empty.result.acs_credential_on_encoder.is_issued === false, `credential_on_encoder_is_empty: ${JSON.stringify(empty.result)}`)
+    await seam.acs.encoders.simulate.nextCredentialScanWillFail({ acs_encoder_id: encoder.acs_encoder_id, error_code: 'uncategorized_error' })
+    await expectThrows('simulate scans',
+      () => seam.acs.encoders.scanCredential({ acs_encoder_id: encoder.acs_encoder_id }, { waitForActionAttempt }),
+      SeamActionAttemptFailedError, 'uncategorized_error')
+    passed('simulate scans')
   }
 
   // Delete: the credential is gone for every read.
