@@ -15,7 +15,7 @@ import (
 // requestRules are the rules of check kind "request": promises of the
 // published types and the SDK about single requests, each checked by
 // requests of its own in the API container.
-var requestRules = []string{"validation-errors", "invalid-content-type", "sandbox-only", "simulate-body", "credential-delete", "directory"}
+var requestRules = []string{"validation-errors", "invalid-content-type", "sandbox-only", "simulate-body", "credential-delete", "directory", "scan-simulated"}
 
 // checkRequest makes the requests a "request" requirement is about and
 // returns every problem with the answers.
@@ -34,6 +34,8 @@ func checkRequest(ctx context.Context, req Requirement, f *apiFixture) []string 
 		return credentialDelete(ctx, f, key)
 	case "directory":
 		return directory(ctx, f, key)
+	case "scan-simulated":
+		return scanSimulated(ctx, f, key)
 	}
 	return []string{fmt.Sprintf("request rule %q has no check", req.Check.Rule)}
 }
@@ -366,6 +368,82 @@ func directory(ctx context.Context, f *apiFixture, key *client) []string {
 		f.keep(r)
 		if msg := apiError(r, http.StatusNotFound, "acs_system_not_found"); msg != "" {
 			problems = append(problems, msg+" (an acs_system_id that names no system)")
+		}
+	}
+	return problems
+}
+
+// scanSimulated arms each scan outcome the sandbox controls offer and
+// checks that the next scan ends so: the fixture's credential found on
+// seam, an empty card, a card whose credential Seam does not have, and a
+// failure, each with the value the arming named.
+func scanSimulated(ctx context.Context, f *apiFixture, key *client) []string {
+	var problems []string
+	scan := func(arm string, body map[string]any) map[string]any {
+		body["acs_encoder_id"] = f.encoderID
+		r, err := key.post(ctx, "/acs/encoders/simulate/"+arm, body)
+		if err != nil {
+			problems = append(problems, err.Error())
+			return nil
+		}
+		f.keep(r)
+		if r.Status != http.StatusOK {
+			problems = append(problems, fmt.Sprintf("%s: want HTTP 200 arming the scan", r))
+			return nil
+		}
+		if r, err = key.post(ctx, "/acs/encoders/scan_credential", map[string]any{"acs_encoder_id": f.encoderID}); err != nil {
+			problems = append(problems, err.Error())
+			return nil
+		}
+		f.keep(r)
+		a, err := attemptOf(r)
+		if err != nil || r.Status != http.StatusOK || a["action_type"] != "SCAN_CREDENTIAL" || a["status"] != "pending" {
+			problems = append(problems, fmt.Sprintf("%s: want HTTP 200 with a pending SCAN_CREDENTIAL attempt", r))
+			return nil
+		}
+		end, msg := followToEnd(ctx, f, key, a)
+		if msg != "" {
+			problems = append(problems, msg)
+			return nil
+		}
+		return end
+	}
+	result := func(a map[string]any) (onEncoder, onSeam map[string]any, warnings []any) {
+		r, _ := a["result"].(map[string]any)
+		onEncoder, _ = r["acs_credential_on_encoder"].(map[string]any)
+		onSeam, _ = r["acs_credential_on_seam"].(map[string]any)
+		warnings, _ = r["warnings"].([]any)
+		return
+	}
+	hasWarning := func(ws []any, code string) bool {
+		for _, w := range ws {
+			if m, ok := w.(map[string]any); ok && m["warning_code"] == code {
+				return true
+			}
+		}
+		return false
+	}
+	if a := scan("next_credential_scan_will_succeed", map[string]any{"scenario": "credential_exists_on_seam", "acs_credential_id_on_seam": f.credentialID}); a != nil {
+		enc, onSeam, _ := result(a)
+		if a["status"] != "success" || onSeam["acs_credential_id"] != f.credentialID || enc["is_issued"] != true {
+			problems = append(problems, fmt.Sprintf("credential_exists_on_seam of %s: the scan ended %v; want success with that credential on seam and an issued card", f.credentialID, a))
+		}
+	}
+	if a := scan("next_credential_scan_will_succeed", map[string]any{"scenario": "credential_on_encoder_is_empty"}); a != nil {
+		enc, onSeam, _ := result(a)
+		if a["status"] != "success" || onSeam != nil || enc["is_issued"] != false {
+			problems = append(problems, fmt.Sprintf("credential_on_encoder_is_empty: the scan ended %v; want success, a card not issued, nothing on seam", a))
+		}
+	}
+	if a := scan("next_credential_scan_will_succeed", map[string]any{"scenario": "credential_does_not_exist_on_seam"}); a != nil {
+		_, onSeam, ws := result(a)
+		if a["status"] != "success" || onSeam != nil || !hasWarning(ws, "acs_credential_on_seam_not_found") {
+			problems = append(problems, fmt.Sprintf("credential_does_not_exist_on_seam: the scan ended %v; want success, nothing on seam, warning acs_credential_on_seam_not_found", a))
+		}
+	}
+	if a := scan("next_credential_scan_will_fail", map[string]any{"error_code": "no_credential_on_encoder"}); a != nil {
+		if a["status"] != "error" || errorType(a) != "no_credential_on_encoder" {
+			problems = append(problems, fmt.Sprintf("next_credential_scan_will_fail no_credential_on_encoder: the scan ended %v", a))
 		}
 	}
 	return problems

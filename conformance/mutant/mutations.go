@@ -292,6 +292,12 @@ func latestMutants() []Mutant {
 					}
 				}
 			})},
+		{Name: "scan-finds-nothing-on-seam", Breaks: "a scan never names the workspace's credential the card holds",
+			Target: onAttempts(func(a map[string]any) {
+				if r, ok := a["result"].(map[string]any); ok && a["action_type"] == "SCAN_CREDENTIAL" {
+					r["acs_credential_on_seam"] = nil
+				}
+			})},
 	}
 	for i := range ms {
 		ms[i].Profile = "latest"
