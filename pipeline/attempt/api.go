@@ -41,26 +41,6 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		return nil, seam.InvalidInput("credential %s ended at %s (its ends_at): a card valid only until then opens nothing; "+
 			"create a credential whose ends_at is in the future", credentialID, seam.At(end))
 	}
-	if _, failing := s.rec.refusing(); failing != nil {
-		return nil, unavailable(failing)
-	}
-
-	s.mu.Lock()
-	closed, draining := s.closed, s.draining
-	if !closed && !draining {
-		s.accepting++
-	}
-	s.mu.Unlock()
-	if closed || draining {
-		return nil, &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
-			Message: "the server is shutting down and takes no new encodes; retry on another instance or after it restarts"}
-	}
-	defer func() {
-		s.mu.Lock()
-		s.accepting--
-		s.noteDrained()
-		s.mu.Unlock()
-	}()
 	a := &store.Attempt{
 		ID:           uuid.NewString(),
 		WorkspaceID:  workspaceID,
@@ -70,21 +50,8 @@ func (s *Service) Encode(ctx context.Context, workspaceID, credentialID, encoder
 		CreatedAt:    now,
 		Deadline:     now.Add(s.deadline),
 	}
-	if err := s.store.CreateAttempt(ctx, a); err != nil {
-		if ctx.Err() == nil && !errors.Is(err, store.ErrExists) {
-			// Nothing was acknowledged; encodes wait until the store
-			// takes writes again.
-			s.rec.fail(err)
-			return nil, unavailable(err)
-		}
-		return nil, fmt.Errorf("attempt: recording attempt: %w", err)
-	}
-	s.cache.put(a)
-	s.observed(a)
-	// A shared store's attempt on an encoder another server drives waits
-	// in the store until that server's next poll.
-	if !s.shared || w.lease.held() {
-		s.enqueue(w, a)
+	if err := s.admit(ctx, w, a, "encodes"); err != nil {
+		return nil, err
 	}
 	s.log.Info("action attempt queued", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"acs_credential_id", credentialID, "deadline", seam.At(a.Deadline))
@@ -295,30 +262,54 @@ func (s *Service) Scan(ctx context.Context, workspaceID, encoderID string) (*sea
 	if _, ok := w.cfg.Driver.(scanner); !ok {
 		return nil, seam.InvalidInput("encoder %s (%s) cannot read cards: its driver has no scan", encoderID, w.cfg.DisplayName)
 	}
-	if _, failing := s.rec.refusing(); failing != nil {
-		return nil, unavailable(failing)
-	}
-	s.mu.Lock()
-	closed, draining := s.closed, s.draining
-	s.mu.Unlock()
-	if closed || draining {
-		return nil, &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
-			Message: "the server is shutting down and takes no new scans; retry on another instance or after it restarts"}
-	}
 	now := s.now()
 	a := &store.Attempt{ID: uuid.NewString(), WorkspaceID: workspaceID, EncoderID: encoderID, ActionType: seam.ActionTypeScanCredential,
 		Status: seam.StatusPending, CreatedAt: now, Deadline: now.Add(s.deadline)}
+	if err := s.admit(ctx, w, a, "scans"); err != nil {
+		return nil, err
+	}
+	return toSeam(a)
+}
+
+// admit records a, a new pending attempt on w, and queues it: refused
+// with 503 while the store refuses writes or the service drains (what
+// names the attempts refused in the message), and counted as accepted
+// meanwhile so that a drain waits for it.
+func (s *Service) admit(ctx context.Context, w *worker, a *store.Attempt, what string) error {
+	if _, failing := s.rec.refusing(); failing != nil {
+		return unavailable(failing)
+	}
+	s.mu.Lock()
+	closed, draining := s.closed, s.draining
+	if !closed && !draining {
+		s.accepting++
+	}
+	s.mu.Unlock()
+	if closed || draining {
+		return &seam.Error{Status: http.StatusServiceUnavailable, Type: "service_unavailable",
+			Message: "the server is shutting down and takes no new " + what + "; retry on another instance or after it restarts"}
+	}
+	defer func() {
+		s.mu.Lock()
+		s.accepting--
+		s.noteDrained()
+		s.mu.Unlock()
+	}()
 	if err := s.store.CreateAttempt(ctx, a); err != nil {
 		if ctx.Err() == nil && !errors.Is(err, store.ErrExists) {
+			// Nothing was acknowledged; new attempts wait until the
+			// store takes writes again.
 			s.rec.fail(err)
-			return nil, unavailable(err)
+			return unavailable(err)
 		}
-		return nil, fmt.Errorf("attempt: recording scan attempt: %w", err)
+		return fmt.Errorf("attempt: recording attempt: %w", err)
 	}
 	s.cache.put(a)
 	s.observed(a)
+	// A shared store's attempt on an encoder another server drives waits
+	// in the store until that server's next poll.
 	if !s.shared || w.lease.held() {
 		s.enqueue(w, a)
 	}
-	return toSeam(a)
+	return nil
 }
