@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +58,10 @@ type recorder struct {
 	// and no copy in memory is served again.
 	deleted map[string]bool
 	// issued holds the credentials a success decided here has issued
-	// (by workspace and id): a later success is a reissue even when its
-	// encode read the credential before the first was decided.
+	// (by workspace and id) while encodes of them are still tracked: a
+	// later success is a reissue even when its encode read the
+	// credential before the first was decided. An encode that starts
+	// once none is tracked reads the credential issued.
 	issued  map[string]bool
 	failing error         // the last write error while the store refuses writes
 	healthy chan struct{} // closed while the store takes writes
@@ -102,6 +103,14 @@ func (r *recorder) decide(d *decided) bool {
 	return true
 }
 
+// issuedDone forgets that a success issued the credential: no encode of
+// it is tracked any more.
+func (r *recorder) issuedDone(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.issued, key)
+}
+
 // asReissue is a (a copy) with its acs_credential.issued events made
 // acs_credential.reissued: the credential was issued by a success
 // decided before this one.
@@ -112,7 +121,7 @@ func asReissue(a *store.Attempt) *store.Attempt {
 		cp := *e
 		if cp.EventType == seam.EventCredentialIssued {
 			cp.EventType = seam.EventCredentialReissued
-			cp.EventDescription = strings.Replace(cp.EventDescription, "encoded onto a card", "encoded onto a card again", 1)
+			cp.EventDescription = issueDescription(cp.EventType, a.ID)
 		}
 		out.Events[i] = &cp
 	}

@@ -52,6 +52,10 @@ type Service struct {
 	draining bool
 	drained  chan struct{}   // closed once draining with nothing in flight
 	tracked  map[string]*job // attempts queued or running, by attempt id
+	// encoding counts the tracked encodes of each credential (by
+	// credentialKey): once none is left, the recorder forgets that it
+	// issued the credential (recorder.issued).
+	encoding map[string]int
 	// accepting counts encodes past the draining check and not yet
 	// queued: Drain waits for them too, so an encode is either refused
 	// or waited for.
@@ -81,6 +85,7 @@ func New(cfg Config) (*Service, error) {
 		observe:  cfg.Observe,
 		byID:     map[string]*worker{},
 		tracked:  map[string]*job{},
+		encoding: map[string]int{},
 		drained:  make(chan struct{}),
 		rec:      newRecorder(),
 	}

@@ -22,6 +22,9 @@ func (s *Service) enqueue(w *worker, a *store.Attempt) {
 		return
 	}
 	s.tracked[a.ID] = j
+	if a.CredentialID != "" {
+		s.encoding[credentialKey(a.WorkspaceID, a.CredentialID)]++
+	}
 	j.timer = time.AfterFunc(a.Deadline.Sub(s.now()), func() { s.expire(j) })
 	s.mu.Unlock()
 	w.push(j)
@@ -134,6 +137,13 @@ func (s *Service) untrack(j *job) {
 
 // forget drops an attempt from tracked. The caller holds mu.
 func (s *Service) forget(id string) {
+	if j := s.tracked[id]; j != nil && j.attempt.CredentialID != "" {
+		k := credentialKey(j.attempt.WorkspaceID, j.attempt.CredentialID)
+		if s.encoding[k]--; s.encoding[k] <= 0 {
+			delete(s.encoding, k)
+			s.rec.issuedDone(k)
+		}
+	}
 	delete(s.tracked, id)
 	s.noteDrained()
 }

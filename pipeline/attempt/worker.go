@@ -415,9 +415,9 @@ func (w *worker) process(ctx context.Context, j *job) {
 // acs_credential.issued, or reissued when c was issued already. The
 // event is written with the outcome (store.Attempt.Events).
 func withIssueEvent(a *store.Attempt, c *seam.Credential, connectedAccountID string, now time.Time) *store.Attempt {
-	typ, what := seam.EventCredentialIssued, "encoded onto a card"
+	typ := seam.EventCredentialIssued
 	if isIssued(c) {
-		typ, what = seam.EventCredentialReissued, "encoded onto a card again"
+		typ = seam.EventCredentialReissued
 	}
 	at := seam.At(now)
 	out := *a
@@ -425,9 +425,19 @@ func withIssueEvent(a *store.Attempt, c *seam.Credential, connectedAccountID str
 		EventID: uuid.NewString(), EventType: typ, WorkspaceID: a.WorkspaceID,
 		CreatedAt: at, OccurredAt: at, ACSSystemID: c.ACSSystemID, ACSCredentialID: c.ACSCredentialID,
 		ConnectedAccountID: connectedAccountID,
-		EventDescription:   fmt.Sprintf("The credential was %s (action attempt %s).", what, a.ID),
+		EventDescription:   issueDescription(typ, a.ID),
 	}}
 	return &out
+}
+
+// issueDescription is the event_description of an issue or reissue
+// event that attempt attemptID made.
+func issueDescription(typ, attemptID string) string {
+	what := "encoded onto a card"
+	if typ == seam.EventCredentialReissued {
+		what += " again"
+	}
+	return fmt.Sprintf("The credential was %s (action attempt %s).", what, attemptID)
 }
 
 // refusals are the error types that say the encoder wrote nothing.
