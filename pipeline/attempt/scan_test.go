@@ -30,14 +30,21 @@ func (d *scanningDriver) Scan(ctx context.Context, _ driver.Port) (driver.Scan, 
 	}
 }
 
-func TestScan(t *testing.T) {
-	r := newRig(t)
-	d := &scanningDriver{scriptedDriver: r.drivers[frontDesk1], reads: make(chan scanReply, 4)}
+// scanningOn gives the rig's encoder name a scanning driver (before
+// start), its reads channel of capacity n.
+func scanningOn(r *rig, name string, n int) *scanningDriver {
+	d := &scanningDriver{scriptedDriver: r.drivers[name], reads: make(chan scanReply, n)}
 	for i := range r.cfg.Encoders {
-		if r.cfg.Encoders[i].DisplayName == frontDesk1 {
+		if r.cfg.Encoders[i].DisplayName == name {
 			r.cfg.Encoders[i].Driver = d
 		}
 	}
+	return d
+}
+
+func TestScan(t *testing.T) {
+	r := newRig(t)
+	d := scanningOn(r, frontDesk1, 4)
 	svc := r.start()
 	ctx := context.Background()
 	c := r.credential("visionline-hotel", seam.AccessCard)
@@ -98,12 +105,7 @@ func TestScan(t *testing.T) {
 // A simulated scan ends as armed without the device.
 func TestSimulatedScans(t *testing.T) {
 	r := newRig(t)
-	d := &scanningDriver{scriptedDriver: r.drivers[frontDesk1], reads: make(chan scanReply)} // unbuffered: no read is answered
-	for i := range r.cfg.Encoders {
-		if r.cfg.Encoders[i].DisplayName == frontDesk1 {
-			r.cfg.Encoders[i].Driver = d
-		}
-	}
+	scanningOn(r, frontDesk1, 0) // unbuffered, and nothing sent: no read is answered
 	svc := r.start()
 	ctx := context.Background()
 	c := r.credential("visionline-hotel", seam.AccessCard)

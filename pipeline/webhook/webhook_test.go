@@ -77,6 +77,22 @@ func deleteEvent(t *testing.T, st *sqlite.Store, id string) *seam.Event {
 	return e
 }
 
+// setUp opens a store and starts a receiver that fails its first fail
+// requests, both closed at the test's end, and returns them with a hook
+// that delivers ws-1's events to the receiver.
+func setUp(t *testing.T, fail int) (*sqlite.Store, *receiver, webhook.Hook) {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rc := &receiver{fail: fail, every: make(chan struct{}, 16)}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	return st, rc, webhook.Hook{ID: "hook-1", WorkspaceID: "ws-1", URL: srv.URL, Secret: secret}
+}
+
 func wait(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -91,16 +107,7 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 // started again on the same store sends nothing delivered again, and
 // delivers what was left.
 func TestDeliveryRetriesAndSurvivesARestart(t *testing.T) {
-	dir := t.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rc := &receiver{fail: 2, every: make(chan struct{}, 16)}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	hook := webhook.Hook{ID: "hook-1", WorkspaceID: "ws-1", URL: srv.URL, Secret: secret}
+	st, rc, hook := setUp(t, 2)
 	cfg := webhook.Config{Hooks: []webhook.Hook{hook}, Store: st, Scale: timescale.Scale(0.001)}
 	d, err := webhook.Start(context.Background(), cfg)
 	if err != nil {
@@ -155,16 +162,8 @@ func TestSignaturesVerifyWithSvix(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sdk, "node_modules", "svix", "package.json")); err != nil {
 		require.Missing(t, "run make sdk-deps to install svix (.ci/sdk/node_modules has no svix)")
 	}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rc := &receiver{every: make(chan struct{}, 16)}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	d, err := webhook.Start(context.Background(), webhook.Config{
-		Hooks: []webhook.Hook{{ID: "hook-1", WorkspaceID: "ws-1", URL: srv.URL, Secret: secret}}, Store: st, Scale: timescale.Scale(0.001)})
+	st, rc, hook := setUp(t, 0)
+	d, err := webhook.Start(context.Background(), webhook.Config{Hooks: []webhook.Hook{hook}, Store: st, Scale: timescale.Scale(0.001)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +236,7 @@ func waitDelivered(t *testing.T, st *sqlite.Store, h webhook.Hook) {
 // TestSharedStoreDeliversOnce: two servers sharing a store deliver each
 // event once between them, from the one holding the hook's lease.
 func TestSharedStoreDeliversOnce(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "store.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rc := &receiver{every: make(chan struct{}, 16)}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	hook := webhook.Hook{ID: "hook-1", WorkspaceID: "ws-1", URL: srv.URL, Secret: secret}
+	st, rc, hook := setUp(t, 0)
 	for _, holder := range []string{"server-a", "server-b"} {
 		d, err := webhook.Start(context.Background(), webhook.Config{Hooks: []webhook.Hook{hook}, Store: st,
 			Scale: timescale.Scale(0.001), Lease: &webhook.Lease{Holder: holder, TTL: time.Minute}})
