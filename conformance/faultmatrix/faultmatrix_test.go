@@ -131,10 +131,12 @@ var phasings = map[string]phasing{
 			// later, while the host polls, after that command's ACK.
 			"card-wait": {"await: read", "wait: 1s", "wait: 4s", "place: blank"},
 			// The first write to sector 1 (counted as encode) has
-			// arrived; step 3 opens the window during that 2 s write.
-			"answer": {"place: blank", "await: encode", "wait: 1ms"},
+			// arrived. The device counts it before it ACKs it, so the
+			// window opens with step 4, a second (scaled) into that 2 s
+			// write: after the ACK, a second before the answer.
+			"answer": {"place: blank", "await: encode", "wait: 1s", "wait: 1ms"},
 		},
-		fromStep: map[string]int{"card-wait": 3, "answer": 3},
+		fromStep: map[string]int{"card-wait": 3, "answer": 4},
 	},
 }
 
