@@ -17,9 +17,11 @@ import (
 // the scenario produces what the requirement is about.
 func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool {
 	c := req.Check
+	// The requirements but the scan kind's are of encode_credential
+	// calls; scans are judged by their own (scan.go) and by the scenario.
 	has := func(f func(e scenario.Encode) bool) bool {
 		for _, e := range sc.Encodes {
-			if f(e) {
+			if !e.Scan && f(e) {
 				return true
 			}
 		}
@@ -94,6 +96,8 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		return has(attempt)
 	case "scenario":
 		return true
+	case "scan":
+		return scanApplies(sc)
 	case "events":
 		return has(attempt) || sc.DeletesCredential()
 	case "invariant":
@@ -320,6 +324,19 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 	}
 	if c.Kind == "events" {
 		problems = append(problems, eventProblems(rec)...)
+	}
+	if c.Kind == "scan" {
+		problems = append(problems, scanProblems(c.Rule, rec, cfg)...)
+	}
+	if c.Kind == "convention" {
+		// The conventions hold of every answer, a scan's too.
+		for _, er := range rec.scans {
+			for _, r := range er.responses() {
+				if msg := convention(c.Rule, r); msg != "" {
+					bad(er, "%s", msg)
+				}
+			}
+		}
 	}
 	if c.Kind == "lifecycle" && c.Rule == "one-encode-per-call" && rec.commands != nil {
 		problems = append(problems, rec.sc.File+": "+rec.commands.Error())

@@ -25,7 +25,7 @@ func scenarioProblems(rec *recording) []string {
 			}
 		}
 	}
-	for _, er := range rec.encodes {
+	for _, er := range rec.calls() {
 		for _, p := range encodeProblems(er, rec) {
 			problems = append(problems, er.where(rec.sc)+": "+p)
 		}
@@ -41,17 +41,18 @@ func encodeProblems(er *encodeRecord, rec *recording) []string {
 		// an encode unanswered or refused (503, safe to retry).
 		return nil
 	}
+	call := er.endpoint()
 	if er.first == nil {
-		return []string{fmt.Sprintf("encode_credential went unanswered (%v); want %s", er.lost, describe(x))}
+		return []string{fmt.Sprintf("%s went unanswered (%v); want %s", call, er.lost, describe(x))}
 	}
 	if x.HTTPStatus != 200 {
 		if msg := apiError(er.first, x.HTTPStatus, x.ErrorType); msg != "" {
-			return []string{"encode_credential " + msg}
+			return []string{call + " " + msg}
 		}
 		return nil
 	}
 	if er.first.Status != 200 {
-		return []string{fmt.Sprintf("encode_credential answered %s; want an action attempt that ends %s", er.first, describe(x))}
+		return []string{fmt.Sprintf("%s answered %s; want an action attempt that ends %s", call, er.first, describe(x))}
 	}
 	if er.final == nil {
 		return []string{"the attempt never ended; want " + describe(x)}
@@ -73,6 +74,15 @@ func encodeProblems(er *encodeRecord, rec *recording) []string {
 		return problems
 	}
 	result, _ := er.final["result"].(map[string]any)
+	if er.encode.Scan {
+		if x.Written != "" && er.cardAfter.Kind != x.Written {
+			problems = append(problems, fmt.Sprintf("card %s holds %s afterwards; want %s", x.Card, er.cardAfter.Kind, x.Written))
+		}
+		if x.Status == "success" && result != nil {
+			problems = append(problems, scanReadProblems(x, result, rec)...)
+		}
+		return problems
+	}
 	if x.Status == "success" && result != nil {
 		if n, want := fmt.Sprint(result["card_number"]), cardUID(rec.sc, x.Card); n != want {
 			problems = append(problems, fmt.Sprintf("result.card_number is %s; want card %s's number %s", jsonOf(result["card_number"]), x.Card, want))

@@ -52,6 +52,8 @@ func HardwareCapable(sc *scenario.Scenario) (bool, string) {
 		return false, fmt.Sprintf("%s:%d sets the encoder's card_wait, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
 	case sc.Encoder.WriteTime != 0:
 		return false, fmt.Sprintf("%s:%d sets the encoder's write_time, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
+	case sc.Encoder.ReadTime != 0:
+		return false, fmt.Sprintf("%s:%d sets the encoder's read_time, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
 	case sc.Encoder.Writes != nil:
 		return false, fmt.Sprintf("%s:%d restricts the technologies the encoder writes, which a real encoder does not take from the suite", sc.File, sc.Encoder.Line)
 	case len(sc.Faults) > 0:

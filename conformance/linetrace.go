@@ -68,7 +68,7 @@ func (l *lineLog) setOutcome(rec *recording) {
 		return
 	}
 	var parts []string
-	for _, er := range rec.encodes {
+	for _, er := range rec.calls() {
 		switch {
 		case er.final == nil:
 			parts = append(parts, "no terminal status")

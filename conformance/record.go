@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +33,10 @@ type recording struct {
 	credential map[string]any
 	// request is the /acs/credentials/create request's body.
 	request map[string]any
-	encodes []*encodeRecord
+	// encodes are the scenario's encode_credential calls, scans its
+	// scan_credential calls, each in the order the scenario lists them
+	// (calls has both).
+	encodes, scans []*encodeRecord
 	// timeline is how the scenario's timeline ended (nil: ran to its end),
 	// commands how the device's command counts compared.
 	timeline, commands error
@@ -96,7 +100,15 @@ func (r *recording) close() error {
 	return errors.Join(errs...)
 }
 
-// encodeRecord is one encode_credential call and everything that followed.
+// calls are the scenario's encode and scan calls, in its order.
+func (r *recording) calls() []*encodeRecord {
+	out := append(slices.Clone(r.encodes), r.scans...)
+	slices.SortFunc(out, func(a, b *encodeRecord) int { return a.index - b.index })
+	return out
+}
+
+// encodeRecord is one encode_credential call, or one scan_credential
+// call (encode.Scan), and everything that followed.
 type encodeRecord struct {
 	index   int
 	encode  scenario.Encode
@@ -161,7 +173,20 @@ func (e *encodeRecord) expects(status string) bool {
 
 // where names the encode in failure messages.
 func (e *encodeRecord) where(sc *scenario.Scenario) string {
-	return fmt.Sprintf("%s:%d (encode %d)", sc.File, e.encode.Line, e.index+1)
+	what := "encode"
+	if e.encode.Scan {
+		what = "scan"
+	}
+	return fmt.Sprintf("%s:%d (%s %d)", sc.File, e.encode.Line, what, e.index+1)
+}
+
+// endpoint is the call the record made: encode_credential or
+// scan_credential.
+func (e *encodeRecord) endpoint() string {
+	if e.encode.Scan {
+		return "scan_credential"
+	}
+	return "encode_credential"
 }
 
 // attempts returns every action attempt the encode's answers carried,
@@ -331,9 +356,16 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 	})
 
 	rec.cardsStart = snapshot(desk, sc)
-	rec.encodes, err = recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential, step)
+	calls, err := recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential, step)
 	if err != nil {
 		return rec, err
+	}
+	for _, er := range calls {
+		if er.encode.Scan {
+			rec.scans = append(rec.scans, er)
+		} else {
+			rec.encodes = append(rec.encodes, er)
+		}
 	}
 
 	step("waiting for the timeline to run to its end")
@@ -541,12 +573,15 @@ func callEncode(ctx context.Context, api *client, desk *sim.Desk, sc *scenario.S
 	if len(sc.AllEncoders()) > 1 {
 		on = " on " + sc.EncodeOn(e)
 	}
-	step(fmt.Sprintf("encode %d of %d%s: POST /acs/encoders/encode_credential, expecting %s", i+1, len(sc.Encodes), on, describe(e.Expect)))
+	path, body := "/acs/encoders/encode_credential", map[string]any{"acs_credential_id": credID, "acs_encoder_id": encoderID}
+	what := "encode"
+	if e.Scan {
+		path, body, what = "/acs/encoders/scan_credential", map[string]any{"acs_encoder_id": encoderID}, "scan"
+	}
+	step(fmt.Sprintf("%s %d of %d%s: POST %s, expecting %s", what, i+1, len(sc.Encodes), on, path, describe(e.Expect)))
 	er.credentialID = credID
 	er.started = time.Now()
-	res, err := api.post(ctx, "/acs/encoders/encode_credential", map[string]any{
-		"acs_credential_id": credID, "acs_encoder_id": encoderID,
-	})
+	res, err := api.post(ctx, path, body)
 	if err != nil && api.outage > 0 && ctx.Err() == nil {
 		// The server went away under the call (a kill step): whether it
 		// made an attempt is not known, and never will be by this client.

@@ -78,7 +78,7 @@ type Registry struct {
 // The values each check parameter may take.
 var (
 	checkKinds = []string{"auth", "param-required", "param-type", "unknown-id", "convention", "field",
-		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant", "request", "events"}
+		"status-invariant", "outcome", "issue-effect", "lifecycle", "validity", "scenario", "invariant", "request", "events", "scan"}
 	authMethods = []string{"api-key", "pat-with-workspace", "pat-without-workspace", "missing-token", "invalid-token",
 		"near-miss", "pat-other-workspace", "cross-workspace-ids"}
 	conventionRules = []string{"ok-true", "error-envelope", "request-id", "get-and-post", "json-content-type"}
@@ -237,6 +237,8 @@ func (r *Registry) validate() error {
 			oneOf(req, "issue effect", c.Effect, issueEffects)
 		case "invariant":
 			oneOf(req, "invariant rule", c.Rule, invariantRules)
+		case "scan":
+			oneOf(req, "scan rule", c.Rule, scanRules)
 		case "request":
 			oneOf(req, "request rule", c.Rule, requestRules)
 		}

@@ -56,6 +56,7 @@ func newPMS(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scen
 	if enc.WriteTime > 0 {
 		cfg.WriteTime = scale.Of(enc.WriteTime)
 	}
+	cfg.ReadTime = scale.Of(enc.ReadTime)
 	if enc.Writes != nil {
 		cfg.Writable = slices.Clone(enc.Writes)
 	}
@@ -65,13 +66,14 @@ func newPMS(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scen
 }
 
 // newPN532 is the PN532 front end at its defaults. The scenario's write
-// time is the time to write one block; its card wait and writable
+// and read times are the times to write and read one block; its card wait and writable
 // technologies do not apply (the host polls and decides what to write).
 func newPN532(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc) {
 	cfg := pn532.DefaultConfig().Scaled(scale)
 	if enc.WriteTime > 0 {
 		cfg.WriteTime = scale.Of(enc.WriteTime)
 	}
+	cfg.ReadTime = scale.Of(enc.ReadTime)
 	cfg.Logger = log
 	d := pn532.New(cfg)
 	return d, func(ctx context.Context, master line) error { return d.Serve(ctx, master) }

@@ -396,8 +396,23 @@ const run = async (args, env) => {
     passed('simulate scans')
   }
 
+  // Update: a new end of validity is kept; on the card just issued it
+  // warns needs_to_be_reissued, since the card still holds the old one.
+  const endsAt = new Date(Date.now() + 48 * 3600 * 1000).toISOString()
+  if (args.expect === 'success') {
+    await seam.acs.credentials.update({ acs_credential_id: created.acs_credential_id, ends_at: endsAt })
+    const updated = await seam.acs.credentials.get({ acs_credential_id: created.acs_credential_id })
+    must('update credential', Date.parse(updated.ends_at) === Date.parse(endsAt), `ends_at ${updated.ends_at}, want ${endsAt}`)
+    must('update credential', hasWarning(updated, 'needs_to_be_reissued'), `an issued card's new ends_at gave warnings ${JSON.stringify(updated.warnings)}; want needs_to_be_reissued`)
+  }
+
   // Delete: the credential is gone for every read.
   const doomed = await seam.acs.credentials.create({ acs_user_id: args.user, access_method: 'card' })
+  await seam.acs.credentials.update({ acs_credential_id: doomed.acs_credential_id, ends_at: endsAt })
+  const unissued = await seam.acs.credentials.get({ acs_credential_id: doomed.acs_credential_id })
+  must('update credential', Date.parse(unissued.ends_at) === Date.parse(endsAt) && !hasWarning(unissued, 'needs_to_be_reissued'),
+    `an unissued credential updated to ${endsAt}: ${JSON.stringify(unissued)}`)
+  passed('update credential')
   await seam.acs.credentials.delete({ acs_credential_id: doomed.acs_credential_id })
   await expectThrows('delete credential', () => seam.acs.credentials.get({ acs_credential_id: doomed.acs_credential_id }),
     SeamHttpApiError, 'acs_credential_not_found', 404)

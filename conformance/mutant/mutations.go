@@ -298,6 +298,20 @@ func latestMutants() []Mutant {
 					r["acs_credential_on_seam"] = nil
 				}
 			})},
+		{Name: "scan-reads-every-card-issued", Breaks: "a scan reports every card it reads as holding a credential, blank and foreign cards too",
+			Target: onAttempts(func(a map[string]any) {
+				if r, ok := a["result"].(map[string]any); ok && a["action_type"] == "SCAN_CREDENTIAL" {
+					if e, ok := r["acs_credential_on_encoder"].(map[string]any); ok {
+						e["is_issued"] = true
+					}
+				}
+			})},
+		{Name: "scan-warns-nothing", Breaks: "a scan of a card whose credential the workspace has not gives no warning",
+			Target: onAttempts(func(a map[string]any) {
+				if r, ok := a["result"].(map[string]any); ok && a["action_type"] == "SCAN_CREDENTIAL" {
+					r["warnings"] = []any{}
+				}
+			})},
 	}
 	for i := range ms {
 		ms[i].Profile = "latest"

@@ -67,11 +67,7 @@ func (w *worker) scan(ctx context.Context, j *job) {
 		return // the service is closing; the scan stays pending for the next Start
 	}
 	if err != nil {
-		f := encodeFailure(w.cfg.DisplayName, err)
-		if !slices.Contains(seam.ScanErrorTypes, f.Type) {
-			f.Type = seam.ErrUncategorized
-		}
-		fail(f)
+		fail(scanFailure(w.cfg.DisplayName, err))
 		return
 	}
 	result, err := w.scanResult(ctx, a.WorkspaceID, read)
@@ -87,6 +83,23 @@ func (w *worker) scan(ctx context.Context, j *job) {
 	done.Scan = result
 	s.conclude(&done, nil, failure{}, &driver.Card{Number: read.Number, Technology: read.Technology, CardID: read.CardID}, nil)
 	s.release(j)
+}
+
+// scanFailure describes err, returned by a driver's Scan on encoder
+// name, in the error types a scan has (@seamapi/types: SCAN_CREDENTIAL).
+// A card that left the field before it was read leaves no card on the
+// encoder: no_credential_on_encoder, which tells the desk to put it back
+// and scan again (a scan has no encoding_interrupted). A type a scan does
+// not have is uncategorized_error.
+func scanFailure(name string, err error) failure {
+	f := encodeFailure(name, err)
+	if driver.KindOf(err) == driver.Interrupted {
+		return failure{seam.ErrNoCredentialOnEncoder, fmt.Sprintf("encoder %s: the card left the field before it was read (%v); put it back and scan again", name, err)}
+	}
+	if !slices.Contains(seam.ScanErrorTypes, f.Type) {
+		f.Type = seam.ErrUncategorized
+	}
+	return f
 }
 
 // scanResult is the scan's result for what the encoder read: the card,

@@ -44,7 +44,7 @@ func scanningOn(r *rig, name string, n int) *scanningDriver {
 
 func TestScan(t *testing.T) {
 	r := newRig(t)
-	d := scanningOn(r, frontDesk1, 4)
+	d := scanningOn(r, frontDesk1, 6)
 	svc := r.start()
 	ctx := context.Background()
 	c := r.credential("visionline-hotel", seam.AccessCard)
@@ -89,6 +89,12 @@ func TestScan(t *testing.T) {
 	got = scan(scanReply{err: driver.Errorf(driver.NoCard, "empty field")})
 	if got.Status != seam.StatusError || got.Error == nil || got.Error.Type != seam.ErrNoCredentialOnEncoder {
 		t.Errorf("scan of an empty field ended %s %+v, want no_credential_on_encoder", got.Status, got.Error)
+	}
+	// A card that left mid-read leaves the encoder empty: a scan has no
+	// encoding_interrupted (@seamapi/types, SCAN_CREDENTIAL errors).
+	got = scan(scanReply{err: driver.Errorf(driver.Interrupted, "read block 4: the card stopped answering")})
+	if got.Status != seam.StatusError || got.Error.Type != seam.ErrNoCredentialOnEncoder {
+		t.Errorf("a card removed mid-read ended %+v, want no_credential_on_encoder", got.Error)
 	}
 	got = scan(scanReply{err: driver.Errorf(driver.CannotOverwrite, "not a scan's word")})
 	if got.Status != seam.StatusError || got.Error.Type != seam.ErrUncategorized {

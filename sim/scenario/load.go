@@ -221,7 +221,7 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 	}
 	// Both are read even when exclusive, to report the problems inside them too.
 	if hasExpect {
-		s.Encodes = []Encode{{Expect: l.expect(expect, declared), Line: expect.Line}}
+		s.Encodes = []Encode{{Expect: l.expect(expect, declared, false), Line: expect.Line}}
 	}
 	if hasEncodes {
 		items := l.list(encodes, "encodes")
@@ -288,7 +288,7 @@ func (l *loader) commands(n *yaml.Node, what string) map[string]int {
 // "encoders[1]"), and listed says whether it may carry its commands.
 func (l *loader) encoder(n *yaml.Node, what string, listed bool) Encoder {
 	e := Encoder{Line: n.Line}
-	known := []string{"model", "id", "card_wait", "write_time", "writes", "protocol"}
+	known := []string{"model", "id", "card_wait", "write_time", "read_time", "writes", "protocol"}
 	if listed {
 		known = append(known, "commands")
 	}
@@ -321,6 +321,9 @@ func (l *loader) encoder(n *yaml.Node, what string, listed bool) Encoder {
 	}
 	if v, ok := f["write_time"]; ok {
 		e.WriteTime = l.duration(v, what+".write_time", false)
+	}
+	if v, ok := f["read_time"]; ok {
+		e.ReadTime = l.duration(v, what+".read_time", false)
 	}
 	if v, ok := f["writes"]; ok {
 		items := l.list(v, what+".writes")
@@ -433,7 +436,7 @@ func (l *loader) credential(n *yaml.Node) Credential {
 	var refused *yaml.Node
 	if v, ok := f["expect"]; ok {
 		refused = v
-		x := l.expect(v, nil)
+		x := l.expect(v, nil, false)
 		if x.HTTPStatus == 200 {
 			l.addf(v, "credential.expect is a refusal of the credential's creation: give its http_status (400, say) and error.type; leave it out for a credential that is made")
 		}
@@ -689,7 +692,7 @@ func (l *loader) await(v *yaml.Node, what string, st *Step) bool {
 
 func (l *loader) encode(n *yaml.Node, i int, declared, encoders map[string]bool) Encode {
 	e := Encode{Line: n.Line}
-	f := l.fields(n, "encode", "acs_encoder_id", "acs_credential_id", "on", "concurrent", "expect")
+	f := l.fields(n, "encode", "scan", "acs_encoder_id", "acs_credential_id", "on", "concurrent", "expect")
 	if n.Kind != yaml.MappingNode {
 		return e
 	}
@@ -705,8 +708,14 @@ func (l *loader) encode(n *yaml.Node, i int, declared, encoders map[string]bool)
 		}
 		return s
 	}
+	if v, ok := f["scan"]; ok {
+		e.Scan, _ = l.boolean(v, "encode: scan")
+	}
 	e.Encoder = unknown("acs_encoder_id")
 	e.Credential = unknown("acs_credential_id")
+	if v, ok := f["acs_credential_id"]; ok && e.Scan {
+		l.addf(v, "encode: acs_credential_id with scan: a scan names no credential, only the encoder")
+	}
 	if v, ok := f["on"]; ok {
 		if id, ok := l.str(v, "encode: on"); ok {
 			if !encoders[id] {
@@ -724,14 +733,16 @@ func (l *loader) encode(n *yaml.Node, i int, declared, encoders map[string]bool)
 	if v, ok := f["expect"]; !ok {
 		l.addf(n, "encode: expect is required")
 	} else {
-		e.Expect = l.expect(v, declared)
+		e.Expect = l.expect(v, declared, e.Scan)
 	}
 	return e
 }
 
-func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
+// expect reads an expectation; scan says whether it is a scan's, which
+// alone may say what the scan read.
+func (l *loader) expect(n *yaml.Node, declared map[string]bool, scan bool) Expect {
 	x := Expect{HTTPStatus: 200, Line: n.Line}
-	f := l.fields(n, "expect", "http_status", "status", "error", "card", "written")
+	f := l.fields(n, "expect", "http_status", "status", "error", "card", "written", "issued", "on_seam", "warnings")
 	if n.Kind != yaml.MappingNode {
 		return x
 	}
@@ -789,7 +800,11 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 		if _, ok := f["card"]; !ok {
 			l.addf(v, "expect.written needs expect.card: the card whose contents to check")
 		}
+		if scan && x.Contents != nil {
+			l.addf(v, "expect.written with scan: a scan writes nothing, so give the content the card keeps (%s), not what an encode writes", strings.Join(names(card.Kinds), ", "))
+		}
 	}
+	x.Read = l.scanRead(f, scan)
 	if x.HTTPStatus != 200 {
 		if hasStatus {
 			l.addf(status, "expect.status with http_status %d: a refused call starts no attempt", x.HTTPStatus)
@@ -814,7 +829,52 @@ func (l *loader) expect(n *yaml.Node, declared map[string]bool) Expect {
 	case x.Status == StatusAny && x.Written != "":
 		l.addf(f["written"], "expect.written with status any: what the card holds depends on the outcome, which the scenario leaves open")
 	}
+	if x.Read != nil && x.Status != "success" {
+		l.addf(n, "expect.issued, on_seam and warnings are what a scan that succeeds reports: they need status success")
+	}
+	if x.Read != nil && x.Card == "" {
+		l.addf(n, "expect.issued, on_seam and warnings need expect.card: the card the scan reads")
+	}
 	return x
+}
+
+// scanRead reads what a scan must report (issued, on_seam, warnings) out
+// of an expectation's fields; nil when it names none of them.
+func (l *loader) scanRead(f map[string]*yaml.Node, scan bool) *ScanRead {
+	var r ScanRead
+	named := false
+	for _, key := range []string{"issued", "on_seam", "warnings"} {
+		v, ok := f[key]
+		if !ok {
+			continue
+		}
+		named = true
+		if !scan {
+			l.addf(v, "expect.%s is what a scan reports: it needs scan: true on the encode", key)
+		}
+		switch key {
+		case "issued":
+			if b, ok := l.boolean(v, "expect.issued"); ok {
+				r.Issued = &b
+			}
+		case "on_seam":
+			r.OnSeam, _ = l.oneOf(v, "expect.on_seam", "finding", []string{OnSeamCredential, OnSeamNone})
+		case "warnings":
+			r.Warnings = []string{}
+			for _, it := range l.list(v, "expect.warnings") {
+				if w, ok := l.str(it, "expect.warnings entry"); ok {
+					if !errorTypePattern.MatchString(w) {
+						l.addf(it, "expect.warnings entry %q must be a snake_case warning code", w)
+					}
+					r.Warnings = append(r.Warnings, w)
+				}
+			}
+		}
+	}
+	if !named {
+		return nil
+	}
+	return &r
 }
 
 // written reads an expectation's written mapping: the content kind and

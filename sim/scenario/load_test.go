@@ -165,6 +165,13 @@ func TestLoadProblems(t *testing.T) {
 		{"missing system", strings.Replace(head, "system: visionline-hotel", "user: guest", 1) + okExpect, 6, 13, "credential.system is required"},
 		{"unknown function", strings.Replace(head, "system: visionline-hotel", "system: s, function: chef", 1) + okExpect, 6, 35, `unknown function "chef"`},
 		{"ends before it starts", strings.Replace(head, "system: visionline-hotel", "system: s, starts_in: 2h, ends_in: 1h", 1) + okExpect, 6, 49, "must come after starts_in"},
+		{"scan read without scan", head + "expect: {status: success, card: a, issued: true}\n", 7, 44, "expect.issued is what a scan reports: it needs scan: true"},
+		{"scan naming a credential", head + "encodes:\n  - {scan: true, acs_credential_id: unknown, expect: {status: error, error: {type: no_credential_on_encoder}}}\n", 8, 37, "a scan names no credential"},
+		{"scan read of a failure", head + "encodes:\n  - {scan: true, expect: {status: error, error: {type: no_credential_on_encoder}, card: a, on_seam: none}}\n", 8, 26, "need status success"},
+		{"scan read without a card", head + "encodes:\n  - {scan: true, expect: {status: success, issued: false}}\n", 8, 26, "need expect.card"},
+		{"unknown on_seam", head + "encodes:\n  - {scan: true, expect: {status: success, card: a, on_seam: maybe}}\n", 8, 62, `unknown finding "maybe"`},
+		{"scan writing contents", head + "encodes:\n  - {scan: true, expect: {status: success, card: a, written: {holds: guest, label: x}}}\n", 8, 62, "a scan writes nothing"},
+		{"bad read_time", strings.Replace(head, "id: front-desk-1", "id: x, read_time: soon", 1) + okExpect, 2, 41, `bad duration "soon"`},
 		{"unknown op", head + "steps:\n  - jump: a\n" + okExpect, 8, 5, `unknown operation "jump"`},
 		{"two ops", head + "steps:\n  - {place: a, remove: a}\n" + okExpect, 8, 5, "exactly one operation, got 2"},
 		{"step not a mapping", head + "steps:\n  - place\n" + okExpect, 8, 5, "must be a mapping of one operation"},
@@ -300,6 +307,33 @@ expect: {status: success, card: b, written: guest}
 	}
 	if b := s.Cards[1]; b.UID != "12345678901234" || b.CardID != "1234567890123456" {
 		t.Errorf("card b = %+v, want the digits as written", b)
+	}
+}
+
+// A scan: the call, what it must read, and the encoder's read time.
+func TestLoadScan(t *testing.T) {
+	doc := strings.Replace(head, "id: front-desk-1", "id: front-desk-1, read_time: 2s", 1) + `encodes:
+  - expect: {status: success, card: a, written: guest}
+  - scan: true
+    expect: {status: success, card: a, written: guest, issued: true, on_seam: credential, warnings: []}
+  - {scan: true, acs_encoder_id: unknown, expect: {http_status: 404, error: {type: acs_encoder_not_found}}}
+`
+	s, err := scenario.Load("scan.yaml", []byte(doc))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if s.Encoder.ReadTime != 2*time.Second {
+		t.Errorf("read_time = %v, want 2s", s.Encoder.ReadTime)
+	}
+	if !s.Scans() || s.Encodes[0].Scan || !s.Encodes[1].Scan || !s.Encodes[2].Scan || s.Encodes[2].Encoder != scenario.Unknown {
+		t.Fatalf("encodes %+v: want an encode, then two scans, the second of an unknown encoder", s.Encodes)
+	}
+	r := s.Encodes[1].Expect.Read
+	if r == nil || r.Issued == nil || !*r.Issued || r.OnSeam != scenario.OnSeamCredential || r.Warnings == nil || len(r.Warnings) != 0 {
+		t.Errorf("scan read = %+v, want issued, the credential on seam and no warning", r)
+	}
+	if s.Encodes[0].Expect.Read != nil {
+		t.Errorf("the encode has a scan read %+v", s.Encodes[0].Expect.Read)
 	}
 }
 

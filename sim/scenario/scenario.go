@@ -55,6 +55,10 @@ type Encoder struct {
 	// WriteTime overrides how long the model takes to write a card (0:
 	// model default).
 	WriteTime time.Duration
+	// ReadTime is how long the model takes to read a card for a scan,
+	// during which the card must stay in the field (0: the model's
+	// default, which reads at once).
+	ReadTime time.Duration
 	// Writes restricts the technologies the encoder writes (nil: model default).
 	Writes []card.Technology
 	// Protocol is the protocol a replay model's frames are in ("pms",
@@ -207,8 +211,13 @@ var Answers = []string{
 // Commands a device reports and an await step may name.
 var Commands = []string{"encode", "read", "cancel"}
 
-// Encode is one encode_credential call and what must come of it.
+// Encode is one encode_credential call, or one scan_credential call
+// (Scan), and what must come of it.
 type Encode struct {
+	// Scan makes the call /acs/encoders/scan_credential on the encoder:
+	// the encoder reads the card in its field and writes nothing.
+	// Credential is then "".
+	Scan bool
 	// Encoder and Credential are "" for the scenario's own, or "unknown"
 	// for a well-formed id that names nothing.
 	Encoder    string
@@ -248,8 +257,31 @@ type Expect struct {
 	Written card.Kind
 	// Contents, when not nil, are further checks of what was written.
 	Contents *WrittenContents
-	Line     int
+	// Read, when not nil, is what a scan that succeeds must report of the
+	// Card (scans only).
+	Read *ScanRead
+	Line int
 }
+
+// ScanRead is what a successful scan must report: whether the card holds
+// a credential of the encoder's system, which credential of the server
+// that is, and the scan's warnings. A nil or empty field is not checked.
+type ScanRead struct {
+	// Issued is acs_credential_on_encoder.is_issued.
+	Issued *bool
+	// OnSeam is OnSeamCredential (acs_credential_on_seam is the
+	// scenario's credential) or OnSeamNone (null).
+	OnSeam string
+	// Warnings are the warning codes, in any order (nil: not checked;
+	// empty: none).
+	Warnings []string
+}
+
+// What a scan finds on the server (ScanRead.OnSeam).
+const (
+	OnSeamCredential = "credential"
+	OnSeamNone       = "none"
+)
 
 // ErrorTypeIn is the error type expected when the server serves the
 // named profile (docs/profiles.md).
@@ -371,6 +403,11 @@ func (x Expect) in(profile string) Expect {
 // credential (a credential: delete step).
 func (s *Scenario) DeletesCredential() bool {
 	return slices.ContainsFunc(s.Steps, func(st Step) bool { return st.Op == OpCredential && st.Act == CredentialDelete })
+}
+
+// Scans reports whether any of the scenario's calls is a scan.
+func (s *Scenario) Scans() bool {
+	return slices.ContainsFunc(s.Encodes, func(e Encode) bool { return e.Scan })
 }
 
 // StepOn is the id of the encoder st acts on.

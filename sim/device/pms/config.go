@@ -19,6 +19,10 @@ type Config struct {
 	// WriteTime is T_write: how long writing a card takes; the card must
 	// stay in the field meanwhile.
 	WriteTime time.Duration
+	// ReadTime is T_read: how long reading the card for RC takes; the
+	// card must stay in the field meanwhile, or RC is answered RM. The
+	// protocol's default is 0: RC answers at once.
+	ReadTime time.Duration
 	// Ack is T_ack: how long the device waits for the host's ACK to an
 	// answer, and the longest gap it accepts between two bytes of a frame.
 	Ack time.Duration
@@ -55,6 +59,7 @@ func DefaultConfig() Config {
 func (c Config) Scaled(s timescale.Scale) Config {
 	c.CardWait = s.Of(c.CardWait)
 	c.WriteTime = s.Of(c.WriteTime)
+	c.ReadTime = s.Of(c.ReadTime)
 	c.Ack = s.Link(c.Ack)
 	c.Writable = slices.Clone(c.Writable)
 	return c

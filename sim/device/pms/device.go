@@ -429,6 +429,40 @@ func (d *Device) readAnswerLocked() []string {
 	return d.a("NC")
 }
 
+// runRead works on an RC that takes T_read: c, the card in the field
+// when it arrived, must stay there for T_read (RM otherwise); an empty
+// field is NC at once, as without T_read.
+func (d *Device) runRead(cmd *command, c *card.Card) {
+	if c == nil {
+		d.decide(cmd, func() []string { return d.a("NC") })
+		return
+	}
+	read := time.NewTimer(d.cfg.ReadTime)
+	defer read.Stop()
+	for {
+		d.mu.Lock()
+		present, changed := d.field == c, d.fieldChanged
+		d.mu.Unlock()
+		if !present {
+			d.decide(cmd, func() []string { return d.a("RM") })
+			return
+		}
+		select {
+		case <-changed:
+		case <-read.C:
+			d.decide(cmd, func() []string {
+				if d.field != c {
+					return d.a("RM")
+				}
+				return d.readOK(c)
+			})
+			return
+		case <-cmd.decided:
+			return
+		}
+	}
+}
+
 // runEncode works on an encode command: wait for a card, check it, write
 // it. It stops as soon as the command is settled otherwise (cancelled,
 // answered by a scenario, or dropped with its line).

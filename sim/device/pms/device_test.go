@@ -125,6 +125,36 @@ func TestEncodeCardRemovedDuringWrite(t *testing.T) {
 	}
 }
 
+// pms.md, Commands and Timing: with T_read set, RC answers once the card
+// has stayed in the field for T_read, RM when it leaves first, and NC at
+// once for an empty field.
+func TestReadTakesReadTime(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReadTime = patience
+	h := newHost(t, cfg)
+	wantFields(t, h.command("RC", "01"), "NC", "01")
+
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{Kind: card.Guest, CardID: "1111111111111111"})
+	place(t, h.dev, c)
+	h.send("RC", "01")
+	h.expectByte(ACK)
+	if err := h.dev.Await(context.Background(), "read", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.dev.Remove("c"); err != nil {
+		t.Fatal(err)
+	}
+	wantFields(t, h.answer(), "RM", "01")
+	if got := c.Contents(); got.Kind != card.Guest || got.Writes != 0 {
+		t.Fatalf("card holds %+v after a read, want it unchanged", got)
+	}
+
+	cfg.ReadTime = 20 * time.Millisecond
+	h = newHost(t, cfg)
+	place(t, h.dev, c)
+	wantFields(t, h.command("RC", "01"), "OK", "01", "01020304", "mifare-classic-1k", "G", "1111111111111111")
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	h := newHost(t, testConfig())
 	for _, f := range [][]string{

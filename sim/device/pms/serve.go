@@ -368,8 +368,14 @@ func (s *session) take(raw []byte, f []string) {
 		d.decideLocked(cmd, d.a("BY"))
 	case cmd.held:
 		d.outstanding = cmd
-	case kind == cmdRead:
+	case kind == cmdRead && d.cfg.ReadTime <= 0:
 		d.decideLocked(cmd, d.readAnswerLocked())
+	case kind == cmdRead:
+		// The card is the one in the field as the command arrives.
+		d.outstanding = cmd
+		c := d.visibleLocked()
+		s.later(cmd, func() { d.runRead(cmd, c) })
+		return
 	case take(&d.busies):
 		d.decideLocked(cmd, d.a("BY"))
 	default:

@@ -534,12 +534,7 @@ func (ch *chip) classic(cmd byte, t *target, data []byte) reply {
 		if !t.authed || card.SectorOf(blk) != t.sector {
 			return now(ch.nak(cmd, t))
 		}
-		b, err := mem.Read(blk, t.keyType)
-		if err != nil {
-			ch.d.log.Debug("read refused", "card", t.c.Name, "err", err)
-			return now(ch.nak(cmd, t))
-		}
-		return now(response(cmd, append([]byte{stOK}, b[:]...)...))
+		return ch.classicRead(cmd, t, mem, blk)
 	case mfWrite:
 		if len(data) != 2+card.BlockSize {
 			return now(response(cmd, stBadParam))
@@ -548,6 +543,56 @@ func (ch *chip) classic(cmd byte, t *target, data []byte) reply {
 	}
 	// Value blocks and the rest of the command set are not modelled.
 	return now(response(cmd, stTimeout))
+}
+
+// classicRead reads block blk, taking ReadTime (none by default); the
+// card must stay in the field meanwhile, or the read times out as a write
+// does.
+func (ch *chip) classicRead(cmd byte, t *target, mem *card.ClassicMemory, blk int) reply {
+	read := func() []byte {
+		b, err := mem.Read(blk, t.keyType)
+		if err != nil {
+			ch.d.log.Debug("read refused", "card", t.c.Name, "err", err)
+			return ch.nak(cmd, t)
+		}
+		return response(cmd, append([]byte{stOK}, b[:]...)...)
+	}
+	if ch.d.cfg.ReadTime <= 0 {
+		return now(read())
+	}
+	stayed := false
+	return reply{
+		wait: func(ctx context.Context) { stayed = ch.stays(ctx, t, ch.d.cfg.ReadTime) },
+		then: func() []byte {
+			if !stayed || !ch.present(t) {
+				t.halted = true
+				return response(cmd, stTimeout)
+			}
+			return read()
+		},
+	}
+}
+
+// stays reports whether target t stays in the field for d (false as soon
+// as it leaves, or when ctx ends first).
+func (ch *chip) stays(ctx context.Context, t *target, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		ch.d.mu.Lock()
+		present, changed := ch.d.presentLocked(t.c, t.gen), ch.d.fieldChanged
+		ch.d.mu.Unlock()
+		if !present {
+			return false
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // classicWrite writes block blk, taking WriteTime; the card must stay in
@@ -567,26 +612,7 @@ func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk i
 	}
 	stayed := false
 	return reply{
-		wait: func(ctx context.Context) {
-			timer := time.NewTimer(ch.d.cfg.WriteTime)
-			defer timer.Stop()
-			for {
-				ch.d.mu.Lock()
-				present, changed := ch.d.presentLocked(t.c, t.gen), ch.d.fieldChanged
-				ch.d.mu.Unlock()
-				if !present {
-					return
-				}
-				select {
-				case <-changed:
-				case <-timer.C:
-					stayed = true
-					return
-				case <-ctx.Done():
-					return
-				}
-			}
-		},
+		wait: func(ctx context.Context) { stayed = ch.stays(ctx, t, ch.d.cfg.WriteTime) },
 		then: func() []byte {
 			if !stayed || !ch.present(t) {
 				t.halted = true

@@ -47,6 +47,9 @@ type Config struct {
 	// WriteTime is how long writing one block takes; the card must stay
 	// in the field meanwhile.
 	WriteTime time.Duration
+	// ReadTime is how long reading one block takes (0, the default: at
+	// once); the card must stay in the field meanwhile.
+	ReadTime time.Duration
 	// Activation is how long one passive activation attempt takes: an
 	// InListPassiveTarget with n retries looks for a card for (n+1)
 	// attempts before answering that it found none.
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 // waits not below timescale.LinkFloor.
 func (c Config) Scaled(s timescale.Scale) Config {
 	c.WriteTime = s.Of(c.WriteTime)
+	c.ReadTime = s.Of(c.ReadTime)
 	c.Activation = s.Of(c.Activation)
 	c.Gap = s.Link(c.Gap)
 	return c

@@ -364,3 +364,36 @@ func TestServeTwiceAndAgain(t *testing.T) {
 	// The device serves again on the next line.
 	newHost(t, d).call("next line", []byte{0x02}, 0x03, 0x32, 0x01, 0x06, 0x07)
 }
+
+// pn532.md, Timing and the virtual chip: a block read takes T_read, and a
+// card that leaves the field meanwhile is not read: status 01, as for a
+// write.
+func TestReadTakesReadTime(t *testing.T) {
+	cfg := pn532.DefaultConfig()
+	cfg.ReadTime = 10 * time.Second
+	d := pn532.New(cfg)
+	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
+	if err := d.Place(c); err != nil {
+		t.Fatal(err)
+	}
+	h := newHost(t, d)
+	sel := []byte{0x4B, 0x01, 0x01, 0x00, 0x04, 0x08, 0x04, 1, 2, 3, 4}
+	h.call("select", []byte{0x4A, 0x01, 0x00}, sel...)
+	h.call("transport key A", auth(0x60, 4, transport), 0x41, 0x00)
+	h.send(hostFrame(0x40, 0x01, 0x30, 0x04))
+	h.expect("read block 4: ACK", ack)
+	if err := d.Remove("c"); err != nil {
+		t.Fatal(err)
+	}
+	h.expect("read block 4, the card gone", chipFrame(0x41, 0x01))
+
+	cfg.ReadTime = 20 * time.Millisecond
+	d = pn532.New(cfg)
+	if err := d.Place(c); err != nil {
+		t.Fatal(err)
+	}
+	h = newHost(t, d)
+	h.call("select", []byte{0x4A, 0x01, 0x00}, sel...)
+	h.call("transport key A", auth(0x60, 4, transport), 0x41, 0x00)
+	h.call("read block 4", []byte{0x40, 0x01, 0x30, 0x04}, append([]byte{0x41, 0x00}, make([]byte, 16)...)...)
+}
