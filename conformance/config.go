@@ -29,7 +29,7 @@ type Config struct {
 	// Scenarios to run, one container each. Default (nil): every
 	// bundled scenario. Files of your own load with
 	// scenario.LoadPaths(files or directories...); append
-	// scenarios.All() to run them with the bundled set. Each must fit
+	// Bundled(cfg) to run them with the bundled set. Each must fit
 	// Lab (scenario.CheckLab) and have a name of its own: Plan and
 	// Preflight refuse the run otherwise, with a *SetupError.
 	Scenarios []*scenario.Scenario

@@ -104,6 +104,10 @@ func CheckScenarios(cfg *Config) error {
 				prev, sc.File, sc.Name))
 		}
 		byName[sc.Name] = sc.File
+		if sc.Scans() && !cfg.profileScans() {
+			problems = append(problems, fmt.Sprintf("scenario %s scans a card (scan: true), but profile %s has no /acs/encoders/scan_credential: run it with --profile latest",
+				sc.File, cfg.Profile))
+		}
 	}
 	problems = append(problems, labProfileProblems(cfg)...)
 	if cfg.Hardware == nil {

@@ -83,6 +83,42 @@ func TestPreflightScenariosThatDoNotFit(t *testing.T) {
 	}
 }
 
+// Scans are latest's (the seeds define no scan_credential): the bundled
+// set leaves its scan scenarios out of a seed profile's run, and a scan of
+// the run's own under one is a setup problem.
+func TestScansOnlyUnderLatest(t *testing.T) {
+	scanning := func(plan []conformance.Group) []string {
+		var out []string
+		for _, g := range plan {
+			if g.Scenario != nil && g.Scenario.Scans() {
+				out = append(out, g.Scenario.Name)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		profile string
+		scans   bool
+	}{{"current", false}, {"older", false}, {"latest", true}} {
+		cfg := conformance.NewConfig()
+		cfg.Profile = c.profile
+		plan, err := conformance.Plan(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := scanning(plan); (len(got) > 0) != c.scans {
+			t.Errorf("profile %s plans the scan scenarios %v; want them %s", c.profile, got, map[bool]string{true: "all", false: "left out"}[c.scans])
+		}
+	}
+	scan, err := scenarios.Load("scan-blank-card")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := conformance.NewConfig()
+	cfg.Scenarios = []*scenario.Scenario{scan}
+	wantProblems(t, setupProblems(t, cfg), "scan-blank-card.yaml scans a card (scan: true), but profile current has no /acs/encoders/scan_credential: run it with --profile latest")
+}
+
 func TestPreflightExternalServer(t *testing.T) {
 	links := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,11 +194,17 @@ func Plan(cfg *Config) ([]Group, error) {
 // scenarios are the run's scenarios (Config.Scenarios, or every bundled
 // one when it is nil) as the run's profile judges them
 // (scenario.ForProfile).
+//
+// The bundled scans run only under a profile that has scan_credential
+// (one with requirements of check kind scan): the seed revisions define
+// no scan, so a server that follows them would fail those scenarios for
+// no promise of theirs. A scan of the run's own scenarios under such a
+// profile is a setup problem instead (CheckScenarios).
 func (c *Config) scenarios() ([]*scenario.Scenario, error) {
 	scs := c.Scenarios
 	if scs == nil {
 		var err error
-		if scs, err = scenarios.All(); err != nil {
+		if scs, err = Bundled(c); err != nil {
 			return nil, err
 		}
 	}
@@ -206,6 +213,32 @@ func (c *Config) scenarios() ([]*scenario.Scenario, error) {
 		out[i] = sc.ForProfile(c.Profile)
 	}
 	return out, nil
+}
+
+// Bundled is the bundled scenario set a run of cfg's profile plays: every
+// bundled scenario (scenarios.All), the scans only under a profile that
+// has scan_credential. A run whose Scenarios are nil plays it; append it
+// to your own for both.
+func Bundled(cfg *Config) ([]*scenario.Scenario, error) {
+	cfg.setDefaults()
+	all, err := scenarios.All()
+	if err != nil {
+		return nil, err
+	}
+	scans := cfg.profileScans()
+	var out []*scenario.Scenario
+	for _, sc := range all {
+		if scans || !sc.Scans() {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// profileScans reports whether the run's profile has scan_credential:
+// whether its registry requirements judge scans.
+func (c *Config) profileScans() bool {
+	return slices.ContainsFunc(c.Registry.For(c.Profile), func(r Requirement) bool { return r.Check.Kind == "scan" })
 }
 
 // checkedByRequests reports whether req is checked with requests of its

@@ -14,7 +14,6 @@ import (
 
 	"github.com/encoderlab/encoderlab/conformance"
 	"github.com/encoderlab/encoderlab/fixtures"
-	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -310,7 +309,8 @@ func (o *options) config() (conformance.Config, error) {
 				"the --scenarios files do not load; fix each problem below (encodersim lint FILE shows the same):\n%v", err)}}
 		}
 		if o.bundled {
-			bundled, err := scenarios.All()
+			cfg.Profile = o.profile
+			bundled, err := conformance.Bundled(&cfg)
 			if err != nil {
 				return cfg, err
 			}
