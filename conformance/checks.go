@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -102,10 +103,14 @@ func applies(req Requirement, sc *scenario.Scenario, sys *fixtures.System) bool 
 		return has(attempt) || sc.DeletesCredential()
 	case "invariant":
 		if c.Rule == "one-command-at-a-time" {
-			// The PMS device model counts what breaks it (pms.md,
+			// A model whose protocol allows one command at a time counts
+			// what breaks it (model.Model.OneCommand: the PMS model, pms.md
 			// "Session"); a scenario of the replay model scripts its own
 			// host side.
-			return has(attempt) && slices.ContainsFunc(sc.AllEncoders(), func(e scenario.Encoder) bool { return e.Model == "pms" })
+			return has(attempt) && slices.ContainsFunc(sc.AllEncoders(), func(e scenario.Encoder) bool {
+				m, _ := model.Lookup(e.Model)
+				return m.OneCommand
+			})
 		}
 		return invariantApplies(c.Rule, sys, has(success), has(failure), has(attempt))
 	case "unknown-id":

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/device/pms"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -346,5 +349,20 @@ func TestStartCreatesAPrivateLinksDirectory(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("links directory created with mode %04o, want 0700", fi.Mode().Perm())
+	}
+}
+
+// A device model registered from outside the simulator runs on a desk as
+// the bundled ones do: here the PMS model again, under a vendor's name.
+func TestRegisteredModelRuns(t *testing.T) {
+	model.Register(model.Model{Name: "vendor-pms", New: pms.Model.New, Takes: pms.Model.Takes})
+	if !slices.Contains(sim.Models(), "vendor-pms") || !slices.Contains(scenario.Models(), "vendor-pms") {
+		t.Fatalf("sim.Models() = %v, scenario.Models() = %v; want vendor-pms in both", sim.Models(), scenario.Models())
+	}
+	sc := desk()
+	sc.Encoder.Model = "vendor-pms"
+	e := start(t, sc, sim.Options{LinkDir: t.TempDir()})
+	if _, ok := e.Device().(*pms.Device); !ok {
+		t.Fatalf("the desk runs a %T, want the device the vendor's model built", e.Device())
 	}
 }

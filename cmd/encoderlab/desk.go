@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -133,8 +134,8 @@ func (l *Lab) Stack(name string, spec CardSpec) (*card.Card, error) {
 	if len(l.onReader(e)) == 0 {
 		return nil, fmt.Errorf("%w: %s's reader is empty: place a card first", ErrConflict, name)
 	}
-	if e.Driver != "pn532" {
-		return nil, fmt.Errorf("%w: %s is a %s encoder, whose reader takes one card; stacked cards are a PN532 case", ErrConflict, name, e.Driver)
+	if m, _ := model.Lookup(e.Driver); !m.Stacks {
+		return nil, fmt.Errorf("%w: %s is a %s encoder, whose reader takes one card; stacked cards are a case of a reader whose field holds several (a PN532)", ErrConflict, name, e.Driver)
 	}
 	return l.put(e, spec)
 }

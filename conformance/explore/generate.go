@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -408,7 +409,7 @@ func labEncoders(lab *fixtures.Lab) (*fixtures.Workspace, []*fixtures.Encoder) {
 	ws := lab.Workspaces[0]
 	var out []*fixtures.Encoder
 	for _, e := range ws.Encoders {
-		if slices.Contains([]string{"pms", "pn532"}, e.Driver) && ws.System(e.System) != nil {
+		if hasDevice(e.Driver) && ws.System(e.System) != nil {
 			out = append(out, e)
 		}
 	}
@@ -452,7 +453,7 @@ func timeline(r *rand.Rand, d *Desk) []Step {
 					free = append(free, c.Name)
 				}
 			}
-			if len(free) == 0 || (len(reader[on]) > 0 && !slices.Contains(scenario.StackingModels, model[on])) {
+			if len(free) == 0 || (len(reader[on]) > 0 && !slices.Contains(scenario.StackingModels(), model[on])) {
 				continue
 			}
 			c := free[r.IntN(len(free))]
@@ -502,4 +503,12 @@ func hexBytes(r *rand.Rand, n int) string {
 		b[i] = digits[r.IntN(16)]
 	}
 	return string(b)
+}
+
+// hasDevice reports whether a lab encoder's driver names a device model
+// the simulator runs for it (package model), the replay aside: a replay
+// plays a trace, not a desk the explorer makes up.
+func hasDevice(driver string) bool {
+	_, ok := model.Lookup(driver)
+	return ok && driver != scenario.ReplayModel
 }

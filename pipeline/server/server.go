@@ -25,8 +25,9 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/api"
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
-	"github.com/encoderlab/encoderlab/pipeline/driver/pms"
-	"github.com/encoderlab/encoderlab/pipeline/driver/pn532"
+	// The bundled drivers register themselves (driver.Register).
+	_ "github.com/encoderlab/encoderlab/pipeline/driver/pms"
+	_ "github.com/encoderlab/encoderlab/pipeline/driver/pn532"
 	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres"
@@ -121,13 +122,6 @@ type Config struct {
 	// called from the goroutine that decided, and must be quick. A lab's
 	// page follows encodes this way; the API's answers do not depend on it.
 	Attempts func(store.Attempt)
-}
-
-// drivers builds each protocol's driver for a time scale, by the name an
-// encoder's "driver" field uses.
-var drivers = map[string]func(timescale.Scale) driver.Driver{
-	"pms":   func(s timescale.Scale) driver.Driver { return pms.New(pms.DefaultTiming().Scaled(s)) },
-	"pn532": func(s timescale.Scale) driver.Driver { return pn532.New(pn532.DefaultTiming().Scaled(s)) },
 }
 
 // Encoder describes one encoder the server drives.
@@ -311,7 +305,9 @@ func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, lin
 	var problems []string
 	linked = map[string]string{}
 	built := map[string]driver.Driver{} // one driver per protocol: drivers keep no per-port state
-	known := maps.Clone(drivers)
+	// The registered drivers (driver.Register), the bundled among them,
+	// and this server's own over them.
+	known := driver.Registered()
 	for name, newDriver := range cfg.Drivers {
 		if newDriver == nil {
 			problems = append(problems, fmt.Sprintf("driver %q has no constructor", name))

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
 // Commands counts the commands a device model has taken, by kind
@@ -71,8 +71,8 @@ func (c *Commands) AwaitAnswer(ctx context.Context, kind string, n int) error {
 }
 
 func (c *Commands) await(ctx context.Context, m *map[string]int, what, kind string, n int) error {
-	if !slices.Contains(scenario.Commands, kind) {
-		return fmt.Errorf("await %s%q: unknown command (want one of %v)", what, kind, scenario.Commands)
+	if !slices.Contains(model.Commands, kind) {
+		return fmt.Errorf("await %s%q: unknown command (want one of %v)", what, kind, model.Commands)
 	}
 	for {
 		c.mu.Lock()

@@ -41,7 +41,7 @@ func CheckLab(s *Scenario, lab *fixtures.Lab) error {
 			add(e.IDAt, "%s.id: the lab has no encoder %q (%s)", what, e.ID, encoderList(lab, protocol))
 			continue
 		}
-		if enc.Driver != protocol && slices.Contains(Models, enc.Driver) {
+		if enc.Driver != protocol && slices.Contains(Models(), enc.Driver) {
 			msg, at := what+".model: ", e.ModelAt
 			if e.Model == ReplayModel && e.ProtocolAt != (Pos{}) {
 				msg, at = what+".protocol: a replay of ", e.ProtocolAt

@@ -14,17 +14,35 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
-// Models lists the device models an encoder may name.
-var Models = []string{"pms", "pn532", ReplayModel}
+// Models lists the device models an encoder may name: the registered
+// ones (package model) and the replay model, which the format itself
+// defines (byte-level steps), sorted.
+func Models() []string {
+	names := model.Names()
+	if !slices.Contains(names, ReplayModel) {
+		names = append(names, ReplayModel)
+		slices.Sort(names)
+	}
+	return names
+}
 
 // StackingModels are the models whose field holds several cards at once,
-// so that a scenario may place a second card before removing the first:
-// a PN532 sees every card its field reaches (docs/protocols/pn532.md,
-// "Several cards"); a PMS encoder's slot takes one card
-// (docs/protocols/pms.md, "One card at a time").
-var StackingModels = []string{"pn532"}
+// so that a scenario may place a second card before removing the first
+// (model.Model.Stacks): a PN532 sees every card its field reaches
+// (docs/protocols/pn532.md, "Several cards"); a PMS encoder's slot takes
+// one card (docs/protocols/pms.md, "One card at a time").
+func StackingModels() []string {
+	var out []string
+	for _, name := range model.Names() {
+		if m, _ := model.Lookup(name); m.Stacks {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // Ops lists every timeline operation, in the order the format documents them.
 var Ops = []Op{OpPlace, OpRemove, OpWait, OpAwait, OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUnplug, OpServer, OpStore, OpCredential, OpExpect, OpSend}
@@ -301,7 +319,7 @@ func (l *loader) encoder(n *yaml.Node, what string, listed bool) Encoder {
 		l.addf(n, "%s.model is required", what)
 	} else {
 		e.ModelAt = pos(v)
-		e.Model, _ = l.oneOf(v, what+".model", "model", Models)
+		e.Model, _ = l.oneOf(v, what+".model", "model", Models())
 	}
 	if v, ok := f["id"]; !ok {
 		l.addf(n, "%s.id is required", what)
@@ -547,9 +565,9 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 				l.addf(valueAt, "%s: card %q is on %s's reader; remove it first", what, st.Card, where)
 			case st.Op == OpPlace && on >= 0:
 				l.addf(valueAt, "%s: card %q is already on the reader", what, st.Card)
-			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels, model[id]):
+			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels(), model[id]):
 				l.addf(valueAt, "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
-					what, cards[0], strings.Join(StackingModels, " or "))
+					what, cards[0], strings.Join(StackingModels(), " or "))
 			case st.Op == OpPlace:
 				onReader[id] = append(cards, st.Card)
 				readerOf[st.Card] = id

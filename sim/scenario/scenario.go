@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
 // Scenario is one loaded scenario file.
@@ -202,14 +203,11 @@ type Step struct {
 }
 
 // Answers a reply step may name, protocol-neutral; device models map them
-// onto their own codes.
-var Answers = []string{
-	"ok", "no-card", "timeout", "card-format-error", "other-system",
-	"valid-user", "card-removed", "busy", "general-error", "syntax-error",
-}
+// onto their own codes (model.Answers).
+var Answers = model.Answers
 
-// Commands a device reports and an await step may name.
-var Commands = []string{"encode", "read", "cancel"}
+// Commands a device reports and an await step may name (model.Commands).
+var Commands = model.Commands
 
 // Encode is one encode_credential call, or one scan_credential call
 // (Scan), and what must come of it.

@@ -12,10 +12,10 @@ import (
 
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/device"
-	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
-var _ scenario.Device = (*Device)(nil)
+var _ model.Device = (*Device)(nil)
 
 // Errors a Device reports; match them with errors.Is.
 var (
@@ -30,7 +30,7 @@ var (
 	ErrNotOutstanding = errors.New("command is no longer outstanding")
 )
 
-// Command kinds, as scenario.Commands names them.
+// Command kinds, as model.Commands names them.
 const (
 	cmdEncode = "encode"
 	cmdRead   = "read"
@@ -239,7 +239,7 @@ func (d *Device) Hold(command string, n int) {
 }
 
 // Answer answers the held n-th command of that kind with the named
-// answer (one of scenario.Answers). "ok" writes the card in the field.
+// answer (one of model.Answers). "ok" writes the card in the field.
 func (d *Device) Answer(command string, n int, answer string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -385,7 +385,7 @@ func (d *Device) forcedLocked(cmd *command, name string) ([]string, error) {
 	case "syntax-error":
 		return d.a("SE", "syntax error"), nil
 	}
-	return nil, fmt.Errorf("unknown answer (want one of %v)", scenario.Answers)
+	return nil, fmt.Errorf("unknown answer (want one of %v)", model.Answers)
 }
 
 // writeLocked writes cmd's credential onto c and returns the OK answer.

@@ -13,11 +13,11 @@ import (
 
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/device"
-	"github.com/encoderlab/encoderlab/sim/scenario"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
-var _ scenario.Device = (*Device)(nil)
+var _ model.Device = (*Device)(nil)
 
 // Errors a Device reports; match them with errors.Is.
 var (
@@ -29,7 +29,7 @@ var (
 	ErrUnsupported = errors.New("not supported by pn532")
 )
 
-// Command kinds, as scenario.Commands names them (see the package
+// Command kinds, as model.Commands names them (see the package
 // documentation for what each counts).
 const (
 	cmdEncode = "encode"

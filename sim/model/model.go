@@ -1,0 +1,172 @@
+// Package model is the simulator's registry of device models: what a
+// scenario's encoder.model names. Each model describes itself once, in a
+// Model, and registers it (Register) from its own package, as
+// image/png registers a format: the simulator's parts (the desk that
+// starts encoders, the scenario loader) read the registry and name no
+// model themselves. A vendor adds a model without a fork the same way,
+// from its own module, before the desk starts.
+//
+// The package is a leaf: the device models and the scenario format both
+// import it, so it holds what they share, the Device a timeline acts on
+// and the protocol-neutral names of commands and answers.
+package model
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/timescale"
+)
+
+// Device is what a timeline acts on: a device model, seen through the
+// physical events and behaviours a scenario can ask for. Command and
+// answer names are the protocol-neutral ones in Commands and Answers.
+type Device interface {
+	// Place puts a card on the reader; an error if one is already there.
+	Place(c *card.Card) error
+	// Remove takes the named card off the reader; an error if it is not there.
+	Remove(name string) error
+	// Await blocks until the device has received its n-th (1-based)
+	// command of that kind, or ctx ends. It returns at once if that
+	// command already arrived.
+	Await(ctx context.Context, command string, n int) error
+	// AwaitAnswer blocks until the device has sent its answer to its
+	// n-th (1-based) command of that kind, or ctx ends. It returns at once
+	// if it already has. A command cancelled or dropped with its line has
+	// no answer.
+	AwaitAnswer(ctx context.Context, command string, n int) error
+	// Hold makes the device leave its n-th command of that kind
+	// unanswered until Answer is called for it, instead of answering
+	// from its model. Play calls Hold for every await followed by a
+	// reply, before the device starts serving.
+	Hold(command string, n int)
+	// Answer answers the held n-th command of that kind.
+	Answer(command string, n int, answer string) error
+	// Silence stops (true) or resumes (false) every answer, ACKs included.
+	Silence(on bool)
+	// NAK answers the next n frames received with NAK.
+	NAK(n int)
+	// Garble corrupts the checksum of the next n frames sent.
+	Garble(n int)
+	// Busy answers "busy" to the next n encode commands.
+	Busy(n int)
+	// Count is how many commands of that kind the device has received.
+	Count(command string) int
+}
+
+// Commands a device reports and an await step may name.
+var Commands = []string{"encode", "read", "cancel"}
+
+// Answers a reply step may name, protocol-neutral; device models map them
+// onto their own codes.
+var Answers = []string{
+	"ok", "no-card", "timeout", "card-format-error", "other-system",
+	"valid-user", "card-removed", "busy", "general-error", "syntax-error",
+}
+
+// Line is the device's end of its serial line (a pty master).
+type Line interface {
+	io.ReadWriter
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// Serve speaks a model's protocol on a line until ctx ends or the line
+// fails.
+type Serve func(ctx context.Context, l Line) error
+
+// Settings are what a scenario says of its encoder that a model may take:
+// each model takes those its Model.Takes lists, and leaves the rest at
+// its protocol's defaults. Durations are real time, before Scale.
+type Settings struct {
+	// CardWait is how long an encode waits for a card (0: the model's).
+	CardWait time.Duration
+	// WriteTime and ReadTime are how long writing and reading a card
+	// take (0: the model's).
+	WriteTime, ReadTime time.Duration
+	// Writes restricts the technologies written (nil: the model's).
+	Writes []card.Technology
+	// Protocol is the protocol a protocol-neutral model's frames are in.
+	Protocol string
+	// Scale compresses every duration of the run.
+	Scale timescale.Scale
+	// Logger receives the model's debug logs.
+	Logger *slog.Logger
+}
+
+// What a model may take of an encoder's settings (Model.Takes), by the
+// scenario keys that set them.
+const (
+	TakesCardWait  = "card_wait"
+	TakesWriteTime = "write_time"
+	TakesReadTime  = "read_time"
+	TakesWrites    = "writes"
+	TakesProtocol  = "protocol"
+)
+
+// Model describes one device model.
+type Model struct {
+	// Name is what encoder.model names: lower-case letters and digits.
+	Name string
+	// New builds the device for one encoder, and how it serves its line.
+	New func(Settings) (Device, Serve)
+	// Stacks reports that the model's field holds several cards at once,
+	// so a scenario may place a second card before removing the first (a
+	// PN532's field); otherwise the reader takes one card (a PMS slot).
+	Stacks bool
+	// Takes lists the encoder settings the model uses (Takes*); a
+	// scenario that sets another gets it ignored, as the model's page
+	// says.
+	Takes []string
+	// OneCommand reports that the protocol allows one command outstanding
+	// at a time and the device counts the commands a host sends while
+	// another is (its Overlaps() int), as a PMS encoder does.
+	OneCommand bool
+}
+
+var (
+	mu     sync.RWMutex
+	models = map[string]Model{}
+)
+
+// Register adds m to the registry. It panics when m has no name or no
+// constructor, or when a model of that name is registered already: both
+// are mistakes of the program, found at its start.
+func Register(m Model) {
+	if m.Name == "" || m.New == nil {
+		panic("model: Register needs a name and a constructor")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := models[m.Name]; dup {
+		panic(fmt.Sprintf("model: %q is registered twice", m.Name))
+	}
+	m.Takes = slices.Clone(m.Takes)
+	models[m.Name] = m
+}
+
+// Lookup returns the model registered under name.
+func Lookup(name string) (Model, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	m, ok := models[name]
+	return m, ok
+}
+
+// Names lists the registered models, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(models))
+	for name := range models {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
