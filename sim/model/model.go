@@ -128,6 +128,59 @@ type Model struct {
 	// at a time and the device counts the commands a host sends while
 	// another is (its Overlaps() int), as a PMS encoder does.
 	OneCommand bool
+	// Protocol is how the model's line is read and recorded, under the
+	// model's name as a protocol name (a trace's, a replay's); nil for a
+	// model that speaks no protocol of its own (the replay).
+	Protocol *Protocol
+}
+
+// Protocol is what reads and records a model's line.
+type Protocol struct {
+	// NewDecoder returns a decoder for one direction of the line.
+	NewDecoder func() Decoder
+	// RedactFields lists what a recording of the line can blank out
+	// (encodersim record --redact).
+	RedactFields []string
+	// NewRedactor returns a redactor for both directions of one line,
+	// blanking fields, each one of RedactFields.
+	NewRedactor func(fields map[string]bool) Redactor
+}
+
+// Decoder turns one direction of a line's byte stream, fed in chunks as
+// it crossed the line, into the frames (or control bytes) each chunk
+// completes, as text for people. A frame split over chunks is reported by
+// the chunk that ends it.
+type Decoder interface {
+	Feed(b []byte) []string
+}
+
+// Redactor blanks chosen fields out of both directions of a line's bytes
+// as they are recorded, keeping every frame's length and making its
+// checksum right for the new bytes, so the trace still decodes and
+// replays. fromHost says the direction of b, which it must not change.
+type Redactor interface {
+	Redact(fromHost bool, b []byte) []byte
+}
+
+// ProtocolOf returns the protocol of the model registered under name.
+func ProtocolOf(name string) (*Protocol, bool) {
+	m, ok := Lookup(name)
+	if !ok || m.Protocol == nil {
+		return nil, false
+	}
+	return m.Protocol, true
+}
+
+// Protocols lists the registered models that speak a protocol of their
+// own, sorted: the protocols a trace or a replay may name.
+func Protocols() []string {
+	var out []string
+	for _, name := range Names() {
+		if _, ok := ProtocolOf(name); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 var (

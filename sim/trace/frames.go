@@ -5,28 +5,35 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
-// Protocols lists the protocols whose frames NewDecoder can decode.
-var Protocols = []string{"pms", "pn532"}
+// Protocols lists the protocols whose frames NewDecoder can decode: those
+// of the registered models (model.Protocols).
+func Protocols() []string { return model.Protocols() }
 
 // Decoder turns a byte stream, fed in chunks as it crossed the line, into
-// the frames (or control bytes) each chunk completes, as text for people.
-// A frame split over chunks is reported by the chunk that ends it.
-type Decoder interface {
-	Feed(b []byte) []string
+// the frames (or control bytes) each chunk completes, as text for people
+// (model.Decoder).
+type Decoder = model.Decoder
+
+// NewDecoder returns a decoder for one direction of a protocol's line:
+// the protocol's own, as its model registered it.
+func NewDecoder(protocol string) (Decoder, error) {
+	if p, ok := model.ProtocolOf(protocol); ok && p.NewDecoder != nil {
+		return p.NewDecoder(), nil
+	}
+	return nil, fmt.Errorf("trace: no frame decoder for protocol %q (want one of %s)", protocol, strings.Join(Protocols(), ", "))
 }
 
-// NewDecoder returns a decoder for one direction of a protocol's line.
-func NewDecoder(protocol string) (Decoder, error) {
-	switch protocol {
-	case "pms":
-		return &pmsDecoder{}, nil
-	case "pn532":
-		return &pn532Decoder{}, nil
-	}
-	return nil, fmt.Errorf("trace: no frame decoder for protocol %q (want one of %s)", protocol, strings.Join(Protocols, ", "))
-}
+// NewPMSDecoder decodes one direction of a PMS line
+// (docs/protocols/pms.md): the PMS model's decoder.
+func NewPMSDecoder() Decoder { return &pmsDecoder{} }
+
+// NewPN532Decoder decodes one direction of a PN532 line
+// (docs/protocols/pn532.md): the PN532 model's decoder.
+func NewPN532Decoder() Decoder { return &pn532Decoder{} }
 
 // PMS link bytes (docs/protocols/pms.md, Bytes).
 const (

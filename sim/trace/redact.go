@@ -4,16 +4,28 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
-// RedactFields lists, per protocol, what a Redactor can blank out:
-// PMS guest labels and card ids; PN532 MIFARE keys (in authentication
-// commands, and key A and key B in sector trailers written or read) and
-// the data of blocks written or read.
-var RedactFields = map[string][]string{
-	"pms":   {"label", "card-id"},
-	"pn532": {"keys", "all-data"},
+// RedactFields lists what a Redactor can blank out in protocol: as its
+// model registered it (model.Protocol.RedactFields); nil for a protocol
+// nobody registered.
+func RedactFields(protocol string) []string {
+	if p, ok := model.ProtocolOf(protocol); ok {
+		return slices.Clone(p.RedactFields)
+	}
+	return nil
 }
+
+// The fields the bundled protocols' redactors blank out: PMS guest labels
+// and card ids; PN532 MIFARE keys (in authentication commands, and key A
+// and key B in sector trailers written or read) and the data of blocks
+// written or read.
+var (
+	PMSRedactFields   = []string{"label", "card-id"}
+	PN532RedactFields = []string{"keys", "all-data"}
+)
 
 // Redactor blanks chosen fields out of both directions of a line's bytes
 // as they are recorded, keeping every frame's length and making its
@@ -21,41 +33,31 @@ var RedactFields = map[string][]string{
 // wrong by the same amount), so the trace still decodes and replays. It
 // follows frames across chunks. It is not safe for concurrent use.
 type Redactor struct {
-	fields map[string]bool
-	pms    [2]*pmsRedact
-	pn532  [2]*pn532Redact
-	// lastCommand is the last PMS command code the host sent: it says
-	// which answer field is a card id.
-	lastCommand string
-	// trailerRead is set while the last frame the host sent is a MIFARE
-	// read of a sector trailer: its answer carries the keys the card
-	// lets be read.
-	trailerRead bool
+	r model.Redactor
 }
 
 // NewRedactor returns a redactor for protocol that blanks fields, each
-// one of RedactFields[protocol].
+// one of RedactFields(protocol).
 func NewRedactor(protocol string, fields []string) (*Redactor, error) {
-	known, ok := RedactFields[protocol]
-	if !ok {
-		return nil, fmt.Errorf("trace: redaction needs a protocol (%s), got %q", strings.Join(Protocols, ", "), protocol)
+	p, ok := model.ProtocolOf(protocol)
+	if !ok || p.NewRedactor == nil {
+		var can []string
+		for _, name := range Protocols() {
+			if len(RedactFields(name)) > 0 {
+				can = append(can, name)
+			}
+		}
+		return nil, fmt.Errorf("trace: redaction needs a protocol that has it (%s), got %q", strings.Join(can, ", "), protocol)
 	}
-	r := &Redactor{fields: map[string]bool{}}
+	chosen := map[string]bool{}
 	for _, f := range fields {
 		f = strings.TrimSpace(f)
-		if !slices.Contains(known, f) {
-			return nil, fmt.Errorf("trace: cannot redact %q in %s (want one of %s)", f, protocol, strings.Join(known, ", "))
+		if !slices.Contains(p.RedactFields, f) {
+			return nil, fmt.Errorf("trace: cannot redact %q in %s (want one of %s)", f, protocol, strings.Join(p.RedactFields, ", "))
 		}
-		r.fields[f] = true
+		chosen[f] = true
 	}
-	for i := range 2 {
-		if protocol == "pms" {
-			r.pms[i] = &pmsRedact{}
-		} else {
-			r.pn532[i] = &pn532Redact{}
-		}
-	}
-	return r, nil
+	return &Redactor{r: p.NewRedactor(chosen)}, nil
 }
 
 // RedactedNames is what a trace header lists for fields redacted in
@@ -71,20 +73,60 @@ func RedactedNames(protocol string, fields []string) []string {
 // Redact returns b, sent in direction d, with the chosen fields blanked.
 // b itself is not changed.
 func (r *Redactor) Redact(d Direction, b []byte) []byte {
+	return r.r.Redact(d == HostToDevice, b)
+}
+
+// pmsRedactor redacts a PMS line (PMSRedactFields).
+type pmsRedactor struct {
+	fields map[string]bool
+	dirs   [2]pmsRedact // host>device, device>host
+	// lastCommand is the last command code the host sent: it says which
+	// answer field is a card id.
+	lastCommand string
+}
+
+// NewPMSRedactor returns the PMS model's redactor, blanking fields (each
+// one of PMSRedactFields).
+func NewPMSRedactor(fields map[string]bool) model.Redactor {
+	return &pmsRedactor{fields: fields}
+}
+
+func (r *pmsRedactor) Redact(fromHost bool, b []byte) []byte {
+	d, p := DeviceToHost, &r.dirs[1]
+	if fromHost {
+		d, p = HostToDevice, &r.dirs[0]
+	}
 	out := slices.Clone(b)
-	i := 0
-	if d == DeviceToHost {
-		i = 1
+	for k := range out {
+		out[k] = p.next(r, d, out[k])
 	}
-	if p := r.pms[i]; p != nil {
-		for k := range out {
-			out[k] = p.next(r, d, out[k])
-		}
+	return out
+}
+
+// pn532Redactor redacts a PN532 line (PN532RedactFields).
+type pn532Redactor struct {
+	fields map[string]bool
+	dirs   [2]pn532Redact
+	// trailerRead is set while the last frame the host sent is a MIFARE
+	// read of a sector trailer: its answer carries the keys the card
+	// lets be read.
+	trailerRead bool
+}
+
+// NewPN532Redactor returns the PN532 model's redactor, blanking fields
+// (each one of PN532RedactFields).
+func NewPN532Redactor(fields map[string]bool) model.Redactor {
+	return &pn532Redactor{fields: fields}
+}
+
+func (r *pn532Redactor) Redact(fromHost bool, b []byte) []byte {
+	d, p := DeviceToHost, &r.dirs[1]
+	if fromHost {
+		d, p = HostToDevice, &r.dirs[0]
 	}
-	if p := r.pn532[i]; p != nil {
-		for k := range out {
-			out[k] = p.next(r, d, out[k])
-		}
+	out := slices.Clone(b)
+	for k := range out {
+		out[k] = p.next(r, d, out[k])
 	}
 	return out
 }
@@ -98,7 +140,7 @@ type pmsRedact struct {
 	orig, repl byte // the LRC of the original and of the redacted body
 }
 
-func (p *pmsRedact) next(r *Redactor, d Direction, c byte) byte {
+func (p *pmsRedact) next(r *pmsRedactor, d Direction, c byte) byte {
 	switch {
 	case !p.in:
 		if c == PMSSTX {
@@ -135,7 +177,7 @@ func (p *pmsRedact) next(r *Redactor, d Direction, c byte) byte {
 
 // blank is the byte a field byte at the current position becomes, or 0
 // to keep it.
-func (p *pmsRedact) blank(r *Redactor, d Direction) byte {
+func (p *pmsRedact) blank(r *pmsRedactor, d Direction) byte {
 	code := string(p.code)
 	cardID := false
 	if d == HostToDevice {
@@ -168,7 +210,7 @@ type pn532Redact struct {
 	orig, repl byte // sums of the original and the redacted body
 }
 
-func (p *pn532Redact) next(r *Redactor, d Direction, c byte) byte {
+func (p *pn532Redact) next(r *pn532Redactor, d Direction, c byte) byte {
 	switch p.state {
 	case 0:
 		if c == 0x00 {
@@ -252,7 +294,7 @@ func isTrailerRead(b []byte) bool {
 
 // secret says whether body byte k (0: TFI) is a key or block data. The
 // bytes before it are in p.body.
-func (p *pn532Redact) secret(r *Redactor, k int) bool {
+func (p *pn532Redact) secret(r *pn532Redactor, k int) bool {
 	b := p.body
 	if len(b) < 2 {
 		return false

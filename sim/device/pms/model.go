@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/encoderlab/encoderlab/sim/model"
+	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
 func init() { model.Register(Model) }
@@ -17,6 +18,11 @@ var Model = model.Model{
 	New:        newModel,
 	Takes:      []string{model.TakesCardWait, model.TakesWriteTime, model.TakesReadTime, model.TakesWrites},
 	OneCommand: true,
+	Protocol: &model.Protocol{
+		NewDecoder:   trace.NewPMSDecoder,
+		RedactFields: trace.PMSRedactFields,
+		NewRedactor:  trace.NewPMSRedactor,
+	},
 }
 
 func newModel(s model.Settings) (model.Device, model.Serve) {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/encoderlab/encoderlab/sim/model"
+	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
 func init() { model.Register(Model) }
@@ -17,6 +18,11 @@ var Model = model.Model{
 	New:    newModel,
 	Stacks: true,
 	Takes:  []string{model.TakesWriteTime, model.TakesReadTime},
+	Protocol: &model.Protocol{
+		NewDecoder:   trace.NewPN532Decoder,
+		RedactFields: trace.PN532RedactFields,
+		NewRedactor:  trace.NewPN532Redactor,
+	},
 }
 
 func newModel(s model.Settings) (model.Device, model.Serve) {
