@@ -15,6 +15,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/scenarios"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 )
 
@@ -273,5 +274,54 @@ func TestDocumentedExample(t *testing.T) {
 	}
 	if err := compileSchema(t).Validate(instance(t, []byte(example))); err != nil {
 		t.Errorf("the documented example does not match the schema: %v", err)
+	}
+}
+
+// Every registered device model has one bundled scenario of each family
+// (scenario.Families), so a situation checked on one model is checked on
+// all; and the format's JSON Schema lists the same families.
+func TestEveryModelHasEachFamily(t *testing.T) {
+	all, err := scenarios.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	of := map[[2]string][]string{} // model, family → scenarios
+	for _, s := range all {
+		if s.Family != "" {
+			k := [2]string{s.Encoder.Model, s.Family}
+			of[k] = append(of[k], s.Name)
+		}
+	}
+	for _, m := range model.Names() {
+		if m == scenario.ReplayModel {
+			continue // a replay plays a recorded trace, not a situation of its own
+		}
+		for _, f := range scenario.Families {
+			switch got := of[[2]string{m, f}]; len(got) {
+			case 0:
+				t.Errorf("model %s has no bundled scenario of family %s", m, f)
+			case 1:
+			default:
+				t.Errorf("model %s has %d scenarios of family %s (%s), want one", m, len(got), f, strings.Join(got, ", "))
+			}
+		}
+	}
+
+	data, err := scenarios.FS.ReadFile(scenarios.SchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties struct {
+			Family struct {
+				Enum []string `json:"enum"`
+			} `json:"family"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(data, &schema); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(schema.Properties.Family.Enum, scenario.Families) {
+		t.Errorf("the schema's families are %v; the loader's %v", schema.Properties.Family.Enum, scenario.Families)
 	}
 }

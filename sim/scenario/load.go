@@ -149,7 +149,7 @@ var (
 
 func (l *loader) scenario(root *yaml.Node) *Scenario {
 	s := &Scenario{}
-	f := l.fields(root, "scenario", "name", "description", "covers", "encoder", "encoders", "cards",
+	f := l.fields(root, "scenario", "name", "description", "covers", "family", "encoder", "encoders", "cards",
 		"credential", "steps", "expect", "encodes", "commands", "faults")
 	if root.Kind != yaml.MappingNode {
 		return s
@@ -174,6 +174,9 @@ func (l *loader) scenario(root *yaml.Node) *Scenario {
 				s.Covers = append(s.Covers, v)
 			}
 		}
+	}
+	if n, ok := f["family"]; ok {
+		s.Family, _ = l.oneOf(n, "family", "family", Families)
 	}
 	one, hasOne := f["encoder"]
 	many, hasMany := f["encoders"]

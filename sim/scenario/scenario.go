@@ -23,6 +23,9 @@ type Scenario struct {
 	Description string
 	// Covers lists requirement ids the scenario exercises.
 	Covers []string
+	// Family names the situation the scenario is one model's instance of
+	// (one of Families), or "" for one no other model shares.
+	Family string
 
 	// Encoder is the scenario's encoder: the first of Encoders, the one
 	// steps and encodes act on unless they name another.
@@ -119,6 +122,17 @@ type Credential struct {
 	// credential.user are written (UserAt is zero when the file leaves
 	// user to its default).
 	SystemAt, UserAt Pos
+}
+
+// Families are the situations every device model's scenarios cover, each
+// once per model (a scenario's family: key): what a desk meets whatever
+// its encoder speaks. The bundled set has one scenario of each family for
+// every registered model, and a test keeps it so.
+var Families = []string{
+	"first-issue", "reissue-allowed", "reissue-refused-by-system",
+	"empty-reader", "prox-card-invisible", "wrong-technology", "other-system-card", "staff-card-refused",
+	"card-removed-mid-encode", "encoder-silent", "busy-then-success", "nak-then-retransmit", "garbled-answer",
+	"scan-blank-card", "scan-known-card", "scan-unknown-card", "scan-other-system-card", "scan-empty-reader", "scan-removed-mid-read",
 }
 
 // Op is a timeline step's operation.
