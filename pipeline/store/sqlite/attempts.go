@@ -46,7 +46,7 @@ func (s *Store) createAttempt(ctx context.Context, a *store.Attempt) error {
 	if err := s.reserve.ensure(); err != nil {
 		return err // new work waits for room; outcomes do not
 	}
-	return s.writeTx(ctx, func(tx *sql.Tx) error {
+	return s.writeNew(ctx, func(tx *sql.Tx) error {
 		res, err := s.wq.exec(ctx, tx, insertAttemptSQL,
 			a.ID, a.WorkspaceID, a.EncoderID, a.CredentialID, seam.StatusPending,
 			created.Format(timeLayout), deadline.Format(timeLayout), record.ActionType(a))

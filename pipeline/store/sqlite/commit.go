@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/encoderlab/encoderlab/pipeline/store"
 )
 
 // maxBatch bounds how many writes share one transaction: enough to take
@@ -21,6 +23,10 @@ type write struct {
 	ctx  context.Context
 	fn   func(tx *sql.Tx) error
 	done chan error
+	// fresh marks new work (a new attempt, a new credential): on a full
+	// disk it gets no room of the reserve, which is for finishing work
+	// already accepted.
+	fresh bool
 }
 
 // committer runs every write of the store (group commit). Writes that
@@ -34,10 +40,9 @@ type committer struct {
 	// after, if not nil, runs after each batch that committed, before
 	// the writes are acknowledged.
 	after func()
-	// full, if not nil, runs after a batch failed because the disk is
-	// full; it frees what it can and reports whether the batch should be
-	// tried once more, and done, to call once it was.
-	full  func() (retry bool, done func())
+	// full, when set, is asked for room after a batch failed because
+	// the disk is full (room).
+	full  *room
 	queue chan *write
 	stop  chan struct{}
 	done  sync.WaitGroup
@@ -48,8 +53,8 @@ type committer struct {
 	stopping bool
 }
 
-func newCommitter(db *sql.DB, after func(), full func() (bool, func())) *committer {
-	c := &committer{db: db, after: after, full: full, queue: make(chan *write, maxBatch), stop: make(chan struct{})}
+func newCommitter(db *sql.DB, after func(), full room) *committer {
+	c := &committer{db: db, after: after, full: &full, queue: make(chan *write, maxBatch), stop: make(chan struct{})}
 	c.done.Add(1)
 	go c.run()
 	return c
@@ -59,9 +64,10 @@ func newCommitter(db *sql.DB, after func(), full func() (bool, func())) *committ
 var errClosed = errors.New("store is closed")
 
 // do runs fn in a write transaction and returns once that transaction
-// committed (nil, or fn's error for fn's own part) or failed.
-func (c *committer) do(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1)}
+// committed (nil, or fn's error for fn's own part) or failed. fresh says
+// fn is new work (write.fresh).
+func (c *committer) do(ctx context.Context, fn func(tx *sql.Tx) error, fresh bool) error {
+	w := &write{ctx: ctx, fn: fn, done: make(chan error, 1), fresh: fresh}
 	c.mu.RLock()
 	if c.stopping {
 		c.mu.RUnlock()
@@ -123,19 +129,43 @@ func (c *committer) run() {
 	}
 }
 
+// room is how the store makes room when a batch fails on a full disk:
+// checkpoint empties the WAL (reporting whether it did), spend gives the
+// reserve to the batch (reporting whether it freed anything, and done, to
+// call once the batch was tried again).
+type room struct {
+	spend      func() (freed bool, done func())
+	checkpoint func() bool
+}
+
 // commit runs a batch in one transaction and tells each write its result.
 func (c *committer) commit(batch []*write) {
 	results := make([]error, len(batch))
 	err := c.transact(batch, results)
-	if c.full != nil && (isFull(err) || slices.ContainsFunc(results, isFull)) {
-		retry, done := c.full()
-		if retry {
-			// Nothing of the batch committed: a full disk fails the
-			// writes of the transaction's frames, the commit frame last.
+	full := func() bool { return isFull(err) || slices.ContainsFunc(results, isFull) }
+	if c.full != nil && full() {
+		// Nothing of the batch committed: a full disk fails the writes of
+		// the transaction's frames, the commit frame last. So the batch
+		// is tried again: whole after a checkpoint, and if the disk is
+		// still full, its finishing writes alone in the reserve's room,
+		// new work refused (the reserve is for work already accepted: a
+		// new attempt that took it would leave an accepted attempt's
+		// outcome none). The checkpoint comes first, while the reserve is
+		// still set aside: it copies the WAL's new pages into the
+		// database, which grows the database file before the WAL shrinks,
+		// and run after the spend it could take the very room the reserve
+		// freed for the outcome (the explorer's full-disk-outcome-refused).
+		if c.full.checkpoint() {
 			clear(results)
 			err = c.transact(batch, results)
 		}
-		done()
+		if full() && slices.ContainsFunc(batch, func(w *write) bool { return !w.fresh }) {
+			freed, done := c.full.spend()
+			if freed {
+				err = c.transactFinishing(batch, results)
+			}
+			done()
+		}
 	}
 	if err == nil && c.after != nil {
 		c.after()
@@ -150,6 +180,31 @@ func (c *committer) commit(batch []*write) {
 			w.done <- nil
 		}
 	}
+}
+
+// transactFinishing runs the batch's finishing writes in one transaction,
+// in the room the reserve freed, and refuses its new work; results and
+// the returned error are as transact's, by the batch's positions.
+func (c *committer) transactFinishing(batch []*write, results []error) error {
+	var keep []*write
+	var at []int
+	for i, w := range batch {
+		results[i] = nil
+		if w.fresh {
+			results[i] = fmt.Errorf("%w: %w", store.ErrUnavailable, errReserveSpent)
+			continue
+		}
+		keep, at = append(keep, w), append(at, i)
+	}
+	kept := make([]error, len(keep))
+	err := c.transact(keep, kept)
+	for k, i := range at {
+		results[i] = kept[k]
+		if err != nil && results[i] == nil {
+			results[i] = err
+		}
+	}
+	return nil
 }
 
 func (c *committer) transact(batch []*write, results []error) error {

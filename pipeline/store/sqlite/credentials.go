@@ -19,7 +19,7 @@ func (s *Store) PutCredential(ctx context.Context, c *seam.Credential) error {
 	if err := s.reserve.ensure(); err != nil {
 		return fmt.Errorf("sqlite: put credential %s: %w", record.CredentialID(c), err)
 	}
-	if err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.putCredential(ctx, tx, c) }); err != nil {
+	if err := s.writeNew(ctx, func(tx *sql.Tx) error { return s.putCredential(ctx, tx, c) }); err != nil {
 		return fmt.Errorf("sqlite: put credential %s: %w", record.CredentialID(c), err)
 	}
 	return nil

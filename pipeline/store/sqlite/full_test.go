@@ -134,10 +134,12 @@ func TestFullDiskRecovers(t *testing.T) {
 }
 
 // TestWALDoesNotFillDisk: the store alone fills a 3 MiB file system with
-// data, not with WAL frames that are never checkpointed: at least a
-// quarter of the file system holds the attempts' own credential ids when
-// the first write is refused (with ErrUnavailable), and the full store
-// still reads and opens again.
+// data, not with WAL frames that are never checkpointed: when the first
+// write is refused (with ErrUnavailable) the WAL is within its bound
+// (walSizeLimit, and the frames of the last checkpoint interval), an
+// eighth of the file system holds the attempts' own credential ids, and
+// the full store still reads and opens again. The reserve (1 MiB) stays
+// set aside: new work gets none of it.
 func TestWALDoesNotFillDisk(t *testing.T) {
 	const fsSize = 3 << 20
 	dir := smallFS(t, "3m")
@@ -150,9 +152,17 @@ func TestWALDoesNotFillDisk(t *testing.T) {
 	acked, err := writeUntilRefused(t, s, 0, 20000)
 	wantUnavailable(t, "the store filling its disk", err)
 	t.Logf("%d writes before the %d-byte disk was full", len(acked), fsSize)
-	if held := 300 * len(acked); held < fsSize/4 {
-		t.Errorf("the store took %d writes (%d bytes of credential ids) before the %d-byte disk was full, want at least %d bytes: the WAL took the disk",
-			len(acked), held, fsSize, fsSize/4)
+	if fi, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatal(err)
+	} else if bound := int64(walSizeLimit + walCheckpointPages/4*4096); fi.Size() > bound {
+		t.Errorf("the WAL holds %d bytes when the disk is full, over its bound of %d: the WAL took the disk", fi.Size(), bound)
+	}
+	if _, err := os.Stat(reservePath(path)); err != nil {
+		t.Errorf("the reserve is gone after new work filled the disk (%v): new work must leave it for outcomes", err)
+	}
+	if held := 300 * len(acked); held < fsSize/8 {
+		t.Errorf("the store took %d writes (%d bytes of credential ids) before the %d-byte disk was full, want at least %d bytes",
+			len(acked), held, fsSize, fsSize/8)
 	}
 	wantAttempts(t, s, "reads on a full disk", acked)
 	s.Close() // its checkpoint may fail for want of room; nothing is lost

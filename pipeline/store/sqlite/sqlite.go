@@ -257,7 +257,7 @@ func (s *Store) open(o Options) (err error) {
 		size = 0
 	}
 	s.reserve = newReserve(path, size)
-	s.commits = newCommitter(s.w, after, s.checkpointFull)
+	s.commits = newCommitter(s.w, after, room{spend: s.spendReserve, checkpoint: s.checkpointFull})
 	return nil
 }
 
@@ -505,17 +505,10 @@ func isFull(err error) bool {
 // checkpoint copies the WAL into the database and empties the WAL file,
 // giving its space back, so that writes go on as soon as the database
 // itself has room. It reports whether the checkpoint completed, in which
-// case the batch is tried once more, and done, to call once it was: the
-// room the reserve freed is out of new work's reach until then.
-func (s *Store) checkpointFull() (retry bool, done func()) {
+// case the batch is tried once more.
+func (s *Store) checkpointFull() bool {
 	// The failed transaction may still be open on the connection.
 	_, _ = s.w.Exec("ROLLBACK")
-	// The reserve's room goes to what is being written now; new work is
-	// refused until it can be set aside again, and cannot take it back
-	// before the batch was tried again (a race the explorer found: a new
-	// attempt retook the room between the spend and the retry, and the
-	// retried outcome found the disk full again).
-	freed, done := s.reserve.spendFor()
 	if !s.shared {
 		// Before the WAL shrinks: a mark of the longer WAL would make the
 		// next Open take the shorter one for a cut one.
@@ -524,7 +517,19 @@ func (s *Store) checkpointFull() (retry bool, done func()) {
 	}
 	var busy, frames, copied int
 	err := s.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
-	return (err == nil && busy == 0) || freed, done
+	return err == nil && busy == 0
+}
+
+// spendReserve runs when a batch still fails on a full disk after the
+// checkpoint: the reserve's room goes to what is being written now. It
+// reports whether it freed anything, and done, to call once the batch was
+// tried again: new work is refused until the reserve can be set aside
+// again, and cannot take the room back before the retry (a race the
+// explorer found: a new attempt retook the room between the spend and the
+// retry, and the retried outcome found the disk full again).
+func (s *Store) spendReserve() (freed bool, done func()) {
+	_, _ = s.w.Exec("ROLLBACK")
+	return s.reserve.spendFor()
 }
 
 func isUnavailable(err error) bool {
@@ -577,7 +582,13 @@ func (s *Store) Close() error {
 // or fn's error (fn's part rolled back). Writes from concurrent callers
 // share transactions (commit.go).
 func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return unavailable(s.commits.do(ctx, fn))
+	return unavailable(s.commits.do(ctx, fn, false))
+}
+
+// writeNew is writeTx for new work (a new attempt, a new credential),
+// which takes none of the reserve's room (commit.go).
+func (s *Store) writeNew(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return unavailable(s.commits.do(ctx, fn, true))
 }
 
 // markWAL keeps in the sidecar the WAL as it is after a commit (or a
