@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,21 +21,9 @@ import (
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/server"
 	"github.com/encoderlab/encoderlab/sim"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
-	"github.com/encoderlab/encoderlab/timescale"
 )
-
-// scales compress each protocol's timings. PMS at 0.1: T_ack 50 ms,
-// attempt deadline 3 s, T_answer 4.5 s; at 0.05 a race-instrumented run
-// on a loaded 2-core CI machine could miss four 25 ms ACK waits in a row
-// after a reboot, which is the machine and not the fault under test.
-// PN532 at 0.2: T_ack 100 ms,
-// T_answer 2 s, attempt deadline 6 s. A PN532 frame carries no sequence
-// number, so an ACK later than T_ack makes the host re-send and both
-// copies get answered; at 0.05 (T_ack 25 ms) a loaded machine's timer
-// granularity alone, a millisecond or more per paced byte, would do that,
-// which is the harness and not the fault under test.
-var scales = map[string]timescale.Scale{"pms": 0.1, "pn532": 0.2}
 
 // parallel bounds the cases running at once on a small machine.
 const parallel = 4
@@ -89,82 +78,36 @@ func readTable(t *testing.T) []row {
 	return rows
 }
 
-// phasing is how a model's timeline reaches each phase of an encode.
-type phasing struct {
-	encoderID string
-	uid       string
-	// writeTime widens the window of the answer phase.
-	writeTime string
-	// steps per phase, and the 1-based step that opens the fault's
-	// window (0: the whole run).
-	steps    map[string][]string
-	fromStep map[string]int
-}
-
-// phasings follow docs/faults.md, "Expected outcomes".
-var phasings = map[string]phasing{
-	"pms": {
-		encoderID: "front-desk-1",
-		uid:       "04B2C3D4E5F6A7",
-		writeTime: "10s",
-		steps: map[string][]string{
-			"before": {"place: blank"},
-			// The CN (counted as encode) arrives with no card on the
-			// reader. The device counts a command before it ACKs it, so
-			// the window opens a second (scaled) later, at step 3, well
-			// inside the card wait and after the ACK has left.
-			"card-wait": {"await: encode", "wait: 1s", "wait: 4s", "place: blank"},
-			// Step 4 opens the window 2 s (scaled) into a 10 s write: the
-			// device has seen the card and is writing it.
-			"answer": {"await: encode", "place: blank", "wait: 2s", "wait: 1ms"},
-		},
-		fromStep: map[string]int{"card-wait": 3, "answer": 4},
-	},
-	"pn532": {
-		encoderID: "nfc-desk-1",
-		uid:       "04D8E9F0A1B2C3",
-		writeTime: "2s",
-		steps: map[string][]string{
-			"before": {"place: blank"},
-			// The first InListPassiveTarget (counted as read) finds an
-			// empty field; step 3 opens the window a second (scaled)
-			// later, while the host polls, after that command's ACK.
-			"card-wait": {"await: read", "wait: 1s", "wait: 4s", "place: blank"},
-			// The first write to sector 1 (counted as encode) has
-			// arrived. The device counts it before it ACKs it, so the
-			// window opens with step 4, a second (scaled) into that 2 s
-			// write: after the ACK, a second before the answer.
-			"answer": {"place: blank", "await: encode", "wait: 1s", "wait: 1ms"},
-		},
-		fromStep: map[string]int{"card-wait": 3, "answer": 4},
-	},
-}
-
 // scenarioFor writes the scenario of one row: the model and the phase
 // decide the timeline and the fault's window.
 func scenarioFor(r row) (string, error) {
-	ph, ok := phasings[r.model]
-	if !ok {
-		return "", fmt.Errorf("unknown model %q", r.model)
+	m, ok := model.Lookup(r.model)
+	if !ok || m.Faults == nil {
+		return "", fmt.Errorf("model %q has no fault phases (model.Model.Faults)", r.model)
 	}
-	steps, ok := ph.steps[r.phase]
+	ph := m.Faults
+	steps, ok := ph.Steps[r.phase]
 	if !ok {
-		return "", fmt.Errorf("unknown phase %q", r.phase)
+		return "", fmt.Errorf("model %s has no phase %q", r.model, r.phase)
+	}
+	encoderID := labEncoder(r.model)
+	if encoderID == "" {
+		return "", fmt.Errorf("the bundled lab has no encoder whose driver is %s", r.model)
 	}
 	f := "fault: " + r.fault
 	if r.params != "" {
 		f += ", " + r.params
 	}
-	if n := ph.fromStep[r.phase]; n > 0 {
+	if n := ph.From[r.phase]; n > 0 {
 		f += fmt.Sprintf(", from_step: %d", n)
 	}
 	writeTime := ""
 	if r.phase == "answer" {
-		writeTime = ", write_time: " + ph.writeTime
+		writeTime = ", write_time: " + ph.WriteTime.String()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: fault-matrix\nencoder: {model: %s, id: %s%s}\n", r.model, ph.encoderID, writeTime)
-	fmt.Fprintf(&b, "cards:\n  blank: {tech: mifare-classic-1k, uid: %s}\n", ph.uid)
+	fmt.Fprintf(&b, "name: fault-matrix\nencoder: {model: %s, id: %s%s}\n", r.model, encoderID, writeTime)
+	b.WriteString("cards:\n  blank: {tech: mifare-classic-1k, uid: 04B2C3D4E5F6A7}\n")
 	b.WriteString("credential: {system: visionline-hotel}\nsteps:\n")
 	for _, s := range steps {
 		b.WriteString("  - " + s + "\n")
@@ -186,6 +129,9 @@ func TestFaultMatrix(t *testing.T) {
 	sem := make(chan struct{}, parallel)
 	t.Run("cases", func(t *testing.T) {
 		for _, r := range rows {
+			if r.status == notApplicable {
+				continue
+			}
 			t.Run(r.name(), func(t *testing.T) {
 				t.Parallel()
 				sem <- struct{}{}
@@ -199,6 +145,66 @@ func TestFaultMatrix(t *testing.T) {
 	// the client's, not the pipeline's.
 	http.DefaultClient.CloseIdleConnections()
 	goleak.VerifyNone(t, before)
+}
+
+// notApplicable is the status of a row for a fault that does not apply
+// in that phase; its last cell says why.
+const notApplicable = "n/a"
+
+// labEncoder is the display name of the bundled lab's first encoder
+// whose driver is the model, "" if none.
+func labEncoder(name string) string {
+	for _, ws := range fixtures.Bundled().Workspaces {
+		for _, e := range ws.Encoders {
+			if e.Driver == name {
+				return e.DisplayName
+			}
+		}
+	}
+	return ""
+}
+
+// TestFaultMatrixCoversEveryModel: the table has a row, run or n/a, for
+// every registered model with a protocol, every fault of the catalogue
+// and every phase, and each such model says how its timeline reaches the
+// phases; a row names no model, fault or phase that is not there.
+func TestFaultMatrixCoversEveryModel(t *testing.T) {
+	rows := readTable(t)
+	has := map[[3]string]bool{}
+	for _, r := range rows {
+		if _, ok := model.ProtocolOf(r.model); !ok {
+			t.Errorf("docs/faults.md:%d: model %q is no registered model with a protocol", r.line, r.model)
+		}
+		if !slices.Contains(scenario.Faults, r.fault) {
+			t.Errorf("docs/faults.md:%d: %q is no fault of the catalogue", r.line, r.fault)
+		}
+		if !slices.Contains(model.FaultMatrixPhases, r.phase) {
+			t.Errorf("docs/faults.md:%d: %q is no phase (%s)", r.line, r.phase, strings.Join(model.FaultMatrixPhases, ", "))
+		}
+		if r.status == notApplicable && r.errorType == "" {
+			t.Errorf("docs/faults.md:%d: an n/a row says why in its last cell", r.line)
+		}
+		has[[3]string{r.model, r.fault, r.phase}] = true
+	}
+	for _, name := range model.Protocols() {
+		m, _ := model.Lookup(name)
+		if m.Faults == nil {
+			t.Errorf("model %s has no fault phases (model.Model.Faults)", name)
+		} else {
+			for _, ph := range model.FaultMatrixPhases {
+				if _, ok := m.Faults.Steps[ph]; !ok {
+					t.Errorf("model %s has no timeline for phase %s", name, ph)
+				}
+			}
+		}
+		for _, f := range scenario.Faults {
+			for _, ph := range model.FaultMatrixPhases {
+				if !has[[3]string{name, f, ph}] {
+					t.Errorf("docs/faults.md has no row for model %s, fault %s, phase %s (add its outcome, or n/a and why)", name, f, ph)
+				}
+			}
+		}
+	}
 }
 
 func runRow(t *testing.T, r row) {
@@ -217,7 +223,8 @@ func runRow(t *testing.T, r row) {
 	if err := os.Mkdir(links, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	scale := scales[r.model]
+	m, _ := model.Lookup(r.model)
+	scale := m.Faults.Scale
 	enc, err := sim.Start(ctx, sc, sim.Options{LinkDir: links, Scale: scale})
 	if err != nil {
 		t.Fatalf("starting the encoder: %v", err)

@@ -132,7 +132,33 @@ type Model struct {
 	// model's name as a protocol name (a trace's, a replay's); nil for a
 	// model that speaks no protocol of its own (the replay).
 	Protocol *Protocol
+	// Faults is how the fault matrix (docs/faults.md) reaches each phase
+	// of an encode on the model; nil for a model the matrix does not run.
+	Faults *FaultPhases
 }
+
+// FaultPhases is how a timeline reaches each phase of an encode on a
+// model, for the fault matrix (docs/faults.md, Expected outcomes): the
+// phases "before", "card-wait" and "answer", each a list of timeline
+// steps as a scenario writes them, acting on a blank card named "blank".
+type FaultPhases struct {
+	// Steps are each phase's timeline.
+	Steps map[string][]string
+	// From is the 1-based step of each phase's timeline that opens the
+	// fault's window (absent: the whole run). A device counts a command
+	// before it acknowledges it, so a window never opens on the step
+	// right after an await: that step starts as the command is counted.
+	From map[string]int
+	// WriteTime is the encoder's write time in the answer phase, wide
+	// enough for the window.
+	WriteTime time.Duration
+	// Scale is the run's time scale, chosen for the protocol's link
+	// timing on a loaded machine.
+	Scale timescale.Scale
+}
+
+// FaultMatrixPhases are the phases every model's Faults describes.
+var FaultMatrixPhases = []string{"before", "card-wait", "answer"}
 
 // Protocol is what reads and records a model's line.
 type Protocol struct {
