@@ -431,13 +431,13 @@ func (d *Desk) onOf(r *rand.Rand) string {
 // fit (one on a PMS reader, any number on a PN532), removed only from
 // where they lie, no device step on an unplugged encoder.
 func timeline(r *rand.Rand, d *Desk) []Step {
-	model := map[string]string{}
+	modelOf := map[string]string{}
 	for i, e := range d.Encoders {
 		id := e.ID
 		if i == 0 {
 			id = ""
 		}
-		model[id] = e.Model
+		modelOf[id] = e.Model
 	}
 	reader := map[string][]string{} // encoder ("" first) → cards on it
 	where := map[string]string{}    // card → the encoder it lies on
@@ -453,7 +453,7 @@ func timeline(r *rand.Rand, d *Desk) []Step {
 					free = append(free, c.Name)
 				}
 			}
-			if len(free) == 0 || (len(reader[on]) > 0 && !slices.Contains(scenario.StackingModels(), model[on])) {
+			if len(free) == 0 || (len(reader[on]) > 0 && !slices.Contains(scenario.StackingModels(), modelOf[on])) {
 				continue
 			}
 			c := free[r.IntN(len(free))]

@@ -502,9 +502,9 @@ var deviceOps = []Op{OpReply, OpSilence, OpNAK, OpGarble, OpBusy, OpHangup, OpUn
 
 func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encoder) []Step {
 	var out []Step
-	model := map[string]string{}
+	modelOf := map[string]string{}
 	for _, e := range encoders {
-		model[e.ID] = e.Model
+		modelOf[e.ID] = e.Model
 	}
 	first := ""
 	if len(encoders) > 0 {
@@ -549,7 +549,7 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 		id := st.On
 		if id == "" {
 			id = first
-		} else if _, known := model[id]; !known && len(encoders) > 0 {
+		} else if _, known := modelOf[id]; !known && len(encoders) > 0 {
 			l.addf(it, "%s: on: the scenario has no encoder %q", what, id)
 		}
 		if at, gone := unplugged[id]; gone && (slices.Contains(deviceOps, st.Op) || (st.Op == OpAwait && st.Awaits != AwaitWritten)) {
@@ -568,7 +568,7 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 				l.addf(valueAt, "%s: card %q is on %s's reader; remove it first", what, st.Card, where)
 			case st.Op == OpPlace && on >= 0:
 				l.addf(valueAt, "%s: card %q is already on the reader", what, st.Card)
-			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels(), model[id]):
+			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels(), modelOf[id]):
 				l.addf(valueAt, "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
 					what, cards[0], strings.Join(StackingModels(), " or "))
 			case st.Op == OpPlace:
