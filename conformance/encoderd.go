@@ -292,11 +292,12 @@ func (p *encoderdProcess) Start(ctx context.Context) error {
 	return nil
 }
 
-// FillStore fills the store's file system: a file takes every free
-// block at once (fallocate), as a disk that filled at that moment. It
-// is not a process that goes on writing: space the server frees after
-// it (its store's reserve, docs/store.md) stays free, so what the server
-// does with a full disk is what is tested, not a race with the filler.
+// FillStore fills the store's file system: a file takes every block
+// free at its first look, at once (fallocate), as a disk that filled at
+// that moment. It is not a process that goes on writing: space the
+// server frees after it (its store's reserve, docs/store.md) stays free,
+// so what the server does with a full disk is what is tested, not a race
+// with the filler.
 func (p *encoderdProcess) FillStore(ctx context.Context) error {
 	if !p.mounted {
 		return fmt.Errorf("encoderd target: store: full: %w", p.diskErr)
@@ -311,28 +312,39 @@ func (p *encoderdProcess) FillStore(ctx context.Context) error {
 		return fmt.Errorf("encoderd target: store: full: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("encoderd target: store: full: %w", err)
-	}
 	// The server may take a block between the look and the take: then
-	// the take is refused whole, and the filler looks again. One take
-	// that succeeds leaves the disk full at that instant; the filler
-	// then stops, so what the server frees afterwards (its reserve)
-	// stays free, as on a disk that filled and not one that something
-	// keeps filling.
+	// the take is refused whole, and the filler looks again. But a take
+	// that tmpfs refuses may have held the disk full for an instant
+	// before it let go, long enough for the server to hit the full disk
+	// and give its reserve back (docs/store.md). So the filler takes at
+	// most what was free at its first look: room the server frees after
+	// that, its reserve, stays free, as on a disk that filled at that
+	// moment and not one that something keeps filling. (Taking it was
+	// the explorer's full-disk-outcome-refused: the outcome the reserve
+	// was freed for found the disk full again.)
+	budget := int64(-1)
 	for tries := 0; ; tries++ {
 		var st unix.Statfs_t
 		if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 			return fmt.Errorf("encoderd target: store: full: %w", err)
 		}
-		n := int64(st.Bavail) * st.Bsize
+		free := int64(st.Bavail) * st.Bsize
+		if budget < 0 {
+			budget = free
+		}
+		n := min(free, budget)
 		if n == 0 {
 			return nil
 		}
-		err := unix.Fallocate(int(f.Fd()), 0, fi.Size(), n)
+		size, err := fileSize(f)
+		if err != nil {
+			return fmt.Errorf("encoderd target: store: full: %w", err)
+		}
+		err = unix.Fallocate(int(f.Fd()), 0, size, n)
 		switch {
 		case err == nil:
+			// The disk is full, or the budget taken (the rest is what
+			// the server freed since the first look).
 			return nil
 		case !errors.Is(err, unix.ENOSPC):
 			return fmt.Errorf("encoderd target: store: full: taking %d bytes: %w", n, err)
@@ -343,6 +355,15 @@ func (p *encoderdProcess) FillStore(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// fileSize is f's size now.
+func fileSize(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 // FreeStore removes what FillStore wrote.
