@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/fixtures"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
 	"github.com/encoderlab/encoderlab/timescale"
@@ -174,8 +175,10 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 		scale = timescale.Real
 	}
 	proto := tr.Header.Protocol
-	if proto == "" {
-		proto = "pms" // frames are not decoded; every step is hex, which replays on any protocol
+	if proto == "" && len(model.Protocols()) > 0 {
+		// Frames are not decoded; every step is hex, which replays on
+		// any protocol: the first registered will do.
+		proto = model.Protocols()[0]
 	}
 	id := o.Encoder
 	if id == "" {
@@ -212,9 +215,13 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "steps:\n")
 
-	c := converter{proto: tr.Header.Protocol, w: &b, redacted: map[string]bool{}, scale: scale, last: -1}
-	for _, r := range tr.Header.Redacted {
-		c.redacted[r] = true
+	c := converter{w: &b, scale: scale, last: -1}
+	if p, ok := model.ProtocolOf(tr.Header.Protocol); ok && p.NewConverter != nil {
+		redacted := map[string]bool{}
+		for _, r := range tr.Header.Redacted {
+			redacted[r] = true
+		}
+		c.conv = p.NewConverter(redacted)
 	}
 	for _, e := range tr.Events {
 		raw, err := e.Bytes()
@@ -274,16 +281,15 @@ func expectYAML(x string) (string, error) {
 // once and answers 20 s later replays both delays; host units get none,
 // the host keeps its own time.
 type converter struct {
-	proto     string // the trace's protocol: "pms", "pn532", or "" (hex only)
 	w         *bytes.Buffer
 	pending   [2][]byte       // per direction, bytes of a unit not yet complete
 	pendingAt [2]int64        // per direction, when pending's last bytes arrived (µs)
 	last      int64           // when the previous step's unit was complete (µs); -1 before any
 	scale     timescale.Scale // the trace's time scale: waits are gaps divided by it
 	err       error           // the first wait that cannot be written
-	redacted  map[string]bool // what the recorder blanked out, e.g. "pn532:keys"
-	cardID    string          // pms: the card id the last CN carried, "" before one
-	pn532     pn532State
+	// conv is the trace's protocol's converter (model.Protocol), nil for
+	// a trace of no known protocol, whose steps are all hex.
+	conv model.Converter
 }
 
 const (
@@ -294,12 +300,7 @@ const (
 // feed takes a chunk of side's bytes that arrived at µs and writes the
 // units it completes.
 func (c *converter) feed(side int, b []byte, at int64) {
-	unit := pmsUnit
-	switch c.proto {
-	case "pms":
-	case "pn532":
-		unit = pn532Unit
-	default:
+	if c.conv == nil {
 		c.step(side, b, at)
 		return
 	}
@@ -308,7 +309,7 @@ func (c *converter) feed(side int, b []byte, at int64) {
 	c.flushSide(1 - side)
 	buf := append(c.pending[side], b...)
 	for len(buf) > 0 {
-		n := unit(buf)
+		n := c.conv.Unit(buf)
 		if n == 0 {
 			break
 		}
@@ -317,27 +318,6 @@ func (c *converter) feed(side int, b []byte, at int64) {
 	}
 	c.pending[side] = buf
 	c.pendingAt[side] = at
-}
-
-// pmsUnit is the length of the complete unit at the start of b: a control
-// or noise byte, a frame up to its LRC, or the bytes before the next STX
-// (an abandoned frame); 0 when the unit is not complete yet.
-func pmsUnit(b []byte) int {
-	if b[0] != trace.PMSSTX {
-		return 1
-	}
-	for i := 1; i < len(b); i++ {
-		switch b[i] {
-		case trace.PMSSTX:
-			return i
-		case trace.PMSETX:
-			if i+1 < len(b) {
-				return i + 2
-			}
-			return 0
-		}
-	}
-	return 0
 }
 
 func (c *converter) flush() error {
@@ -362,19 +342,16 @@ func (c *converter) step(side int, unit []byte, at int64) {
 		c.wait(at)
 	}
 	c.last = at
-	if text, ok := c.frameText(side, unit); ok {
+	hex := strconv.Quote(fmt.Sprintf("%x", unit))
+	if c.conv == nil {
+		fmt.Fprintf(c.w, "  - %s: %s\n", op, hex)
+		return
+	}
+	if text, ok := c.conv.Text(side == hostSide, unit); ok {
 		fmt.Fprintf(c.w, "  - %s: {frame: %s}\n", op, strconv.Quote(text))
 		return
 	}
-	switch c.proto {
-	case "pms":
-		fmt.Fprintf(c.w, "  - %s: %s   # %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)), trace.DescribePMS(unit))
-		return
-	case "pn532":
-		fmt.Fprintf(c.w, "  - %s: %s   # %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)), describePN532Unit(unit))
-		return
-	}
-	fmt.Fprintf(c.w, "  - %s: %s\n", op, strconv.Quote(fmt.Sprintf("%x", unit)))
+	fmt.Fprintf(c.w, "  - %s: %s   # %s\n", op, hex, c.conv.Describe(unit))
 }
 
 // wait writes the gap between the previous step and a device unit
@@ -401,70 +378,4 @@ func (c *converter) wait(at int64) {
 		w = max(w.Round(time.Microsecond), time.Microsecond)
 	}
 	fmt.Fprintf(c.w, "  - wait: %s\n", w)
-}
-
-// frameText is unit as a frame pattern, when it is a valid unit of the
-// trace's protocol.
-func (c *converter) frameText(side int, unit []byte) (string, bool) {
-	switch c.proto {
-	case "pms":
-	case "pn532":
-		return c.pn532Text(side, unit)
-	default:
-		return "", false
-	}
-	if len(unit) == 1 {
-		for name, b := range trace.PMSControl {
-			if unit[0] == b {
-				return name, true
-			}
-		}
-		return "", false
-	}
-	fields, err := trace.PMSSplit(unit)
-	if err != nil || len(fields) == 0 {
-		return "", false
-	}
-	text := make([]string, len(fields))
-	lit := make([]bool, len(fields))
-	for i, f := range fields {
-		text[i], lit[i] = f, true
-	}
-	vary := func(i int, pattern string) {
-		if i < len(fields) {
-			text[i], lit[i] = pattern, false
-		}
-	}
-	switch code := fields[0]; {
-	case side == hostSide && code == "CN":
-		// card id, function, valid from, valid until, label
-		if len(fields) > 2 {
-			c.cardID = fields[2]
-		}
-		vary(2, "$cardid")
-		vary(4, "*")
-		vary(5, "*")
-		vary(6, "*")
-	case side == deviceSide && code == "OK" && len(fields) == 5:
-		if c.cardID != "" && fields[4] == c.cardID {
-			vary(4, "$cardid")
-		}
-	case side == deviceSide && code == "OK" && len(fields) == 6:
-		if c.cardID != "" && fields[5] == c.cardID {
-			vary(5, "$cardid")
-		}
-	case side == deviceSide && code == "VU" && len(fields) == 3:
-		if c.cardID != "" && fields[2] == c.cardID {
-			vary(2, "$cardid")
-		}
-	}
-	var parts []string
-	for i := range text {
-		if lit[i] {
-			parts = append(parts, trace.FormatFields([]string{text[i]}))
-		} else {
-			parts = append(parts, text[i])
-		}
-	}
-	return strings.Join(parts, " "), true
 }

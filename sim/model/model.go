@@ -170,6 +170,25 @@ type Protocol struct {
 	// NewRedactor returns a redactor for both directions of one line,
 	// blanking fields, each one of RedactFields.
 	NewRedactor func(fields map[string]bool) Redactor
+	// NewConverter returns what turns one trace of the line into a
+	// replay scenario's steps (encodersim convert); redacted are the
+	// fields the recording blanked ("pn532:keys").
+	NewConverter func(redacted map[string]bool) Converter
+}
+
+// Converter turns one trace's units into replay step text, following
+// the trace from its start (it may keep what it saw: a card id written
+// becomes a capture where it comes back).
+type Converter interface {
+	// Unit is the length of the complete unit at the start of b (a
+	// frame, a control byte, the bytes before a frame), or 0 while it is
+	// not complete.
+	Unit(b []byte) int
+	// Text is a unit as a frame step's text, with patterns for what
+	// changes from run to run, when it is a unit of the protocol.
+	Text(fromHost bool, unit []byte) (string, bool)
+	// Describe says what a unit written as hex is.
+	Describe(unit []byte) string
 }
 
 // Decoder turns one direction of a line's byte stream, fed in chunks as

@@ -23,6 +23,7 @@ var Model = model.Model{
 		NewDecoder:   trace.NewPMSDecoder,
 		RedactFields: trace.PMSRedactFields,
 		NewRedactor:  trace.NewPMSRedactor,
+		NewConverter: trace.NewPMSConverter,
 	},
 	Faults: &model.FaultPhases{
 		Steps: map[string][]string{

@@ -23,6 +23,7 @@ var Model = model.Model{
 		NewDecoder:   trace.NewPN532Decoder,
 		RedactFields: trace.PN532RedactFields,
 		NewRedactor:  trace.NewPN532Redactor,
+		NewConverter: trace.NewPN532Converter,
 	},
 	Faults: &model.FaultPhases{
 		Steps: map[string][]string{

@@ -1,23 +1,33 @@
-package main
+package trace
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
 
-	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
-// PN532 command and MIFARE codes the converter reads
+// pn532Converter turns a PN532 trace's units into replay steps: the
+// PN532 model's converter (model.Protocol.NewConverter).
+type pn532Converter struct {
+	redacted map[string]bool // what the recorder blanked out, e.g. "pn532:keys"
+	state    pn532State
+}
+
+// NewPN532Converter returns the PN532 model's converter; redacted are
+// the fields the recording blanked, whose bytes become wildcards.
+func NewPN532Converter(redacted map[string]bool) model.Converter {
+	return &pn532Converter{redacted: redacted}
+}
+
+// PN532 command codes and MIFARE sizes the converter reads (the MIFARE
+// commands are redact.go's)
 // (docs/protocols/pn532.md, Commands and Cards).
 const (
 	pn532HostTFI        = 0xD4
 	pn532ChipTFI        = 0xD5
 	pn532InDataExchange = 0x40
-	mifareAuthA         = 0x60
-	mifareAuthB         = 0x61
-	mifareRead          = 0x30
-	mifareWrite         = 0xA0
 	mifareBlockSize     = 16
 	mifareKeySize       = 6
 )
@@ -37,11 +47,11 @@ type pn532State struct {
 	expected bool         // a read awaits its answer: reading is set
 }
 
-// pn532Unit is the length of the complete unit at the start of b: the
+// Unit is the length of the complete unit at the start of b: the
 // bytes before a frame (wake-up, noise), a frame from its preamble to its
 // postamble, or, for a start code whose length check fails, the start
 // code and the length bytes; 0 when the unit is not complete yet.
-func pn532Unit(b []byte) int {
+func (c *pn532Converter) Unit(b []byte) int {
 	i := bytes.Index(b, []byte{0x00, 0xFF})
 	if i < 0 {
 		return 0 // no frame yet; what came is written when the other side speaks, or at the end
@@ -87,31 +97,31 @@ func pn532Unit(b []byte) int {
 	return end
 }
 
-// describePN532Unit says what a unit written as hex is.
-func describePN532Unit(u []byte) string {
+// Describe says what a unit written as hex is.
+func (c *pn532Converter) Describe(u []byte) string {
 	if !bytes.Contains(u, []byte{0x00, 0xFF}) {
 		if len(u) >= 2 && u[0] == 0x55 && u[1] == 0x55 && len(bytes.Trim(u[2:], "\x00")) == 0 {
 			return "wake-up"
 		}
 		return "not a frame"
 	}
-	return trace.DescribePN532(u)
+	return DescribePN532(u)
 }
 
-// pn532Text is a whole PN532 unit as frame text, with patterns for what
+// Text is a whole PN532 unit as frame text, with patterns for what
 // changes from run to run.
-func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
+func (c *pn532Converter) Text(fromHost bool, unit []byte) (string, bool) {
 	switch {
-	case bytes.Equal(unit, trace.PN532ACK):
+	case bytes.Equal(unit, PN532ACK):
 		return "ACK", true
-	case bytes.Equal(unit, trace.PN532NACK):
+	case bytes.Equal(unit, PN532NACK):
 		return "NACK", true
 	}
-	body, err := trace.PN532Body(unit)
+	body, err := PN532Body(unit)
 	if err != nil {
 		return "", false
 	}
-	s := &c.pn532
+	s := &c.state
 	if s.block == nil {
 		s.block, s.value, s.writes = map[byte]string{}, map[string][]byte{}, map[byte]int{}
 	}
@@ -122,7 +132,7 @@ func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
 		}
 	}
 	switch {
-	case side == hostSide && len(body) >= 5 && body[0] == pn532HostTFI && body[1] == pn532InDataExchange:
+	case fromHost && len(body) >= 5 && body[0] == pn532HostTFI && body[1] == pn532InDataExchange:
 		s.expected = false
 		op, blk := body[3], body[4]
 		data := body[5:]
@@ -145,7 +155,7 @@ func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
 		case op == mifareWrite && len(data) == mifareBlockSize && c.redacted["pn532:all-data"]:
 			literal(body[:5])
 			tokens = append(tokens, fmt.Sprintf("*:%d", mifareBlockSize))
-		case op == mifareWrite && len(data) == mifareBlockSize && trace.MIFARETrailer(blk) && c.redacted["pn532:keys"]:
+		case op == mifareWrite && len(data) == mifareBlockSize && MIFARETrailer(blk) && c.redacted["pn532:keys"]:
 			// A sector trailer whose keys were blanked when recorded: any
 			// keys, the access bits as written.
 			literal(body[:5])
@@ -158,7 +168,7 @@ func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
 		default:
 			literal(body)
 		}
-	case side == deviceSide && s.expected && len(body) == 3+mifareBlockSize &&
+	case !fromHost && s.expected && len(body) == 3+mifareBlockSize &&
 		body[0] == pn532ChipTFI && body[1] == pn532InDataExchange+1 && body[2] == 0x00:
 		s.expected = false
 		name, ok := s.block[byte(s.reading)]
@@ -169,7 +179,7 @@ func (c *converter) pn532Text(side int, unit []byte) (string, bool) {
 			literal(body)
 		}
 	default:
-		if side == hostSide {
+		if fromHost {
 			s.expected = false
 		}
 		literal(body)
