@@ -437,30 +437,7 @@ func (d *Device) runRead(cmd *command, c *card.Card) {
 		d.decide(cmd, func() []string { return d.a("NC") })
 		return
 	}
-	read := time.NewTimer(d.cfg.ReadTime)
-	defer read.Stop()
-	for {
-		d.mu.Lock()
-		present, changed := d.field == c, d.fieldChanged
-		d.mu.Unlock()
-		if !present {
-			d.decide(cmd, func() []string { return d.a("RM") })
-			return
-		}
-		select {
-		case <-changed:
-		case <-read.C:
-			d.decide(cmd, func() []string {
-				if d.field != c {
-					return d.a("RM")
-				}
-				return d.readOK(c)
-			})
-			return
-		case <-cmd.decided:
-			return
-		}
-	}
+	d.whileInField(cmd, c, d.cfg.ReadTime, func() []string { return d.readOK(c) })
 }
 
 // runEncode works on an encode command: wait for a card, check it, write
@@ -500,8 +477,17 @@ func (d *Device) runEncode(cmd *command) {
 		return
 	}
 	d.emit(EventCard, nil, fmt.Sprintf("writing %q", c.Name))
-	write := time.NewTimer(d.cfg.WriteTime)
-	defer write.Stop()
+	d.whileInField(cmd, c, d.cfg.WriteTime, func() []string { return d.writeLocked(cmd, c) })
+}
+
+// whileInField answers cmd with done (called with d.mu held) once card c
+// has stayed in the field for dur, or with RM as soon as it leaves; it
+// stops when cmd is settled otherwise (cancelled, answered by a
+// scenario, or dropped with its line). A write and a read with T_read
+// both take the card's time so.
+func (d *Device) whileInField(cmd *command, c *card.Card, dur time.Duration, done func() []string) {
+	timer := time.NewTimer(dur)
+	defer timer.Stop()
 	for {
 		d.mu.Lock()
 		present, changed := d.field == c, d.fieldChanged
@@ -512,12 +498,12 @@ func (d *Device) runEncode(cmd *command) {
 		}
 		select {
 		case <-changed:
-		case <-write.C:
+		case <-timer.C:
 			d.decide(cmd, func() []string {
 				if d.field != c {
 					return d.a("RM")
 				}
-				return d.writeLocked(cmd, c)
+				return done()
 			})
 			return
 		case <-cmd.decided:

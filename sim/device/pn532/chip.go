@@ -560,15 +560,23 @@ func (ch *chip) classicRead(cmd byte, t *target, mem *card.ClassicMemory, blk in
 	if ch.d.cfg.ReadTime <= 0 {
 		return now(read())
 	}
+	return ch.whileInField(cmd, t, ch.d.cfg.ReadTime, read)
+}
+
+// whileInField is the reply to a command that takes the card d: act's
+// response once target t has stayed in the field that long, status 01
+// (the card halted) when it leaves first. A block write and a block read
+// with T_read both take the card's time so.
+func (ch *chip) whileInField(cmd byte, t *target, d time.Duration, act func() []byte) reply {
 	stayed := false
 	return reply{
-		wait: func(ctx context.Context) { stayed = ch.stays(ctx, t, ch.d.cfg.ReadTime) },
+		wait: func(ctx context.Context) { stayed = ch.stays(ctx, t, d) },
 		then: func() []byte {
 			if !stayed || !ch.present(t) {
 				t.halted = true
 				return response(cmd, stTimeout)
 			}
-			return read()
+			return act()
 		},
 	}
 }
@@ -610,22 +618,14 @@ func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk i
 	if !t.authed || card.SectorOf(blk) != t.sector {
 		return now(ch.nak(cmd, t))
 	}
-	stayed := false
-	return reply{
-		wait: func(ctx context.Context) { stayed = ch.stays(ctx, t, ch.d.cfg.WriteTime) },
-		then: func() []byte {
-			if !stayed || !ch.present(t) {
-				t.halted = true
-				return response(cmd, stTimeout)
-			}
-			if err := mem.Write(blk, t.keyType, v); err != nil {
-				ch.d.log.Debug("write refused", "card", t.c.Name, "block", blk, "err", err)
-				return ch.nak(cmd, t)
-			}
-			ch.credentialWritten(t, mem, blk)
-			return response(cmd, stOK)
-		},
-	}
+	return ch.whileInField(cmd, t, ch.d.cfg.WriteTime, func() []byte {
+		if err := mem.Write(blk, t.keyType, v); err != nil {
+			ch.d.log.Debug("write refused", "card", t.c.Name, "block", blk, "err", err)
+			return ch.nak(cmd, t)
+		}
+		ch.credentialWritten(t, mem, blk)
+		return response(cmd, stOK)
+	})
 }
 
 // credentialWritten keeps the card's contents in step with its memory:
