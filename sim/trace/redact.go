@@ -92,13 +92,24 @@ func NewPMSRedactor(fields map[string]bool) model.Redactor {
 }
 
 func (r *pmsRedactor) Redact(fromHost bool, b []byte) []byte {
-	d, p := DeviceToHost, &r.dirs[1]
+	d, i := side(fromHost)
+	return bytewise(b, func(c byte) byte { return r.dirs[i].next(r, d, c) })
+}
+
+// side is the direction of a line's bytes, and its index in a
+// redactor's per-direction state.
+func side(fromHost bool) (Direction, int) {
 	if fromHost {
-		d, p = HostToDevice, &r.dirs[0]
+		return HostToDevice, 0
 	}
+	return DeviceToHost, 1
+}
+
+// bytewise returns a copy of b with each byte as next makes it.
+func bytewise(b []byte, next func(byte) byte) []byte {
 	out := slices.Clone(b)
 	for k := range out {
-		out[k] = p.next(r, d, out[k])
+		out[k] = next(out[k])
 	}
 	return out
 }
@@ -120,15 +131,8 @@ func NewPN532Redactor(fields map[string]bool) model.Redactor {
 }
 
 func (r *pn532Redactor) Redact(fromHost bool, b []byte) []byte {
-	d, p := DeviceToHost, &r.dirs[1]
-	if fromHost {
-		d, p = HostToDevice, &r.dirs[0]
-	}
-	out := slices.Clone(b)
-	for k := range out {
-		out[k] = p.next(r, d, out[k])
-	}
-	return out
+	d, i := side(fromHost)
+	return bytewise(b, func(c byte) byte { return r.dirs[i].next(r, d, c) })
 }
 
 // pmsRedact follows one direction's PMS frames byte by byte.
