@@ -152,7 +152,13 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 		}
 		problems = append(problems, where+": "+fmt.Sprintf(format, args...))
 	}
-	for _, er := range rec.encodes {
+	// The requirements are of the encode_credential calls, but the
+	// conventions hold of every answer, a scan's too.
+	calls := rec.encodes
+	if c.Kind == "convention" {
+		calls = rec.calls()
+	}
+	for _, er := range calls {
 		x := er.encode.Expect
 		isAttempt := x.HTTPStatus == 200
 		if er.turnedAway(rec.sc) && c.Kind != "convention" {
@@ -332,16 +338,6 @@ func verify(req Requirement, rec *recording, cfg *Config) []string {
 	}
 	if c.Kind == "scan" {
 		problems = append(problems, scanProblems(c.Rule, rec, cfg)...)
-	}
-	if c.Kind == "convention" {
-		// The conventions hold of every answer, a scan's too.
-		for _, er := range rec.scans {
-			for _, r := range er.responses() {
-				if msg := convention(c.Rule, r); msg != "" {
-					bad(er, "%s", msg)
-				}
-			}
-		}
 	}
 	if c.Kind == "lifecycle" && c.Rule == "one-encode-per-call" && rec.commands != nil {
 		problems = append(problems, rec.sc.File+": "+rec.commands.Error())
