@@ -200,11 +200,11 @@ func (c *committer) transactFinishing(batch []*write, results []error) error {
 	err := c.transact(keep, kept)
 	for k, i := range at {
 		results[i] = kept[k]
-		if err != nil && results[i] == nil {
-			results[i] = err
-		}
 	}
-	return nil
+	// The transaction's own error, as transact's: the batch did not
+	// commit, so the writes without a result of their own get it and no
+	// commit is marked (after).
+	return err
 }
 
 func (c *committer) transact(batch []*write, results []error) error {
