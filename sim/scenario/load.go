@@ -506,6 +506,7 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 	for _, e := range encoders {
 		modelOf[e.ID] = e.Model
 	}
+	stacking := StackingModels()
 	first := ""
 	if len(encoders) > 0 {
 		first = encoders[0].ID
@@ -568,9 +569,9 @@ func (l *loader) steps(n *yaml.Node, declared map[string]bool, encoders []Encode
 				l.addf(valueAt, "%s: card %q is on %s's reader; remove it first", what, st.Card, where)
 			case st.Op == OpPlace && on >= 0:
 				l.addf(valueAt, "%s: card %q is already on the reader", what, st.Card)
-			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(StackingModels(), modelOf[id]):
+			case st.Op == OpPlace && len(cards) > 0 && !slices.Contains(stacking, modelOf[id]):
 				l.addf(valueAt, "%s: card %q is already on the reader; remove it first (only a %s encoder holds several cards)",
-					what, cards[0], strings.Join(StackingModels(), " or "))
+					what, cards[0], strings.Join(stacking, " or "))
 			case st.Op == OpPlace:
 				onReader[id] = append(cards, st.Card)
 				readerOf[st.Card] = id

@@ -369,17 +369,23 @@ func TestServeTwiceAndAgain(t *testing.T) {
 // card that leaves the field meanwhile is not read: status 01, as for a
 // write.
 func TestReadTakesReadTime(t *testing.T) {
-	cfg := pn532.DefaultConfig()
-	cfg.ReadTime = 10 * time.Second
-	d := pn532.New(cfg)
+	// opened is a host talking to a chip of that read time, with the
+	// blank card c selected and sector 1 opened with the transport key.
 	c := newCard(t, "c", card.MifareClassic1K, "01020304", card.Contents{})
-	if err := d.Place(c); err != nil {
-		t.Fatal(err)
+	opened := func(readTime time.Duration) (*host, *pn532.Device) {
+		cfg := pn532.DefaultConfig()
+		cfg.ReadTime = readTime
+		d := pn532.New(cfg)
+		if err := d.Place(c); err != nil {
+			t.Fatal(err)
+		}
+		h := newHost(t, d)
+		h.call("select", []byte{0x4A, 0x01, 0x00}, 0x4B, 0x01, 0x01, 0x00, 0x04, 0x08, 0x04, 1, 2, 3, 4)
+		h.call("transport key A", auth(0x60, 4, transport), 0x41, 0x00)
+		return h, d
 	}
-	h := newHost(t, d)
-	sel := []byte{0x4B, 0x01, 0x01, 0x00, 0x04, 0x08, 0x04, 1, 2, 3, 4}
-	h.call("select", []byte{0x4A, 0x01, 0x00}, sel...)
-	h.call("transport key A", auth(0x60, 4, transport), 0x41, 0x00)
+
+	h, d := opened(10 * time.Second)
 	h.send(hostFrame(0x40, 0x01, 0x30, 0x04))
 	h.expect("read block 4: ACK", ack)
 	if err := d.Remove("c"); err != nil {
@@ -387,13 +393,6 @@ func TestReadTakesReadTime(t *testing.T) {
 	}
 	h.expect("read block 4, the card gone", chipFrame(0x41, 0x01))
 
-	cfg.ReadTime = 20 * time.Millisecond
-	d = pn532.New(cfg)
-	if err := d.Place(c); err != nil {
-		t.Fatal(err)
-	}
-	h = newHost(t, d)
-	h.call("select", []byte{0x4A, 0x01, 0x00}, sel...)
-	h.call("transport key A", auth(0x60, 4, transport), 0x41, 0x00)
+	h, _ = opened(20 * time.Millisecond)
 	h.call("read block 4", []byte{0x40, 0x01, 0x30, 0x04}, append([]byte{0x41, 0x00}, make([]byte, 16)...)...)
 }
