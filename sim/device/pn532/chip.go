@@ -607,7 +607,7 @@ func (ch *chip) stays(ctx context.Context, t *target, d time.Duration) bool {
 // the field. The first write to the credential sector in a selection is
 // the encode command.
 func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk int, v card.Block) reply {
-	if isCredentialBlock(blk) && !t.encodeCounted {
+	if card.IsCredentialBlock(blk) && !t.encodeCounted {
 		t.encodeCounted = true
 		ch.note(cmdEncode)
 		if ch.d.take(&ch.d.busies) {
@@ -638,25 +638,25 @@ func (ch *chip) classicWrite(cmd byte, t *target, mem *card.ClassicMemory, blk i
 // system cannot read and the next encode overwrites, and it is kept as
 // it was.
 func (ch *chip) credentialWritten(t *target, mem *card.ClassicMemory, blk int) {
-	if blk < blockHeader || blk > blockKeys {
+	if blk < card.BlockHeader || blk > card.BlockKeys {
 		return
 	}
 	t.written[blk] = true
-	if t.stored || !t.written[blockHeader] || !t.written[blockValid] || !t.written[blockLabel] {
+	if t.stored || !t.written[card.BlockHeader] || !t.written[card.BlockValid] || !t.written[card.BlockLabel] {
 		return
 	}
-	if mem.Authenticate(blockHeader, card.KeyB, ch.d.cfg.SystemKeyB) != nil {
+	if mem.Authenticate(card.BlockHeader, card.KeyB, ch.d.cfg.SystemKeyB) != nil {
 		return
 	}
 	var blocks [3]card.Block
 	for i := range blocks {
-		b, err := mem.Raw(blockHeader + i)
+		b, err := mem.Raw(card.BlockHeader + i)
 		if err != nil {
 			return
 		}
 		blocks[i] = b
 	}
-	c, ok := decodeCredential(blocks)
+	c, ok := card.DecodeCredential(blocks)
 	if !ok {
 		return
 	}

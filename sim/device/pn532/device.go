@@ -29,6 +29,13 @@ var (
 	ErrUnsupported = errors.New("not supported by pn532")
 )
 
+// The keys of the credential sector on the cards of the model's system
+// (docs/protocols/pn532.md, "Keys"), as package card has them.
+var (
+	DefaultSystemKeyA = card.DefaultSystemKeyA
+	DefaultSystemKeyB = card.DefaultSystemKeyB
+)
+
 // Command kinds, as model.Commands names them (see the package
 // documentation for what each counts).
 const (
@@ -210,7 +217,7 @@ func (d *Device) classicLocked(c *card.Card) (*card.ClassicMemory, error) {
 	if m, ok := d.classic[c]; ok {
 		return m, nil
 	}
-	m, err := classicMemoryFor(c, d.cfg.SystemKeyA, d.cfg.SystemKeyB)
+	m, err := card.ClassicMemoryFor(c, d.cfg.SystemKeyA, d.cfg.SystemKeyB)
 	if err != nil {
 		return nil, fmt.Errorf("card %q: %w", c.Name, err)
 	}

@@ -401,26 +401,6 @@ func TestOracleServeWorkedEncode(t *testing.T) {
 	}
 }
 
-// TestOracleCRC16 checks the card layout's CRC against the published
-// values of CRC-16/CCITT-FALSE (pn532.md, "Worked credential sector").
-func TestOracleCRC16(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want uint16
-	}{
-		{"123456789", 0x29B1}, // the catalogued check value
-		{"A", 0xB915},
-		{"", 0xFFFF}, // nothing: the initial value
-	} {
-		if got := crc16([]byte(c.in)); got != c.want {
-			t.Errorf("crc16(%q) = %04X, want %04X", c.in, got, c.want)
-		}
-	}
-	if got := crc16([]byte("1234"), []byte("56789")); got != 0x29B1 {
-		t.Errorf("crc16(1234, 56789) = %04X, want 29B1", got)
-	}
-}
-
 func oracleBlock(t testing.TB, s string) card.Block {
 	t.Helper()
 	return card.Block(oracleBytes(t, s))
@@ -443,10 +423,10 @@ func TestOracleCredentialLayout(t *testing.T) {
 		{"guest", guest, guestBlocks},
 		{"staff", staff, staffBlocks},
 	} {
-		if got := credentialBlocks(c.in); got != c.blocks {
+		if got := card.CredentialBlocks(c.in); got != c.blocks {
 			t.Errorf("%s: blocks % X, want % X", c.name, got, c.blocks)
 		}
-		if got, ok := decodeCredential(c.blocks); !ok || got != c.in {
+		if got, ok := card.DecodeCredential(c.blocks); !ok || got != c.in {
 			t.Errorf("%s: decodeCredential = %+v, %t; want %+v", c.name, got, ok, c.in)
 		}
 	}
@@ -459,7 +439,7 @@ func TestOracleCredentialLayout(t *testing.T) {
 		// The guest sector with label Room 102: the CRC no longer fits.
 		{"changed label", [3]card.Block{guestBlocks[0], guestBlocks[1], oracleBlock(t, "52 6F 6F 6D 20 31 30 32 00 00 00 00 00 00 00 00")}},
 	} {
-		if got, ok := decodeCredential(c.blocks); ok {
+		if got, ok := card.DecodeCredential(c.blocks); ok {
 			t.Errorf("%s: decodeCredential = %+v, want no credential", c.name, got)
 		}
 	}
@@ -471,7 +451,7 @@ func TestOracleCredentialLayout(t *testing.T) {
 	} {
 		in := guest
 		in.Label = c.label
-		if got := credentialBlocks(in)[2]; got != oracleBlock(t, c.block6) {
+		if got := card.CredentialBlocks(in)[2]; got != oracleBlock(t, c.block6) {
 			t.Errorf("label %q: block 6 = % X, want %s", c.label, got, c.block6)
 		}
 	}

@@ -1,43 +1,43 @@
-package pn532
+package card
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
-
-	"github.com/encoderlab/encoderlab/sim/card"
 )
 
-// The credential sector, as docs/protocols/pn532.md ("Card layout")
-// specifies it. This is the device side's own reading of that page.
+// The credential sector of a MIFARE Classic card, as
+// docs/protocols/pn532.md ("Card layout") specifies it for every model
+// that writes MIFARE Classic cards itself (the PN532 front end, the PC/SC
+// reader). This is the device side's own reading of that page.
 const (
-	credSector  = 1
-	blockHeader = 4 // magic, version, function, card id, CRC
-	blockValid  = 5 // valid from, valid until (BCD)
-	blockLabel  = 6 // label
-	blockKeys   = 7 // the sector trailer
-	layoutMagic = "EL"
-	layoutV1    = 0x01
-	labelLen    = card.BlockSize
+	CredentialSector = 1
+	BlockHeader      = 4 // magic, version, function, card id, CRC
+	BlockValid       = 5 // valid from, valid until (BCD)
+	BlockLabel       = 6 // label
+	BlockKeys        = 7 // the sector trailer
+	layoutMagic      = "EL"
+	layoutV1         = 0x01
+	labelLen         = BlockSize
 )
 
 // Default keys of the system the model's cards belong to, and of the
 // "other system" a foreign card belongs to.
 var (
-	DefaultSystemKeyA = card.Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41} // "ELABKA"
-	DefaultSystemKeyB = card.Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42} // "ELABKB"
-	foreignKey        = card.Key{0x0F, 0x0E, 0x0D, 0x0C, 0x0B, 0x0A}
+	DefaultSystemKeyA = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41} // "ELABKA"
+	DefaultSystemKeyB = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42} // "ELABKB"
+	ForeignKey        = Key{0x0F, 0x0E, 0x0D, 0x0C, 0x0B, 0x0A}
 )
 
-// systemAccess is the credential sector's access bits on a card of the
+// SystemAccess is the credential sector's access bits on a card of the
 // system: data read with key A or B, written with key B; the trailer
 // managed with key B (conditions 100, 100, 100, 011).
-var systemAccess = card.AccessBits([4]byte{0b100, 0b100, 0b100, 0b011})
+var SystemAccess = AccessBits([4]byte{0b100, 0b100, 0b100, 0b011})
 
-// isCredentialBlock reports a block of the credential sector, trailer
+// IsCredentialBlock reports a block of the credential sector, trailer
 // included.
-func isCredentialBlock(b int) bool { return card.SectorOf(b) == credSector }
+func IsCredentialBlock(b int) bool { return SectorOf(b) == CredentialSector }
 
 // crc16 is CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF).
 func crc16(parts ...[]byte) uint16 {
@@ -57,15 +57,15 @@ func crc16(parts ...[]byte) uint16 {
 	return crc
 }
 
-// credentialBlocks lays out c in blocks 4, 5 and 6. Fields that do not
+// CredentialBlocks lays out c in blocks 4, 5 and 6. Fields that do not
 // parse (a card id that is not hex, a validity that is not YYYYMMDDhhmm)
 // are written as zeros.
-func credentialBlocks(c card.Contents) [3]card.Block {
-	var h, v, l card.Block
+func CredentialBlocks(c Contents) [3]Block {
+	var h, v, l Block
 	copy(h[0:2], layoutMagic)
 	h[2] = layoutV1
 	h[3] = 'G'
-	if c.Function == "S" || c.Kind == card.Staff {
+	if c.Function == "S" || c.Kind == Staff {
 		h[3] = 'S'
 	}
 	if id, err := hex.DecodeString(c.CardID); err == nil && len(id) == 8 {
@@ -86,21 +86,21 @@ func credentialBlocks(c card.Contents) [3]card.Block {
 		n++
 	}
 	binary.BigEndian.PutUint16(h[12:14], crc16(h[0:12], v[:], l[:]))
-	return [3]card.Block{h, v, l}
+	return [3]Block{h, v, l}
 }
 
-// decodeCredential reads blocks 4, 5 and 6 back into contents: ok is
+// DecodeCredential reads blocks 4, 5 and 6 back into contents: ok is
 // false unless they hold a complete credential (magic, version, function
 // and CRC all valid).
-func decodeCredential(b [3]card.Block) (card.Contents, bool) {
+func DecodeCredential(b [3]Block) (Contents, bool) {
 	h, v, l := b[0], b[1], b[2]
 	if string(h[0:2]) != layoutMagic || h[2] != layoutV1 {
-		return card.Contents{}, false
+		return Contents{}, false
 	}
 	if binary.BigEndian.Uint16(h[12:14]) != crc16(h[0:12], v[:], l[:]) {
-		return card.Contents{}, false
+		return Contents{}, false
 	}
-	c := card.Contents{
+	c := Contents{
 		CardID:     strings.ToUpper(hex.EncodeToString(h[4:12])),
 		Function:   string(h[3]),
 		ValidFrom:  fromBCD(v[0:6]),
@@ -109,11 +109,11 @@ func decodeCredential(b [3]card.Block) (card.Contents, bool) {
 	}
 	switch h[3] {
 	case 'G':
-		c.Kind = card.Guest
+		c.Kind = Guest
 	case 'S':
-		c.Kind = card.Staff
+		c.Kind = Staff
 	default:
-		return card.Contents{}, false
+		return Contents{}, false
 	}
 	return c, true
 }
@@ -155,11 +155,11 @@ func fromBCD(b []byte) string {
 	return sb.String()
 }
 
-// classicMemoryFor builds the memory of a Classic card from what the
+// ClassicMemoryFor builds the memory of a Classic card from what the
 // scenario says it holds: a blank card is factory-fresh; a guest or staff
 // card carries its credential in the credential sector under the system's
 // keys; a foreign card has that sector locked with another system's keys.
-func classicMemoryFor(c *card.Card, keyA, keyB card.Key) (*card.ClassicMemory, error) {
+func ClassicMemoryFor(c *Card, keyA, keyB Key) (*ClassicMemory, error) {
 	uid, err := hex.DecodeString(c.UID)
 	if err != nil {
 		return nil, err
@@ -167,24 +167,24 @@ func classicMemoryFor(c *card.Card, keyA, keyB card.Key) (*card.ClassicMemory, e
 	if len(uid) == 10 {
 		uid = uid[:7] // a Classic card carries at most 7 UID bytes in block 0
 	}
-	m, err := card.NewClassicMemory(c.Tech, uid)
+	m, err := NewClassicMemory(c.Tech, uid)
 	if err != nil {
 		return nil, err
 	}
 	ct := c.Contents()
 	switch ct.Kind {
-	case card.Guest, card.Staff:
-		for i, b := range credentialBlocks(ct) {
-			if err := m.SetRaw(blockHeader+i, b); err != nil {
+	case Guest, Staff:
+		for i, b := range CredentialBlocks(ct) {
+			if err := m.SetRaw(BlockHeader+i, b); err != nil {
 				return nil, err
 			}
 		}
-		err = m.SetRaw(blockKeys, card.Trailer(keyA, systemAccess, 0x69, keyB))
-	case card.Foreign:
-		if err := m.SetRaw(blockHeader, card.Block{'O', 'T', 'H', 'E', 'R'}); err != nil {
+		err = m.SetRaw(BlockKeys, Trailer(keyA, SystemAccess, 0x69, keyB))
+	case Foreign:
+		if err := m.SetRaw(BlockHeader, Block{'O', 'T', 'H', 'E', 'R'}); err != nil {
 			return nil, err
 		}
-		err = m.SetRaw(blockKeys, card.Trailer(foreignKey, systemAccess, 0x69, foreignKey))
+		err = m.SetRaw(BlockKeys, Trailer(ForeignKey, SystemAccess, 0x69, ForeignKey))
 	}
 	return m, err
 }
