@@ -11,6 +11,7 @@ import (
 	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/fault"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/pty"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
@@ -61,8 +62,11 @@ type Encoder struct {
 	// a trace shows the bytes on the wire, what the host sent and saw.
 	faults *fault.Chain // nil: the scenario has none
 
+	// transport opens the model's line; nil: a pty.
+	transport func(ctx context.Context) (model.Link, error)
+
 	mu     sync.Mutex
-	pair   *pty.Pair
+	pair   end
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the current line's serving ends
 	closed bool
@@ -77,7 +81,8 @@ var (
 )
 
 // Start runs the encoder sc describes: it builds its cards and device
-// model, registers the holds its timeline needs, opens a pty, publishes
+// model, registers the holds its timeline needs, opens its line (a pty,
+// or the model's own transport: model.Model.Transport), publishes
 // it under opts.LinkDir and serves the device on it until Close. ctx
 // bounds the start only.
 func Start(ctx context.Context, sc *scenario.Scenario, opts Options) (*Encoder, error) {
@@ -117,14 +122,14 @@ func start(ctx context.Context, sc *scenario.Scenario, cards map[string]*card.Ca
 	}
 	log = log.With("encoder", id)
 
-	dev, serve, err := newModel(sc.Encoder, scale, log)
+	b, err := newModel(sc.Encoder, scale, log)
 	if err != nil {
 		return nil, fmt.Errorf("sim: start %s: %w", id, err)
 	}
 	// Holds must be in place before the first byte can arrive.
-	scenario.Prepare(sc, dev)
+	scenario.Prepare(sc, b.dev)
 
-	e := &Encoder{sc: sc, cards: cards, dev: dev, serve: serve, scale: scale, log: log}
+	e := &Encoder{sc: sc, cards: cards, dev: b.dev, serve: b.serve, transport: b.transport, scale: scale, log: log}
 	if opts.LinkDir != "" {
 		e.link = filepath.Join(opts.LinkDir, id)
 	}
@@ -152,7 +157,7 @@ func start(ctx context.Context, sc *scenario.Scenario, cards map[string]*card.Ca
 			return nil, fmt.Errorf("sim: start %s: %w", id, err)
 		}
 	}
-	pair, err := e.open()
+	pair, err := e.open(ctx)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("sim: start %s: %w", id, err), e.hold.Release())
 	}
@@ -163,11 +168,46 @@ func start(ctx context.Context, sc *scenario.Scenario, cards map[string]*card.Ca
 	return e, nil
 }
 
-// open opens a pty and publishes it under the encoder's link.
-func (e *Encoder) open() (*pty.Pair, error) {
-	pair, err := pty.Open()
-	if err != nil {
-		return nil, err
+// end is an encoder's line: a pty, or what the model's Transport opened.
+type end interface {
+	// Master is the device's end.
+	Master() line
+	// TTY is where the host opens the line.
+	TTY() string
+	// Link publishes path as a symlink to the host's end.
+	Link(path string) error
+	Close() error
+}
+
+// ptyEnd is a pty as an end.
+type ptyEnd struct{ *pty.Pair }
+
+func (p ptyEnd) Master() line { return p.Pair.Master() }
+
+// transportEnd is a model.Link as an end.
+type transportEnd struct{ l model.Link }
+
+func (t transportEnd) Master() line           { return t.l.Line() }
+func (t transportEnd) TTY() string            { return t.l.Path() }
+func (t transportEnd) Link(path string) error { return t.l.Publish(path) }
+func (t transportEnd) Close() error           { return t.l.Close() }
+
+// open opens a line (a pty, unless the model has a transport of its own)
+// and publishes it under the encoder's link.
+func (e *Encoder) open(ctx context.Context) (end, error) {
+	var pair end
+	if e.transport != nil {
+		l, err := e.transport(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pair = transportEnd{l}
+	} else {
+		p, err := pty.Open()
+		if err != nil {
+			return nil, err
+		}
+		pair = ptyEnd{p}
 	}
 	if e.link != "" {
 		if err := pair.Link(e.link); err != nil {
@@ -178,11 +218,11 @@ func (e *Encoder) open() (*pty.Pair, error) {
 }
 
 // run serves the device on pair in a goroutine. e.mu must be held.
-func (e *Encoder) run(pair *pty.Pair) {
+func (e *Encoder) run(pair end) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	e.pair, e.stop, e.done = pair, stop, done
-	var conn line = pair.Master()
+	conn := pair.Master()
 	if e.trace != nil {
 		conn = e.trace.wrap(conn)
 	}
@@ -226,7 +266,9 @@ func (e *Encoder) Path() string {
 	return e.TTY()
 }
 
-// TTY is the current pty slave, such as /dev/pts/7; Hangup changes it.
+// TTY is where the host opens the current line: a pty slave such as
+// /dev/pts/7, or the path a model's transport gives (a pcscd socket).
+// Hangup changes it.
 func (e *Encoder) TTY() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -255,7 +297,7 @@ func (e *Encoder) Hangup(ctx context.Context) error {
 	if err := e.usable(ctx, "hang up"); err != nil {
 		return err
 	}
-	next, err := e.open()
+	next, err := e.open(ctx)
 	if err != nil {
 		return fmt.Errorf("hang up %s: new line: %w", e.ID(), err)
 	}
@@ -355,7 +397,7 @@ func (t faultTarget) Reboot(ctx context.Context) error { return t.e.Reboot(ctx) 
 func (t faultTarget) Remove(card string) error         { return t.e.dev.Remove(card) }
 func (t faultTarget) NAK(n int)                        { t.e.dev.NAK(n) }
 
-// Close stops the encoder: it stops serving, closes the pty, removes the
+// Close stops the encoder: it stops serving, closes the line, removes the
 // link and waits for its goroutines. Calls after the first return nil.
 func (e *Encoder) Close() error {
 	if e.faults != nil {

@@ -24,16 +24,29 @@ type serveFunc func(ctx context.Context, master line) error
 // (package model), sorted.
 func Models() []string { return model.Names() }
 
+// built is a model built for one encoder: its device, how it serves its
+// line, and how its line is opened (nil: a pty).
+type built struct {
+	dev       scenario.Device
+	serve     serveFunc
+	transport func(ctx context.Context) (model.Link, error)
+}
+
 // newModel builds the registered model an encoder names, with what the
 // scenario sets of it.
-func newModel(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (scenario.Device, serveFunc, error) {
+func newModel(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (built, error) {
 	m, ok := model.Lookup(enc.Model)
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown device model %q (want one of %s)", enc.Model, strings.Join(Models(), ", "))
+		return built{}, fmt.Errorf("unknown device model %q (want one of %s)", enc.Model, strings.Join(Models(), ", "))
 	}
-	dev, serve := m.New(model.Settings{
+	settings := model.Settings{
 		CardWait: enc.CardWait, WriteTime: enc.WriteTime, ReadTime: enc.ReadTime,
 		Writes: enc.Writes, Protocol: enc.Protocol, Scale: scale, Logger: log,
-	})
-	return dev, func(ctx context.Context, master line) error { return serve(ctx, master) }, nil
+	}
+	dev, serve := m.New(settings)
+	b := built{dev: dev, serve: func(ctx context.Context, master line) error { return serve(ctx, master) }}
+	if m.Transport != nil {
+		b.transport = func(ctx context.Context) (model.Link, error) { return m.Transport(ctx, settings) }
+	}
+	return b, nil
 }

@@ -29,8 +29,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -359,4 +361,68 @@ func (l *Hold) Release() error {
 		return fmt.Errorf("release %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// Links are the symlinks one line publishes to its target (a tty, a
+// socket): Publish points a path at the target, Remove takes back the
+// ones still pointing there. The zero value is ready; it is not safe for
+// concurrent use (its owner serialises).
+type Links struct {
+	paths []string
+}
+
+// Publish makes path a symlink to target, creating its directory (mode
+// 0700) as needed. A directory another user owns or may write is refused
+// (Check): whoever controls it would choose what clients of the link
+// talk to. An existing file or link at path is replaced atomically, by
+// renaming a fresh symlink over it: a client opening path sees the old
+// target or the new one, never nothing.
+func (ls *Links) Publish(target, path string) error {
+	dir := filepath.Dir(path)
+	if err := Prepare(dir); err != nil {
+		return err
+	}
+	published := false
+	for range 100 {
+		tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp"+strconv.FormatUint(rand.Uint64(), 36))
+		err := os.Symlink(target, tmp)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		published = true
+		break
+	}
+	if !published {
+		return errors.New("no free temporary name for the symlink")
+	}
+	if !slices.Contains(ls.paths, path) {
+		ls.paths = append(ls.paths, path)
+	}
+	return nil
+}
+
+// Remove removes the published links that still point at target; a link
+// another line has since taken over is left alone. Readlink then Remove
+// is not atomic: a link another line publishes in between is lost. A name
+// has one owner at a time in practice (the previous owner is closing), so
+// the window is accepted.
+func (ls *Links) Remove(target string) error {
+	var errs []error
+	for _, link := range ls.paths {
+		if got, err := os.Readlink(link); err != nil || got != target {
+			continue
+		}
+		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove link: %w", err))
+		}
+	}
+	ls.paths = nil
+	return errors.Join(errs...)
 }

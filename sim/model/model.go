@@ -81,6 +81,26 @@ type Line interface {
 // fails.
 type Serve func(ctx context.Context, l Line) error
 
+// Transport opens the line of one encoder of a model whose host does not
+// reach it over a serial line: a PC/SC reader's, say, which the host
+// reaches through a pcscd. ctx bounds the opening only.
+type Transport func(ctx context.Context, s Settings) (Link, error)
+
+// Link is one line a Transport opened: the device's end, which the model
+// serves, and the host's end, which a symlink can publish.
+type Link interface {
+	// Line is the device's end.
+	Line() Line
+	// Path is where the host opens the line (a socket, a device node).
+	Path() string
+	// Publish makes path a symlink to Path (linkdir.Links.Publish), so a
+	// host that reopens path after a hangup reaches the next line.
+	Publish(path string) error
+	// Close closes both ends, so the host sees its end go, and removes
+	// the links still pointing at it.
+	Close() error
+}
+
 // Settings are what a scenario says of its encoder that a model may take:
 // each model takes those its Model.Takes lists, and leaves the rest at
 // its protocol's defaults. Durations are real time, before Scale.
@@ -135,6 +155,13 @@ type Model struct {
 	// Faults is how the fault matrix (docs/faults.md) reaches each phase
 	// of an encode on the model; nil for a model the matrix does not run.
 	Faults *FaultPhases
+	// Transport opens the model's line; nil for a serial line, a pty
+	// whose slave the host opens.
+	Transport Transport
+	// Lacks names the scenario families (Families in sim/scenario) the
+	// model has no scenario of, each with why the situation cannot arise
+	// on it ("no busy state").
+	Lacks map[string]string
 }
 
 // FaultPhases is how a timeline reaches each phase of an encode on a

@@ -3,11 +3,7 @@ package pty
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 
 	creack "github.com/creack/pty"
@@ -24,7 +20,7 @@ type Pair struct {
 	tty    string
 
 	mu     sync.Mutex
-	links  []string
+	links  linkdir.Links
 	closed bool
 }
 
@@ -84,50 +80,19 @@ func (p *Pair) Master() *os.File { return p.master }
 // /dev/pts/7.
 func (p *Pair) TTY() string { return p.tty }
 
-// Link publishes path as a symlink to the slave, creating its directory
-// (mode 0700) as needed. A directory another user owns or may write is
-// refused (linkdir.Check): whoever controls it would choose what clients
-// of the link talk to. An existing file or link at path is replaced
-// atomically: a client opening path sees the old target or the new one,
-// never nothing. Close removes the link if it still points at this pair.
+// Link publishes path as a symlink to the slave (linkdir.Links.Publish:
+// created atomically, in a directory no other user controls). Close
+// removes the link if it still points at this pair.
 func (p *Pair) Link(path string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return fmt.Errorf("link %s to %s: %w", path, p.tty, os.ErrClosed)
 	}
-	if err := replaceSymlink(p.tty, path); err != nil {
+	if err := p.links.Publish(p.tty, path); err != nil {
 		return fmt.Errorf("link %s to %s: %w", path, p.tty, err)
 	}
-	if !slices.Contains(p.links, path) {
-		p.links = append(p.links, path)
-	}
 	return nil
-}
-
-// replaceSymlink points path at target by renaming a fresh symlink over
-// it, since rename(2) replaces its destination atomically.
-func replaceSymlink(target, path string) error {
-	dir := filepath.Dir(path)
-	if err := linkdir.Prepare(dir); err != nil {
-		return err
-	}
-	for range 100 {
-		tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp"+strconv.FormatUint(rand.Uint64(), 36))
-		err := os.Symlink(target, tmp)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		return nil
-	}
-	return errors.New("no free temporary name for the symlink")
 }
 
 // Close closes the master, which hangs up the line, releases the slave
@@ -147,18 +112,9 @@ func (p *Pair) Close() error {
 	// would lead a client that opens the link to that stranger's line
 	// (the explorer found a desk's pipeline encoding a card of another
 	// desk playing at once, through the link of an unplugged encoder).
-	for _, link := range p.links {
-		// Readlink then Remove is not atomic: a link another pair publishes
-		// in between is lost. A name has one owner at a time in practice
-		// (the previous owner is closing), so the window is accepted.
-		if target, err := os.Readlink(link); err != nil || target != p.tty {
-			continue
-		}
-		if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove link: %w", err))
-		}
+	if err := p.links.Remove(p.tty); err != nil {
+		errs = append(errs, err)
 	}
-	p.links = nil
 	if err := p.master.Close(); err != nil {
 		errs = append(errs, err)
 	}
