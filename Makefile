@@ -17,7 +17,7 @@ all: build test
 
 help:
 	@echo "make conformance     every bundled scenario against the bundled pipeline: summary, JUnit/JSON/certification reports in reports/conformance"
-	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools, PostgreSQL and Chromium (fails where it cannot)"
+	@echo "make test            every test (RACE=1 for the race detector), then each fuzz target for 5,000 inputs, then the skipped tests and why; installs the Seam SDK, libnfc's tools, pcscd and its tools, PostgreSQL and Chromium (fails where it cannot)"
 	@echo "make certify         certified runs of every profile (current, older, latest): JUnit, JSON, certification YAML and HTML in reports/"
 	@echo "make mutants         the suite against every broken pipeline of conformance/mutant; the kill table in reports/kill-table.md"
 	@echo "make conformance-under-load  make conformance 20 times with 2 CPU burners beside it; stops at the first failure"
@@ -34,6 +34,7 @@ help:
 	@echo "make bench           performance table vs limits measured in the same run, CPU profiles; reports/bench.md (BENCH_FULL=1: long curves)"
 	@echo "make sdk-deps        Seam's JavaScript SDK for TestSeamSDK (needs npm)"
 	@echo "make libnfc          libnfc's nfc-list and nfc-mfclassic for the PN532 compatibility tests (needs apt-get)"
+	@echo "make pcsc            pcscd, vsmartcard-vpcd, opensc-tool and pcsc_scan for the PC/SC reader tests (needs apt-get)"
 	@echo "make postgres        PostgreSQL's server programs for the Postgres store's tests (needs apt-get)"
 	@echo "make chromium        Debian's chromium for the /lab page's browser test (needs apt-get)"
 
@@ -87,7 +88,7 @@ realtime:
 ## duration-bounded run at its deadline with "context deadline exceeded"
 ## and no crasher (go.dev/issue/75804), which CI must not mistake for a bug.
 FUZZ_BRIEF ?= 5000x
-test: sdk-deps libnfc postgres chromium
+test: sdk-deps libnfc pcsc postgres chromium
 	set -o pipefail; $(GO) test $(RACEFLAG) -count=1 -timeout 15m -json ./... | $(GO) run ./internal/tools/testsummary
 	@if [ "$(FUZZ_BRIEF)" != "0" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF); fi
 
@@ -195,6 +196,24 @@ libnfc:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples \
 		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnfc-bin libnfc-examples; }; \
+	fi
+
+## pcsc: Debian's pcscd and vsmartcard-vpcd (a private pcscd with a
+## virtual reader, internal/pcscd), OpenSC's opensc-tool and pcsc-tools'
+## pcsc_scan (the independent hosts of the virtual ACR122U's tests).
+## Without apt-get (or root) it fails, saying what to install by hand.
+.PHONY: pcsc
+pcsc:
+	@if command -v pcscd >/dev/null 2>&1 || [ -x /usr/sbin/pcscd ]; then have_pcscd=1; fi; \
+	if [ -n "$$have_pcscd" ] && command -v opensc-tool >/dev/null 2>&1 && command -v pcsc_scan >/dev/null 2>&1 && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so >/dev/null 2>&1; then \
+		: already installed; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "error: apt-get not found; install pcscd, vsmartcard-vpcd, opensc and pcsc-tools by hand: the PC/SC reader tests need them"; exit 1; \
+	else \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pcscd vsmartcard-vpcd opensc pcsc-tools \
+		|| { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pcscd vsmartcard-vpcd opensc pcsc-tools; }; \
 	fi
 
 ## chromium: Debian's chromium, which the /lab page's browser test
