@@ -296,8 +296,24 @@ func TestEveryModelHasEachFamily(t *testing.T) {
 		if m == scenario.ReplayModel {
 			continue // a replay plays a recorded trace, not a situation of its own
 		}
+		desc, _ := model.Lookup(m)
+		for f, why := range desc.Lacks {
+			if !slices.Contains(scenario.Families, f) {
+				t.Errorf("model %s lacks family %q, which is not a family", m, f)
+			}
+			if why == "" {
+				t.Errorf("model %s lacks family %s without saying why", m, f)
+			}
+		}
 		for _, f := range scenario.Families {
-			switch got := of[[2]string{m, f}]; len(got) {
+			got := of[[2]string{m, f}]
+			if _, lacks := desc.Lacks[f]; lacks {
+				if len(got) > 0 {
+					t.Errorf("model %s says it lacks family %s, yet has %s", m, f, strings.Join(got, ", "))
+				}
+				continue
+			}
+			switch len(got) {
 			case 0:
 				t.Errorf("model %s has no bundled scenario of family %s", m, f)
 			case 1:

@@ -32,8 +32,8 @@
 // card, gets 3B 81 80 01 80 80. Card memory is sim/card's: a blank card
 // is factory-fresh, a guest or staff card holds its credential in sector
 // 1 under the system's keys (card.CredentialBlocks), a foreign card has
-// that sector locked with another system's keys. When a card session
-// writes the three credential blocks and they decode to a complete
+// that sector locked with another system's keys. When the updates after
+// one authentication write the three credential blocks and they decode to a complete
 // credential, the model records it on the card with card.Write. A failed
 // authentication halts the card, as MIFARE Classic does: it answers no
 // card operation until pcscd resets or powers it again (a host's
@@ -43,8 +43,8 @@
 //
 //   - "read": every get-data of the UID (FF CA 00 00), the host looking
 //     at the card in the field;
-//   - "encode": the first update binary to the credential sector in a
-//     card session, the host starting to write a credential.
+//   - "encode": the first update binary to the credential sector after
+//     an authentication, the host starting to write a credential.
 //
 // The reader has no cancel command.
 //

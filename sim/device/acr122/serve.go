@@ -339,6 +339,11 @@ func (s *session) authenticate(block, keyType, n byte) []byte {
 		return swFailed
 	}
 	cs.authed, cs.sector, cs.keyType = true, card.SectorOf(int(block)), kt
+	// What follows an authentication is one piece of card work: its
+	// first update of the credential sector is an encode, and its writes
+	// are what makes a credential.
+	cs.encodeCounted, cs.stored = false, false
+	clear(cs.written)
 	return swOK
 }
 
@@ -391,7 +396,7 @@ func (s *session) read(ctx context.Context, block, n int) []byte {
 
 // update answers FF D6 (API 5.4): 16 bytes to a block of an authenticated
 // sector, or 4 to an Ultralight page from 4 on. The first update of the
-// credential sector in a card session is the encode command.
+// credential sector after an authentication is the encode command.
 func (s *session) update(ctx context.Context, block int, data []byte) []byte {
 	cs := s.cs
 	if cs.c.Tech == card.MifareUltralight {

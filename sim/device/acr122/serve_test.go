@@ -303,6 +303,14 @@ func TestWritesCredential(t *testing.T) {
 	if d.Count("encode") != 1 {
 		t.Errorf("encode counted %d times, want 1", d.Count("encode"))
 	}
+	// A second piece of card work on the same card (a reissue): its
+	// first update after the authentication is the second encode.
+	if got := h.exchange("FF D6 00 04 10 " + hex.EncodeToString(blocks[0][:])); got != "9000" {
+		t.Fatal(got)
+	}
+	if d.Count("encode") != 2 {
+		t.Errorf("after a reissue's update: encode counted %d times, want 2", d.Count("encode"))
+	}
 }
 
 // TestSilence withholds the answer while silent; lifting the silence
