@@ -1,0 +1,122 @@
+package pcsc
+
+import "fmt"
+
+// Code is a PC/SC return value (pcsc-lite's LONG rv, SCARD_*), as
+// pcscd sends it in a reply's rv field. It is an error, so that
+// errors.Is(err, pcsc.WarnRemovedCard) finds it inside an *Error.
+type Code uint32
+
+// The codes a host of this package meets (pcsclite.h); String names every
+// code pcsc-lite 1.9.9 defines.
+const (
+	Success               Code = 0x00000000 // SCARD_S_SUCCESS
+	ErrInternal           Code = 0x80100001 // SCARD_F_INTERNAL_ERROR
+	ErrCancelled          Code = 0x80100002 // SCARD_E_CANCELLED
+	ErrInvalidHandle      Code = 0x80100003 // SCARD_E_INVALID_HANDLE
+	ErrInvalidParameter   Code = 0x80100004 // SCARD_E_INVALID_PARAMETER
+	ErrNoMemory           Code = 0x80100006 // SCARD_E_NO_MEMORY
+	ErrInsufficientBuffer Code = 0x80100008 // SCARD_E_INSUFFICIENT_BUFFER
+	ErrUnknownReader      Code = 0x80100009 // SCARD_E_UNKNOWN_READER
+	ErrTimeout            Code = 0x8010000A // SCARD_E_TIMEOUT
+	ErrSharingViolation   Code = 0x8010000B // SCARD_E_SHARING_VIOLATION
+	ErrNoSmartcard        Code = 0x8010000C // SCARD_E_NO_SMARTCARD
+	ErrProtoMismatch      Code = 0x8010000F // SCARD_E_PROTO_MISMATCH
+	ErrNotReady           Code = 0x80100010 // SCARD_E_NOT_READY
+	ErrInvalidValue       Code = 0x80100011 // SCARD_E_INVALID_VALUE
+	ErrCommError          Code = 0x80100013 // SCARD_F_COMM_ERROR
+	ErrNotTransacted      Code = 0x80100016 // SCARD_E_NOT_TRANSACTED
+	ErrReaderUnavailable  Code = 0x80100017 // SCARD_E_READER_UNAVAILABLE
+	ErrNoService          Code = 0x8010001D // SCARD_E_NO_SERVICE
+	ErrServiceStopped     Code = 0x8010001E // SCARD_E_SERVICE_STOPPED
+	ErrUnsupportedFeature Code = 0x8010001F // SCARD_E_UNSUPPORTED_FEATURE (also SCARD_E_UNEXPECTED)
+	ErrNoReadersAvailable Code = 0x8010002E // SCARD_E_NO_READERS_AVAILABLE
+	ErrCommDataLost       Code = 0x8010002F // SCARD_E_COMM_DATA_LOST
+	WarnUnsupportedCard   Code = 0x80100065 // SCARD_W_UNSUPPORTED_CARD
+	WarnUnresponsiveCard  Code = 0x80100066 // SCARD_W_UNRESPONSIVE_CARD
+	WarnUnpoweredCard     Code = 0x80100067 // SCARD_W_UNPOWERED_CARD
+	WarnResetCard         Code = 0x80100068 // SCARD_W_RESET_CARD
+	WarnRemovedCard       Code = 0x80100069 // SCARD_W_REMOVED_CARD
+)
+
+// codeNames are pcsclite.h's names (SCARD_E_UNEXPECTED shares
+// SCARD_E_UNSUPPORTED_FEATURE's value; pcsc-lite reports the latter).
+var codeNames = map[Code]string{
+	0x00000000: "SCARD_S_SUCCESS",
+	0x80100001: "SCARD_F_INTERNAL_ERROR",
+	0x80100002: "SCARD_E_CANCELLED",
+	0x80100003: "SCARD_E_INVALID_HANDLE",
+	0x80100004: "SCARD_E_INVALID_PARAMETER",
+	0x80100005: "SCARD_E_INVALID_TARGET",
+	0x80100006: "SCARD_E_NO_MEMORY",
+	0x80100007: "SCARD_F_WAITED_TOO_LONG",
+	0x80100008: "SCARD_E_INSUFFICIENT_BUFFER",
+	0x80100009: "SCARD_E_UNKNOWN_READER",
+	0x8010000A: "SCARD_E_TIMEOUT",
+	0x8010000B: "SCARD_E_SHARING_VIOLATION",
+	0x8010000C: "SCARD_E_NO_SMARTCARD",
+	0x8010000D: "SCARD_E_UNKNOWN_CARD",
+	0x8010000E: "SCARD_E_CANT_DISPOSE",
+	0x8010000F: "SCARD_E_PROTO_MISMATCH",
+	0x80100010: "SCARD_E_NOT_READY",
+	0x80100011: "SCARD_E_INVALID_VALUE",
+	0x80100012: "SCARD_E_SYSTEM_CANCELLED",
+	0x80100013: "SCARD_F_COMM_ERROR",
+	0x80100014: "SCARD_F_UNKNOWN_ERROR",
+	0x80100015: "SCARD_E_INVALID_ATR",
+	0x80100016: "SCARD_E_NOT_TRANSACTED",
+	0x80100017: "SCARD_E_READER_UNAVAILABLE",
+	0x80100018: "SCARD_P_SHUTDOWN",
+	0x80100019: "SCARD_E_PCI_TOO_SMALL",
+	0x8010001A: "SCARD_E_READER_UNSUPPORTED",
+	0x8010001B: "SCARD_E_DUPLICATE_READER",
+	0x8010001C: "SCARD_E_CARD_UNSUPPORTED",
+	0x8010001D: "SCARD_E_NO_SERVICE",
+	0x8010001E: "SCARD_E_SERVICE_STOPPED",
+	0x8010001F: "SCARD_E_UNSUPPORTED_FEATURE",
+	0x80100020: "SCARD_E_ICC_INSTALLATION",
+	0x80100021: "SCARD_E_ICC_CREATEORDER",
+	0x80100023: "SCARD_E_DIR_NOT_FOUND",
+	0x80100024: "SCARD_E_FILE_NOT_FOUND",
+	0x80100025: "SCARD_E_NO_DIR",
+	0x80100026: "SCARD_E_NO_FILE",
+	0x80100027: "SCARD_E_NO_ACCESS",
+	0x80100028: "SCARD_E_WRITE_TOO_MANY",
+	0x80100029: "SCARD_E_BAD_SEEK",
+	0x8010002A: "SCARD_E_INVALID_CHV",
+	0x8010002B: "SCARD_E_UNKNOWN_RES_MNG",
+	0x8010002C: "SCARD_E_NO_SUCH_CERTIFICATE",
+	0x8010002D: "SCARD_E_CERTIFICATE_UNAVAILABLE",
+	0x8010002E: "SCARD_E_NO_READERS_AVAILABLE",
+	0x8010002F: "SCARD_E_COMM_DATA_LOST",
+	0x80100030: "SCARD_E_NO_KEY_CONTAINER",
+	0x80100031: "SCARD_E_SERVER_TOO_BUSY",
+	0x80100065: "SCARD_W_UNSUPPORTED_CARD",
+	0x80100066: "SCARD_W_UNRESPONSIVE_CARD",
+	0x80100067: "SCARD_W_UNPOWERED_CARD",
+	0x80100068: "SCARD_W_RESET_CARD",
+	0x80100069: "SCARD_W_REMOVED_CARD",
+	0x8010006A: "SCARD_W_SECURITY_VIOLATION",
+	0x8010006B: "SCARD_W_WRONG_CHV",
+	0x8010006C: "SCARD_W_CHV_BLOCKED",
+	0x8010006D: "SCARD_W_EOF",
+	0x8010006E: "SCARD_W_CANCELLED_BY_USER",
+	0x8010006F: "SCARD_W_CARD_NOT_AUTHENTICATED",
+}
+
+// String is the code's SCARD_* name, or its value in hex when pcsc-lite
+// defines no such code.
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("SCARD code 0x%08X", uint32(c))
+}
+
+// Error is the name and the value, as pcsc-lite's logs show both.
+func (c Code) Error() string {
+	if _, ok := codeNames[c]; ok {
+		return fmt.Sprintf("%s (0x%08X)", c.String(), uint32(c))
+	}
+	return c.String()
+}
