@@ -11,6 +11,8 @@ import (
 	"os"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/internal/pcscd"
 	"github.com/encoderlab/encoderlab/sim/model"
@@ -130,6 +132,7 @@ func (l *Link) fromReader(ctx context.Context) {
 			return
 		}
 		for {
+			quickAck(conn)
 			msg, err := readMessage(conn)
 			if err != nil {
 				break // vpcd ejected the card (or pcscd went away)
@@ -184,6 +187,24 @@ func (l *Link) setConn(c net.Conn) bool {
 	}
 	l.conn = c
 	return true
+}
+
+// quickAck makes the kernel acknowledge what arrives on c at once, for
+// the next read. vpcd 0.8 sends a message's length and its payload in two
+// writes, without TCP_NODELAY: Nagle holds the payload until the length
+// is acknowledged, and a delayed acknowledgement (40 ms on Linux) would
+// add that to every exchange. Linux clears TCP_QUICKACK as it goes, so it
+// is set before each message.
+func quickAck(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if raw, err := tc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+		})
+	}
 }
 
 // readMessage reads one of vpcd's messages, its length included.
