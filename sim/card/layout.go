@@ -188,3 +188,38 @@ func ClassicMemoryFor(c *Card, keyA, keyB Key) (*ClassicMemory, error) {
 	}
 	return m, err
 }
+
+// CredentialIn reads the credential the credential sector of m holds, as
+// a lock of the system would: the sector must open with the system key B
+// and blocks 4–6 decode to a complete credential (DecodeCredential).
+// Device models call it once a host has written the three blocks, to keep
+// a card's contents in step with its memory.
+func CredentialIn(m *ClassicMemory, keyB Key) (Contents, bool) {
+	if m.Authenticate(BlockHeader, KeyB, keyB) != nil {
+		return Contents{}, false
+	}
+	var blocks [3]Block
+	for i := range blocks {
+		b, err := m.Raw(BlockHeader + i)
+		if err != nil {
+			return Contents{}, false
+		}
+		blocks[i] = b
+	}
+	return DecodeCredential(blocks)
+}
+
+// UltralightPages returns the 16 pages of a fresh Ultralight card with
+// that UID: UID and check bytes in pages 0–2 (NXP MF0ICU1, "UID/serial
+// number": BCC0 = 88 ⊕ UID0 ⊕ UID1 ⊕ UID2, BCC1 = UID3 ⊕ … ⊕ UID6), the
+// rest zero.
+func UltralightPages(uid []byte) []byte {
+	p := make([]byte, 64)
+	if len(uid) >= 7 {
+		copy(p[0:3], uid[0:3])
+		p[3] = 0x88 ^ uid[0] ^ uid[1] ^ uid[2]
+		copy(p[4:8], uid[3:7])
+		p[8] = uid[3] ^ uid[4] ^ uid[5] ^ uid[6]
+	}
+	return p
+}

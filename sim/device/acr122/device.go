@@ -208,21 +208,15 @@ func (d *Device) classicLocked(c *card.Card) (*card.ClassicMemory, error) {
 	return m, nil
 }
 
-// ultralightPages returns the 16 pages of an Ultralight card: UID and
-// check bytes in pages 0–2 (NXP MF0ICU1, 7.5.1), the rest zero.
+// ultralightPages returns the 16 pages of an Ultralight card, fresh
+// (card.UltralightPages) the first time.
 func (d *Device) ultralightPages(c *card.Card) []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if p, ok := d.pages[c]; ok {
 		return p
 	}
-	p := make([]byte, 64)
-	if uid := uidBytes(c); len(uid) >= 7 {
-		copy(p[0:3], uid[0:3])
-		p[3] = 0x88 ^ uid[0] ^ uid[1] ^ uid[2]
-		copy(p[4:8], uid[3:7])
-		p[8] = uid[3] ^ uid[4] ^ uid[5] ^ uid[6]
-	}
+	p := card.UltralightPages(uidBytes(c))
 	d.pages[c] = p
 	return p
 }

@@ -105,8 +105,8 @@ func (d *Device) Serve(ctx context.Context, conn Conn) error {
 		if err != nil {
 			return s.ended(ctx, err)
 		}
-		for _, kind := range s.answering {
-			if sent != nil {
+		if sent != nil {
+			for _, kind := range s.answering {
 				d.commands.Answered(kind)
 			}
 		}
@@ -460,18 +460,7 @@ func (s *session) credentialWritten(mem *card.ClassicMemory, block int) {
 	if cs.stored || !cs.written[card.BlockHeader] || !cs.written[card.BlockValid] || !cs.written[card.BlockLabel] {
 		return
 	}
-	if mem.Authenticate(card.BlockHeader, card.KeyB, s.d.cfg.SystemKeyB) != nil {
-		return
-	}
-	var blocks [3]card.Block
-	for i := range blocks {
-		b, err := mem.Raw(card.BlockHeader + i)
-		if err != nil {
-			return
-		}
-		blocks[i] = b
-	}
-	c, ok := card.DecodeCredential(blocks)
+	c, ok := card.CredentialIn(mem, s.d.cfg.SystemKeyB)
 	if !ok {
 		return
 	}

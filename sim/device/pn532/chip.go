@@ -645,18 +645,7 @@ func (ch *chip) credentialWritten(t *target, mem *card.ClassicMemory, blk int) {
 	if t.stored || !t.written[card.BlockHeader] || !t.written[card.BlockValid] || !t.written[card.BlockLabel] {
 		return
 	}
-	if mem.Authenticate(card.BlockHeader, card.KeyB, ch.d.cfg.SystemKeyB) != nil {
-		return
-	}
-	var blocks [3]card.Block
-	for i := range blocks {
-		b, err := mem.Raw(card.BlockHeader + i)
-		if err != nil {
-			return
-		}
-		blocks[i] = b
-	}
-	c, ok := card.DecodeCredential(blocks)
+	c, ok := card.CredentialIn(mem, ch.d.cfg.SystemKeyB)
 	if !ok {
 		return
 	}

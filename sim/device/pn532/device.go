@@ -231,14 +231,8 @@ func (d *Device) pagesLocked(c *card.Card) []byte {
 	if p, ok := d.pages[c]; ok {
 		return p
 	}
-	p := make([]byte, 64)
 	uid, _ := hex.DecodeString(c.UID)
-	if len(uid) >= 7 {
-		copy(p[0:3], uid[0:3])
-		p[3] = 0x88 ^ uid[0] ^ uid[1] ^ uid[2]
-		copy(p[4:8], uid[3:7])
-		p[8] = uid[3] ^ uid[4] ^ uid[5] ^ uid[6]
-	}
+	p := card.UltralightPages(uid)
 	d.pages[c] = p
 	return p
 }
