@@ -139,7 +139,8 @@ type lines struct {
 	openErr error
 }
 
-func (l *lines) open(path string, baud int) (driver.Port, error) {
+func (l *lines) open(e attempt.EncoderConfig) (driver.Port, error) {
+	path := e.Port
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.openErr != nil {

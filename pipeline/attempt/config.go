@@ -44,8 +44,8 @@ type Config struct {
 	Encoders []EncoderConfig
 	// Deadline is how long an attempt may stay pending; default 30 s.
 	Deadline time.Duration
-	// Open opens an encoder's port; default serialport.Open.
-	Open func(path string, baud int) (driver.Port, error)
+	// Open opens an encoder's port; default OpenPort.
+	Open func(EncoderConfig) (driver.Port, error)
 	// Now is the clock for attempt and credential times; default
 	// time.Now. Deadlines run on real timers, so Now must keep pace with
 	// the wall clock.
@@ -66,9 +66,14 @@ type Config struct {
 	Observe func(store.Attempt)
 }
 
-// openSerial adapts serialport.Open to Config.Open.
-func openSerial(path string, baud int) (driver.Port, error) {
-	p, err := serialport.Open(path, serialport.Mode{Baud: baud})
+// OpenPort opens e's port as the pipeline does by default: through its
+// driver where the driver opens its own (driver.Opener), else as a serial
+// line at e.Baud.
+func OpenPort(e EncoderConfig) (driver.Port, error) {
+	if o, ok := e.Driver.(driver.Opener); ok {
+		return o.Open(e.Port)
+	}
+	p, err := serialport.Open(e.Port, serialport.Mode{Baud: e.Baud})
 	if err != nil {
 		// Return a nil interface, not a nil *serialport.Port inside one.
 		return nil, err

@@ -22,7 +22,7 @@ type Service struct {
 	store    store.Store
 	lab      *fixtures.Lab
 	deadline time.Duration
-	open     func(path string, baud int) (driver.Port, error)
+	open     func(EncoderConfig) (driver.Port, error)
 	now      func() time.Time
 	log      *slog.Logger
 	created  time.Time
@@ -93,7 +93,7 @@ func New(cfg Config) (*Service, error) {
 		s.deadline = DefaultDeadline
 	}
 	if s.open == nil {
-		s.open = openSerial
+		s.open = OpenPort
 	}
 	if s.now == nil {
 		s.now = time.Now

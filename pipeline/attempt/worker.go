@@ -524,7 +524,7 @@ func (w *worker) openPort() (driver.Port, error) {
 	if w.port != nil {
 		return w.port, nil
 	}
-	p, err := w.svc.open(w.cfg.Port, w.cfg.Baud)
+	p, err := w.svc.open(w.cfg)
 	if err != nil {
 		return nil, err
 	}

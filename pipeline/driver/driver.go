@@ -81,6 +81,18 @@ type Driver interface {
 	Encode(ctx context.Context, p Port, job Job) (Card, error)
 }
 
+// Opener is a Driver whose encoders are not on a serial line: it opens
+// an encoder's port itself, from the lab's port path (a PC/SC reader's is
+// the socket of the pcscd that serves it). The pipeline opens every other
+// driver's port as a serial line at the lab's baud rate.
+//
+// Such a driver may close the port when what it speaks over it is out of
+// step (an exchange cut off by ctx's end); the pipeline finds a closed
+// port before the next encode and opens the path again.
+type Opener interface {
+	Open(path string) (Port, error)
+}
+
 // Kind says what went wrong, in the protocol-independent terms the
 // pipeline maps onto API error types.
 type Kind int

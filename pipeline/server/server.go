@@ -28,7 +28,6 @@ import (
 	// The bundled drivers register themselves (driver.Register).
 	_ "github.com/encoderlab/encoderlab/pipeline/driver/pms"
 	_ "github.com/encoderlab/encoderlab/pipeline/driver/pn532"
-	"github.com/encoderlab/encoderlab/pipeline/serialport"
 	"github.com/encoderlab/encoderlab/pipeline/store"
 	"github.com/encoderlab/encoderlab/pipeline/store/postgres"
 	"github.com/encoderlab/encoderlab/pipeline/store/sqlite"
@@ -357,19 +356,15 @@ func buildEncoders(cfg Config) (out []Encoder, cfgs []attempt.EncoderConfig, lin
 // (linkdir.CheckLink), and warning when the simulator holding a link
 // runs at another time scale (scaleCheck). A missing link is left to the
 // open, whose error says to check the path.
-func openPort(scales *scaleCheck) func(path string, baud int) (driver.Port, error) {
-	return func(path string, baud int) (driver.Port, error) {
-		if _, ok := scales.linked[path]; ok {
-			if err := linkdir.CheckLink(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func openPort(scales *scaleCheck) func(attempt.EncoderConfig) (driver.Port, error) {
+	return func(e attempt.EncoderConfig) (driver.Port, error) {
+		if _, ok := scales.linked[e.Port]; ok {
+			if err := linkdir.CheckLink(e.Port); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}
-			scales.port(path)
+			scales.port(e.Port)
 		}
-		p, err := serialport.Open(path, serialport.Mode{Baud: baud})
-		if err != nil {
-			return nil, err // a nil interface, not a nil *serialport.Port in one
-		}
-		return p, nil
+		return attempt.OpenPort(e)
 	}
 }
 
