@@ -13,6 +13,7 @@ import (
 	"github.com/encoderlab/encoderlab/fixtures"
 	"github.com/encoderlab/encoderlab/pipeline/seam"
 	"github.com/encoderlab/encoderlab/pipeline/server"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -151,6 +152,27 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+}
+
+// forScenario is c as sc runs under it: at the largest of c's time scale
+// and the floors of sc's encoders' models (model.Model.MinScale), so a
+// model whose transport has waits no scale shortens is not played faster
+// than they allow. Hardware runs at its own scale, and a target whose
+// links stay put (a system started once, outside the suite) at the one
+// it was started with: c unchanged.
+func (c *Config) forScenario(sc *scenario.Scenario) *Config {
+	scale := c.TimeScale
+	for _, e := range sc.AllEncoders() {
+		if m, ok := model.Lookup(e.Model); ok && m.MinScale > scale {
+			scale = m.MinScale
+		}
+	}
+	if scale == c.TimeScale || c.Hardware != nil || fixedLinkDir(c.Target) != "" {
+		return c
+	}
+	scaled := *c
+	scaled.TimeScale = scale
+	return &scaled
 }
 
 // Target starts a system under test: an encode pipeline serving the

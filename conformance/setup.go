@@ -158,6 +158,9 @@ func checkPorts(cfg *Config) []string {
 			problems = append(problems, fmt.Sprintf("port %s=%s: no such device; plug the encoder in, or give the serial device it appears as (ls /dev/ttyUSB* /dev/ttyACM* /dev/serial/by-id/)", name, dev))
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("port %s=%s: %v; give a serial device this user may open", name, dev, err))
+		case fi.Mode()&os.ModeSocket != 0:
+			// A PC/SC reader's port is its pcscd's socket
+			// (/run/pcscd/pcscd.comm; docs/protocols/acr122.md).
 		case fi.Mode()&os.ModeCharDevice == 0:
 			problems = append(problems, fmt.Sprintf("port %s=%s: not a serial device (a character device, such as /dev/ttyUSB0), but a %s; give the encoder's serial device", name, dev, fileKind(fi)))
 		}

@@ -107,6 +107,7 @@ type entry struct{ name, text string }
 // run during which the machine stalled, up to cfg.StallReruns times. It
 // uses nothing of Ginkgo: step hears what each run does.
 func playSteady(ctx context.Context, cfg *Config, sc *scenario.Scenario, reqs []Requirement, lines *lineLog, step func(string)) *steadyRun {
+	cfg = cfg.forScenario(sc)
 	meter := acquireMeter()
 	defer releaseMeter()
 	out := &steadyRun{}

@@ -103,6 +103,7 @@ func registerGroup(cfg *Config, g Group, lineLogs map[*scenario.Scenario]*lineLo
 		return
 	}
 	sc := g.Scenario
+	cfg = cfg.forScenario(sc) // the scale sc plays and is checked at
 	Describe(sc.Name, Ordered, ContinueOnFailure, Label(scenarioLabels(cfg, sc)...), func() {
 		var rec *recording
 		var lines *lineLog // the line trace, kept for a failed scenario

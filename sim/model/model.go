@@ -162,6 +162,11 @@ type Model struct {
 	// model has no scenario of, each with why the situation cannot arise
 	// on it ("no busy state").
 	Lacks map[string]string
+	// MinScale is the smallest time scale the model's scenarios hold at,
+	// for a model whose transport waits for times no scale shortens (a
+	// pcscd polls its readers every 400 ms); 0 for none. A run at a
+	// smaller scale plays the model's scenarios at MinScale.
+	MinScale timescale.Scale
 }
 
 // FaultPhases is how a timeline reaches each phase of an encode on a
