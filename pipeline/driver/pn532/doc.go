@@ -1,7 +1,8 @@
 // Package pn532 is a driver.Driver for desk encoders built on an NXP
 // PN532 NFC front end over a serial line (HSU), the interface specified
 // in docs/protocols/pn532.md. The chip only relays frames to the card;
-// the card logic (keys, layout, checks) is the driver's.
+// the card logic (keys, layout, checks) is the driver's, with the
+// credential layout of package classic, which the acr122 driver shares.
 //
 // # Frames
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/driver/classic"
 )
 
 // Command codes (UM0701-02, chapter 7).
@@ -61,19 +62,10 @@ const (
 // icPN532 is the IC byte of GetFirmwareVersion's response.
 const icPN532 = 0x32
 
-// Key is a six-byte MIFARE Classic key.
-type Key [6]byte
-
-// Default system keys (docs/protocols/pn532.md, "Keys").
-var (
-	DefaultKeyA  = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x41} // "ELABKA"
-	DefaultKeyB  = Key{0x45, 0x4C, 0x41, 0x42, 0x4B, 0x42} // "ELABKB"
-	TransportKey = Key{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
-)
-
 // ErrInvalidJob is wrapped by the error Encode returns for a job the card
-// layout cannot carry; nothing is sent to the encoder.
-var ErrInvalidJob = errors.New("invalid job")
+// layout cannot carry; nothing is sent to the encoder. It is the layout's
+// own error, classic.ErrInvalidJob.
+var ErrInvalidJob = classic.ErrInvalidJob
 
 // errBusy is a write the chip refused with status 0x27: Encode starts
 // over after Timing.Busy.
@@ -85,14 +77,14 @@ var errBusy = errors.New("chip busy")
 type Driver struct {
 	Timing Timing
 	// KeyA and KeyB are the system's keys for the credential sector.
-	KeyA, KeyB Key
+	KeyA, KeyB classic.Key
 }
 
 var _ driver.Driver = (*Driver)(nil)
 
 // New returns a driver with timing t and the default system keys.
 func New(t Timing) *Driver {
-	return &Driver{Timing: t, KeyA: DefaultKeyA, KeyB: DefaultKeyB}
+	return &Driver{Timing: t, KeyA: classic.DefaultKeyA, KeyB: classic.DefaultKeyB}
 }
 
 // Encode writes job onto the MIFARE Classic card in the encoder's field
@@ -101,14 +93,14 @@ func New(t Timing) *Driver {
 // values. When ctx ends with a command in progress, Encode aborts it
 // before returning an error that wraps ctx.Err().
 func (d *Driver) Encode(ctx context.Context, p driver.Port, job driver.Job) (driver.Card, error) {
-	want, err := credentialBlocks(job)
+	want, err := classic.Blocks(job)
 	if err != nil {
-		return driver.Card{}, err
+		return driver.Card{}, fmt.Errorf("pn532: %w", err)
 	}
 	if err := d.Timing.validate(); err != nil {
 		return driver.Card{}, fmt.Errorf("pn532: timing: %w", err)
 	}
-	if d.KeyB == TransportKey || d.KeyA == TransportKey {
+	if d.KeyB == classic.TransportKey || d.KeyA == classic.TransportKey {
 		return driver.Card{}, fmt.Errorf("pn532: the system keys must differ from the transport key")
 	}
 	if err := ctx.Err(); err != nil {
@@ -162,7 +154,7 @@ func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
 	if t.tech != techClassic1K && t.tech != techClassic4K {
 		return out, nil
 	}
-	st, _, err := d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	st, _, err := d.mifare(s, mfAuthB, classic.BlockHeader, d.KeyB[:], t.uid)
 	if err != nil {
 		return driver.Scan{}, err
 	}
@@ -170,7 +162,7 @@ func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
 		if err := d.reselect(s, t); err != nil {
 			return driver.Scan{}, err
 		}
-		if st, _, err = d.mifare(s, mfAuthA, blockHeader, TransportKey[:], t.uid); err != nil {
+		if st, _, err = d.mifare(s, mfAuthA, classic.BlockHeader, classic.TransportKey[:], t.uid); err != nil {
 			return driver.Scan{}, err
 		}
 		switch st {
@@ -189,9 +181,9 @@ func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
 	if err != nil {
 		return driver.Scan{}, err
 	}
-	if c, ok := decodeCredential(held); ok {
-		out.Holds, out.CardID = driver.GuestCredential, c.cardID
-		if c.function == 'S' {
+	if c, ok := classic.Decode(held); ok {
+		out.Holds, out.CardID = driver.GuestCredential, c.CardID
+		if c.Function == driver.Staff {
 			out.Holds = driver.StaffCredential
 		}
 		return out, nil
@@ -254,7 +246,7 @@ func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (drive
 
 	// The system's key B first; a blank card still has the transport key.
 	blank := false
-	st, _, err := d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	st, _, err := d.mifare(s, mfAuthB, classic.BlockHeader, d.KeyB[:], t.uid)
 	if err != nil {
 		return driver.Card{}, err
 	}
@@ -263,13 +255,13 @@ func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (drive
 		if err := d.reselect(s, t); err != nil {
 			return driver.Card{}, err
 		}
-		st, _, err = d.mifare(s, mfAuthA, blockHeader, TransportKey[:], t.uid)
+		st, _, err = d.mifare(s, mfAuthA, classic.BlockHeader, classic.TransportKey[:], t.uid)
 		if err != nil {
 			return driver.Card{}, err
 		}
 		if st == stMifare {
 			return driver.Card{}, driver.Errorf(driver.IncompatibleCard,
-				"card %s: sector %d opens with neither the system key nor the transport key: a card of another system", number, credSector)
+				"card %s: sector %d opens with neither the system key nor the transport key: a card of another system", number, classic.Sector)
 		}
 		blank = true
 	}
@@ -282,18 +274,18 @@ func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (drive
 		if err != nil {
 			return driver.Card{}, err
 		}
-		if c, ok := decodeCredential(held); ok && c.function == 'S' {
-			return driver.Card{}, driver.Errorf(driver.CannotOverwrite, "card %s holds staff credential %s", number, c.cardID)
+		if c, ok := classic.Decode(held); ok && c.Function == driver.Staff {
+			return driver.Card{}, driver.Errorf(driver.CannotOverwrite, "card %s holds staff credential %s", number, c.CardID)
 		}
 	}
 
 	for i, b := range want {
-		if err := d.writeBlock(s, blockHeader+i, b); err != nil {
+		if err := d.writeBlock(s, classic.BlockHeader+i, b); err != nil {
 			return driver.Card{}, err
 		}
 	}
 	if blank {
-		if err := d.writeBlock(s, blockKeys, d.trailer()); err != nil {
+		if err := d.writeBlock(s, classic.BlockKeys, d.trailer()); err != nil {
 			return driver.Card{}, err
 		}
 	}
@@ -303,12 +295,12 @@ func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (drive
 	if err := d.reselect(s, t); err != nil {
 		return driver.Card{}, err
 	}
-	st, _, err = d.mifare(s, mfAuthB, blockHeader, d.KeyB[:], t.uid)
+	st, _, err = d.mifare(s, mfAuthB, classic.BlockHeader, d.KeyB[:], t.uid)
 	if err != nil {
 		return driver.Card{}, err
 	}
 	if st == stMifare {
-		return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: the system key does not open sector %d after writing it", number, credSector)
+		return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: the system key does not open sector %d after writing it", number, classic.Sector)
 	}
 	if err := statusError("verify: authenticate", st); err != nil {
 		return driver.Card{}, err
@@ -319,7 +311,7 @@ func (d *Driver) encodeOnce(s *session, job driver.Job, want [3][16]byte) (drive
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: block %d reads % X, wrote % X", number, blockHeader+i, got[i], want[i])
+			return driver.Card{}, driver.Errorf(driver.Device, "verify card %s: block %d reads % X, wrote % X", number, classic.BlockHeader+i, got[i], want[i])
 		}
 	}
 	return driver.Card{Number: number, Technology: t.tech, CardID: job.CardID}, nil
@@ -484,15 +476,15 @@ func (d *Driver) mifare(s *session, op, block byte, data []byte, uid []byte) (by
 func (d *Driver) readCredential(s *session) ([3][16]byte, error) {
 	var out [3][16]byte
 	for i := range out {
-		st, data, err := d.mifare(s, mfRead, byte(blockHeader+i), nil, nil)
+		st, data, err := d.mifare(s, mfRead, byte(classic.BlockHeader+i), nil, nil)
 		if err != nil {
 			return out, err
 		}
-		if err := statusError(fmt.Sprintf("read block %d", blockHeader+i), st); err != nil {
+		if err := statusError(fmt.Sprintf("read block %d", classic.BlockHeader+i), st); err != nil {
 			return out, err
 		}
 		if len(data) != 16 {
-			return out, driver.Errorf(driver.Device, "read block %d: %d bytes, want 16", blockHeader+i, len(data))
+			return out, driver.Errorf(driver.Device, "read block %d: %d bytes, want 16", classic.BlockHeader+i, len(data))
 		}
 		out[i] = [16]byte(data)
 	}
@@ -512,13 +504,7 @@ func (d *Driver) writeBlock(s *session, block int, v [16]byte) error {
 }
 
 // trailer is the credential sector's trailer under the system's keys.
-func (d *Driver) trailer() [16]byte {
-	var t [16]byte
-	copy(t[0:6], d.KeyA[:])
-	copy(t[6:10], systemAccess[:])
-	copy(t[10:16], d.KeyB[:])
-	return t
-}
+func (d *Driver) trailer() [16]byte { return classic.Trailer(d.KeyA, d.KeyB) }
 
 // statusError maps an InDataExchange status other than success onto the
 // driver's kinds (docs/protocols/pn532.md, "Outcomes").

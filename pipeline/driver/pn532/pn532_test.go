@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/driver/classic"
 )
 
 // testTiming keeps every wait short but generous for a loaded machine.
@@ -59,13 +60,6 @@ func wantKind(t *testing.T, err error, k driver.Kind) {
 	t.Helper()
 	if got := driver.KindOf(err); got != k {
 		t.Fatalf("err = %v (kind %v), want kind %v", err, got, k)
-	}
-}
-
-func TestCRC16(t *testing.T) {
-	// The check value of CRC-16/CCITT-FALSE.
-	if got := crc16([]byte("123456789")); got != 0x29B1 {
-		t.Fatalf("crc16(123456789) = 0x%04X, want 0x29B1", got)
 	}
 }
 
@@ -175,7 +169,7 @@ func systemCard(b [3][16]byte) *testCard {
 }
 
 func TestEncodeGuestCardIsOverwritten(t *testing.T) {
-	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	old, err := classic.Blocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +187,7 @@ func TestEncodeGuestCardIsOverwritten(t *testing.T) {
 }
 
 func TestEncodeStaffCardIsRefused(t *testing.T) {
-	staff, err := credentialBlocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
+	staff, err := classic.Blocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,22 +339,15 @@ func TestEncodeInvalidJob(t *testing.T) {
 		{CardID: guestJob.CardID, Function: "owner"},
 		{CardID: guestJob.CardID, Function: driver.Guest, EndsAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
-		if _, err := encode(t, host, job); !errors.Is(err, ErrInvalidJob) {
+		_, err := encode(t, host, job)
+		if !errors.Is(err, ErrInvalidJob) {
 			t.Errorf("Encode(%+v): err = %v, want ErrInvalidJob", job, err)
+		} else if !strings.HasPrefix(err.Error(), "pn532: invalid job: ") {
+			t.Errorf("Encode(%+v): %q, want it to start \"pn532: invalid job: \"", job, err)
 		}
 	}
 	if c := ch.commands(); len(c) != 0 {
 		t.Errorf("commands sent for invalid jobs: % X", c)
-	}
-}
-
-func TestLabelIsCutAndSanitised(t *testing.T) {
-	b, err := credentialBlocks(driver.Job{CardID: guestJob.CardID, Function: driver.Guest, Label: "Suite «Sea» 12 and more text"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(b[2][:]), "Suite ?Sea? 12 a"; got != want {
-		t.Errorf("label block %q, want %q", got, want)
 	}
 }
 
@@ -448,7 +435,7 @@ func TestEncodeLateACKAnsweredOnce(t *testing.T) {
 	// The chip answers the key B authentication only once the host sent
 	// it again, then both copies: the second response would otherwise be
 	// taken for the read of block 4 that follows.
-	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	old, err := classic.Blocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +467,7 @@ func TestEncodeLateSecondAnswerIsNotTheNextCommands(t *testing.T) {
 	// read of block 4, which has the same response code (D5 41): a
 	// host that counts on them arriving within a wait takes D5 41 00
 	// for the read's answer ("read block 4: 0 bytes").
-	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	old, err := classic.Blocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +487,7 @@ func TestEncodeLateSecondAnswerIsNotTheNextCommands(t *testing.T) {
 func TestEncodeTwoCardsWritesNeither(t *testing.T) {
 	// A guest card stacked on a blank one: the driver asks for two
 	// targets, sees both, and writes neither.
-	old, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	old, err := classic.Blocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,11 +541,11 @@ func scan(t *testing.T, host driver.Port) (driver.Scan, error) {
 
 // Scan reads what a card holds and writes nothing.
 func TestScan(t *testing.T) {
-	guest, err := credentialBlocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
+	guest, err := classic.Blocks(driver.Job{CardID: "0000000000000002", Function: driver.Guest})
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := credentialBlocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
+	staff, err := classic.Blocks(driver.Job{CardID: "00000000000000AA", Function: driver.Staff})
 	if err != nil {
 		t.Fatal(err)
 	}
