@@ -43,7 +43,7 @@ help:
 ## summary, JUnit, Ginkgo JSON and the certification report (YAML, HTML,
 ## with the trace and timeline of any failed scenario) in reports/conformance.
 CONFORMANCE_PROCS ?= 3
-conformance:
+conformance: pcsc
 	$(GO) run ./cmd/encoder-conformance run --procs $(CONFORMANCE_PROCS) --report-dir $(REPORTS)/conformance
 
 ## conformance-under-load: make conformance FLAKE_RUNS times in a row (20)

@@ -327,17 +327,42 @@ func TestEveryModelHasEachFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type enum struct {
+		Enum []string `json:"enum"`
+	}
 	var schema struct {
 		Properties struct {
-			Family struct {
-				Enum []string `json:"enum"`
-			} `json:"family"`
+			Family enum `json:"family"`
 		} `json:"properties"`
+		Defs struct {
+			Encoder struct {
+				Properties struct {
+					Model enum `json:"model"`
+				} `json:"properties"`
+			} `json:"encoder"`
+			ListedEncoder struct {
+				Properties struct {
+					Model enum `json:"model"`
+				} `json:"properties"`
+			} `json:"listedEncoder"`
+		} `json:"$defs"`
 	}
 	if err := json.Unmarshal(data, &schema); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(schema.Properties.Family.Enum, scenario.Families) {
 		t.Errorf("the schema's families are %v; the loader's %v", schema.Properties.Family.Enum, scenario.Families)
+	}
+	// The bundled models (this package registers them) and the format's
+	// own replay model, as an editor offers them.
+	bundled := append(model.Names(), scenario.ReplayModel)
+	slices.Sort(bundled)
+	for what, got := range map[string][]string{
+		"encoder":       schema.Defs.Encoder.Properties.Model.Enum,
+		"listedEncoder": schema.Defs.ListedEncoder.Properties.Model.Enum,
+	} {
+		if !slices.Equal(got, bundled) {
+			t.Errorf("the schema's %s models are %v; the bundled %v", what, got, bundled)
+		}
 	}
 }

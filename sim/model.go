@@ -10,9 +10,8 @@ import (
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/timescale"
 
-	// The bundled device models register themselves (package model).
-	_ "github.com/encoderlab/encoderlab/sim/device/pms"
-	_ "github.com/encoderlab/encoderlab/sim/device/pn532"
+	// The replay model registers itself (package model); the bundled
+	// device models are sim/scenario's (models.go), which this imports.
 	_ "github.com/encoderlab/encoderlab/sim/replay"
 )
 

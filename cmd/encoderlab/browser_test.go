@@ -85,7 +85,7 @@ func TestLabPageInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading the encoders' names: %v", err)
 	}
-	if got, want := strings.Join(names, " "), "front-desk-1 front-desk-2 station-desk nfc-desk-1 nfc-station-desk"; got != want {
+	if got, want := strings.Join(names, " "), "front-desk-1 front-desk-2 station-desk nfc-desk-1 nfc-station-desk pcsc-desk-1 pcsc-station-desk"; got != want {
 		t.Errorf("the page lists the encoders %q, want %q", got, want)
 	}
 

@@ -42,6 +42,7 @@ var (
 	frontDesk1 = fixtures.EncoderID(ws1, "front-desk-1")
 	frontDesk2 = fixtures.EncoderID(ws1, "front-desk-2")
 	nfcDesk1   = fixtures.EncoderID(ws1, "nfc-desk-1")
+	pcscDesk1  = fixtures.EncoderID(ws1, "pcsc-desk-1")
 	// panicEncoder makes the fake Encoding panic, to exercise recovery.
 	panicEncoder = uuid.NewString()
 )

@@ -179,8 +179,8 @@ func TestEncoders(t *testing.T) {
 	if got := ids(e.do(http.MethodGet, "/acs/encoders/list?acs_system_id="+vostio1, "", nil)); !slices.Equal(got, []string{frontDesk2}) {
 		t.Errorf("list by acs_system_id = %q, want [front-desk-2]", got)
 	}
-	if got := ids(e.post("/acs/encoders/list", fmt.Sprintf(`{"acs_system_ids": [%q, %q]}`, visionline1, vostio1))); !slices.Equal(got, []string{frontDesk1, frontDesk2, nfcDesk1}) {
-		t.Errorf("list by acs_system_ids = %q, want front-desk-1, front-desk-2 and nfc-desk-1", got)
+	if got := ids(e.post("/acs/encoders/list", fmt.Sprintf(`{"acs_system_ids": [%q, %q]}`, visionline1, vostio1))); !slices.Equal(got, []string{frontDesk1, frontDesk2, nfcDesk1, pcscDesk1}) {
+		t.Errorf("list by acs_system_ids = %q, want front-desk-1, front-desk-2, nfc-desk-1 and pcsc-desk-1", got)
 	}
 	q := url.Values{"acs_encoder_ids": {frontDesk2, frontDesk1}}
 	if got := ids(e.do(http.MethodGet, "/acs/encoders/list?"+q.Encode(), "", nil)); !slices.Equal(got, []string{frontDesk1, frontDesk2}) {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -617,7 +619,9 @@ func (w *worker) closePort() error {
 	if p == nil {
 		return nil
 	}
-	if err := p.Close(); err != nil {
+	// A driver that opens its own ports may have closed this one
+	// (driver.Opener): closed already is closed.
+	if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("attempt: closing port of encoder %s: %w", w.cfg.DisplayName, err)
 	}
 	return nil

@@ -26,6 +26,7 @@ import (
 	"github.com/encoderlab/encoderlab/pipeline/attempt"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	// The bundled drivers register themselves (driver.Register).
+	_ "github.com/encoderlab/encoderlab/pipeline/driver/acr122"
 	_ "github.com/encoderlab/encoderlab/pipeline/driver/pms"
 	_ "github.com/encoderlab/encoderlab/pipeline/driver/pn532"
 	"github.com/encoderlab/encoderlab/pipeline/store"

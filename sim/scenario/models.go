@@ -6,6 +6,7 @@ package scenario
 // the format's own (ReplayModel): package replay registers it, and the
 // loader knows its name without it.
 import (
+	_ "github.com/encoderlab/encoderlab/sim/device/acr122"
 	_ "github.com/encoderlab/encoderlab/sim/device/pms"
 	_ "github.com/encoderlab/encoderlab/sim/device/pn532"
 )

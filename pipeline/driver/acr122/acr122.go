@@ -326,7 +326,9 @@ func (s *session) failure(op string, err error) error {
 	var proto *pcsc.ProtocolError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
-		return &driver.Error{Kind: driver.NotAnswering, Detail: fmt.Sprintf("%s: no answer within %v: the reader hung", op, s.t.Answer), Err: err}
+		// Not wrapped: the pipeline reads a context deadline in the
+		// chain as the attempt's own, and this one is the reader's.
+		return driver.Errorf(driver.NotAnswering, "%s: no answer within %v: the reader hung", op, s.t.Answer)
 	case errors.Is(err, pcsc.ErrNoStatusWord):
 		return &driver.Error{Kind: driver.Interrupted, Detail: op + ": the card left mid-command", Err: err}
 	case errors.As(err, &scard):

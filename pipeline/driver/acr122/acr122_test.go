@@ -272,6 +272,11 @@ func TestEncodeReaderStopsAnswering(t *testing.T) {
 	_, err := New(tm).Encode(ctx, p, guestJob)
 	ended := time.Now()
 	wantKind(t, err, driver.NotAnswering)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// driver.Driver: only ctx's end wraps ctx.Err(); the pipeline
+		// would take this for the attempt's deadline.
+		t.Errorf("the reader's silence reads as a context deadline: %v", err)
+	}
 	withheld := <-a.at
 	if took := ended.Sub(withheld); took < tm.Answer-100*time.Millisecond || took > tm.Answer+10*time.Second {
 		t.Errorf("NotAnswering %v after the update reached the reader, want about T_answer (%v)", took, tm.Answer)
