@@ -157,8 +157,16 @@ func TestPreflightHardwarePorts(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A PC/SC reader's port is its pcscd's socket.
+	sock := filepath.Join(dir, "pcscd.comm")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	cfg := conformance.NewConfig()
 	cfg.Hardware = &conformance.Hardware{Ports: map[string]string{
+		"pcsc-desk-1":  sock,
 		"front-desk-1": p.TTY(),
 		"front-desk-2": filepath.Join(dir, "ttyUSB9"),
 		"station-desk": file,

@@ -21,6 +21,7 @@ import (
 	"github.com/encoderlab/encoderlab/scenarios"
 	"github.com/encoderlab/encoderlab/sim"
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
 	"github.com/encoderlab/encoderlab/timescale"
@@ -115,6 +116,9 @@ type encoder struct {
 	queued    []string     // behaviours queued for the next command
 	silent    bool         // silent until the next attempt on it ends
 	timeline  string       // a scenario's: "playing", "done", "failed: …"
+	// unavailable says why this machine cannot run the encoder's
+	// virtual device (model.ErrUnavailable); "" when it runs.
+	unavailable string
 
 	traffic traffic
 }
@@ -253,7 +257,16 @@ func Start(ctx context.Context, cfg Config) (_ *Lab, err error) {
 			continue // a real device: nothing to simulate
 		}
 		if err := l.startEncoder(ctx, e); err != nil {
-			return nil, err
+			if !errors.Is(err, model.ErrUnavailable) || e.Scenario != "" {
+				return nil, err
+			}
+			// A lab of many encoders goes on without one this machine
+			// cannot run (a PC/SC reader without pcscd, or without root);
+			// its encodes end encoder_not_online.
+			cfg.Logger.Warn("virtual encoder not started: this machine cannot run it", "encoder", e.Name, "model", e.Driver, "err", err)
+			l.mu.Lock()
+			e.unavailable = err.Error()
+			l.mu.Unlock()
 		}
 	}
 	var lc net.ListenConfig

@@ -210,8 +210,11 @@ func banner(w io.Writer, l *Lab) {
 	fmt.Fprintln(w, "\nencoders:")
 	for _, e := range st.Encoders {
 		what := e.Mode
-		if e.Mode == "scenario" {
+		switch e.Mode {
+		case "scenario":
 			what = "plays " + e.Scenario
+		case "unavailable":
+			what = "not started: " + e.Unavailable
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.Name, e.ID, e.Driver, e.System, what)
 	}

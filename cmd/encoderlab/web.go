@@ -44,13 +44,16 @@ type EncoderState struct {
 	Driver   string `json:"driver"`
 	System   string `json:"acs_system"`
 	SystemID string `json:"acs_system_id"`
-	// Mode is "desk", "scenario" or "real" (a real port: nothing simulated).
-	Mode     string `json:"mode"`
-	Scenario string `json:"scenario,omitempty"`
-	Timeline string `json:"timeline,omitempty"`
-	Plugged  bool   `json:"plugged"`
-	Link     string `json:"link,omitempty"`
-	TTY      string `json:"tty,omitempty"`
+	// Mode is "desk", "scenario", "real" (a real port: nothing simulated)
+	// or "unavailable" (a virtual encoder this machine cannot run, as
+	// Unavailable says).
+	Mode        string `json:"mode"`
+	Unavailable string `json:"unavailable,omitempty"`
+	Scenario    string `json:"scenario,omitempty"`
+	Timeline    string `json:"timeline,omitempty"`
+	Plugged     bool   `json:"plugged"`
+	Link        string `json:"link,omitempty"`
+	TTY         string `json:"tty,omitempty"`
 	// Cards are a desk's cards on the reader, bottom first; for a
 	// scenario, the scenario's cards wherever they are.
 	Cards   []CardState `json:"cards"`
@@ -106,6 +109,8 @@ func (l *Lab) State() State {
 		switch {
 		case linkName(e.Port) == "":
 			es.Mode = "real"
+		case e.unavailable != "":
+			es.Mode, es.Unavailable = "unavailable", e.unavailable
 		case e.Scenario != "":
 			es.Mode = "scenario"
 		}

@@ -78,7 +78,8 @@ function encoderCard (st, e) {
     document.getElementById('encoders').append(art)
   }
   art.querySelector('.name').textContent = e.name
-  const mode = e.mode === 'scenario' ? `plays ${e.scenario}${e.timeline ? ' (' + e.timeline + ')' : ''}` : e.mode
+  const mode = e.mode === 'scenario' ? `plays ${e.scenario}${e.timeline ? ' (' + e.timeline + ')' : ''}`
+    : e.mode === 'unavailable' ? `not started: ${e.unavailable}` : e.mode
   art.querySelector('.mode').textContent = mode
   const plugged = art.querySelector('.plugged')
   plugged.textContent = e.plugged ? 'plugged in' : 'unplugged'

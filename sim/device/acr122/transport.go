@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -61,6 +62,11 @@ func Open(ctx context.Context, log *slog.Logger) (*Link, error) {
 	}
 	d, err := pcscd.Start(ctx, pcscd.Options{Dir: dir, ReaderName: ReaderName, Logger: log})
 	if err != nil {
+		if errors.Is(err, pcscd.ErrMissing) || errors.Is(err, syscall.EPERM) {
+			// Not installed, or not root: the machine's lack, not the
+			// reader's failure.
+			err = fmt.Errorf("%w: %w", model.ErrUnavailable, err)
+		}
 		return nil, errors.Join(fmt.Errorf("acr122: %w", err), os.RemoveAll(dir))
 	}
 	dev, rel := net.Pipe()
