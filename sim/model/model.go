@@ -206,6 +206,10 @@ type Protocol struct {
 	// replay scenario's steps (encodersim convert); redacted are the
 	// fields the recording blanked ("pn532:keys").
 	NewConverter func(redacted map[string]bool) Converter
+	// Timeline is how a timeline (encodersim show) cuts the line into
+	// frames and names them; nil for one mark per chunk, named by the
+	// decoder's text or the chunk's bytes.
+	Timeline *Timeline
 }
 
 // Converter turns one trace's units into replay step text, following

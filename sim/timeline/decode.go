@@ -6,13 +6,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
 // Frame is one unit that crossed the line, as a reader wants it: a whole
 // frame or control byte however many chunks it came in, decoded from the
-// protocol's documentation (docs/protocols), with what stands out about
-// it. A trace of an unknown protocol has one Frame per chunk.
+// protocol's documentation (docs/protocols) by the protocol's
+// model.Timeline, with what stands out about it. A trace of a protocol
+// without one has one Frame per chunk.
 type Frame struct {
 	Dir trace.Direction
 	// Start and End are when its first and last byte crossed, in µs
@@ -35,6 +37,12 @@ type Frame struct {
 	// Error marks an error status, an error answer, the error frame or
 	// a damaged frame.
 	Error bool
+	// Link is what a control frame does in the link layer
+	// (model.LinkACK, LinkNAK, LinkEnquiry), "" for other frames.
+	Link string
+	// NoCard marks an answer that found no card (a poll of an empty
+	// field).
+	NoCard bool
 	// Redacted marks a frame with fields the recorder blanked out
 	// (Header.Redacted); Detail shows them as ‹redacted›.
 	Redacted bool
@@ -50,12 +58,12 @@ type Frame struct {
 	Failing bool
 }
 
-// Kinds of Frame.
+// Kinds of Frame: a model.Unit's, and the recorder's notes.
 const (
-	KindFrame   = "frame"
-	KindControl = "control"
-	KindBad     = "bad"
-	KindOther   = "other"
+	KindFrame   = model.UnitFrame
+	KindControl = model.UnitControl
+	KindBad     = model.UnitBad
+	KindOther   = model.UnitOther
 	KindNote    = "note"
 )
 
@@ -75,9 +83,6 @@ func (f Frame) Text() string {
 	return s
 }
 
-// redactedText stands for the bytes the recorder blanked out.
-const redactedText = "‹redacted›"
-
 // Decode turns a trace into its frames, in the order their first bytes
 // crossed, with retransmissions, exchanges and the failing exchange
 // marked. outcome is the encode's outcome (Options.Outcome or the
@@ -91,17 +96,15 @@ func Decode(t *trace.Trace, outcome string) []Frame {
 	for _, r := range t.Header.Redacted {
 		redacted[r] = true
 	}
+	units := unitsOf(t.Header.Protocol)
 	var frames []Frame
 	for _, d := range []trace.Direction{trace.HostToDevice, trace.DeviceToHost} {
-		s := streamOf(t, d, t0)
-		switch t.Header.Protocol {
-		case "pn532":
-			frames = append(frames, pn532Frames(s, d, redacted)...)
-		case "pms":
-			frames = append(frames, pmsFrames(s, d, redacted)...)
-		default:
+		if units == nil {
 			frames = append(frames, chunkFrames(t, d, t0)...)
+			continue
 		}
+		s := streamOf(t, d, t0)
+		frames = append(frames, s.frames(d, units(s.b, d == trace.HostToDevice, redacted))...)
 	}
 	for i, e := range t.Events {
 		if e.Note != "" {
@@ -117,9 +120,18 @@ func Decode(t *trace.Trace, outcome string) []Frame {
 		}
 		return 0
 	})
-	markRetransmissions(frames, t.Header.Protocol)
+	markRetransmissions(frames)
 	markExchanges(frames, outcome)
 	return frames
+}
+
+// unitsOf is how protocol's line is cut into units, nil when its model
+// gives no timeline.
+func unitsOf(protocol string) func(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
+	if p, ok := model.ProtocolOf(protocol); ok && p.Timeline != nil {
+		return p.Timeline.Units
+	}
+	return nil
 }
 
 // stream is one direction's bytes with, for each, its time and event.
@@ -156,7 +168,24 @@ func (s stream) frame(d trace.Direction, i, j int, kind string) Frame {
 	return f
 }
 
-// chunkFrames is one Frame per chunk, for a protocol without a decoder.
+// frames are the Frames of a protocol's units of s. A unit outside s's
+// bytes, a mistake of the protocol's, is left out rather than drawn
+// wrong.
+func (s stream) frames(d trace.Direction, units []model.Unit) []Frame {
+	out := make([]Frame, 0, len(units))
+	for _, u := range units {
+		if u.Start < 0 || u.End > len(s.b) || u.Start >= u.End {
+			continue
+		}
+		f := s.frame(d, u.Start, u.End, u.Kind)
+		f.Name, f.Detail, f.Status = u.Name, u.Detail, u.Status
+		f.Error, f.Redacted, f.Link, f.NoCard = u.Error, u.Redacted, u.Link, u.NoCard
+		out = append(out, f)
+	}
+	return out
+}
+
+// chunkFrames is one Frame per chunk, for a protocol without a timeline.
 func chunkFrames(t *trace.Trace, d trace.Direction, t0 int64) []Frame {
 	var out []Frame
 	for i, e := range t.Events {
@@ -177,11 +206,7 @@ func chunkFrames(t *trace.Trace, d trace.Direction, t0 int64) []Frame {
 // previous one its side sent when the other side sent no information
 // frame in between: the link layer's re-send (docs/protocols, "Link
 // layer"), after a NAK or NACK or for want of an ACK.
-func markRetransmissions(frames []Frame, protocol string) {
-	nak := "NAK"
-	if protocol == "pn532" {
-		nak = "NACK"
-	}
+func markRetransmissions(frames []Frame) {
 	last := map[trace.Direction]int{} // index of the side's last information frame, +1
 	for i := range frames {
 		f := &frames[i]
@@ -201,10 +226,10 @@ func markRetransmissions(frames []Frame, protocol string) {
 					continue
 				}
 				switch {
-				case g.Kind == KindControl && g.Name == nak:
-					why = "after " + nak
-				case g.Kind == KindControl && g.Name == "ACK" && why == "":
-					why = "after ACK"
+				case g.Kind == KindControl && g.Link == model.LinkNAK:
+					why = "after " + g.Name
+				case g.Kind == KindControl && g.Link == model.LinkACK && why == "":
+					why = "after " + g.Name
 				case g.Kind == KindFrame:
 					answered = true
 				}
@@ -222,16 +247,16 @@ func markRetransmissions(frames []Frame, protocol string) {
 }
 
 // markExchanges numbers the exchanges (each host command that is not a
-// retransmission, or PMS ENQ, starts one) and, when the outcome is an
-// error, marks the last exchange that went wrong: an error status or
-// answer, a damaged frame, a command no answer came to, or a poll that
-// found no card.
+// retransmission, or an enquiry such as PMS ENQ, starts one) and, when
+// the outcome is an error, marks the last exchange that went wrong: an
+// error status or answer, a damaged frame, a command no answer came to,
+// or an answer that found no card.
 func markExchanges(frames []Frame, outcome string) {
 	n := -1
 	for i := range frames {
 		f := &frames[i]
 		if f.Dir == trace.HostToDevice && f.Retransmission == 0 &&
-			(f.Kind == KindFrame || f.Kind == KindBad || f.Kind == KindControl && f.Name == "ENQ") {
+			(f.Kind == KindFrame || f.Kind == KindBad || f.Kind == KindControl && f.Link == model.LinkEnquiry) {
 			n++
 		}
 		f.Exchange = n
@@ -246,16 +271,16 @@ func markExchanges(frames []Frame, outcome string) {
 		if f.Exchange < 0 {
 			continue
 		}
-		if f.Error || f.Status == noTarget {
+		if f.Error || f.NoCard {
 			bad[f.Exchange] = true
 		}
 		switch {
-		case f.Dir == trace.HostToDevice && f.Kind == KindControl && f.Name == "ENQ":
+		case f.Dir == trace.HostToDevice && f.Kind == KindControl && f.Link == model.LinkEnquiry:
 			enq[f.Exchange] = true
 		case f.Dir == trace.DeviceToHost && f.Kind == KindFrame:
 			answered[f.Exchange] = true
-		case f.Dir == trace.DeviceToHost && f.Kind == KindControl && f.Name == "ACK" && enq[f.Exchange]:
-			answered[f.Exchange] = true // ENQ is answered by ACK alone
+		case f.Dir == trace.DeviceToHost && f.Kind == KindControl && f.Link == model.LinkACK && enq[f.Exchange]:
+			answered[f.Exchange] = true // an enquiry is answered by ACK alone
 		}
 	}
 	failing := -1
@@ -267,13 +292,4 @@ func markExchanges(frames []Frame, outcome string) {
 	for i := range frames {
 		frames[i].Failing = failing >= 0 && frames[i].Exchange == failing
 	}
-}
-
-// hexBytes is b in upper-case hex, spaced, as the protocol pages write it.
-func hexBytes(b []byte) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = fmt.Sprintf("%02X", c)
-	}
-	return strings.Join(parts, " ")
 }

@@ -3,17 +3,17 @@
 // one row per frame.
 //
 // Decode reassembles each direction's bytes into frames, however many
-// chunks they came in, and names them from the protocol pages
-// (docs/protocols/pn532.md, "Names in timelines", and pms.md), never from
-// the pipeline's drivers: PN532 commands and answers by name, with the
-// MIFARE commands inside InDataExchange, the status byte decoded and an
-// error status marked; PMS commands and answers with their fields. A
-// field the recorder blanked out (Header.Redacted) reads ‹redacted›. A
-// frame sent again without an answer in between (after a NAK or NACK, or
-// for want of an ACK) is a retransmission; each host command starts an
-// exchange, and when the encode failed the last exchange that went wrong
-// (an error, a damaged frame, no answer, no card) is the failing
-// exchange. WriteText prints the same frames one a line.
+// chunks they came in, and names them through the protocol's
+// model.Timeline, which its model registers: the bundled ones name
+// them from the protocol pages (docs/protocols/pn532.md, "Names in
+// timelines", and pms.md), never from the pipeline's drivers
+// (trace.PN532Timeline, trace.PMSTimeline). A field the recorder blanked
+// out (Header.Redacted) reads ‹redacted›. A frame sent again without an
+// answer in between (after a NAK or NACK, or for want of an ACK) is a
+// retransmission; each host command starts an exchange, and when the
+// encode failed the last exchange that went wrong (an error, a damaged
+// frame, no answer, no card) is the failing exchange. WriteText prints
+// the same frames one a line.
 //
 // The page carries no scripts and loads nothing, so it can be attached to
 // a bug or archived next to a conformance report and opened anywhere.

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
@@ -151,7 +152,7 @@ func (p *page) head() {
 		row("Clock", fmt.Sprintf("from the first byte, %s after recording started", duration(p.t.Events[0].T)))
 	}
 	if len(h.Redacted) > 0 {
-		row("Redacted", strings.Join(h.Redacted, ", ")+" (blanked out by the recorder, shown as "+redactedText+")")
+		row("Redacted", strings.Join(h.Redacted, ", ")+" (blanked out by the recorder, shown as "+model.RedactedText+")")
 	}
 	row("Note", h.Note)
 	p.printf("</table>\n")
@@ -174,7 +175,7 @@ func (p *page) legend() {
 <span><i class="sw failing"></i>failing exchange: the last exchange that went wrong in an encode that failed</span>
 <span><i class="sw brk"></i>silence cut out</span>
 </div>
-`, redactedText)
+`, model.RedactedText)
 }
 
 // row is one frame's place on the page.
@@ -352,16 +353,16 @@ func labelSegments(f Frame) []segment {
 		cls := "ok"
 		if f.Error {
 			cls = "status err"
-		} else if f.Status == noTarget {
+		} else if f.NoCard {
 			cls = "status warn"
 		}
 		segs = append(segs, segment{"", " · "}, segment{cls, f.Status})
 	}
 	if f.Detail != "" {
 		segs = append(segs, segment{"", " · "})
-		for k, part := range strings.Split(f.Detail, redactedText) {
+		for k, part := range strings.Split(f.Detail, model.RedactedText) {
 			if k > 0 {
-				segs = append(segs, segment{"red", redactedText})
+				segs = append(segs, segment{"red", model.RedactedText})
 			}
 			if part != "" {
 				segs = append(segs, segment{"", part})
@@ -452,12 +453,17 @@ func (p *page) label(x, y int, f Frame, lines [][]segment) {
 }
 
 // Describe is a chunk's bytes for a reader when no frames were decoded:
-// text with the PMS link-control bytes named, for a chunk that is mostly
-// printable, and spaced hex otherwise.
+// text with the protocol's link-control bytes named
+// (model.Timeline.ControlNames), for a chunk that is mostly printable,
+// and spaced hex otherwise.
 func Describe(b []byte, protocol string) string {
+	var names map[byte]string
+	if p, ok := model.ProtocolOf(protocol); ok && p.Timeline != nil {
+		names = p.Timeline.ControlNames
+	}
 	printable := 0
 	for _, c := range b {
-		if c >= 0x20 && c < 0x7f || controlName(c, protocol) != "" {
+		if c >= 0x20 && c < 0x7f || names[c] != "" {
 			printable++
 		}
 	}
@@ -466,7 +472,7 @@ func Describe(b []byte, protocol string) string {
 	}
 	var s strings.Builder
 	for _, c := range b {
-		switch name := controlName(c, protocol); {
+		switch name := names[c]; {
 		case name != "":
 			s.WriteString(name)
 		case c >= 0x20 && c < 0x7f:
@@ -476,28 +482,6 @@ func Describe(b []byte, protocol string) string {
 		}
 	}
 	return s.String()
-}
-
-// controlName names the PMS link-control bytes (docs/protocols/pms.md).
-func controlName(c byte, protocol string) string {
-	if protocol != "" && protocol != "pms" {
-		return ""
-	}
-	switch c {
-	case 0x02:
-		return "‹STX›"
-	case 0x03:
-		return "‹ETX›"
-	case 0x05:
-		return "‹ENQ›"
-	case 0x06:
-		return "‹ACK›"
-	case 0x15:
-		return "‹NAK›"
-	case 0xB3:
-		return "│" // FS, the field separator
-	}
-	return ""
 }
 
 func spacedHex(b []byte, max int) string {

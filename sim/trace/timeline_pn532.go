@@ -1,11 +1,19 @@
-package timeline
+package trace
 
 import (
 	"fmt"
 	"strings"
 
-	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
+
+// PN532Timeline is how a timeline reads a PN532 line (the PN532 model's
+// model.Protocol.Timeline): information and extended frames with the
+// commands and answers named, MIFARE commands inside InDataExchange and
+// the status byte decoded, ACK, NACK, the error frame, and what lies
+// between frames (the wake-up, noise). Its bytes are mostly binary, so
+// it names no control bytes in text.
+var PN532Timeline = &model.Timeline{Units: pn532Units}
 
 // The PN532 names and codes below are NXP's (UM0701-02, "PN532 User
 // Manual": the command list of chapter 7 and the error codes of 7.1),
@@ -73,120 +81,112 @@ var mifareCommands = map[byte]string{
 	0xC0: "Decrement", 0xC1: "Increment", 0xC2: "Restore", 0xB0: "Transfer",
 }
 
-// noTarget is the Status of a poll that found no card.
-const noTarget = "no target"
+// pn532NoTarget is the Status of a poll that found no card.
+const pn532NoTarget = "no target"
 
-// pn532Frames splits one direction's bytes into PN532 units
+// pn532Units splits one direction's bytes into PN532 units
 // (UM0701-02 6.2.1): information frames, extended frames, ACK, NACK and
 // the error frame, with what lies between them (the wake-up, noise).
-func pn532Frames(s stream, d trace.Direction, redacted map[string]bool) []Frame {
-	var out []Frame
+func pn532Units(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
+	var out []model.Unit
 	var lastCmd []byte // the host's last command body: it says what an answer holds
 	other := func(i, j int) {
 		if i >= j {
 			return
 		}
-		b := s.b[i:j]
-		if strings.Trim(string(b), "\x00") == "" {
+		o := b[i:j]
+		if strings.Trim(string(o), "\x00") == "" {
 			return // preambles and postambles
 		}
-		f := s.frame(d, i, j, KindOther)
-		f.Name = "bytes " + hexBytes(b)
-		if b[0] == 0x55 {
-			f.Name, f.Detail = "HSU wake-up", hexBytes(b)
+		u := model.Unit{Start: i, End: j, Kind: model.UnitOther, Name: "bytes " + hexBytes(o)}
+		if o[0] == 0x55 {
+			u.Name, u.Detail = "HSU wake-up", hexBytes(o)
 		}
-		out = append(out, f)
+		out = append(out, u)
+	}
+	bad := func(i, j int, name, detail string) {
+		out = append(out, model.Unit{Start: i, End: j, Kind: model.UnitBad, Name: name, Detail: detail, Error: true})
 	}
 	i := 0
-	for i < len(s.b) {
-		j := indexStart(s.b, i)
+	for i < len(b) {
+		j := pn532IndexStart(b, i)
 		if j < 0 {
-			other(i, len(s.b))
+			other(i, len(b))
 			break
 		}
 		start := j
-		if start > i && s.b[start-1] == 0x00 {
+		if start > i && b[start-1] == 0x00 {
 			start-- // the preamble
 		}
 		other(i, start)
-		if len(s.b) < j+4 {
-			f := s.frame(d, start, len(s.b), KindBad)
-			f.Name, f.Error = "incomplete frame", true
-			out = append(out, f)
+		if len(b) < j+4 {
+			bad(start, len(b), "incomplete frame", "")
 			break
 		}
-		ln, lcs := s.b[j+2], s.b[j+3]
+		ln, lcs := b[j+2], b[j+3]
 		end, bodyAt, n := 0, 0, 0
 		switch {
 		case ln == 0x00 && lcs == 0xFF, ln == 0xFF && lcs == 0x00:
-			end = postamble(s.b, j+4)
-			f := s.frame(d, start, end, KindControl)
-			f.Name = "ACK"
+			end = pn532Postamble(b, j+4)
+			u := model.Unit{Start: start, End: end, Kind: model.UnitControl, Name: "ACK", Link: model.LinkACK}
 			if ln == 0xFF {
-				f.Name = "NACK"
+				u.Name, u.Link = "NACK", model.LinkNAK
 			}
-			out = append(out, f)
+			out = append(out, u)
 			i = end
 			continue
 		case ln == 0xFF && lcs == 0xFF:
-			if len(s.b) < j+7 {
-				f := s.frame(d, start, len(s.b), KindBad)
-				f.Name, f.Error = "incomplete frame", true
-				out = append(out, f)
-				i = len(s.b)
+			if len(b) < j+7 {
+				bad(start, len(b), "incomplete frame", "")
+				i = len(b)
 				continue
 			}
-			if s.b[j+4]+s.b[j+5]+s.b[j+6] != 0 {
-				f := s.frame(d, start, j+7, KindBad)
-				f.Name, f.Detail, f.Error = "bad frame", "extended length checksum", true
-				out = append(out, f)
+			if b[j+4]+b[j+5]+b[j+6] != 0 {
+				bad(start, j+7, "bad frame", "extended length checksum")
 				i = j + 7
 				continue
 			}
-			n, bodyAt = int(s.b[j+4])<<8|int(s.b[j+5]), j+7
+			n, bodyAt = int(b[j+4])<<8|int(b[j+5]), j+7
 		case ln+lcs != 0:
-			f := s.frame(d, start, j+4, KindBad)
-			f.Name, f.Detail, f.Error = "bad frame", fmt.Sprintf("LCS %02X does not check LEN %02X", lcs, ln), true
-			out = append(out, f)
+			bad(start, j+4, "bad frame", fmt.Sprintf("LCS %02X does not check LEN %02X", lcs, ln))
 			i = j + 4 // the frame's end is unknown: look for the next start code
 			continue
 		default:
 			n, bodyAt = int(ln), j+4
 		}
-		if len(s.b) < bodyAt+n+1 {
-			f := s.frame(d, start, len(s.b), KindBad)
-			f.Name, f.Error = "incomplete frame", true
-			out = append(out, f)
+		if len(b) < bodyAt+n+1 {
+			bad(start, len(b), "incomplete frame", "")
 			break
 		}
-		body, dcs := s.b[bodyAt:bodyAt+n], s.b[bodyAt+n]
-		end = postamble(s.b, bodyAt+n+1)
-		f := s.frame(d, start, end, KindFrame)
+		body, dcs := b[bodyAt:bodyAt+n], b[bodyAt+n]
+		end = pn532Postamble(b, bodyAt+n+1)
+		u := model.Unit{Start: start, End: end, Kind: model.UnitFrame}
 		var sum byte
 		for _, c := range body {
 			sum += c
 		}
 		switch {
 		case n == 0:
-			f.Kind, f.Name, f.Error = KindBad, "bad frame", true
-			f.Detail = "no TFI"
+			u.Kind, u.Name, u.Error = model.UnitBad, "bad frame", true
+			u.Detail = "no TFI"
 		case sum+dcs != 0:
-			f.Kind, f.Name, f.Error = KindBad, "bad frame", true
-			f.Detail = fmt.Sprintf("DCS %02X, want %02X: %s", dcs, -sum, hexBytes(body))
+			u.Kind, u.Name, u.Error = model.UnitBad, "bad frame", true
+			u.Detail = fmt.Sprintf("DCS %02X, want %02X: %s", dcs, -sum, hexBytes(body))
 		default:
-			describePN532(&f, body, lastCmd, redacted)
-			if d == trace.HostToDevice && body[0] == 0xD4 {
+			namePN532(&u, body, lastCmd, redacted)
+			if fromHost && body[0] == 0xD4 {
 				lastCmd = body
 			}
 		}
-		out = append(out, f)
+		out = append(out, u)
 		i = end
 	}
 	return out
 }
 
-// indexStart is where the start code 00 FF is at or after i, or -1.
-func indexStart(b []byte, i int) int {
+// pn532IndexStart is where the start code 00 FF is at or after i, or
+// -1.
+func pn532IndexStart(b []byte, i int) int {
 	for k := i; k+1 < len(b); k++ {
 		if b[k] == 0x00 && b[k+1] == 0xFF {
 			return k
@@ -195,18 +195,18 @@ func indexStart(b []byte, i int) int {
 	return -1
 }
 
-// postamble is the end of a unit ending before i, taking its 00
+// pn532Postamble is the end of a unit ending before i, taking its 00
 // postamble when it is there.
-func postamble(b []byte, i int) int {
+func pn532Postamble(b []byte, i int) int {
 	if i < len(b) && b[i] == 0x00 && !(i+1 < len(b) && b[i+1] == 0xFF) {
 		return i + 1
 	}
 	return i
 }
 
-// describePN532 names a good frame's TFI and data. cmd is the host's
-// last command, which a response answers.
-func describePN532(f *Frame, body, cmd []byte, redacted map[string]bool) {
+// namePN532 names a good frame's TFI and data. cmd is the host's last
+// command, which a response answers.
+func namePN532(f *model.Unit, body, cmd []byte, redacted map[string]bool) {
 	tfi := body[0]
 	if tfi == 0x7F && len(body) == 1 {
 		f.Name, f.Detail, f.Error = "error frame", "the chip could not take the command (syntax error)", true
@@ -236,7 +236,7 @@ func describePN532(f *Frame, body, cmd []byte, redacted map[string]bool) {
 	pn532Command(f, code, data, redacted)
 }
 
-func pn532Command(f *Frame, code byte, data []byte, redacted map[string]bool) {
+func pn532Command(f *model.Unit, code byte, data []byte, redacted map[string]bool) {
 	var parts []string
 	switch code {
 	case 0x00:
@@ -305,7 +305,7 @@ func pn532Command(f *Frame, code byte, data []byte, redacted map[string]bool) {
 }
 
 // mifareCommand decodes a MIFARE command carried by InDataExchange.
-func mifareCommand(f *Frame, b []byte, redacted map[string]bool) []string {
+func mifareCommand(f *model.Unit, b []byte, redacted map[string]bool) []string {
 	if len(b) == 0 {
 		return nil
 	}
@@ -324,7 +324,7 @@ func mifareCommand(f *Frame, b []byte, redacted map[string]bool) []string {
 		if len(rest) >= 6 {
 			key := hexBytes(rest[:6])
 			if redacted["pn532:keys"] {
-				key, f.Redacted = redactedText, true
+				key, f.Redacted = model.RedactedText, true
 			}
 			parts = append(parts, "key "+key)
 			if len(rest) > 6 {
@@ -334,10 +334,10 @@ func mifareCommand(f *Frame, b []byte, redacted map[string]bool) []string {
 	case 0xA0, 0xA2:
 		switch {
 		case redacted["pn532:all-data"]:
-			parts, f.Redacted = append(parts, "data "+redactedText), true
-		case redacted["pn532:keys"] && trace.MIFARETrailer(block) && len(rest) == 16:
+			parts, f.Redacted = append(parts, "data "+model.RedactedText), true
+		case redacted["pn532:keys"] && MIFARETrailer(block) && len(rest) == 16:
 			f.Redacted = true
-			parts = append(parts, fmt.Sprintf("trailer: key A %s, access bits %s, key B %s", redactedText, hexBytes(rest[6:10]), redactedText))
+			parts = append(parts, fmt.Sprintf("trailer: key A %s, access bits %s, key B %s", model.RedactedText, hexBytes(rest[6:10]), model.RedactedText))
 		case len(rest) > 0:
 			parts = append(parts, "data "+hexBytes(rest))
 		}
@@ -345,7 +345,7 @@ func mifareCommand(f *Frame, b []byte, redacted map[string]bool) []string {
 	return parts
 }
 
-func pn532Answer(f *Frame, cmd byte, data, last []byte, redacted map[string]bool) {
+func pn532Answer(f *model.Unit, cmd byte, data, last []byte, redacted map[string]bool) {
 	var parts []string
 	if pn532WithStatus[cmd] && len(data) > 0 {
 		st := data[0]
@@ -369,20 +369,20 @@ func pn532Answer(f *Frame, cmd byte, data, last []byte, redacted map[string]bool
 	case 0x4A:
 		if len(data) > 0 {
 			if data[0] == 0 {
-				f.Status = noTarget
+				f.Status, f.NoCard = pn532NoTarget, true
 			} else {
 				parts = append(parts, fmt.Sprintf("NbTg %d", data[0]))
-				parts = append(parts, targets(data[1:], data[0])...)
+				parts = append(parts, pn532Targets(data[1:], data[0])...)
 			}
 		}
 	case 0x40:
 		if len(data) > 0 {
 			switch {
 			case redacted["pn532:all-data"]:
-				parts, f.Redacted = append(parts, "data "+redactedText), true
+				parts, f.Redacted = append(parts, "data "+model.RedactedText), true
 			case redacted["pn532:keys"] && len(data) == 16 && isTrailerRead(last):
 				f.Redacted = true
-				parts = append(parts, fmt.Sprintf("trailer: key A %s, access bits %s, key B %s", redactedText, hexBytes(data[6:10]), redactedText))
+				parts = append(parts, fmt.Sprintf("trailer: key A %s, access bits %s, key B %s", model.RedactedText, hexBytes(data[6:10]), model.RedactedText))
 			default:
 				parts = append(parts, "data "+hexBytes(data))
 			}
@@ -395,9 +395,9 @@ func pn532Answer(f *Frame, cmd byte, data, last []byte, redacted map[string]bool
 	f.Detail = strings.Join(parts, " · ")
 }
 
-// targets decodes InListPassiveTarget's type A targets: Tg ATQA(2) SAK
+// pn532Targets decodes InListPassiveTarget's type A targets: Tg ATQA(2) SAK
 // NFCIDLength NFCID1 [ATS] (UM0701-02 7.3.5).
-func targets(b []byte, n byte) []string {
+func pn532Targets(b []byte, n byte) []string {
 	var out []string
 	for range n {
 		if len(b) < 5 || len(b) < 5+int(b[4]) {
@@ -413,10 +413,4 @@ func targets(b []byte, n byte) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// isTrailerRead reports whether a host command body is a MIFARE read
-// of a sector trailer: D4 40 Tg 30 block.
-func isTrailerRead(b []byte) bool {
-	return len(b) == 5 && b[0] == 0xD4 && b[1] == 0x40 && b[3] == 0x30 && trace.MIFARETrailer(b[4])
 }
