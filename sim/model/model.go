@@ -206,6 +206,11 @@ type Protocol struct {
 	// replay scenario's steps (encodersim convert); redacted are the
 	// fields the recording blanked ("pn532:keys").
 	NewConverter func(redacted map[string]bool) Converter
+	// Frames compiles the frame text of a replay's expect and send steps
+	// ({frame: …}), which the replay model then plays without knowing
+	// the protocol; nil for a protocol whose replays are written in hex,
+	// which a replay's encoder.protocol then cannot name.
+	Frames Frames
 	// Timeline is how a timeline (encodersim show) cuts the line into
 	// frames and names them; nil for one mark per chunk, named by the
 	// decoder's text or the chunk's bytes.

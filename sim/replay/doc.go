@@ -10,19 +10,14 @@
 // does, as a *scenario.StepError naming the step and its line. On the
 // first mismatch the model stops: it answers nothing more.
 //
-// Frame patterns (PMS): fields are separated by single spaces; `*`
-// matches any field, `$name` takes the field's text the first time and
-// must match it after, and in a send writes it back (a card id the host
-// chose, echoed in the answer). A quoted field ("Room 101", "") is
-// literal. The LRC of every expected frame must be right; the LRC of a
-// sent frame is computed.
-//
-// Frame patterns (PN532): the TFI and data bytes of a normal information
-// frame in hex (`D4 4A 01 00`), or ACK or NACK alone; preamble, start
-// code, LEN, LCS, DCS and postamble are implied. `*` is any byte, `*:N`
-// any N bytes; `$name` (`$name:N`) takes one (N) bytes the first time,
-// must match them after, and in a send writes them back (the block data
-// a host wrote, echoed when it reads the block back). An expected frame
-// must be whole, with right checksums; a sent frame gets its own.
-// Extended frames are written as hex.
+// Frame text is the protocol's own: the encoder's protocol compiles it
+// as the scenario loads (model.Protocol.Frames, scenario.Bytes.Step),
+// and the model renders and matches what the compiled steps say, so a
+// vendor's protocol replays as the bundled ones do. Its patterns are
+// `*` for anything and `$name` for a capture, which an expect takes the
+// first time, must match after, and a send writes back (a card id the
+// host chose, echoed in the answer). An expected frame must be whole,
+// with right checksums; a sent frame gets its own. The bundled
+// protocols' text is described at trace.PMSFrameText and
+// trace.PN532FrameText.
 package replay

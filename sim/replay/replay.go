@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/scenario"
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
@@ -43,8 +43,9 @@ type MismatchError struct {
 	Received []byte
 	// Why says what did not match.
 	Why string
-	// Protocol is the encoder's protocol, which Error uses to decode
-	// Received ("": pms).
+	// Protocol is the encoder's protocol, whose decoder Error uses to
+	// show Received and Expected decoded ("", or a protocol without a
+	// decoder: hex alone).
 	Protocol string
 }
 
@@ -76,12 +77,8 @@ func spaced(b []byte) string {
 	return strings.Join(parts, " ")
 }
 
-// decoded is b read as frames of protocol ("": pms), when it reads as
-// any.
+// decoded is b read as frames of protocol, when it reads as any.
 func decoded(protocol string, b []byte) string {
-	if protocol == "" {
-		protocol = "pms"
-	}
 	d, err := trace.NewDecoder(protocol)
 	if err != nil {
 		return ""
@@ -91,8 +88,11 @@ func decoded(protocol string, b []byte) string {
 
 // Config configures a replay model.
 type Config struct {
-	// Protocol is the protocol frame steps are in ("pms" or "pn532"; hex
-	// steps work with any).
+	// Protocol is the protocol the steps are in, which a mismatch's
+	// message decodes bytes with. A scenario's frame steps come
+	// compiled by it (scenario.Bytes.Step); the loader requires it with
+	// model replay (encoder.protocol), so a model built from a scenario
+	// always has one.
 	Protocol string
 	Logger   *slog.Logger
 }
@@ -164,15 +164,6 @@ func (d *Device) Serve(ctx context.Context, master Line) error {
 	}
 }
 
-// verdict is how far received bytes go towards an expect step.
-type verdict int
-
-const (
-	needMore verdict = iota
-	matched
-	mismatched
-)
-
 // Expect consumes what the host sent for st, waiting for it as needed.
 func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) error {
 	if st.Bytes == nil {
@@ -190,13 +181,13 @@ func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) erro
 		}
 		v, n, why := m(d.buf)
 		switch v {
-		case matched:
+		case model.Matched:
 			d.buf = d.buf[n:]
 			d.mu.Unlock()
 			return nil
-		case mismatched:
+		case model.Mismatched:
 			e := &MismatchError{File: file, Step: st.Index + 1, Line: st.Line, Want: st.Bytes.String(),
-				Expected: d.exact(st.Bytes), Received: append([]byte(nil), d.buf[:n]...), Why: why,
+				Expected: exact(st.Bytes), Received: append([]byte(nil), d.buf[:n]...), Why: why,
 				Protocol: d.cfg.Protocol}
 			d.stopped = e
 			d.mu.Unlock()
@@ -217,127 +208,48 @@ func (d *Device) Expect(ctx context.Context, file string, st scenario.Step) erro
 }
 
 // exact is the bytes a step wants when it names them all.
-func (d *Device) exact(b *scenario.Bytes) []byte {
+func exact(b *scenario.Bytes) []byte {
 	if b.Frame == "" {
 		return b.Hex
 	}
-	if d.cfg.Protocol == "pn532" {
-		return exactPN532(b)
-	}
-	fields := make([]string, len(b.Fields))
-	for i, f := range b.Fields {
-		if f.Any || f.Capture != "" {
-			return nil
-		}
-		fields[i] = f.Text
-	}
-	if len(fields) == 1 {
-		if c, ok := trace.PMSControl[fields[0]]; ok {
-			return []byte{c}
-		}
-	}
-	out, err := trace.PMSFrame(fields)
-	if err != nil {
+	if b.Step == nil {
 		return nil
 	}
-	return out
+	return b.Step.Exact()
 }
 
 // matchFunc looks at the received bytes and says whether they hold what
 // a step wants: matched with the count to consume, or mismatched with
 // the count that shows it and why.
-type matchFunc func(buf []byte) (verdict, int, string)
+type matchFunc func(buf []byte) (model.Verdict, int, string)
 
 // matcher returns the matchFunc for b. d.mu is held when it runs (it
 // reads and takes captures).
 func (d *Device) matcher(b *scenario.Bytes) (matchFunc, error) {
 	if b.Frame == "" {
-		return func(buf []byte) (verdict, int, string) {
+		return func(buf []byte) (model.Verdict, int, string) {
 			for i := 0; i < len(buf) && i < len(b.Hex); i++ {
 				if buf[i] != b.Hex[i] {
-					return mismatched, i + 1, fmt.Sprintf("byte %d is %02X, want %02X", i, buf[i], b.Hex[i])
+					return model.Mismatched, i + 1, fmt.Sprintf("byte %d is %02X, want %02X", i, buf[i], b.Hex[i])
 				}
 			}
 			if len(buf) < len(b.Hex) {
-				return needMore, 0, ""
+				return model.NeedMore, 0, ""
 			}
-			return matched, len(b.Hex), ""
+			return model.Matched, len(b.Hex), ""
 		}, nil
 	}
-	switch d.cfg.Protocol {
-	case "pms":
-	case "pn532":
-		return func(buf []byte) (verdict, int, string) { return d.matchPN532(b, buf) }, nil
-	default:
-		return nil, fmt.Errorf("replay: frame steps are for protocols pms and pn532, this encoder's is %q: write hex", d.cfg.Protocol)
+	if b.Step == nil {
+		return nil, fmt.Errorf("replay: %w", d.uncompiled())
 	}
-	if len(b.Fields) == 1 && !b.Fields[0].Any && b.Fields[0].Capture == "" {
-		if c, ok := trace.PMSControl[b.Fields[0].Text]; ok {
-			return func(buf []byte) (verdict, int, string) {
-				switch {
-				case len(buf) == 0:
-					return needMore, 0, ""
-				case buf[0] != c:
-					return mismatched, 1, fmt.Sprintf("want %s", b.Fields[0].Text)
-				}
-				return matched, 1, ""
-			}, nil
-		}
-	}
-	return func(buf []byte) (verdict, int, string) { return d.matchFrame(b, buf) }, nil
+	return func(buf []byte) (model.Verdict, int, string) { return b.Step.Match(buf, d.captures) }, nil
 }
 
-// matchFrame matches one whole PMS frame at the start of buf against b's
-// fields. Captures are taken only when the whole frame matches.
-func (d *Device) matchFrame(b *scenario.Bytes, buf []byte) (verdict, int, string) {
-	if len(buf) == 0 {
-		return needMore, 0, ""
-	}
-	if buf[0] != trace.PMSSTX {
-		return mismatched, 1, "want a frame (STX)"
-	}
-	end := -1
-	for i := 1; i < len(buf); i++ {
-		if buf[i] == trace.PMSETX {
-			end = i + 1 // the LRC
-			break
-		}
-	}
-	if end < 0 || end >= len(buf) {
-		if len(buf) >= trace.PMSMaxFrame {
-			return mismatched, len(buf), "no ETX within the longest frame"
-		}
-		return needMore, 0, ""
-	}
-	n := end + 1
-	got, err := trace.PMSSplit(buf[:n])
-	if err != nil {
-		return mismatched, n, err.Error()
-	}
-	if len(got) != len(b.Fields) {
-		return mismatched, n, fmt.Sprintf("%d fields, want %d", len(got), len(b.Fields))
-	}
-	taken := map[string]string{}
-	for i, f := range b.Fields {
-		switch {
-		case f.Any:
-		case f.Capture != "":
-			prev, ok := d.captures[f.Capture]
-			if !ok {
-				prev, ok = taken[f.Capture]
-			}
-			if ok && prev != got[i] {
-				return mismatched, n, fmt.Sprintf("field %d is %q, want $%s = %q", i, got[i], f.Capture, prev)
-			}
-			taken[f.Capture] = got[i]
-		case f.Text != got[i]:
-			return mismatched, n, fmt.Sprintf("field %d is %q, want %q", i, got[i], f.Text)
-		}
-	}
-	for k, v := range taken {
-		d.captures[k] = v
-	}
-	return matched, n, ""
+// uncompiled is the error of a frame step no protocol compiled: one
+// built by hand, or loaded for a protocol without frame text.
+func (d *Device) uncompiled() error {
+	return fmt.Errorf("frame steps are for protocols %s, this encoder's is %q: write hex",
+		strings.Join(scenario.ReplayProtocols(), " and "), d.cfg.Protocol)
 }
 
 // Send writes st's bytes to the host, with captures filled in.
@@ -370,34 +282,10 @@ func (d *Device) render(b *scenario.Bytes) ([]byte, error) {
 	if b.Frame == "" {
 		return b.Hex, nil
 	}
-	switch d.cfg.Protocol {
-	case "pms":
-	case "pn532":
-		return d.renderPN532(b)
-	default:
-		return nil, fmt.Errorf("frame steps are for protocols pms and pn532, this encoder's is %q: write hex", d.cfg.Protocol)
+	if b.Step == nil {
+		return nil, d.uncompiled()
 	}
-	fields := make([]string, len(b.Fields))
-	for i, f := range b.Fields {
-		switch {
-		case f.Capture != "":
-			v, ok := d.captures[f.Capture]
-			if !ok {
-				return nil, fmt.Errorf("$%s was not captured", f.Capture)
-			}
-			fields[i] = v
-		case f.Any:
-			return nil, errors.New("'*' cannot be sent")
-		default:
-			fields[i] = f.Text
-		}
-	}
-	if len(fields) == 1 {
-		if c, ok := trace.PMSControl[fields[0]]; ok {
-			return []byte{c}, nil
-		}
-	}
-	return trace.PMSFrame(fields)
+	return b.Step.Render(d.captures)
 }
 
 // Unread is what the host sent that no expect step consumed.

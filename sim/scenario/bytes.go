@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/encoderlab/encoderlab/sim/trace"
+	"github.com/encoderlab/encoderlab/sim/model"
 )
 
 // Byte-level operations, played by a ByteDevice (the replay model):
@@ -25,35 +24,18 @@ const (
 const ReplayModel = "replay"
 
 // Bytes is what an expect or send step matches or sends: exact bytes,
-// or a frame of the encoder's protocol written as frame text.
+// or a frame of the encoder's protocol written as frame text, which the
+// protocol compiles (model.Protocol.Frames).
 type Bytes struct {
 	// Hex is the exact bytes (when Frame is "").
 	Hex []byte
 	// Frame is the frame text as written, e.g. `CN 01 $cardid G * * *`
 	// or `ACK` (pms), `D4 40 01 A0 04 $block4:16` or `NACK` (pn532).
 	Frame string
-	// Fields are Frame's fields: PMS fields, or the PN532 frame's TFI
-	// and data bytes (see Field).
-	Fields []Field
-}
-
-// Field is one field of a frame pattern. In a PMS frame it is a field's
-// text; in a PN532 frame it is one or more bytes of the TFI and data,
-// and Text holds one byte as two upper-case hex digits (or ACK, NACK
-// alone).
-type Field struct {
-	// Text is the literal text (when Any is false and Capture is "").
-	Text string
-	// Any matches any text (`*`; expect only).
-	Any bool
-	// Capture is a name (`$cardid`): in an expect it takes the received
-	// text, or must equal it if already taken; in a send it writes it.
-	Capture string
-	// Len is how many bytes a PN532 `*` or `$name` covers, as written
-	// (`*:16`, `$block4:16`), or 0 when not written: `*` is one byte, a
-	// first `$name` one byte, a later `$name` the bytes it took. It is
-	// always 0 in PMS frames.
-	Len int
+	// Step is Frame compiled by the encoder's protocol; nil when the
+	// scenario names no protocol with frame text, which the loader
+	// reports.
+	Step model.FrameStep
 }
 
 func (b Bytes) String() string {
@@ -144,8 +126,6 @@ func checkUnread(dev Device) error {
 	return nil
 }
 
-var captureName = regexp.MustCompile(`^\$[a-z][a-z0-9_]*$`)
-
 // bytesStep reads the value of an expect or send step: a hex string, or
 // {frame: TEXT}.
 func (l *loader) bytesStep(v *yaml.Node, what string, op Op) (*Bytes, bool) {
@@ -174,43 +154,40 @@ func (l *loader) bytesStep(v *yaml.Node, what string, op Op) (*Bytes, bool) {
 	if !ok {
 		return nil, false
 	}
-	if l.protocol == "pn532" {
-		fields, err := parsePN532(text, op)
-		if err != nil {
-			l.addf(fn, "%s: %v", what, err)
-			return nil, false
-		}
-		return &Bytes{Frame: text, Fields: fields}, true
+	out := &Bytes{Frame: text}
+	frames := frameText(l.protocol)
+	if frames == nil {
+		return out, true // no protocol to read it in: checkBytes says so
 	}
-	toks, err := trace.ParseFields(text)
+	st, err := frames.Parse(text, op == OpSend)
 	if err != nil {
 		l.addf(fn, "%s: %v", what, err)
 		return nil, false
 	}
-	out := &Bytes{Frame: text}
-	for _, t := range toks {
-		fld := Field{Text: t.Text}
-		switch {
-		case t.Quoted:
-		case t.Text == "*":
-			if op == OpSend {
-				l.addf(fn, "%s: '*' matches any field and cannot be sent; write the text (or a $name an expect captured)", what)
-				return nil, false
-			}
-			fld = Field{Any: true}
-		case strings.HasPrefix(t.Text, "$"):
-			if !captureName.MatchString(t.Text) {
-				l.addf(fn, "%s: capture %q must be $ and a lower-case name", what, t.Text)
-				return nil, false
-			}
-			fld = Field{Capture: t.Text[1:]}
-		case strings.HasPrefix(t.Text, "*"):
-			l.addf(fn, "%s: field %q: quote it for a literal '*'", what, t.Text)
-			return nil, false
-		}
-		out.Fields = append(out.Fields, fld)
-	}
+	out.Step = st
 	return out, true
+}
+
+// frameText is how protocol writes frames, nil for a protocol without
+// frame text (or none).
+func frameText(protocol string) model.Frames {
+	if p, ok := model.ProtocolOf(protocol); ok {
+		return p.Frames
+	}
+	return nil
+}
+
+// ReplayProtocols lists the protocols a replay's encoder.protocol may
+// name, sorted: the registered models' with frame text
+// (model.Protocol.Frames).
+func ReplayProtocols() []string {
+	var out []string
+	for _, name := range model.Protocols() {
+		if frameText(name) != nil {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // checkBytes checks what only the whole file shows: byte-level steps need
@@ -221,16 +198,25 @@ func (l *loader) checkBytes(s *Scenario) {
 	replay := s.Encoder.Model == ReplayModel
 	if replay && s.Encoder.Protocol == "" {
 		l.problems = append(l.problems, Problem{Line: s.Encoder.Line, Column: 1,
-			Msg: "encoder.protocol is required with model replay (pms, pn532)"})
+			Msg: "encoder.protocol is required with model replay (" + strings.Join(ReplayProtocols(), ", ") + ")"})
 	}
 	if !replay && s.Encoder.Protocol != "" {
 		l.problems = append(l.problems, Problem{Line: s.Encoder.Line, Column: 1,
 			Msg: "encoder.protocol is for model replay; the " + s.Encoder.Model + " model speaks its own"})
 	}
-	if replay && s.Encoder.Protocol == "pn532" {
-		checkPN532Captures(s.Steps, func(st Step, format string, args ...any) {
+	if c, ok := frameText(s.Encoder.Protocol).(model.FrameChecker); replay && ok {
+		var steps []Step // the frame steps, as c sees them
+		var compiled []model.FrameStep
+		for _, st := range s.Steps {
+			if (st.Op == OpExpect || st.Op == OpSend) && st.Bytes != nil && st.Bytes.Step != nil {
+				steps = append(steps, st)
+				compiled = append(compiled, st.Bytes.Step)
+			}
+		}
+		c.Check(compiled, func(i int, msg string) {
+			st := steps[i]
 			l.problems = append(l.problems, Problem{Line: st.Line, Column: st.Column,
-				Msg: fmt.Sprintf("step %d (%s): ", st.Index+1, st.Op) + fmt.Sprintf(format, args...)})
+				Msg: fmt.Sprintf("step %d (%s): ", st.Index+1, st.Op) + msg})
 		})
 	}
 	captured := map[string]bool{}
@@ -247,17 +233,14 @@ func (l *loader) checkBytes(s *Scenario) {
 		case !byteOp && replay && st.Op != OpWait && st.Op != OpHangup && st.Op != OpUnplug:
 			add("the replay model plays expect, send, wait, hangup and unplug steps only")
 			continue
-		case !byteOp || st.Bytes == nil:
+		case !byteOp || st.Bytes == nil || st.Bytes.Step == nil:
 			continue
 		}
-		for _, f := range st.Bytes.Fields {
-			if f.Capture == "" {
-				continue
-			}
+		for _, name := range st.Bytes.Step.Captures() {
 			if st.Op == OpExpect {
-				captured[f.Capture] = true
-			} else if !captured[f.Capture] {
-				add("$%s is not captured by an earlier expect", f.Capture)
+				captured[name] = true
+			} else if !captured[name] {
+				add("$%s is not captured by an earlier expect", name)
 			}
 		}
 	}

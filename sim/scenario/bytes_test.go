@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
 const replayFile = `name: replayed
@@ -21,6 +23,26 @@ steps:
 expect: {status: success}
 `
 
+// pmsFields and pn532Fields are a frame step's fields, as the step's
+// protocol compiled them.
+func pmsFields(t *testing.T, st Step) []trace.FrameField {
+	t.Helper()
+	c, ok := st.Bytes.Step.(*trace.PMSStep)
+	if !ok {
+		t.Fatalf("step %d compiled to %T, want a *trace.PMSStep", st.Index+1, st.Bytes.Step)
+	}
+	return c.Fields
+}
+
+func pn532Fields(t *testing.T, st Step) []trace.FrameField {
+	t.Helper()
+	c, ok := st.Bytes.Step.(*trace.PN532Step)
+	if !ok {
+		t.Fatalf("step %d compiled to %T, want a *trace.PN532Step", st.Index+1, st.Bytes.Step)
+	}
+	return c.Fields
+}
+
 func TestLoadByteSteps(t *testing.T) {
 	s, err := Load("r.yaml", []byte(replayFile))
 	if err != nil {
@@ -30,10 +52,10 @@ func TestLoadByteSteps(t *testing.T) {
 		t.Errorf("encoder %+v", s.Encoder)
 	}
 	cn := s.Steps[2]
-	if cn.Op != OpExpect || cn.Line != 7 || cn.Bytes == nil || len(cn.Bytes.Fields) != 7 {
+	if cn.Op != OpExpect || cn.Line != 7 || cn.Bytes == nil || len(pmsFields(t, cn)) != 7 {
 		t.Fatalf("step 3: %+v", cn)
 	}
-	if f := cn.Bytes.Fields; f[2].Capture != "cardid" || !f[4].Any || f[3].Text != "G" {
+	if f := pmsFields(t, cn); f[2].Capture != "cardid" || !f[4].Any || f[3].Text != "G" {
 		t.Errorf("CN pattern fields %+v", f)
 	}
 	if got := s.Steps[1].Bytes.Hex; len(got) != 1 || got[0] != 0x06 {
@@ -49,15 +71,19 @@ func TestLoadByteStepProblems(t *testing.T) {
 		`  - send: "06"`, `  - send: "0g"`,
 		`{frame: "CN 01 $cardid G * * *"}`, `{frame: "CN 01 $card G * * *"}`,
 		`  - send: {frame: ACK}`, `  - send: {frame: "OK *"}`,
-		"protocol: pms, ", "",
 	).Replace(replayFile)
 	_, err := Load("r.yaml", []byte(bad))
 	var le *LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("got %v, want a *LoadError", err)
 	}
+	// Frame text is the protocol's, so a replay that names none has its
+	// frames read by nobody: the missing protocol is what it hears of.
+	_, noProtocol := Load("r.yaml", []byte(strings.Replace(bad, "protocol: pms, ", "", 1)))
+	if noProtocol == nil || !strings.Contains(noProtocol.Error(), "r.yaml:2:1: encoder.protocol is required with model replay") {
+		t.Errorf("no encoder.protocol: %v", noProtocol)
+	}
 	for _, want := range []string{
-		"r.yaml:2:1: encoder.protocol is required with model replay",
 		`r.yaml:6:11: step 2: send: "0g" is not hex bytes`,
 		"r.yaml:8:19: step 4: send: '*' matches any field and cannot be sent",
 		"step 6 (send): $cardid is not captured by an earlier expect",
@@ -110,14 +136,14 @@ func TestLoadPN532Frames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := s.Steps[4].Bytes.Fields
+	auth := pn532Fields(t, s.Steps[4])
 	if len(auth) != 10 || auth[3].Text != "60" || !auth[5].Any || auth[5].Len != 6 || auth[6].Text != "B3" {
 		t.Errorf("auth pattern fields %+v", auth)
 	}
-	if f := s.Steps[5].Bytes.Fields[5]; f.Capture != "block4" || f.Len != 16 {
+	if f := pn532Fields(t, s.Steps[5])[5]; f.Capture != "block4" || f.Len != 16 {
 		t.Errorf("write capture %+v, want $block4 of 16 bytes", f)
 	}
-	if f := s.Steps[2].Bytes.Fields; len(f) != 1 || f[0].Text != "ACK" {
+	if f := pn532Fields(t, s.Steps[2]); len(f) != 1 || f[0].Text != "ACK" {
 		t.Errorf("ACK fields %+v", f)
 	}
 }

@@ -335,7 +335,7 @@ func (l *loader) encoder(n *yaml.Node, what string, listed bool) Encoder {
 	}
 	if v, ok := f["protocol"]; ok {
 		e.ProtocolAt = pos(v)
-		e.Protocol, _ = l.oneOf(v, what+".protocol", "protocol", []string{"pms", "pn532"})
+		e.Protocol, _ = l.oneOf(v, what+".protocol", "protocol", ReplayProtocols())
 	}
 	if v, ok := f["card_wait"]; ok {
 		e.CardWait = l.duration(v, what+".card_wait", false)

@@ -24,6 +24,7 @@ var Model = model.Model{
 		RedactFields: trace.PMSRedactFields,
 		NewRedactor:  trace.NewPMSRedactor,
 		NewConverter: trace.NewPMSConverter,
+		Frames:       trace.PMSFrameText,
 		Timeline:     trace.PMSTimeline,
 	},
 	Faults: &model.FaultPhases{

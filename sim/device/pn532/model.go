@@ -24,6 +24,7 @@ var Model = model.Model{
 		RedactFields: trace.PN532RedactFields,
 		NewRedactor:  trace.NewPN532Redactor,
 		NewConverter: trace.NewPN532Converter,
+		Frames:       trace.PN532FrameText,
 		Timeline:     trace.PN532Timeline,
 	},
 	Faults: &model.FaultPhases{
