@@ -31,8 +31,9 @@ type lineTracer struct {
 	mu sync.Mutex
 }
 
-// newLineTracer traces into emit; protocol names the frame decoder to
-// use ("pms", "pn532"), and any other value leaves frames undecoded.
+// newLineTracer traces into emit; protocol names the registered
+// protocol whose frame decoder to use (trace.NewDecoder), and any other
+// value leaves frames undecoded.
 func newLineTracer(emit func(trace.Event), protocol string) *lineTracer {
 	lt := &lineTracer{started: time.Now(), emit: emit}
 	h2d, err1 := trace.NewDecoder(protocol)

@@ -65,8 +65,9 @@ type Encoder struct {
 	ReadTime time.Duration
 	// Writes restricts the technologies the encoder writes (nil: model default).
 	Writes []card.Technology
-	// Protocol is the protocol a replay model's frames are in ("pms",
-	// "pn532"); other models speak their own.
+	// Protocol is the protocol a replay model's frames are in, one of
+	// ReplayProtocols(): a registered model's whose protocol compiles
+	// frame text; other models speak their own.
 	Protocol string
 	// Commands, when not nil, is how many commands of each kind
 	// ("encode", "read", "cancel") the device must have received by the

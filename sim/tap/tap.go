@@ -31,8 +31,8 @@ type Config struct {
 	// link's name while it runs (linkdir.Claim): a name another running
 	// process holds is refused.
 	Link string
-	// Protocol names the protocol for frame decoding and redaction
-	// ("pms", "pn532"), or "" for raw bytes only.
+	// Protocol names the protocol for frame decoding and redaction, one
+	// of trace.Protocols(), or "" for raw bytes only.
 	Protocol string
 	// Redact lists what to blank out of the trace (trace.RedactFields).
 	// The bytes forwarded are never changed.

@@ -26,8 +26,9 @@ const (
 type Header struct {
 	// Trace is always Version.
 	Trace int `json:"trace"`
-	// Protocol is the encoder protocol ("pms", "pn532"), or "" when
-	// unknown: then events carry no frames.
+	// Protocol is the encoder protocol, the name of the registered model
+	// whose decoder reads the line (Protocols), or "" when unknown: then
+	// events carry no frames.
 	Protocol string `json:"protocol,omitempty"`
 	// Device is the real device's path, Link the path the pipeline used.
 	Device string `json:"device,omitempty"`
