@@ -157,9 +157,9 @@ func (c *Config) setDefaults() {
 // forScenario is c as sc runs under it: at the largest of c's time scale
 // and the floors of sc's encoders' models (model.Model.MinScale), so a
 // model whose transport has waits no scale shortens is not played faster
-// than they allow. Hardware runs at its own scale, and a target whose
-// links stay put (a system started once, outside the suite) at the one
-// it was started with: c unchanged.
+// than they allow (real hardware runs at 1, above every floor). A target
+// whose links stay put (a system started once, outside the suite) runs
+// at the one it was started with: c unchanged.
 func (c *Config) forScenario(sc *scenario.Scenario) *Config {
 	scale := c.TimeScale
 	for _, e := range sc.AllEncoders() {
@@ -167,7 +167,7 @@ func (c *Config) forScenario(sc *scenario.Scenario) *Config {
 			scale = m.MinScale
 		}
 	}
-	if scale == c.TimeScale || c.Hardware != nil || fixedLinkDir(c.Target) != "" {
+	if scale == c.TimeScale || fixedLinkDir(c.Target) != "" {
 		return c
 	}
 	scaled := *c

@@ -379,7 +379,10 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 		// Interrupted or timed out: stop the encoder's side and return,
 		// so the cleanup runs while Ginkgo still lets it.
 		stopPlay()
-		rec.timeline = fmt.Errorf("stopped waiting for the timeline: %w (%w)", context.Cause(ctx), <-played)
+		rec.timeline = fmt.Errorf("stopped waiting for the timeline: %w", context.Cause(ctx))
+		if err := <-played; err != nil {
+			rec.timeline = fmt.Errorf("%w (%w)", rec.timeline, err)
+		}
 	}
 	playDone = true
 	if desk != nil {

@@ -84,9 +84,21 @@ func recordSteady(ctx SpecContext, cfg *Config, sc *scenario.Scenario, reqs []Re
 		AddReportEntry(e.name, e.text)
 	}
 	if run.rec != nil {
-		DeferCleanup(run.rec.close)
+		if ctx.Err() != nil {
+			// Interrupted: Ginkgo may have left the node already, and a
+			// DeferCleanup outside one aborts the process without its
+			// report. Nothing will check the recording.
+			_ = run.rec.close()
+		} else {
+			DeferCleanup(run.rec.close)
+		}
 	}
 	if run.err != nil {
+		if ctx.Err() != nil {
+			// Interrupted: the specs are reported interrupted, not failed
+			// (and Ginkgo may have moved on, taking a Fail for another's).
+			return run.rec
+		}
 		Fail(run.err.Error())
 	}
 	return run.rec

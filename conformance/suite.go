@@ -124,6 +124,9 @@ func registerGroup(cfg *Config, g Group, lineLogs map[*scenario.Scenario]*lineLo
 		}
 		BeforeAll(func(ctx SpecContext) {
 			rec = recordSteady(ctx, cfg, sc, g.Requirements, lines)
+			if ctx.Err() != nil {
+				return // interrupted: no spec of the container runs
+			}
 			// The scenario's own side must have gone as written, or the
 			// recording says nothing about the system under test. (The
 			// command counts are LIFECYCLE-ONE-ENCODE-PER-CALL's to judge.)

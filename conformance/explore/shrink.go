@@ -24,22 +24,36 @@ func Shrink(d *Desk, lab *fixtures.Lab) []*Desk {
 			out = append(out, c)
 		}
 	}
-	if len(d.Encoders) > 1 {
-		// The second encoder goes, with what happens on it; its encodes
-		// move to the first, or go with it.
-		gone := d.Encoders[1].ID
+	for gi := range d.Encoders {
+		if len(d.Encoders) < 2 {
+			break
+		}
+		// An encoder goes, with what happens on it; its encodes move to
+		// the first encoder left, or go with it. "" names the first.
+		gone := d.Encoders[gi].ID
+		on := func(id string) string {
+			if id == "" {
+				return d.Encoders[0].ID
+			}
+			return id
+		}
 		for _, keep := range []bool{true, false} {
 			c := d.clone()
-			c.Encoders = c.Encoders[:1]
-			c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool { return s.On == gone })
-			if keep {
-				for i := range c.Encodes {
-					if c.Encodes[i].On == gone {
-						c.Encodes[i].On = ""
-					}
+			c.Encoders = slices.Delete(c.Encoders, gi, gi+1)
+			first := c.Encoders[0].ID
+			c.Steps = slices.DeleteFunc(c.Steps, func(s Step) bool { return on(s.On) == gone })
+			if !keep {
+				c.Encodes = slices.DeleteFunc(c.Encodes, func(e Encode) bool { return on(e.On) == gone })
+			}
+			for i := range c.Steps {
+				if on(c.Steps[i].On) == first {
+					c.Steps[i].On = ""
 				}
-			} else {
-				c.Encodes = slices.DeleteFunc(c.Encodes, func(e Encode) bool { return e.On == gone })
+			}
+			for i := range c.Encodes {
+				if o := on(c.Encodes[i].On); o == gone || o == first {
+					c.Encodes[i].On = ""
+				}
 			}
 			if len(c.Encodes) > 0 {
 				try(c)

@@ -227,19 +227,31 @@ func start(ctx context.Context, opts Options) (*Daemon, error) {
 		Pdeathsig: syscall.SIGKILL,
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	d := &Daemon{dir: run, reader: name + " 00 00", cmd: cmd, out: out, log: log, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig follows the thread that forked, not the process: a
+		// thread the runtime retires (a goroutine that ends locked to
+		// it, as the stall meter's probes do) would kill the daemon. So
+		// the daemon is forked from a thread held until it exits.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		d.exit = cmd.Wait()
+		logFile.Close()
+		close(d.done)
+	}()
+	if err := <-started; err != nil {
 		logFile.Close()
 		if errors.Is(err, syscall.EPERM) {
 			return nil, fmt.Errorf("a private pcscd needs root (CAP_SYS_ADMIN) for its own mount and network namespace: %w", err)
 		}
 		return nil, err
 	}
-	d := &Daemon{dir: run, reader: name + " 00 00", cmd: cmd, out: out, log: log, done: make(chan struct{})}
-	go func() {
-		d.exit = cmd.Wait()
-		logFile.Close()
-		close(d.done)
-	}()
 	fail := func(err error) (*Daemon, error) {
 		_ = d.Close() // err already says how the daemon ended
 		return nil, err

@@ -373,7 +373,7 @@ expect: {status: maybe}
 	}
 	want := []string{
 		`dir/bad.yaml:1:7: name "Bad" must be lower-case letters, digits and single dashes`,
-		`dir/bad.yaml:2:18: encoder.model: unknown model "acme" (want one of pms, pn532, replay)`,
+		`dir/bad.yaml:2:18: encoder.model: unknown model "acme" (want one of acr122, pms, pn532, replay)`,
 		`dir/bad.yaml:3:35: credential.function: unknown function "chef" (want one of guest, staff)`,
 		`dir/bad.yaml:5:13: step 1 (remove): no card named "ghost" in cards`,
 		`dir/bad.yaml:5:13: step 1 (remove): card "ghost" is not on the reader (place it first)`,

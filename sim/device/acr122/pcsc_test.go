@@ -108,3 +108,22 @@ func TestDebianHosts(t *testing.T) {
 		t.Errorf("opensc-tool -a after the card left:\n%s\nwant no card (%v)", out, ctx.Err())
 	}
 }
+
+// TestOpenUnderALongTMPDIR: pcscd's socket still fits a Unix socket
+// address when TMPDIR is long, as a test's temporary directory is.
+func TestOpenUnderALongTMPDIR(t *testing.T) {
+	long := t.TempDir() + "/" + strings.Repeat("d", 80)
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", long)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := acr122.Open(ctx, nil)
+	if err != nil {
+		t.Fatalf("Open under a %d-byte TMPDIR: %v", len(long), err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

@@ -469,15 +469,14 @@ func (s *session) credentialWritten(mem *card.ClassicMemory, block int) {
 	s.d.log.Debug("card written", "card", cs.c.Name, "kind", c.Kind, "card_id", c.CardID)
 }
 
-// uidBytes is a card's UID as the reader reports it: a Classic card
-// carries at most 7 bytes.
+// uidBytes is a card's UID as the reader reports it: the whole UID the
+// card answered the anticollision with, as the scenario gives it, also
+// the 10 bytes no real Classic card has (block 0 keeps 7 of them, but the
+// reader reports the UID, not block 0; the PN532 model does the same).
 func uidBytes(c *card.Card) []byte {
 	uid, err := hex.DecodeString(c.UID)
 	if err != nil {
 		return nil
-	}
-	if len(uid) == 10 && card.ClassicBlocks(c.Tech) > 0 {
-		uid = uid[:7]
 	}
 	return uid
 }

@@ -56,7 +56,13 @@ func Open(ctx context.Context, log *slog.Logger) (*Link, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	dir, err := os.MkdirTemp("", "encoderlab-pcscd-")
+	// pcscd's socket, <dir>/run/pcscd.comm, must fit a Unix socket
+	// address (107 bytes): under a long TMPDIR (a test's) it would not.
+	base := os.TempDir()
+	if len(base) > 64 {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "encoderlab-pcscd-")
 	if err != nil {
 		return nil, fmt.Errorf("acr122: reader directory: %w", err)
 	}
