@@ -22,7 +22,7 @@ type scanner interface {
 // the attempt ends with what it holds and which credential of the
 // workspace that is, by its card id.
 func (w *worker) scan(ctx context.Context, j *job) {
-	s := w.svc
+	s := w.led
 	a := j.attempt
 	fail := func(f failure) {
 		if !s.claim(j) {
@@ -32,11 +32,11 @@ func (w *worker) scan(ctx context.Context, j *job) {
 		s.conclude(a, nil, f, nil, nil)
 		s.release(j)
 	}
-	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
+	if s.decided(a.WorkspaceID, a.ID) {
 		s.untrack(j)
 		return
 	}
-	if !s.now().Before(a.Deadline) {
+	if !w.now().Before(a.Deadline) {
 		fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf("the scan's deadline passed while it waited in the queue of encoder %s", w.cfg.DisplayName)})
 		return
 	}
@@ -114,7 +114,7 @@ func (w *worker) scanResult(ctx context.Context, workspaceID string, read driver
 	if !holds {
 		return out, nil
 	}
-	cs, err := w.svc.View().ListCredentials(ctx, workspaceID, store.CredentialFilter{ACSSystemID: w.cfg.SystemID})
+	cs, err := w.led.credentials(ctx, workspaceID, w.cfg.SystemID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (w *worker) takeArmedScan() *ScanSimulation {
 
 // simulateScan ends the scan as sim says.
 func (w *worker) simulateScan(ctx context.Context, j *job, sim *ScanSimulation, fail func(failure)) {
-	s := w.svc
+	s := w.led
 	if sim.ErrorType != "" {
 		fail(failure{sim.ErrorType, fmt.Sprintf("encoder %s: the scan was simulated to fail with %s", w.cfg.DisplayName, sim.ErrorType)})
 		return
@@ -195,7 +195,7 @@ func (w *worker) simulateScan(ctx context.Context, j *job, sim *ScanSimulation, 
 	default:
 		if sim.CredentialID == "" {
 			// Any credential of the encoder's system will do: the newest.
-			cs, err := s.View().ListCredentials(ctx, j.attempt.WorkspaceID, store.CredentialFilter{ACSSystemID: w.cfg.SystemID})
+			cs, err := s.credentials(ctx, j.attempt.WorkspaceID, w.cfg.SystemID)
 			if err == nil && len(cs) > 0 {
 				sim.CredentialID = cs[len(cs)-1].ACSCredentialID
 			}

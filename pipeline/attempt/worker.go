@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -68,10 +69,19 @@ func (j *job) cancelEncode(cause error) {
 // markDecided closes j.decided, once.
 func (j *job) markDecided() { j.decidedOnce.Do(func() { close(j.decided) }) }
 
-// worker runs one encoder's attempts in FIFO order.
+// worker runs one encoder's attempts in FIFO order. It reaches the
+// service only through its ledger.
 type worker struct {
-	svc *Service
+	led ledger
 	cfg EncoderConfig
+	// What the service was configured with, read-only: the clock, the
+	// log, the lab's reissue policies, whether the store is shared, and
+	// how a port opens.
+	now    func() time.Time
+	log    *slog.Logger
+	lab    *fixtures.Lab
+	shared bool
+	open   func(EncoderConfig) (driver.Port, error)
 
 	mu    sync.Mutex
 	queue []*job
@@ -86,7 +96,8 @@ type worker struct {
 }
 
 func newWorker(s *Service, cfg EncoderConfig) *worker {
-	return &worker{svc: s, cfg: cfg, wake: make(chan struct{}, 1)}
+	return &worker{led: s, cfg: cfg, now: s.now, log: s.log, lab: s.lab, shared: s.shared, open: s.open,
+		wake: make(chan struct{}, 1)}
 }
 
 func (w *worker) push(j *job) {
@@ -143,7 +154,7 @@ func (w *worker) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !w.svc.shared {
+		if !w.shared {
 			j.started.Store(true)
 			w.process(ctx, j)
 			continue
@@ -152,13 +163,13 @@ func (w *worker) run(ctx context.Context) {
 		if lctx == nil {
 			// Another server drives the encoder now; the attempt waits
 			// for it in the store.
-			w.svc.untrack(j)
+			w.led.untrack(j)
 			continue
 		}
 		j.started.Store(true)
 		w.process(lctx, j)
 		if lctx.Err() != nil {
-			w.svc.untrack(j) // the lease was lost mid-encode: the next holder runs it
+			w.led.untrack(j) // the lease was lost mid-encode: the next holder runs it
 		}
 	}
 }
@@ -181,7 +192,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		w.scan(ctx, j)
 		return
 	}
-	s := w.svc
+	s := w.led
 	a := j.attempt
 	// The worker decides the outcome from here on: it stops the deadline
 	// timer before recording one, so the two do not both try.
@@ -199,18 +210,14 @@ func (w *worker) process(ctx context.Context, j *job) {
 		s.release(j)
 	}
 
-	if _, decided := s.rec.attempt(a.WorkspaceID, a.ID); decided {
+	if s.decided(a.WorkspaceID, a.ID) {
 		s.untrack(j)
 		return
 	}
-	cur, cached := s.cache.get(a.WorkspaceID, a.ID)
-	var err error
-	if !cached {
-		cur, err = s.store.GetAttempt(ctx, a.WorkspaceID, a.ID)
-	}
+	cur, err := s.current(ctx, a.WorkspaceID, a.ID)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Error("reading queued action attempt failed", "action_attempt_id", a.ID, "err", err)
+			w.log.Error("reading queued action attempt failed", "action_attempt_id", a.ID, "err", err)
 			fail(failure{seam.ErrUncategorized, fmt.Sprintf("the attempt could not be read back: %v", err)})
 		}
 		return
@@ -220,7 +227,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		return
 	}
 
-	if !s.now().Before(a.Deadline) {
+	if !w.now().Before(a.Deadline) {
 		fail(failure{seam.ErrActionAttemptExpired, fmt.Sprintf(
 			"the attempt's deadline passed while it waited in the queue of encoder %s", w.cfg.DisplayName)})
 		return
@@ -243,7 +250,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 		fail(reissueRefused(c))
 		return
 	}
-	if end, ok := endsAt(c); ok && !s.now().Before(end) {
+	if end, ok := endsAt(c); ok && !w.now().Before(end) {
 		fail(failure{seam.ErrUncategorized, fmt.Sprintf(
 			"credential %s ended at %s (its ends_at) while the attempt waited; the card was not written", c.ACSCredentialID, seam.At(end))})
 		return
@@ -256,7 +263,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 	defer cancel()
 	j.setStop(stop)
 	defer j.setStop(nil)
-	if s.rec.isDeleted(a.WorkspaceID, a.CredentialID) {
+	if s.isDeleted(a.WorkspaceID, a.CredentialID) {
 		stop(errCredentialDeleted) // deleted since it was read
 	}
 	deleted := func() bool { return errors.Is(context.Cause(stoppable), errCredentialDeleted) }
@@ -343,8 +350,8 @@ func (w *worker) process(ctx context.Context, j *job) {
 	}
 
 	// No card is written while the store cannot record the outcome.
-	if healthy, failing := s.rec.refusing(); failing != nil {
-		s.log.Warn("the store refuses writes; the encode waits for it before writing the card",
+	if healthy, failing := s.refusing(); failing != nil {
+		w.log.Warn("the store refuses writes; the encode waits for it before writing the card",
 			"action_attempt_id", a.ID, "encoder", w.cfg.DisplayName, "err", failing)
 		select {
 		case <-healthy:
@@ -370,12 +377,12 @@ func (w *worker) process(ctx context.Context, j *job) {
 
 	j.writing.Store(true)
 	job := credential.Job(c)
-	s.log.Debug("encoder asked to write the card", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
+	w.log.Debug("encoder asked to write the card", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"card_id", job.CardID, "function", job.Function, "deadline", seam.At(a.Deadline))
 	began := time.Now()
 	asked = true
 	card, err := w.cfg.Driver.Encode(encodeCtx, port, job)
-	s.log.Debug("encoder answered", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
+	w.log.Debug("encoder answered", "action_attempt_id", a.ID, "encoder", w.cfg.DisplayName,
 		"card_number", card.Number, "technology", card.Technology, "err", err, "took", time.Since(began))
 	if closesPort(err) {
 		w.dropPort(port)
@@ -407,7 +414,7 @@ func (w *worker) process(ctx context.Context, j *job) {
 			written()
 		}
 	}
-	now := s.now()
+	now := w.now()
 	s.conclude(withIssueEvent(a, c, w.cfg.ConnectedAccountID, now), credential.Issue(c, card, now), failure{}, &card, after)
 	s.release(j)
 }
@@ -475,9 +482,9 @@ func endsAt(c *seam.Credential) (time.Time, bool) {
 // refusesReissue reports whether c's ACS system refuses to encode a
 // credential that is already on a card.
 func (w *worker) refusesReissue(c *seam.Credential) bool {
-	ws := w.svc.lab.Workspace(c.WorkspaceID)
+	ws := w.lab.Workspace(c.WorkspaceID)
 	if ws == nil {
-		ws = w.svc.lab.Workspace(w.cfg.WorkspaceID)
+		ws = w.lab.Workspace(w.cfg.WorkspaceID)
 	}
 	if ws == nil {
 		return false
@@ -488,7 +495,7 @@ func (w *worker) refusesReissue(c *seam.Credential) bool {
 
 // simulate ends the attempt with an armed outcome, without the device.
 func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, release *func()) {
-	s := w.svc
+	s := w.led
 	if !s.claim(j) {
 		s.expiredFirst(j.attempt, failure{}, nil)
 		return
@@ -503,7 +510,7 @@ func (w *worker) simulate(j *job, c *seam.Credential, o *simulatedOutcome, relea
 	card := driver.Card{Number: syntheticCardNumber(), Technology: "simulated", CardID: job.CardID}
 	after := *release
 	*release = nil
-	now := s.now()
+	now := w.now()
 	s.conclude(withIssueEvent(j.attempt, c, w.cfg.ConnectedAccountID, now), credential.Issue(c, card, now), failure{}, &card, after)
 }
 
@@ -526,7 +533,7 @@ func (w *worker) openPort() (driver.Port, error) {
 	if w.port != nil {
 		return w.port, nil
 	}
-	p, err := w.svc.open(w.cfg)
+	p, err := w.open(w.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +541,7 @@ func (w *worker) openPort() (driver.Port, error) {
 		return nil, errors.New("opening returned no port")
 	}
 	w.port = p
-	w.svc.log.Info("encoder port opened", "encoder", w.cfg.DisplayName, "port", w.cfg.Port, "baud", w.cfg.Baud)
+	w.log.Info("encoder port opened", "encoder", w.cfg.DisplayName, "port", w.cfg.Port, "baud", w.cfg.Baud)
 	return p, nil
 }
 
@@ -568,20 +575,20 @@ func (w *worker) dropIfHungUp() {
 		// A port that can ask the kernel needs no probe window.
 		_, hungUp, err := pp.Poll()
 		if err != nil || hungUp {
-			w.svc.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
+			w.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
 			w.dropPort(p)
 		}
 		return
 	}
 	if err := p.SetReadDeadline(time.Now().Add(probeWindow)); err != nil {
-		w.svc.log.Info("encoder port cannot be probed", "encoder", w.cfg.DisplayName, "err", err)
+		w.log.Info("encoder port cannot be probed", "encoder", w.cfg.DisplayName, "err", err)
 		w.dropPort(p)
 		return
 	}
 	var b [1]byte
 	_, err := p.Read(b[:])
 	if errors.Is(err, io.EOF) || (err != nil && !isTimeout(err)) {
-		w.svc.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
+		w.log.Info("encoder line hung up since the last encode", "encoder", w.cfg.DisplayName, "err", err)
 		w.dropPort(p)
 		return
 	}
@@ -604,9 +611,9 @@ func (w *worker) dropPort(p driver.Port) {
 	}
 	w.mu.Unlock()
 	if err := p.Close(); err != nil {
-		w.svc.log.Debug("closing encoder port after failure", "encoder", w.cfg.DisplayName, "err", err)
+		w.log.Debug("closing encoder port after failure", "encoder", w.cfg.DisplayName, "err", err)
 	}
-	w.svc.log.Info("encoder port closed; it reopens on the next encode", "encoder", w.cfg.DisplayName)
+	w.log.Info("encoder port closed; it reopens on the next encode", "encoder", w.cfg.DisplayName)
 }
 
 // closePort closes the port for good; safe to call more than once.
