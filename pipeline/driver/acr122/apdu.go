@@ -80,6 +80,7 @@ var part3Prefix = []byte{0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0
 // technology tells the card type from the ATR the reader made for it
 // (docs/protocols/acr122.md, "ATR").
 func technology(atr []byte) string {
+	atr = ownLength(atr)
 	if len(atr) == len(part3Prefix)+7 && bytes.HasPrefix(atr, part3Prefix) {
 		switch name := [2]byte(atr[len(part3Prefix):]); name {
 		case [2]byte{0x00, 0x01}:
@@ -101,3 +102,47 @@ func technology(atr []byte) string {
 
 // isClassic reports a technology this system's credentials live on.
 func isClassic(tech string) bool { return tech == techClassic1K || tech == techClassic4K }
+
+// ownLength is atr cut to the length its own bytes give (ISO/IEC 7816-3,
+// 8.2: T0's K historical bytes, the interface bytes each TD announces,
+// and TCK unless T=0 alone is offered). pcscd can list a card's ATR with
+// bytes after it: vpcd (virtualsmartcard 0.8, ifd-vpcd.c) leaves the
+// length pcscd passed in, the buffer's 33, on some power transitions, so
+// the reader state holds the ATR and zeros. An ATR whose structure does
+// not fit is returned as it is, for the caller to find unknown.
+func ownLength(atr []byte) []byte {
+	if len(atr) < 2 {
+		return atr
+	}
+	n := 2 // TS and T0
+	y := atr[1] >> 4
+	hist := int(atr[1] & 0x0F)
+	tck := false
+	for {
+		for bit := byte(1); bit <= 8; bit <<= 1 {
+			if y&bit != 0 {
+				n++
+			}
+		}
+		if y&0x08 == 0 {
+			break
+		}
+		// TD: the next interface bytes' presence and a protocol.
+		if n > len(atr) {
+			return atr
+		}
+		td := atr[n-1]
+		if td&0x0F != 0 {
+			tck = true
+		}
+		y = td >> 4
+	}
+	n += hist
+	if tck {
+		n++
+	}
+	if n > len(atr) {
+		return atr
+	}
+	return atr[:n]
+}

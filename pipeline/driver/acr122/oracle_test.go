@@ -57,6 +57,13 @@ func TestOracleATR(t *testing.T) {
 		// A contact card's ATR.
 		{"3B 02 14 50", "unknown (ATR 3B 02 14 50)"},
 		{"", "unknown (ATR )"},
+		// As pcscd can list them after vpcd left its buffer's length
+		// (33) in place: the ATR, then zeros.
+		{"3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A 00 00 00 00 00 00 00 00 00 00 00 00 00", "mifare-classic-1k"},
+		{"3B 81 80 01 80 80 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00", "desfire"},
+		// A contact card's ATR with T=0 only: no TCK (ISO/IEC 7816-3,
+		// 8.2.5), its own length with the bytes after it cut.
+		{"3B 02 14 50 00 00", "unknown (ATR 3B 02 14 50)"},
 	} {
 		if got := technology(h(c.atr)); got != c.want {
 			t.Errorf("technology(%s) = %q, want %q", c.atr, got, c.want)
