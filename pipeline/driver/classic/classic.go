@@ -109,6 +109,21 @@ type Credential struct {
 	CardID string
 }
 
+// Holds is what a credential sector that opened with the system's key
+// holds, for a scan: a guest or staff credential of this layout and its
+// card id, or, with none there, a blank card (written by this system
+// and cleared).
+func Holds(b [3][16]byte) (driver.Holding, string) {
+	c, ok := Decode(b)
+	switch {
+	case !ok:
+		return driver.Blank, ""
+	case c.Function == driver.Staff:
+		return driver.StaffCredential, c.CardID
+	}
+	return driver.GuestCredential, c.CardID
+}
+
 // Decode reads blocks 4–6: ok only for a complete credential of this
 // layout (magic, version, function and CRC valid).
 func Decode(b [3][16]byte) (Credential, bool) {

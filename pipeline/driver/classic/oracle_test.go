@@ -137,6 +137,12 @@ func TestOracleCredentialLayout(t *testing.T) {
 		if ok != c.ok || cred.Function != c.function || cred.CardID != c.cardID {
 			t.Errorf("%s: Decode = %+v, %t; want %s %s, %t", c.name, cred, ok, c.function, c.cardID, c.ok)
 		}
+		// What a scan says the card holds (pn532.md, "What a card
+		// holds"): no credential of this layout is a blank card.
+		wantHolds := map[driver.Function]driver.Holding{driver.Guest: driver.GuestCredential, driver.Staff: driver.StaffCredential, "": driver.Blank}[c.function]
+		if holds, id := Holds(c.blocks); holds != wantHolds || id != c.cardID {
+			t.Errorf("%s: Holds = %s %q, want %s %q", c.name, holds, id, wantHolds, c.cardID)
+		}
 	}
 
 	// Labels: printable ASCII, cut to 16 characters, others '?'.

@@ -181,16 +181,7 @@ func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
 	if err != nil {
 		return driver.Scan{}, err
 	}
-	if c, ok := classic.Decode(held); ok {
-		out.Holds, out.CardID = driver.GuestCredential, c.CardID
-		if c.Function == driver.Staff {
-			out.Holds = driver.StaffCredential
-		}
-		return out, nil
-	}
-	// The system's key opens it, but no credential of this layout is
-	// there: written by this system, and cleared.
-	out.Holds = driver.Blank
+	out.Holds, out.CardID = classic.Holds(held)
 	return out, nil
 }
 
