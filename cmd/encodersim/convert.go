@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -175,10 +176,16 @@ func Convert(tr *trace.Trace, o ConvertOptions) ([]byte, error) {
 		scale = timescale.Real
 	}
 	proto := tr.Header.Protocol
-	if proto == "" && len(model.Protocols()) > 0 {
+	replayable := scenario.ReplayProtocols()
+	switch {
+	case proto == "" && len(replayable) > 0:
 		// Frames are not decoded; every step is hex, which replays on
-		// any protocol: the first registered will do.
-		proto = model.Protocols()[0]
+		// any protocol a replay takes: the first will do.
+		proto = replayable[0]
+	case proto != "" && !slices.Contains(replayable, proto):
+		if _, known := model.ProtocolOf(proto); known {
+			return nil, fmt.Errorf("a trace of %s does not convert: a replay cannot speak it (its model gives no frame text; replays speak %s)", proto, strings.Join(replayable, ", "))
+		}
 	}
 	id := o.Encoder
 	if id == "" {

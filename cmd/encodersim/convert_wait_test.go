@@ -451,3 +451,14 @@ func TestConvertHangupAndUnplug(t *testing.T) {
 		t.Errorf("last step %s, want unplug", last)
 	}
 }
+
+// A trace of a protocol a replay cannot speak (the ACR122U's vpcd line:
+// its model gives no frame text) is refused, saying which replays do,
+// rather than written as a scenario that does not load.
+func TestConvertRefusesAProtocolNoReplaySpeaks(t *testing.T) {
+	tr := traceOf("acr122", chunk{0, trace.HostToDevice, []byte{0, 1, 4}})
+	_, err := Convert(tr, ConvertOptions{Name: "reader", Encoder: "pcsc-desk-1", Expect: "success", System: "visionline-hotel"})
+	if err == nil || !strings.Contains(err.Error(), "does not convert") || !strings.Contains(err.Error(), "pms, pn532") {
+		t.Errorf("Convert of an acr122 trace: %v, want a refusal naming the protocols a replay speaks", err)
+	}
+}

@@ -18,6 +18,10 @@ var Model = model.Model{
 	Name:  "acr122",
 	New:   newModel,
 	Takes: []string{model.TakesWriteTime, model.TakesReadTime},
+	// The line's messages by name in traces and taps; no redactor,
+	// converter, frame text or timeline (a recording of a reader stays
+	// raw bytes, and a replay cannot speak vpcd's protocol).
+	Protocol: &model.Protocol{NewDecoder: newDecoder},
 	Transport: func(ctx context.Context, s model.Settings) (model.Link, error) {
 		return Open(ctx, s.Logger)
 	},
