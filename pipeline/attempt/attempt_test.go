@@ -482,6 +482,16 @@ func TestDriverErrorKindsMapToErrorTypes(t *testing.T) {
 		})
 	}
 
+	t.Run("driver error wrapping its own deadline", func(t *testing.T) {
+		// A driver that bounds its wait for an answer with a context of
+		// its own reports the encoder not answering, not the attempt
+		// expiring (driver.Driver: a *driver.Error is the encoder's).
+		c := r.credential("visionline-hotel", seam.AccessCard)
+		a := r.encode(c, frontDesk1)
+		r.drivers[frontDesk1].next(t).reply <- failWith(&driver.Error{Kind: driver.NotAnswering, Detail: "no answer within 10s", Err: context.DeadlineExceeded})
+		r.wantError(a.ActionAttemptID, seam.ErrEncoderCommunicationTimeout)
+	})
+
 	t.Run("unexplained error", func(t *testing.T) {
 		c := r.credential("visionline-hotel", seam.AccessCard)
 		a := r.encode(c, frontDesk1)

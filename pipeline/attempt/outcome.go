@@ -42,12 +42,16 @@ var kindOutcomes = map[driver.Kind]struct {
 // encodeFailure describes err, returned by a driver's Encode on encoder
 // name, as the failure the attempt ends with.
 func encodeFailure(name string, err error) failure {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return failure{seam.ErrActionAttemptExpired,
-			fmt.Sprintf("encoder %s did not finish encoding before the attempt's deadline", name)}
-	}
+	// A *driver.Error is what the encoder or the line did (driver.Driver),
+	// whatever it wraps: a driver's own wait for an answer may end on a
+	// context deadline of its making. Only an error that is no
+	// *driver.Error says the attempt's deadline ended the encode.
 	var de *driver.Error
 	if !errors.As(err, &de) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return failure{seam.ErrActionAttemptExpired,
+				fmt.Sprintf("encoder %s did not finish encoding before the attempt's deadline", name)}
+		}
 		return failure{seam.ErrUncategorized, fmt.Sprintf("encoder %s failed: %v", name, err)}
 	}
 	out, ok := kindOutcomes[de.Kind]

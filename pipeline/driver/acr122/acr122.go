@@ -317,8 +317,8 @@ func (s *session) failure(op string, err error) error {
 	var proto *pcsc.ProtocolError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
-		// Not wrapped: the pipeline reads a context deadline in the
-		// chain as the attempt's own, and this one is the reader's.
+		// Not wrapped: in driver.Driver's terms only ctx's end wraps a
+		// context error, and this deadline is the call's, the reader's.
 		return driver.Errorf(driver.NotAnswering, "%s: no answer within %v: the reader hung", op, s.t.Answer)
 	case errors.Is(err, pcsc.ErrNoStatusWord):
 		return &driver.Error{Kind: driver.Interrupted, Detail: op + ": the card left mid-command", Err: err}
