@@ -84,8 +84,7 @@ type Device struct {
 	// silenceLifted is closed (and replaced) when Silence(false) ends a
 	// silence.
 	silenceLifted chan struct{}
-	classic       map[*card.Card]*card.ClassicMemory
-	pages         map[*card.Card][]byte
+	mems          *card.Memories // the memories of the cards it has seen
 
 	commands device.Commands
 
@@ -111,8 +110,7 @@ func New(cfg Config) *Device {
 		log:           log.With("device", "acr122"),
 		fieldChanged:  make(chan struct{}),
 		silenceLifted: make(chan struct{}),
-		classic:       map[*card.Card]*card.ClassicMemory{},
-		pages:         map[*card.Card][]byte{},
+		mems:          card.NewMemories(cfg.SystemKeyA, cfg.SystemKeyB),
 	}
 }
 
@@ -193,32 +191,14 @@ func (d *Device) stays(ctx context.Context, c *card.Card, gen uint64, dur time.D
 func (d *Device) ClassicMemory(c *card.Card) (*card.ClassicMemory, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.classicLocked(c)
+	return d.mems.Classic(c)
 }
 
-func (d *Device) classicLocked(c *card.Card) (*card.ClassicMemory, error) {
-	if m, ok := d.classic[c]; ok {
-		return m, nil
-	}
-	m, err := card.ClassicMemoryFor(c, d.cfg.SystemKeyA, d.cfg.SystemKeyB)
-	if err != nil {
-		return nil, fmt.Errorf("card %q: %w", c.Name, err)
-	}
-	d.classic[c] = m
-	return m, nil
-}
-
-// ultralightPages returns the 16 pages of an Ultralight card, fresh
-// (card.UltralightPages) the first time.
+// ultralightPages returns Ultralight card c's pages.
 func (d *Device) ultralightPages(c *card.Card) []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if p, ok := d.pages[c]; ok {
-		return p
-	}
-	p := card.UltralightPages(uidBytes(c))
-	d.pages[c] = p
-	return p
+	return d.mems.Ultralight(c)
 }
 
 // count records a command of that kind.

@@ -658,7 +658,7 @@ func (ch *chip) credentialWritten(t *target, mem *card.ClassicMemory, blk int) {
 func (ch *chip) ultralight(t *target, data []byte) []byte {
 	ch.d.mu.Lock()
 	defer ch.d.mu.Unlock()
-	pages := ch.d.pagesLocked(t.c)
+	pages := ch.d.mems.Ultralight(t.c)
 	n := len(pages) / 4
 	switch {
 	case data[0] == mfRead && len(data) == 2 && int(data[1]) < n:

@@ -2,7 +2,6 @@ package pn532
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,9 +106,8 @@ type Device struct {
 	// fieldChanged is closed (and replaced) whenever a card is placed or
 	// removed.
 	fieldChanged chan struct{}
-	// classic and pages are the memories of the cards the chip has seen.
-	classic map[*card.Card]*card.ClassicMemory
-	pages   map[*card.Card][]byte
+	// mems are the memories of the cards the chip has seen.
+	mems *card.Memories
 
 	commands device.Commands
 
@@ -142,8 +140,7 @@ func New(cfg Config) *Device {
 		log:          log.With("device", "pn532"),
 		placed:       map[*card.Card]uint64{},
 		fieldChanged: make(chan struct{}),
-		classic:      map[*card.Card]*card.ClassicMemory{},
-		pages:        map[*card.Card][]byte{},
+		mems:         card.NewMemories(cfg.SystemKeyA, cfg.SystemKeyB),
 	}
 }
 
@@ -210,31 +207,7 @@ func (d *Device) presentLocked(c *card.Card, gen uint64) bool {
 func (d *Device) ClassicMemory(c *card.Card) (*card.ClassicMemory, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.classicLocked(c)
-}
-
-func (d *Device) classicLocked(c *card.Card) (*card.ClassicMemory, error) {
-	if m, ok := d.classic[c]; ok {
-		return m, nil
-	}
-	m, err := card.ClassicMemoryFor(c, d.cfg.SystemKeyA, d.cfg.SystemKeyB)
-	if err != nil {
-		return nil, fmt.Errorf("card %q: %w", c.Name, err)
-	}
-	d.classic[c] = m
-	return m, nil
-}
-
-// pagesLocked returns the 16 pages of an Ultralight card: UID and check
-// bytes in pages 0–2, the rest zero.
-func (d *Device) pagesLocked(c *card.Card) []byte {
-	if p, ok := d.pages[c]; ok {
-		return p
-	}
-	uid, _ := hex.DecodeString(c.UID)
-	p := card.UltralightPages(uid)
-	d.pages[c] = p
-	return p
+	return d.mems.Classic(c)
 }
 
 // count records a command of that kind.
