@@ -3,9 +3,7 @@ package pcscd_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -38,12 +36,8 @@ var atr = []byte{0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x0
 func serveCard(c net.Conn, uid []byte) {
 	defer c.Close()
 	for {
-		var n [2]byte
-		if _, err := io.ReadFull(c, n[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(c, msg); err != nil {
+		msg, err := pcscd.ReadMessage(c)
+		if err != nil {
 			return
 		}
 		var out []byte
@@ -57,7 +51,7 @@ func serveCard(c net.Conn, uid []byte) {
 		default:
 			out = []byte{0x6D, 0x00}
 		}
-		if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(out))), out...)); err != nil {
+		if err := pcscd.WriteMessage(c, out); err != nil {
 			return
 		}
 	}

@@ -3,10 +3,8 @@ package pcsc_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -32,9 +30,9 @@ var (
 	uidResp = []byte{0x04, 0xA1, 0xB2, 0xC3, 0x90, 0x00}
 )
 
-// card is a virtual card on vpcd's protocol, written here from
-// vsmartcard's vpcd.c (not shared with any other package): every message
-// is a 2-byte big-endian length and a payload; a 1-byte payload from vpcd
+// card is a virtual card on vpcd's protocol, its answers written here
+// from vsmartcard's vpcd.c (internal/pcscd frames the messages): a
+// 1-byte payload from vpcd
 // is a control (00 power off, 01 power on, 02 reset, none answered; 04
 // get the ATR, answered with it); a longer one is an APDU, answered with
 // its response. Closing the connection takes the card away.
@@ -81,12 +79,8 @@ func (c *card) serve() {
 	defer close(c.done)
 	defer c.conn.Close()
 	for {
-		var n [2]byte
-		if _, err := io.ReadFull(c.conn, n[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(c.conn, msg); err != nil {
+		msg, err := pcscd.ReadMessage(c.conn)
+		if err != nil {
 			return
 		}
 		var out []byte
@@ -105,7 +99,7 @@ func (c *card) serve() {
 		default:
 			out = []byte{0x6D, 0x00}
 		}
-		if _, err := c.conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(out))), out...)); err != nil {
+		if err := pcscd.WriteMessage(c.conn, out); err != nil {
 			return
 		}
 	}

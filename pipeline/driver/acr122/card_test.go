@@ -3,18 +3,14 @@ package acr122
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/encoderlab/encoderlab/internal/pcscd"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
@@ -177,13 +173,8 @@ func (c *testCard) serve() {
 	defer close(c.done)
 	defer c.conn.Close()
 	for {
-		quickAck(c.conn)
-		var n [2]byte
-		if _, err := io.ReadFull(c.conn, n[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(n[:]))
-		if _, err := io.ReadFull(c.conn, msg); err != nil {
+		msg, err := pcscd.ReadMessage(c.conn)
+		if err != nil {
 			return
 		}
 		var out []byte
@@ -211,7 +202,7 @@ func (c *testCard) serve() {
 			}
 			c.record("< % X", out)
 		}
-		if _, err := c.conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(out))), out...)); err != nil {
+		if err := pcscd.WriteMessage(c.conn, out); err != nil {
 			return
 		}
 	}
@@ -335,21 +326,6 @@ func (c *testCard) may(block int, write bool) bool {
 		return !write || c.keyType == 0x61
 	}
 	return false
-}
-
-// quickAck makes the kernel acknowledge what arrives on conn at once.
-// vpcd sends a message's length and payload in two writes without
-// TCP_NODELAY, so a delayed acknowledgement would cost 40 ms an APDU.
-func quickAck(conn net.Conn) {
-	tc, ok := conn.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	if raw, err := tc.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-		})
-	}
 }
 
 // daemon starts a private pcscd with one vpcd reader (internal/pcscd). A

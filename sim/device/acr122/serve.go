@@ -2,13 +2,13 @@ package acr122
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/encoderlab/encoderlab/internal/pcscd"
 	"github.com/encoderlab/encoderlab/sim/card"
 	"github.com/encoderlab/encoderlab/sim/device"
 )
@@ -88,13 +88,9 @@ func (d *Device) Serve(ctx context.Context, conn Conn) error {
 	stop := context.AfterFunc(ctx, device.Interrupter(conn))
 	defer stop()
 	s := &session{d: d, conn: conn}
-	var hdr [2]byte
 	for {
-		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-			return s.ended(ctx, err)
-		}
-		msg := make([]byte, binary.BigEndian.Uint16(hdr[:]))
-		if _, err := io.ReadFull(conn, msg); err != nil {
+		msg, err := pcscd.ReadMessage(conn)
+		if err != nil {
 			return s.ended(ctx, err)
 		}
 		answer, reply := s.handle(ctx, msg)
@@ -163,10 +159,7 @@ func (s *session) send(ctx context.Context, answer []byte) ([]byte, error) {
 	if answer == nil {
 		s.cs = nil
 	}
-	out := make([]byte, 2+len(answer))
-	binary.BigEndian.PutUint16(out, uint16(len(answer)))
-	copy(out[2:], answer)
-	if _, err := s.conn.Write(out); err != nil {
+	if err := pcscd.WriteMessage(s.conn, answer); err != nil {
 		return nil, err
 	}
 	return answer, nil

@@ -2,17 +2,13 @@ package acr122
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/encoderlab/encoderlab/internal/linkdir"
 	"github.com/encoderlab/encoderlab/internal/pcscd"
@@ -144,12 +140,11 @@ func (l *Link) fromReader(ctx context.Context) {
 			return
 		}
 		for {
-			quickAck(conn)
-			msg, err := readMessage(conn)
+			msg, err := pcscd.ReadMessage(conn)
 			if err != nil {
 				break // vpcd ejected the card (or pcscd went away)
 			}
-			if _, err := l.rel.Write(msg); err != nil {
+			if err := pcscd.WriteMessage(l.rel, msg); err != nil {
 				conn.Close()
 				return // the link is closing
 			}
@@ -165,7 +160,7 @@ func (l *Link) fromReader(ctx context.Context) {
 func (l *Link) toReader(ctx context.Context) {
 	defer l.wg.Done()
 	for ctx.Err() == nil {
-		msg, err := readMessage(l.rel)
+		msg, err := pcscd.ReadMessage(l.rel)
 		if err != nil {
 			return
 		}
@@ -175,7 +170,7 @@ func (l *Link) toReader(ctx context.Context) {
 		if conn == nil {
 			continue
 		}
-		if len(msg) == 2 {
+		if len(msg) == 0 {
 			// The device's eject. vpcd 0.8 waits for the empty answer's
 			// payload with recv(MSG_WAITALL) of zero bytes, which blocks
 			// until more comes: closing the connection is the eject it
@@ -183,7 +178,7 @@ func (l *Link) toReader(ctx context.Context) {
 			conn.Close()
 			continue
 		}
-		if _, err := conn.Write(msg); err != nil {
+		if err := pcscd.WriteMessage(conn, msg); err != nil {
 			conn.Close()
 		}
 	}
@@ -199,36 +194,4 @@ func (l *Link) setConn(c net.Conn) bool {
 	}
 	l.conn = c
 	return true
-}
-
-// quickAck makes the kernel acknowledge what arrives on c at once, for
-// the next read. vpcd 0.8 sends a message's length and its payload in two
-// writes, without TCP_NODELAY: Nagle holds the payload until the length
-// is acknowledged, and a delayed acknowledgement (40 ms on Linux) would
-// add that to every exchange. Linux clears TCP_QUICKACK as it goes, so it
-// is set before each message.
-func quickAck(c net.Conn) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	if raw, err := tc.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-		})
-	}
-}
-
-// readMessage reads one of vpcd's messages, its length included.
-func readMessage(r io.Reader) ([]byte, error) {
-	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	msg := make([]byte, 2+int(binary.BigEndian.Uint16(hdr[:])))
-	copy(msg, hdr[:])
-	if _, err := io.ReadFull(r, msg[2:]); err != nil {
-		return nil, err
-	}
-	return msg, nil
 }
