@@ -166,23 +166,11 @@ func (d *Device) visible() (*card.Card, uint64) {
 // stays reports whether card c of placement gen stays in the field for
 // dur (false as soon as it leaves, or when ctx ends first).
 func (d *Device) stays(ctx context.Context, c *card.Card, gen uint64, dur time.Duration) bool {
-	timer := time.NewTimer(dur)
-	defer timer.Stop()
-	for {
+	return device.Stays(ctx, dur, func() (bool, <-chan struct{}) {
 		d.mu.Lock()
-		present, changed := d.inField == c && d.placed == gen, d.fieldChanged
-		d.mu.Unlock()
-		if !present {
-			return false
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+		defer d.mu.Unlock()
+		return d.inField == c && d.placed == gen, d.fieldChanged
+	})
 }
 
 // ClassicMemory returns the memory of MIFARE Classic card c as the device

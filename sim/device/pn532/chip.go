@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/sim/card"
+	"github.com/encoderlab/encoderlab/sim/device"
 )
 
 // Command codes (UM0701-02, chapter 7). A response's code is the
@@ -584,23 +585,11 @@ func (ch *chip) whileInField(cmd byte, t *target, d time.Duration, act func() []
 // stays reports whether target t stays in the field for d (false as soon
 // as it leaves, or when ctx ends first).
 func (ch *chip) stays(ctx context.Context, t *target, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
+	return device.Stays(ctx, d, func() (bool, <-chan struct{}) {
 		ch.d.mu.Lock()
-		present, changed := ch.d.presentLocked(t.c, t.gen), ch.d.fieldChanged
-		ch.d.mu.Unlock()
-		if !present {
-			return false
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+		defer ch.d.mu.Unlock()
+		return ch.d.presentLocked(t.c, t.gen), ch.d.fieldChanged
+	})
 }
 
 // classicWrite writes block blk, taking WriteTime; the card must stay in
