@@ -1,10 +1,12 @@
 package sim_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -364,5 +366,24 @@ func TestRegisteredModelRuns(t *testing.T) {
 	e := start(t, sc, sim.Options{LinkDir: t.TempDir()})
 	if _, ok := e.Device().(*pms.Device); !ok {
 		t.Fatalf("the desk runs a %T, want the device the vendor's model built", e.Device())
+	}
+}
+
+// A desk started below its model's scale floor (model.Model.MinScale)
+// runs, and says in its log that the model's own waits do not shrink.
+func TestBelowTheScaleFloorIsSaid(t *testing.T) {
+	model.Register(model.Model{Name: "floored-pms", New: pms.Model.New, Takes: pms.Model.Takes, MinScale: 0.5})
+	var log bytes.Buffer
+	sc := desk()
+	sc.Encoder.Model = "floored-pms"
+	start(t, sc, sim.Options{LinkDir: t.TempDir(), Scale: 0.1, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if !strings.Contains(log.String(), "below the model's floor") || !strings.Contains(log.String(), "floor=0.5") {
+		t.Errorf("the log does not say the scale is below the floor:\n%s", log.String())
+	}
+	log.Reset()
+	sc.Encoder.ID += "-2"
+	start(t, sc, sim.Options{LinkDir: t.TempDir(), Scale: 0.5, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if strings.Contains(log.String(), "below the model's floor") {
+		t.Errorf("warned at the floor itself:\n%s", log.String())
 	}
 }

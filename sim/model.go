@@ -38,6 +38,12 @@ func newModel(enc scenario.Encoder, scale timescale.Scale, log *slog.Logger) (bu
 	if !ok {
 		return built{}, fmt.Errorf("unknown device model %q (want one of %s)", enc.Model, strings.Join(Models(), ", "))
 	}
+	if m.MinScale > 0 && scale < m.MinScale {
+		// Not refused: a desk may want it fast and accept that; but the
+		// model's own waits do not shrink with the rest.
+		log.Warn("the time scale is below the model's floor: waits it cannot shorten stay as long, and a host's scaled waits may not cover them",
+			"model", m.Name, "scale", float64(scale), "floor", float64(m.MinScale))
+	}
 	settings := model.Settings{
 		CardWait: enc.CardWait, WriteTime: enc.WriteTime, ReadTime: enc.ReadTime,
 		Writes: enc.Writes, Protocol: enc.Protocol, Scale: scale, Logger: log,
