@@ -117,23 +117,15 @@ func (d *Driver) Scan(ctx context.Context, p driver.Port) (driver.Scan, error) {
 	if !isClassic(t.tech) {
 		return out, nil
 	}
-	ok, err := s.authenticate("authenticate with the system key B", keyTypeB, locSystemB, d.KeyB)
-	if err != nil {
+	opened, err := s.openSector(d.KeyB)
+	switch {
+	case err != nil:
 		return driver.Scan{}, err
-	}
-	if !ok {
-		if err := s.reset(); err != nil {
-			return driver.Scan{}, err
-		}
-		ok, err := s.authenticate("authenticate with the transport key A", keyTypeA, locTransport, classic.TransportKey)
-		if err != nil {
-			return driver.Scan{}, err
-		}
-		if ok {
-			out.Holds = driver.Blank
-		}
-		// Neither key opens it: another system's card.
+	case opened == byTransportKey:
+		out.Holds = driver.Blank
 		return out, nil
+	case opened == byNeither:
+		return out, nil // another system's card
 	}
 	held, err := s.readCredential()
 	if err != nil {
@@ -158,6 +150,34 @@ func (d *Driver) check(ctx context.Context) error {
 	return nil
 }
 
+// opening says which key opened the credential sector.
+type opening int
+
+const (
+	byNeither      opening = iota // another system's card
+	bySystemKey                   // a card of this system
+	byTransportKey                // a blank card
+)
+
+// openSector authenticates the credential sector with the system key B
+// first (pn532.md, "What a card holds"); refused, it resets the card (a
+// refused authentication halts MIFARE Classic) and tries the transport
+// key A.
+func (s *session) openSector(keyB classic.Key) (opening, error) {
+	ok, err := s.authenticate("authenticate with the system key B", keyTypeB, locSystemB, keyB)
+	if err != nil || ok {
+		return bySystemKey, err
+	}
+	if err := s.reset(); err != nil {
+		return byNeither, err
+	}
+	ok, err = s.authenticate("authenticate with the transport key A", keyTypeA, locTransport, classic.TransportKey)
+	if err != nil || !ok {
+		return byNeither, err
+	}
+	return byTransportKey, nil
+}
+
 // encode opens the credential sector of the card on the reader, checks
 // what it holds, writes and verifies.
 func (d *Driver) encode(s *session, job driver.Job, want [3][16]byte) (driver.Card, error) {
@@ -170,27 +190,15 @@ func (d *Driver) encode(s *session, job driver.Job, want [3][16]byte) (driver.Ca
 			"card %s is %s (ATR % X): only MIFARE Classic carries this system's credentials", t.number, t.tech, t.atr)
 	}
 
-	// The system's key B first; a blank card still has the transport key.
-	blank := false
-	ok, err := s.authenticate("authenticate with the system key B", keyTypeB, locSystemB, d.KeyB)
+	opened, err := s.openSector(d.KeyB)
 	if err != nil {
 		return driver.Card{}, err
 	}
-	if !ok {
-		// A failed authentication halts the card: reset it.
-		if err := s.reset(); err != nil {
-			return driver.Card{}, err
-		}
-		ok, err := s.authenticate("authenticate with the transport key A", keyTypeA, locTransport, classic.TransportKey)
-		if err != nil {
-			return driver.Card{}, err
-		}
-		if !ok {
-			return driver.Card{}, driver.Errorf(driver.IncompatibleCard,
-				"card %s: sector %d opens with neither the system key nor the transport key: a card of another system", t.number, classic.Sector)
-		}
-		blank = true
+	if opened == byNeither {
+		return driver.Card{}, driver.Errorf(driver.IncompatibleCard,
+			"card %s: sector %d opens with neither the system key nor the transport key: a card of another system", t.number, classic.Sector)
 	}
+	blank := opened == byTransportKey
 
 	if !blank {
 		held, err := s.readCredential()
@@ -218,7 +226,7 @@ func (d *Driver) encode(s *session, job driver.Job, want [3][16]byte) (driver.Ca
 	if err := s.reset(); err != nil {
 		return driver.Card{}, err
 	}
-	ok, err = s.authenticate("verify: authenticate with the system key B", keyTypeB, locSystemB, d.KeyB)
+	ok, err := s.authenticate("verify: authenticate with the system key B", keyTypeB, locSystemB, d.KeyB)
 	if err != nil {
 		return driver.Card{}, err
 	}
