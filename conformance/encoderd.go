@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -123,11 +124,49 @@ func (t encoderd) Start(ctx context.Context, env Env) (System, error) {
 	if p.diskErr = mountStoreDisk(p.store); p.diskErr == nil {
 		p.mounted = true
 	}
-	if err := p.start(ctx, "127.0.0.1:0"); err != nil {
+	var err error
+	for try := 0; ; try++ {
+		addr := restartableAddr()
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		err = p.start(ctx, addr)
+		if err == nil || try == 20 || ctx.Err() != nil || !inUse(err) {
+			break
+		}
+	}
+	if err != nil {
 		return nil, errors.Join(err, p.unmount())
 	}
 	return p, nil
 }
+
+// restartableAddr is a loopback address for a server that is killed and
+// started again on it: a random port below the kernel's ephemeral range.
+// A port in that range, freed by the kill, can be handed by chance to one
+// of the many connections the suite and its servers open meanwhile, and a
+// connected socket on it fails the new server's bind for as long as that
+// connection lasts (seen in CI: a restart that never came, and every
+// poll after it refused). Below the range a port is only ever taken by a
+// listener asking for it by number; Start tries another if one did.
+// It is "" where the range cannot be read or leaves no room below it.
+func restartableAddr() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return ""
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= lowestRestartablePort {
+		return ""
+	}
+	return fmt.Sprintf("127.0.0.1:%d", lowestRestartablePort+rand.IntN(lo-lowestRestartablePort))
+}
+
+// lowestRestartablePort keeps restartableAddr clear of the well-known and
+// commonly registered ports a machine's own services listen on.
+const lowestRestartablePort = 10000
+
+func inUse(err error) bool { return strings.Contains(err.Error(), "address already in use") }
 
 // encoderdProcess is one spec's encoderd: the process, and what a kill
 // needs to start it again the same.
@@ -277,11 +316,11 @@ func (p *encoderdProcess) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encoderd target: its URL %q: %w", u, err)
 	}
-	// The port was the server's; its death freed it at once (nothing
-	// else on loopback asks for that port in the meantime but by chance).
+	// The port was the server's; its death freed it at once, and nothing
+	// asks for it meanwhile but a listener naming it (restartableAddr).
 	for try := 0; ; try++ {
 		err = p.start(ctx, parsed.Host)
-		if err == nil || try == 20 || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {
+		if err == nil || try == 20 || ctx.Err() != nil || !inUse(err) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -2,9 +2,13 @@ package conformance
 
 import (
 	"context"
+	"errors"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,6 +112,11 @@ func TestEncoderdTargetKillAndFullDisk(t *testing.T) {
 		}
 	}()
 	p := sut.(*encoderdProcess)
+	if lo := ephemeralLow(t); lo > lowestRestartablePort {
+		if port := portOf(t, sut.URL()); port < lowestRestartablePort || port >= lo {
+			t.Errorf("encoderd listens on port %d; want one below the ephemeral range (from %d), which a connection cannot take while it is down", port, lo)
+		}
+	}
 	ws, sys, err := lookUp(cfg.Lab, sc)
 	if err != nil {
 		t.Fatal(err)
@@ -295,6 +304,77 @@ encodes:
 	}
 }
 
+// When the server cannot be started again after a kill, the recording's
+// error says so beside the polls it refused: they are what broke, the
+// failed restart is why.
+func TestAFailedRestartIsSaidBesideTheRefusedPolls(t *testing.T) {
+	bin := encoderdBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sc, err := scenario.Load("kill-never-back.yaml", []byte(`
+name: kill-never-back
+description: The server is killed while an encode waits for a card, and does not come back.
+encoder: {model: pms, id: front-desk-1}
+cards:
+  a: {tech: mifare-classic-1k, uid: "04A224B1C3D4E5", holds: blank}
+credential: {system: visionline-hotel}
+steps:
+  - wait: 1s
+  - server: kill
+encodes:
+  - expect: {status: any}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := NewConfig()
+	// The polls go on through an outage of the scaled deadline and 10 s.
+	cfg.AttemptDeadline = 10 * time.Second
+	cfg.Target = &neverBack{Target: Encoderd(bin)}
+	rec, err := record(ctx, &cfg, sc, nil, func(string) {})
+	if rec != nil {
+		defer rec.close()
+	}
+	if err == nil {
+		t.Fatal("the recording ended without an error; want the refused polls")
+	}
+	for _, want := range []string{"following attempt", "connection refused", "the timeline had failed before", errPortTaken.Error()} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the recording's error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+var errPortTaken = errors.New("starting again after SIGKILL: bind: address already in use")
+
+// neverBack is a target whose kill stops the server and fails to start
+// it again, as a port taken while it was down would.
+type neverBack struct{ Target }
+
+func (n *neverBack) Start(ctx context.Context, env Env) (System, error) {
+	s, err := n.Target.Start(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return &neverBackSystem{System: s, steps: s.(scenario.System)}, nil
+}
+
+type neverBackSystem struct {
+	System
+	steps scenario.System
+}
+
+func (s *neverBackSystem) Kill(ctx context.Context) error {
+	if err := s.steps.Stop(ctx); err != nil {
+		return err
+	}
+	return errPortTaken
+}
+func (s *neverBackSystem) Stop(ctx context.Context) error      { return s.steps.Stop(ctx) }
+func (s *neverBackSystem) Start(ctx context.Context) error     { return s.steps.Start(ctx) }
+func (s *neverBackSystem) FillStore(ctx context.Context) error { return s.steps.FillStore(ctx) }
+func (s *neverBackSystem) FreeStore(ctx context.Context) error { return s.steps.FreeStore(ctx) }
+
 // TestKillMidWriteOfARefusedReissue kills the server while its encoder
 // writes a card with a credential whose system refuses reissue, then
 // swaps the card for a blank one. The attempt's outcome died with the
@@ -469,5 +549,82 @@ func recordAnswered(ctx context.Context, t *testing.T, cfg *Config, sc *scenario
 		}
 		t.Logf("try %d: the server was stopped before it answered the encode call (%v); recording again", try, rec.encodes[0].lost)
 		rec.close()
+	}
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skipf("no ephemeral port range to read: %v", err)
+	}
+	lo, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lo
+}
+
+func portOf(t *testing.T, u string) int {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(parsed.Port())
+	if err != nil {
+		t.Fatalf("%s: %v", u, err)
+	}
+	return port
+}
+
+// A server the suite kills and starts again listens below the ephemeral
+// range: a port in it, freed by the kill, is handed to an outgoing
+// connection by chance, and a connected socket on the port makes the
+// new server's bind fail. This shows the failure, then that the ports
+// restartableAddr gives are not the kind a connection is handed.
+func TestRestartablePortsAreNotEphemeral(t *testing.T) {
+	lo := ephemeralLow(t)
+	// The failure: a port the kernel gave a listener, freed, then bound
+	// by an outgoing connection (as an ephemeral pick would), cannot be
+	// listened on again while that connection lasts.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := l.Addr().(*net.TCPAddr)
+	l.Close()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c, err := (&net.Dialer{LocalAddr: freed}).Dial("tcp", other.Addr().String())
+	if err != nil {
+		t.Fatalf("dialling from the freed port %v: %v", freed, err)
+	}
+	if again, err := net.Listen("tcp", freed.String()); err == nil {
+		again.Close()
+		t.Errorf("listening again on %v beside a connection from it worked; the restart race this guards against is not what the kernel does", freed)
+	} else if !inUse(err) {
+		t.Errorf("listening again on %v beside a connection from it: %v; want address already in use", freed, err)
+	}
+	c.Close()
+	if freed.Port < lo {
+		t.Errorf("the kernel gave a listener port %d, below its ephemeral range (from %d)", freed.Port, lo)
+	}
+
+	if lo <= lowestRestartablePort {
+		t.Skipf("the ephemeral range starts at %d: no room below it", lo)
+	}
+	for range 200 {
+		a := restartableAddr()
+		if a == "" {
+			t.Fatal("restartableAddr gave no address beside a readable range")
+		}
+		if port := portOf(t, "http://"+a); port < lowestRestartablePort || port >= lo {
+			t.Fatalf("restartableAddr = %s; want a port in [%d, %d)", a, lowestRestartablePort, lo)
+		}
 	}
 }

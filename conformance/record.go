@@ -358,6 +358,16 @@ func record(ctx context.Context, cfg *Config, sc *scenario.Scenario, lines *line
 	rec.cardsStart = snapshot(desk, sc)
 	calls, err := recordEncodes(ctx, cfg, api, desk, sc, encoderIDs, rec.credential, step)
 	if err != nil {
+		// A timeline that already failed is often why (a server step
+		// that could not start the server again): say so beside it.
+		select {
+		case rec.timeline = <-played:
+			playDone = true
+			if rec.timeline != nil {
+				err = fmt.Errorf("%w\nthe timeline had failed before: %w", err, rec.timeline)
+			}
+		default:
+		}
 		return rec, err
 	}
 	for _, er := range calls {
