@@ -153,6 +153,13 @@ func checkPorts(cfg *Config) []string {
 			continue
 		}
 		fi, err := os.Stat(dev)
+		if sock, _, named := strings.Cut(dev, "#"); named && errors.Is(err, os.ErrNotExist) {
+			// A PC/SC reader's port may name the reader after its
+			// pcscd's socket (SOCKET#READER).
+			if sfi, serr := os.Stat(sock); serr == nil && sfi.Mode()&os.ModeSocket != 0 {
+				fi, err = sfi, nil
+			}
+		}
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			problems = append(problems, fmt.Sprintf("port %s=%s: no such device; plug the encoder in, or give the serial device it appears as (ls /dev/ttyUSB* /dev/ttyACM* /dev/serial/by-id/)", name, dev))

@@ -166,11 +166,13 @@ func TestPreflightHardwarePorts(t *testing.T) {
 	defer ln.Close()
 	cfg := conformance.NewConfig()
 	cfg.Hardware = &conformance.Hardware{Ports: map[string]string{
-		"pcsc-desk-1":  sock,
-		"front-desk-1": p.TTY(),
-		"front-desk-2": filepath.Join(dir, "ttyUSB9"),
-		"station-desk": file,
-		"back-office":  p.TTY(),
+		"pcsc-desk-1": sock,
+		// and may name the reader after it.
+		"pcsc-station-desk": sock + "#ACS ACR122U PICC Interface 01",
+		"front-desk-1":      p.TTY(),
+		"front-desk-2":      filepath.Join(dir, "ttyUSB9"),
+		"station-desk":      file,
+		"back-office":       p.TTY(),
 	}}
 	wantProblems(t, setupProblems(t, cfg),
 		"port back-office="+p.TTY()+": the lab has no encoder back-office",

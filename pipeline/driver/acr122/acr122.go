@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,14 +44,23 @@ func New(t Timing) *Driver {
 // Open connects to the socket of the pcscd that serves the reader (the
 // lab encoder's port, usually /run/pcscd/pcscd.comm). The port is the
 // Unix socket itself; Encode and Scan speak pcscd's protocol over it.
+//
+// A pcscd serves every reader on its host. A port of the form
+// SOCKET#READER keeps the encoder to the readers whose name is READER
+// or starts with it ("/run/pcscd/pcscd.comm#ACS ACR122U PICC Interface
+// 01"); without one, it takes the first reader pcscd lists with a card
+// in it. A host with two encoders (or an encoder and a smart-card
+// reader) names each encoder's reader, or one encoder may write the
+// card on the other.
 func (d *Driver) Open(path string) (driver.Port, error) {
-	c, err := net.Dial("unix", path)
+	sock, reader := splitPort(path)
+	c, err := net.Dial("unix", sock)
 	if err != nil {
 		var why string
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			why = "no socket there: is the reader's pcscd running, and is this its socket (pcscd.comm)?"
-		case !isSocket(path):
+		case !isSocket(sock):
 			why = "not a socket: the port must be the socket of the reader's pcscd (pcscd.comm), not a device or a file"
 		case errors.Is(err, syscall.ECONNREFUSED):
 			why = "nothing listens on it: pcscd stopped and left its socket behind; start pcscd again"
@@ -59,9 +69,45 @@ func (d *Driver) Open(path string) (driver.Port, error) {
 		default:
 			why = "cannot connect to pcscd"
 		}
-		return nil, fmt.Errorf("acr122: open %s: %s: %w", path, why, err)
+		return nil, fmt.Errorf("acr122: open %s: %s: %w", sock, why, err)
 	}
-	return c.(*net.UnixConn), nil
+	return &port{UnixConn: c.(*net.UnixConn), reader: reader}, nil
+}
+
+// port is the socket to pcscd, and the reader the lab encoder is (""
+// for any).
+type port struct {
+	*net.UnixConn
+	reader string
+}
+
+// splitPort parses a lab encoder's port: the socket, then after a '#'
+// the reader's name or the start of it. A path that exists whole is
+// the socket, '#' and all.
+func splitPort(path string) (sock, reader string) {
+	sock, reader, found := strings.Cut(path, "#")
+	if !found {
+		return path, ""
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path, ""
+	}
+	return sock, reader
+}
+
+// readerOf is the reader p keeps the encoder to; "" is any.
+func readerOf(p driver.Port) string {
+	if p, ok := p.(*port); ok {
+		return p.reader
+	}
+	return ""
+}
+
+// serves reports whether the reader named name is one the encoder may
+// use: the port names none, or name is the one it names or starts with
+// it.
+func (s *session) serves(name string) bool {
+	return strings.HasPrefix(name, s.reader)
 }
 
 // isSocket reports whether path names a Unix socket.
@@ -248,11 +294,14 @@ func (d *Driver) encode(s *session, job driver.Job, want [3][16]byte) (driver.Ca
 // session is one Encode or Scan: an application context on the port, and
 // the card once connected.
 type session struct {
-	ctx  context.Context
-	p    driver.Port
-	t    Timing
-	pc   *pcsc.Context
-	card *pcsc.Card
+	ctx context.Context
+	p   driver.Port
+	// reader is the name, or the start of the name, of the readers the
+	// encoder may use ("": any; see Open).
+	reader string
+	t      Timing
+	pc     *pcsc.Context
+	card   *pcsc.Card
 	// halted: the card's last authentication failed and no reset
 	// followed, so the card answers no card operation (MIFARE Classic's
 	// HALT).
@@ -262,7 +311,7 @@ type session struct {
 // begin establishes an application context with pcscd on p. A failure
 // that leaves the stream out of step closes p.
 func (d *Driver) begin(ctx context.Context, p driver.Port) (*session, error) {
-	s := &session{ctx: ctx, p: p, t: d.Timing}
+	s := &session{ctx: ctx, p: p, t: d.Timing, reader: readerOf(p)}
 	err := s.call("establish a context with pcscd", func(ctx context.Context) error {
 		var err error
 		s.pc, err = pcsc.Establish(ctx, p)
@@ -488,14 +537,22 @@ func (s *session) waitForCard(end time.Time, stale bool) (pcsc.Reader, error) {
 			if len(rs) == 0 {
 				return pcsc.Reader{}, driver.Errorf(driver.NotAnswering, "pcscd lists no reader: is the ACR122U plugged in?")
 			}
+			var n []string
 			for _, r := range rs {
+				if !s.serves(r.Name) {
+					continue
+				}
 				if r.Present() {
 					return r, nil
 				}
+				n = append(n, r.Name)
 			}
-			n := make([]string, len(rs))
-			for i, r := range rs {
-				n[i] = r.Name
+			if len(n) == 0 {
+				all := make([]string, len(rs))
+				for i, r := range rs {
+					all[i] = strconv.Quote(r.Name)
+				}
+				return pcsc.Reader{}, driver.Errorf(driver.NotAnswering, "pcscd lists no reader named %q (it lists %s): is the ACR122U plugged in, and is this its name?", s.reader, strings.Join(all, ", "))
 			}
 			names = "reader " + strings.Join(n, ", ")
 		}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/encoderlab/encoderlab/internal/pcscd"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 	"github.com/encoderlab/encoderlab/timescale"
 )
@@ -647,8 +648,86 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if _, ok := p.(*net.UnixConn); !ok {
-		t.Errorf("Open returned a %T, want the socket", p)
+	if pp, ok := p.(*port); !ok || pp.UnixConn == nil || pp.reader != "" {
+		t.Errorf("Open returned %#v, want the socket and no reader named", p)
+	}
+
+	// A socket whose own name has a '#' is that socket, not a reader.
+	hashed := filepath.Join(dir, "pc#1.comm")
+	l2, err := net.Listen("unix", hashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	p2, err := d.Open(hashed)
+	if err != nil {
+		t.Fatalf("Open of a socket named with a '#': %v", err)
+	}
+	defer p2.Close()
+	if r := readerOf(p2); r != "" {
+		t.Errorf("Open(%q) keeps to reader %q; want the whole path taken as the socket", hashed, r)
+	}
+	p3, err := d.Open(live + "#ACS ACR122U PICC Interface 01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p3.Close()
+	if r := readerOf(p3); r != "ACS ACR122U PICC Interface 01" {
+		t.Errorf("Open(SOCKET#READER) keeps to reader %q; want the name after '#'", r)
+	}
+}
+
+// A port that names a reader keeps the encoder to it: pcscd here lists
+// two (vpcd's two slots, the card in the first). Naming the empty one
+// is an empty reader, whatever lies on the other; naming the start of
+// the card's reader's name encodes it; a name pcscd does not list says
+// which it does.
+func TestPortNamesItsReader(t *testing.T) {
+	t.Parallel()
+	d := daemon(t)
+	c := insert(t, d, classicCard("04 A1 B2 C3"))
+	tm := testTiming()
+	tm.CardWait = time.Second
+	run := func(port string) (driver.Card, error) {
+		t.Helper()
+		p, err := New(tm).Open(port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		return New(tm).Encode(ctx, p, guestJob)
+	}
+	other := pcscd.DefaultReaderName + " 00 01"
+	if other == d.Reader() {
+		t.Fatalf("the card's reader and the empty slot are both %q", other)
+	}
+
+	_, err := run(d.Socket() + "#" + other)
+	wantKind(t, err, driver.NoCard)
+	if err != nil && !strings.Contains(err.Error(), other) {
+		t.Errorf("NoCard error %q does not name the reader it waited on (%s)", err, other)
+	}
+	if w := c.written(); len(w) != 0 {
+		t.Fatalf("blocks %v written on the card in %s, through a port naming %s", w, d.Reader(), other)
+	}
+
+	_, err = run(d.Socket() + "#ACS ACR122U")
+	wantKind(t, err, driver.NotAnswering)
+	if err != nil && (!strings.Contains(err.Error(), `"ACS ACR122U"`) || !strings.Contains(err.Error(), d.Reader())) {
+		t.Errorf("error %q should name the reader asked for and those pcscd lists", err)
+	}
+
+	got, err := run(d.Socket() + "#" + strings.TrimSuffix(d.Reader(), " 00"))
+	if err != nil {
+		t.Fatalf("encode through a port naming the start of %q: %v", d.Reader(), err)
+	}
+	if got.Number != "04A1B2C3" {
+		t.Errorf("card number %q; want the card's UID 04A1B2C3", got.Number)
+	}
+	if w := c.written(); len(w) == 0 {
+		t.Error("nothing written on the card in the named reader")
 	}
 }
 
