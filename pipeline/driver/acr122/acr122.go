@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -434,6 +435,14 @@ type target struct {
 // card that is gone before the driver did anything to it (pcscd still
 // lists the card that left, until its next presence poll) is no card
 // yet: the driver lets go of the handle and waits on, until CardWait.
+//
+// A card gone while pcscd had it powered off (it powers a card down
+// ~0.8 s after its last use) fails the connect itself: pcscd powers it
+// on, gets no ATR and refuses (unpowered, unresponsive, or no protocol
+// to agree on). A card that cannot be powered, or whose ATR makes no
+// sense, fails the same way, so the driver waits for pcscd's next look
+// at the reader, until CardWait: the card gone, it waits on; still
+// there, it is a card the reader cannot use (IncompatibleCard).
 func (s *session) connect() (target, error) {
 	end := time.Now().Add(s.t.CardWait)
 	stale := false
@@ -443,13 +452,60 @@ func (s *session) connect() (target, error) {
 			return target{}, err
 		}
 		t, err := s.open(r)
-		if driver.KindOf(err) != driver.Interrupted {
+		switch {
+		case driver.KindOf(err) == driver.Interrupted:
+		case unpowered(err):
+			if derr := s.drop(); derr != nil {
+				return target{}, derr
+			}
+			gone, werr := s.leftSince(r, end)
+			if werr != nil {
+				return target{}, werr
+			}
+			if !gone {
+				return target{}, driver.Errorf(driver.IncompatibleCard, "pcscd cannot power the card in %s, or make sense of its ATR (%v): no card this reader can encode", r.Name, err)
+			}
+			continue
+		default:
 			return t, err
 		}
 		if err := s.drop(); err != nil {
 			return target{}, err
 		}
 		stale = true
+	}
+}
+
+// unpowered reports a connect pcscd refused because it could not power
+// the card or read its ATR.
+func unpowered(err error) bool {
+	return errors.Is(err, pcsc.WarnUnpoweredCard) || errors.Is(err, pcsc.WarnUnresponsiveCard) || errors.Is(err, pcsc.ErrProtoMismatch)
+}
+
+// leftSince reports whether the card pcscd listed in r has left the
+// reader (or another came in its place), waiting for pcscd to say until
+// end; false at end with the card still listed.
+func (s *session) leftSince(r pcsc.Reader, end time.Time) (bool, error) {
+	for {
+		rs, err := s.readers()
+		if err != nil {
+			return false, err
+		}
+		i := slices.IndexFunc(rs, func(x pcsc.Reader) bool { return x.Name == r.Name })
+		if i < 0 || !rs[i].Present() || rs[i].EventCounter != r.EventCounter {
+			return true, nil
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return false, nil
+		}
+		dl, _ := driver.Earlier(s.ctx, end.Add(s.t.Answer))
+		ctx, cancel := context.WithDeadline(s.ctx, dl)
+		_, err = s.pc.WaitChange(ctx, left)
+		cancel()
+		if err != nil {
+			return false, s.failure("wait for the card to be seen again", err)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/encoderlab/encoderlab/internal/pcscd"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
+	"github.com/encoderlab/encoderlab/pipeline/pcsc"
 	"github.com/encoderlab/encoderlab/timescale"
 )
 
@@ -243,6 +245,109 @@ func TestEncodeCardGoneBeforeWork(t *testing.T) {
 			t.Error("the port was closed")
 		}
 	})
+}
+
+// A card lifted off after pcscd saw it and before its next poll (an
+// operator swapping cards) is still listed when the driver connects;
+// pcscd powers it on for the connection, finds no card, and refuses the
+// connect (SCARD_E_PROTO_MISMATCH: no ATR, no protocol). That is no card
+// yet, not a reader error: the driver waits on, and ends NoCard (or
+// takes the next card laid on the reader).
+func TestEncodeCardGoneAtConnect(t *testing.T) {
+	t.Parallel()
+	for _, another := range []bool{false, true} {
+		name := map[bool]string{false: "none comes", true: "another card comes"}[another]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := daemon(t)
+			first := classicCard("04 A1 B2 C3")
+			first.vanishOnPower = true
+			insert(t, d, first)
+			p := open(t, d)
+			listed(t, p, d.Reader())
+			tm := testTiming()
+			tm.CardWait = 3 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			type result struct {
+				card driver.Card
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				c, err := New(tm).Encode(ctx, p, guestJob)
+				done <- result{c, err}
+			}()
+			<-first.done // pcscd powered it for the driver's connect
+			var next *testCard
+			if another {
+				next = insert(t, d, classicCard("04 A1 B2 C4"))
+			}
+			r := <-done
+			if !another {
+				wantKind(t, r.err, driver.NoCard)
+				return
+			}
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.card.Number != "04A1B2C4" || next.block(4) != wantBlocks[0] {
+				t.Errorf("Encode = %+v, block 4 of the next card % X", r.card, next.block(4))
+			}
+		})
+	}
+}
+
+// A card that stays on the reader but whose ATR pcscd cannot make sense
+// of (or that it cannot power) is no card the reader can encode
+// (acr122.md, Outcomes): IncompatibleCard once the driver has waited
+// for pcscd's next look at it, nothing sent to it.
+func TestEncodeCardPcscdCannotPower(t *testing.T) {
+	t.Parallel()
+	for _, atr := range [][]byte{{0x00}, {0x3B}, {0xFF, 0xFF}} {
+		t.Run(fmt.Sprintf("ATR % X", atr), func(t *testing.T) {
+			t.Parallel()
+			d := daemon(t)
+			c := classicCard("04 A1 B2 C3")
+			c.atr = atr
+			insert(t, d, c)
+			tm := testTiming()
+			tm.CardWait = 2 * time.Second
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := New(tm).Encode(ctx, open(t, d), guestJob)
+			wantKind(t, err, driver.IncompatibleCard)
+			if sent := c.sent(); len(sent) != 0 {
+				t.Errorf("APDUs sent to a card pcscd could not connect to: % X", sent)
+			}
+		})
+	}
+}
+
+// listed waits until pcscd lists a card in reader on p.
+func listed(t *testing.T, p driver.Port, reader string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pc, err := pcsc.Establish(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Release(ctx)
+	for {
+		rs, err := pc.Readers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Name == reader && r.Present() {
+				return
+			}
+		}
+		if _, err := pc.WaitChange(ctx, 5*time.Second); err != nil {
+			t.Fatalf("waiting for pcscd to list the card: %v", err)
+		}
+	}
 }
 
 // arrival records when an APDU the test waits for reached the card.

@@ -71,6 +71,9 @@ type testCard struct {
 	// vanishOn, when it matches an APDU, takes the card away (closes the
 	// connection) instead of answering it.
 	vanishOn func(apdu []byte) bool
+	// vanishOnPower takes the card away when pcscd powers it on (control
+	// 01): a card lifted off after pcscd saw it, before its next poll.
+	vanishOnPower bool
 	// withholdOn, when it matches an APDU, leaves it unanswered: the
 	// reader hangs.
 	withholdOn func(apdu []byte) bool
@@ -181,6 +184,8 @@ func (c *testCard) serve() {
 		switch {
 		case len(msg) == 1 && msg[0] == 0x04:
 			out = c.atr
+		case len(msg) == 1 && msg[0] == 0x01 && c.vanishOnPower:
+			return
 		case len(msg) == 1:
 			c.control(msg[0])
 			continue
