@@ -286,15 +286,22 @@ bench:
 ## runs it briefly, by count); fuzz-soak is the same for longer. A run that
 ## ends "context deadline exceeded" without writing a crasher hit the Go
 ## fuzzing coordinator's deadline race (go.dev/issue/75804), not a bug. New crashers land in the
-## package's testdata/fuzz/<FuzzName>/, where they stay as seeds.
+## package's testdata/fuzz/<FuzzName>/, where they stay as seeds. Each
+## new input a run finds is minimised for FUZZMINIMIZE (Go's default, 60 s
+## per input, is what fuzz-soak uses: in a 10 s run a target with long
+## inputs, pcsc's FuzzReplies, would spend it all minimising).
 FUZZTIME ?= 10s
+FUZZMINIMIZE ?= 1000x
 FUZZ_TARGETS := \
 	./pipeline/api:FuzzRequest \
 	./pipeline/driver/pms:FuzzDecoder \
 	./pipeline/driver/pn532:FuzzDecoder \
+	./pipeline/pcsc:FuzzReplies \
 	./sim/device/pms:FuzzParser \
 	./sim/device/pn532:FuzzParser \
 	./sim/device/pn532:FuzzCommands \
+	./sim/device/acr122:FuzzCommands \
+	./sim/device/acr122:FuzzDecoder \
 	./sim/scenario:FuzzLoad \
 	./sim/trace:FuzzRead \
 	./sim/trace:FuzzDecoder \
@@ -304,8 +311,8 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
 	done
 
 fuzz-soak:
-	$(MAKE) fuzz FUZZTIME=5m
+	$(MAKE) fuzz FUZZTIME=5m FUZZMINIMIZE=60s
