@@ -330,7 +330,9 @@ encodes:
 	cfg := NewConfig()
 	// The polls go on through an outage of the scaled deadline and 10 s.
 	cfg.AttemptDeadline = 10 * time.Second
-	cfg.Target = &neverBack{Target: Encoderd(bin)}
+	// A kill that stops the server and fails to start it again, as a
+	// port taken while it was down would.
+	cfg.Target = &countingTarget{Target: Encoderd(bin), restart: errPortTaken}
 	rec, err := record(ctx, &cfg, sc, nil, func(string) {})
 	if rec != nil {
 		defer rec.close()
@@ -346,34 +348,6 @@ encodes:
 }
 
 var errPortTaken = errors.New("starting again after SIGKILL: bind: address already in use")
-
-// neverBack is a target whose kill stops the server and fails to start
-// it again, as a port taken while it was down would.
-type neverBack struct{ Target }
-
-func (n *neverBack) Start(ctx context.Context, env Env) (System, error) {
-	s, err := n.Target.Start(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	return &neverBackSystem{System: s, steps: s.(scenario.System)}, nil
-}
-
-type neverBackSystem struct {
-	System
-	steps scenario.System
-}
-
-func (s *neverBackSystem) Kill(ctx context.Context) error {
-	if err := s.steps.Stop(ctx); err != nil {
-		return err
-	}
-	return errPortTaken
-}
-func (s *neverBackSystem) Stop(ctx context.Context) error      { return s.steps.Stop(ctx) }
-func (s *neverBackSystem) Start(ctx context.Context) error     { return s.steps.Start(ctx) }
-func (s *neverBackSystem) FillStore(ctx context.Context) error { return s.steps.FillStore(ctx) }
-func (s *neverBackSystem) FreeStore(ctx context.Context) error { return s.steps.FreeStore(ctx) }
 
 // TestKillMidWriteOfARefusedReissue kills the server while its encoder
 // writes a card with a credential whose system refuses reissue, then
@@ -495,11 +469,15 @@ encodes:
 
 // countingTarget counts the kills of the systems it starts and keeps the
 // time of the last.
+// countingTarget counts its systems' kills and when the last was; with
+// restart set, a kill stops the server and returns restart instead of
+// starting it again.
 type countingTarget struct {
 	Target
-	mu sync.Mutex
-	n  int
-	at time.Time
+	restart error
+	mu      sync.Mutex
+	n       int
+	at      time.Time
 }
 
 func (c *countingTarget) Start(ctx context.Context, env Env) (System, error) {
@@ -521,6 +499,12 @@ func (s *countingSystem) Kill(ctx context.Context) error {
 	s.c.n++
 	s.c.at = time.Now()
 	s.c.mu.Unlock()
+	if s.c.restart != nil {
+		if err := s.steps.Stop(ctx); err != nil {
+			return err
+		}
+		return s.c.restart
+	}
 	return s.steps.Kill(ctx)
 }
 func (s *countingSystem) Stop(ctx context.Context) error      { return s.steps.Stop(ctx) }

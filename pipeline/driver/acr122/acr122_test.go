@@ -142,15 +142,7 @@ func TestEncodeCardComesWhileWaiting(t *testing.T) {
 	p := open(t, d)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	type result struct {
-		card driver.Card
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := New(testTiming()).Encode(ctx, p, guestJob)
-		done <- result{c, err}
-	}()
+	done := encodeAsync(ctx, New(testTiming()), p)
 	// Laid on the reader once the driver has found it empty (pcscd has
 	// listed no card since the daemon started).
 	time.Sleep(500 * time.Millisecond)
@@ -209,15 +201,7 @@ func TestEncodeCardGoneBeforeWork(t *testing.T) {
 		p := open(t, d)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		type result struct {
-			card driver.Card
-			err  error
-		}
-		done := make(chan result, 1)
-		go func() {
-			c, err := New(testTiming()).Encode(ctx, p, guestJob)
-			done <- result{c, err}
-		}()
+		done := encodeAsync(ctx, New(testTiming()), p)
 		<-first.done
 		next := insert(t, d, classicCard("04 A1 B2 C4"))
 		r := <-done
@@ -269,15 +253,7 @@ func TestEncodeCardGoneAtConnect(t *testing.T) {
 			tm.CardWait = 3 * time.Second
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			type result struct {
-				card driver.Card
-				err  error
-			}
-			done := make(chan result, 1)
-			go func() {
-				c, err := New(tm).Encode(ctx, p, guestJob)
-				done <- result{c, err}
-			}()
+			done := encodeAsync(ctx, New(tm), p)
 			<-first.done // pcscd powered it for the driver's connect
 			var next *testCard
 			if another {
@@ -322,6 +298,23 @@ func TestEncodeCardPcscdCannotPower(t *testing.T) {
 			}
 		})
 	}
+}
+
+// result is what an Encode returned.
+type result struct {
+	card driver.Card
+	err  error
+}
+
+// encodeAsync runs d's Encode of guestJob on p, and sends what it
+// returned.
+func encodeAsync(ctx context.Context, d *Driver, p driver.Port) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		c, err := d.Encode(ctx, p, guestJob)
+		done <- result{c, err}
+	}()
+	return done
 }
 
 // listed waits until pcscd lists a card in reader on p.
