@@ -293,6 +293,50 @@ func TestPMSFramesByName(t *testing.T) {
 	})
 }
 
+// An OK to RC has the card's content before its card id (pms.md,
+// Answers: "For OK to RC: card number, technology, content …, card id");
+// the answer is cut in its own direction, where the host's RC is not.
+// The guest card is the page's worked example (Frames, OK to RC), with
+// its LRC A3; the blank card's id is empty.
+func TestPMSReadCardAnswerNamesItsFields(t *testing.T) {
+	blank := "OK 01 04A1B2C3 mifare-classic-1k B "
+	frame := []byte{0x02}
+	for i, f := range strings.Split(blank, " ") {
+		if i > 0 {
+			frame = append(frame, 0xB3)
+		}
+		frame = append(frame, f...)
+	}
+	frame = append(frame, 0x03)
+	var lrc byte
+	for _, c := range frame[1:] {
+		lrc ^= c
+	}
+	frame = append(frame, lrc)
+	tr := build("pms", []line{
+		{dir: '>', hex: "02 52 43 B3 30 31 03 A0"},
+		{dir: '<', hex: "06"},
+		{dir: '<', hex: "02 4F 4B B3 30 31 B3 30 34 41 31 42 32 43 33 B3 6D 69 66 61 72 65 2D 63 6C 61 73 73 69 63 2D 31 6B B3 47 B3 39 46 32 43 34 44 31 41 30 30 30 30 30 30 30 31 03 A3"},
+		{dir: '>', hex: "06"},
+		{dir: '>', hex: "02 52 43 B3 30 31 03 A0"},
+		{dir: '<', hex: "06"},
+		{dir: '<', hex: hex.EncodeToString(frame)},
+		{dir: '>', hex: "06"},
+	})
+	got := textOf(t, tr, "")
+	for i, want := range map[int]string{
+		2: "card 04A1B2C3 · technology mifare-classic-1k · content guest · card id 9F2C4D1A00000001",
+		6: "card 04A1B2C3 · technology mifare-classic-1k · content blank",
+	} {
+		if i >= len(got) || !strings.Contains(got[i], want) {
+			t.Errorf("line %d: want it to say %q; the timeline:\n%s", i, want, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) > 6 && strings.Contains(got[6], "card id B") {
+		t.Errorf("line 6 takes the content for the card id: %s", got[6])
+	}
+}
+
 func TestPMSBadFramesAndNoise(t *testing.T) {
 	tr := build("pms", []line{
 		{dir: '>', hex: "02 52 43 B3 30 31 03 A1"}, // RC with LRC A1 for A0

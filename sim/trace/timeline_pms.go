@@ -50,7 +50,6 @@ func pmsUnits(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
 			noise = -1
 		}
 	}
-	lastCommand := "" // the host's: which answer field is a card id
 	for i := 0; i < len(b); {
 		c := b[i]
 		if link, ok := pmsLinks[c]; ok {
@@ -96,10 +95,7 @@ func pmsUnits(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
 			u.Kind, u.Name, u.Error = model.UnitBad, "bad frame", true
 			u.Detail = strings.TrimPrefix(err.Error(), "pms frame: ")
 		} else {
-			namePMS(&u, fields, fromHost, lastCommand, redacted)
-			if fromHost {
-				lastCommand = fields[0]
-			}
+			namePMS(&u, fields, fromHost, redacted)
 		}
 		out = append(out, u)
 		i = end
@@ -117,7 +113,7 @@ var pmsLinks = map[byte]struct{ name, link string }{
 }
 
 // namePMS names a good frame's fields.
-func namePMS(f *model.Unit, fields []string, fromHost bool, lastCommand string, redacted map[string]bool) {
+func namePMS(f *model.Unit, fields []string, fromHost bool, redacted map[string]bool) {
 	code := fields[0]
 	f.Name = code
 	var parts []string
@@ -166,7 +162,11 @@ func namePMS(f *model.Unit, fields []string, fromHost bool, lastCommand string, 
 	case !fromHost && code == "OK":
 		field(2, "card", false)
 		field(3, "technology", false)
-		if lastCommand == "RC" {
+		// An OK to RC has the card's content before its card id: six
+		// fields where an OK to CN has five. Each direction is cut on
+		// its own, so the host's command is not known here; the answer's
+		// shape says which it is.
+		if len(fields) >= 6 {
 			if len(fields) > 4 {
 				parts = append(parts, "content "+map[string]string{"B": "blank", "G": "guest", "S": "staff", "F": "another system's"}[fields[4]])
 			}
