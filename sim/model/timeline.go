@@ -12,6 +12,13 @@ type Timeline struct {
 	// the fields the recording blanked (trace Header.Redacted,
 	// "pn532:keys"), which a unit's Detail shows as RedactedText.
 	Units func(b []byte, fromHost bool, redacted map[string]bool) []Unit
+	// Replies, when set, cuts the device's direction in Units' place,
+	// for a protocol whose answers say what they hold only beside their
+	// command (a PN532 block read is a trailer's when the command read a
+	// trailer): command(i) is the last frame unit the host sent before
+	// the device's byte i crossed the line, its bytes (nil before the
+	// first).
+	Replies func(b []byte, command func(i int) []byte, redacted map[string]bool) []Unit
 	// ControlNames names the link-control bytes of a chunk shown as text
 	// when it is not cut into units (‹STX›); nil for none.
 	ControlNames map[byte]string

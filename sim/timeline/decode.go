@@ -96,15 +96,21 @@ func Decode(t *trace.Trace, outcome string) []Frame {
 	for _, r := range t.Header.Redacted {
 		redacted[r] = true
 	}
-	units := unitsOf(t.Header.Protocol)
 	var frames []Frame
-	for _, d := range []trace.Direction{trace.HostToDevice, trace.DeviceToHost} {
-		if units == nil {
+	if tl := timelineOf(t.Header.Protocol); tl == nil {
+		for _, d := range []trace.Direction{trace.HostToDevice, trace.DeviceToHost} {
 			frames = append(frames, chunkFrames(t, d, t0)...)
-			continue
 		}
-		s := streamOf(t, d, t0)
-		frames = append(frames, s.frames(d, units(s.b, d == trace.HostToDevice, redacted))...)
+	} else {
+		host, dev := streamOf(t, trace.HostToDevice, t0), streamOf(t, trace.DeviceToHost, t0)
+		hostUnits := tl.Units(host.b, true, redacted)
+		var devUnits []model.Unit
+		if tl.Replies != nil {
+			devUnits = tl.Replies(dev.b, commandBefore(host, hostUnits, dev), redacted)
+		} else {
+			devUnits = tl.Units(dev.b, false, redacted)
+		}
+		frames = append(host.frames(trace.HostToDevice, hostUnits), dev.frames(trace.DeviceToHost, devUnits)...)
 	}
 	for i, e := range t.Events {
 		if e.Note != "" {
@@ -125,13 +131,39 @@ func Decode(t *trace.Trace, outcome string) []Frame {
 	return frames
 }
 
-// unitsOf is how protocol's line is cut into units, nil when its model
-// gives no timeline.
-func unitsOf(protocol string) func(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
-	if p, ok := model.ProtocolOf(protocol); ok && p.Timeline != nil {
-		return p.Timeline.Units
+// timelineOf is how protocol's line is cut into units, nil when its
+// model gives no timeline.
+func timelineOf(protocol string) *model.Timeline {
+	if p, ok := model.ProtocolOf(protocol); ok && p.Timeline != nil && p.Timeline.Units != nil {
+		return p.Timeline
 	}
 	return nil
+}
+
+// commandBefore is Timeline.Replies' command: for the device's byte i,
+// the bytes of the host's last frame unit whose bytes all crossed in
+// events before that byte's (the trace's order is the line's).
+func commandBefore(host stream, units []model.Unit, dev stream) func(i int) []byte {
+	var frames []model.Unit
+	for _, u := range units {
+		if u.Kind == model.UnitFrame && u.Start >= 0 && u.Start < u.End && u.End <= len(host.b) {
+			frames = append(frames, u)
+		}
+	}
+	return func(i int) []byte {
+		if i < 0 || i >= len(dev.ev) {
+			return nil
+		}
+		ev := dev.ev[i]
+		var last []byte
+		for _, u := range frames {
+			if host.ev[u.End-1] >= ev {
+				break
+			}
+			last = host.b[u.Start:u.End:u.End]
+		}
+		return last
+	}
 }
 
 // stream is one direction's bytes with, for each, its time and event.

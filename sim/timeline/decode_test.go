@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/encoderlab/encoderlab/sim/model"
 	"github.com/encoderlab/encoderlab/sim/trace"
 )
 
@@ -215,6 +216,54 @@ func TestPN532RedactedKeysAreMarked(t *testing.T) {
 	}
 	if marked != 2 {
 		t.Errorf("%d frames marked redacted, want the 2 authentications", marked)
+	}
+}
+
+// pn532Frame is a normal information frame around body (UM0701-02
+// 6.2.1.1): preamble, start code, LEN, LCS, body, DCS, postamble.
+func pn532Frame(body ...byte) string {
+	f := []byte{0x00, 0x00, 0xFF, byte(len(body)), byte(-len(body))}
+	var sum byte
+	for _, c := range body {
+		sum += c
+	}
+	f = append(append(f, body...), -sum, 0x00)
+	return hex.EncodeToString(f)
+}
+
+// A trailer read back carries the sector's keys (pn532.md, What a card
+// holds: key A, access bits, key B); recorded with --redact keys, its
+// answer is marked redacted and shows the access bits only. The answer
+// says it is a trailer only beside its command (a read of block 7), which
+// crossed the other way.
+func TestPN532RedactedTrailerReadIsMarked(t *testing.T) {
+	trailer := []byte{0, 0, 0, 0, 0, 0, 0xFF, 0x07, 0x80, 0x69, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}
+	answer := append([]byte{0xD5, 0x41, 0x00}, trailer...)
+	tr := redact(t, build("pn532", []line{
+		{dir: '>', hex: pn532Frame(0xD4, 0x40, 0x01, 0x30, 0x07)},
+		{dir: '<', hex: pn532ACK},
+		{dir: '<', hex: pn532Frame(answer...)},
+		// A block that is no trailer, read the same way, is data.
+		{dir: '>', hex: pn532Frame(0xD4, 0x40, 0x01, 0x30, 0x04)},
+		{dir: '<', hex: pn532ACK},
+		{dir: '<', hex: pn532Frame(append([]byte{0xD5, 0x41, 0x00}, trailer...)...)},
+	}), "keys")
+	frames := Decode(tr, "")
+	var answers []Frame
+	for _, f := range frames {
+		if f.Dir == trace.DeviceToHost && f.Kind == model.UnitFrame {
+			answers = append(answers, f)
+		}
+	}
+	if len(answers) != 2 {
+		t.Fatalf("%d answers in the timeline, want 2: %+v", len(answers), frames)
+	}
+	got := answers[0]
+	if !got.Redacted || !strings.Contains(got.Detail, "access bits FF 07 80 69") || !strings.Contains(got.Detail, model.RedactedText) || strings.Contains(got.Detail, "A1 B2") {
+		t.Errorf("the trailer read's answer: redacted %v, %q; want it marked redacted, its access bits shown and no key", got.Redacted, got.Detail)
+	}
+	if answers[1].Redacted || strings.Contains(answers[1].Detail, model.RedactedText) {
+		t.Errorf("block 4's answer is marked redacted (%q); it is data", answers[1].Detail)
 	}
 }
 

@@ -13,7 +13,32 @@ import (
 // the status byte decoded, ACK, NACK, the error frame, and what lies
 // between frames (the wake-up, noise). Its bytes are mostly binary, so
 // it names no control bytes in text.
-var PN532Timeline = &model.Timeline{Units: pn532Units}
+var PN532Timeline = &model.Timeline{Units: pn532Units, Replies: pn532Replies}
+
+// pn532Units cuts one direction of a PN532 line; pn532Replies the
+// chip's, knowing the host's commands: a block read back is a trailer's,
+// and its redacted keys are marked, when the command read a trailer.
+func pn532Units(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
+	units, _ := pn532Cut(b, fromHost, redacted, nil)
+	return units
+}
+
+func pn532Replies(b []byte, command func(i int) []byte, redacted map[string]bool) []model.Unit {
+	units, _ := pn532Cut(b, false, redacted, func(i int) []byte { return pn532Body(command(i)) })
+	return units
+}
+
+// pn532Body is the body (TFI and data) of the first good information
+// frame in b, nil when there is none.
+func pn532Body(b []byte) []byte {
+	units, bodies := pn532Cut(b, true, nil, nil)
+	for k := range units {
+		if body, ok := bodies[k]; ok {
+			return body
+		}
+	}
+	return nil
+}
 
 // The PN532 names and codes below are NXP's (UM0701-02, "PN532 User
 // Manual": the command list of chapter 7 and the error codes of 7.1),
@@ -84,12 +109,16 @@ var mifareCommands = map[byte]string{
 // pn532NoTarget is the Status of a poll that found no card.
 const pn532NoTarget = "no target"
 
-// pn532Units splits one direction's bytes into PN532 units
-// (UM0701-02 6.2.1): information frames, extended frames, ACK, NACK and
-// the error frame, with what lies between them (the wake-up, noise).
-func pn532Units(b []byte, fromHost bool, redacted map[string]bool) []model.Unit {
+// pn532Cut splits one direction's bytes into PN532 units (UM0701-02
+// 6.2.1): information frames, extended frames, ACK, NACK and the error
+// frame, with what lies between them (the wake-up, noise), and gives
+// each good information frame's body by its unit's index. command, when set, is the host's command body before the
+// device's byte i; without it the host's last command in b stands (none
+// in the device's direction).
+func pn532Cut(b []byte, fromHost bool, redacted map[string]bool, command func(i int) []byte) ([]model.Unit, map[int][]byte) {
 	var out []model.Unit
-	var lastCmd []byte // the host's last command body: it says what an answer holds
+	bodies := map[int][]byte{} // by unit
+	var lastCmd []byte         // the host's last command body: it says what an answer holds
 	other := func(i, j int) {
 		if i >= j {
 			return
@@ -173,15 +202,20 @@ func pn532Units(b []byte, fromHost bool, redacted map[string]bool) []model.Unit 
 			u.Kind, u.Name, u.Error = model.UnitBad, "bad frame", true
 			u.Detail = fmt.Sprintf("DCS %02X, want %02X: %s", dcs, -sum, hexBytes(body))
 		default:
-			namePN532(&u, body, lastCmd, redacted)
+			cmd := lastCmd
+			if command != nil {
+				cmd = command(start)
+			}
+			namePN532(&u, body, cmd, redacted)
 			if fromHost && body[0] == 0xD4 {
 				lastCmd = body
 			}
+			bodies[len(out)] = body
 		}
 		out = append(out, u)
 		i = end
 	}
-	return out
+	return out, bodies
 }
 
 // pn532IndexStart is where the start code 00 FF is at or after i, or
