@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/encoderlab/encoderlab/sim/model"
@@ -154,15 +155,14 @@ func commandBefore(host stream, units []model.Unit, dev stream) func(i int) []by
 		if i < 0 || i >= len(dev.ev) {
 			return nil
 		}
-		ev := dev.ev[i]
-		var last []byte
-		for _, u := range frames {
-			if host.ev[u.End-1] >= ev {
-				break
-			}
-			last = host.b[u.Start:u.End:u.End]
+		// The frames are in the host's order: the first not wholly
+		// before byte i, and the one before it is the command.
+		k := sort.Search(len(frames), func(k int) bool { return host.ev[frames[k].End-1] >= dev.ev[i] })
+		if k == 0 {
+			return nil
 		}
-		return last
+		u := frames[k-1]
+		return host.b[u.Start:u.End:u.End]
 	}
 }
 
