@@ -58,7 +58,7 @@ func (c *card) sawControl(b byte) bool {
 
 // insert connects a card to d's vpcd. remove takes it away and waits for
 // its goroutine.
-func insert(ctx context.Context, t *testing.T, d *pcscd.Daemon, vanish bool) *card {
+func insert(ctx context.Context, t testing.TB, d *pcscd.Daemon, vanish bool) *card {
 	t.Helper()
 	conn, err := d.DialCard(ctx)
 	if err != nil {
@@ -108,7 +108,7 @@ func (c *card) serve() {
 // daemon starts a private pcscd (internal/pcscd). A machine without
 // pcscd fails the test: these tests are the client's only check against
 // the real daemon.
-func daemon(t *testing.T) *pcscd.Daemon {
+func daemon(t testing.TB) *pcscd.Daemon {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -125,7 +125,7 @@ func daemon(t *testing.T) *pcscd.Daemon {
 }
 
 // establish opens a context on d, released and closed at the test's end.
-func establish(ctx context.Context, t *testing.T, d *pcscd.Daemon) *pcsc.Context {
+func establish(ctx context.Context, t testing.TB, d *pcscd.Daemon) *pcsc.Context {
 	t.Helper()
 	conn, err := net.Dial("unix", d.Socket())
 	if err != nil {
@@ -158,7 +158,7 @@ func reader(rs []pcsc.Reader, name string) (pcsc.Reader, bool) {
 }
 
 // await polls Readers until reader name satisfies ok, or ctx ends.
-func await(ctx context.Context, t *testing.T, c *pcsc.Context, name string, what string, ok func(pcsc.Reader) bool) pcsc.Reader {
+func await(ctx context.Context, t testing.TB, c *pcsc.Context, name string, what string, ok func(pcsc.Reader) bool) pcsc.Reader {
 	t.Helper()
 	var last pcsc.Reader
 	for {
