@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/internal/pcscd"
+	"github.com/encoderlab/encoderlab/internal/pcscd/pcscdtest"
 	"go.uber.org/goleak"
 )
 
@@ -74,18 +75,7 @@ func need(t *testing.T, name, install string) string {
 func start(t *testing.T, name string) *pcscd.Daemon {
 	t.Helper()
 	need(t, "pcscd", "install pcscd and vsmartcard-vpcd (make pcsc; Debian: apt-get install pcscd vsmartcard-vpcd)")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := pcscd.Start(ctx, pcscd.Options{Dir: t.TempDir(), ReaderName: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return pcscdtest.Start(t, pcscd.Options{Dir: t.TempDir(), ReaderName: name})
 }
 
 // processesIn lists the pids of processes whose command line names dir

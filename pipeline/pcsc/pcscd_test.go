@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/encoderlab/encoderlab/internal/pcscd"
+	"github.com/encoderlab/encoderlab/internal/pcscd/pcscdtest"
 	"github.com/encoderlab/encoderlab/pipeline/pcsc"
 	"go.uber.org/goleak"
 )
@@ -105,23 +106,11 @@ func (c *card) serve() {
 	}
 }
 
-// daemon starts a private pcscd (internal/pcscd). A machine without
-// pcscd fails the test: these tests are the client's only check against
-// the real daemon.
+// daemon starts a private pcscd: these tests are the client's only
+// check against the real daemon.
 func daemon(t testing.TB) *pcscd.Daemon {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := pcscd.Start(ctx, pcscd.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return pcscdtest.Start(t, pcscd.Options{})
 }
 
 // establish opens a context on d, released and closed at the test's end.

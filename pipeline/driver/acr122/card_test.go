@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/encoderlab/encoderlab/internal/pcscd"
+	"github.com/encoderlab/encoderlab/internal/pcscd/pcscdtest"
 	"github.com/encoderlab/encoderlab/pipeline/driver"
 )
 
@@ -333,29 +333,11 @@ func (c *testCard) may(block int, write bool) bool {
 	return false
 }
 
-// daemon starts a private pcscd with one vpcd reader (internal/pcscd). A
-// machine without pcscd or vpcd fails the test: the driver has no other
-// check against the real daemon.
+// daemon starts a private pcscd with one vpcd reader: the driver has no
+// other check against the real daemon.
 func daemon(t *testing.T) *pcscd.Daemon {
 	t.Helper()
-	// A short directory: the socket's path must fit a Unix socket address.
-	dir, err := os.MkdirTemp("", "acr122-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := pcscd.Start(ctx, pcscd.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	return pcscdtest.Start(t, pcscd.Options{})
 }
 
 // testTiming keeps every wait generous for a loaded machine: pcscd polls
