@@ -257,6 +257,9 @@ func TestEncodeCardGoneAtConnect(t *testing.T) {
 			<-first.done // pcscd powered it for the driver's connect
 			var next *testCard
 			if another {
+				// Only once pcscd has seen the reader empty: a card laid
+				// on sooner could answer the connect's power-on itself.
+				listedAs(t, open(t, d), d.Reader(), false)
 				next = insert(t, d, classicCard("04 A1 B2 C4"))
 			}
 			r := <-done
@@ -320,6 +323,13 @@ func encodeAsync(ctx context.Context, d *Driver, p driver.Port) <-chan result {
 // listed waits until pcscd lists a card in reader on p.
 func listed(t *testing.T, p driver.Port, reader string) {
 	t.Helper()
+	listedAs(t, p, reader, true)
+}
+
+// listedAs waits until pcscd lists reader on p with a card (present) or
+// without one.
+func listedAs(t *testing.T, p driver.Port, reader string, present bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pc, err := pcsc.Establish(ctx, p)
@@ -333,12 +343,12 @@ func listed(t *testing.T, p driver.Port, reader string) {
 			t.Fatal(err)
 		}
 		for _, r := range rs {
-			if r.Name == reader && r.Present() {
+			if r.Name == reader && r.Present() == present {
 				return
 			}
 		}
 		if _, err := pc.WaitChange(ctx, 5*time.Second); err != nil {
-			t.Fatalf("waiting for pcscd to list the card: %v", err)
+			t.Fatalf("waiting for pcscd to list reader %s with a card %v: %v", reader, present, err)
 		}
 	}
 }
